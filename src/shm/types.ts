@@ -1,0 +1,99 @@
+/**
+ * The public types of shmap: options, handles, records and stats.
+ *
+ * This module has no runtime code; it is the contract the rest of the project
+ * (stress runner, benchmarks, checkers) is written against.
+ */
+
+/** Fixed-width key types. `string:N` / `bytes:N`: N is the maximum UTF-8 / byte length. */
+export type KeyType = 'int32' | 'uint32' | 'float64' | 'bigint64' | `string:${number}` | `bytes:${number}`;
+/** Value types: the key types plus `json:N` (JSON.stringify'd, at most N UTF-8 bytes). */
+export type ValueType = KeyType | `json:${number}`;
+
+export type SyncMode = 'lock' | 'none';
+export type OnConflict = 'throw' | 'record';
+
+export interface SharedMapOptions {
+  /** Key type. Default `'int32'`. */
+  key?: KeyType;
+  /** Value type. Default `'float64'`. */
+  value?: ValueType;
+  /** Entries the map holds without growing. Default 1024. */
+  capacity?: number;
+  /** Most entries the map may ever hold; sets the buffer's `maxByteLength`. Default max(2^22, capacity). */
+  maxCapacity?: number;
+  /** Shard count, a power of two. Default: 8 x available cores, rounded up to a power of two. */
+  shards?: number;
+  /** `'lock'` (default): per-shard mutex for writes, seqlock-validated reads. `'none'`: Go's unsynchronized map with its checks. */
+  sync?: SyncMode;
+  /** What a detected conflict does: `'throw'` (default) or `'record'` only. */
+  onConflict?: OnConflict;
+  /** Hash seed (int32). Default: random. */
+  seed?: number;
+  /** Records the conflict log keeps (more are counted as overflow). Default 256. */
+  conflictLogSize?: number;
+}
+
+/** What `SharedMap.attach` takes. Structured-clonable: a plain object holding the buffer. */
+export interface SharedMapHandle {
+  readonly shmap: 1;
+  readonly buffer: SharedArrayBuffer;
+}
+
+export type ConflictKind =
+  | 'concurrent map writes'
+  | 'concurrent map read and map write'
+  | 'concurrent map iteration and map write';
+
+/** Operation names as they appear in conflict records and last-writer fields. */
+export type OpName =
+  | 'get' | 'has' | 'set' | 'delete' | 'clear' | 'putIfAbsent' | 'compareAndSet'
+  | 'update' | 'add' | 'sweep' | 'iterate' | 'snapshot' | 'rehash' | 'unknown';
+
+/** One party of a conflict. `thread` is the `worker_threads.threadId` (0 = main thread). */
+export interface ConflictParty {
+  thread: number;
+  op: OpName;
+  /** The key, printable (cut to 40 bytes), or '' when unknown. */
+  key: string;
+}
+
+/** One record of the race checker's log (`map.conflicts()`). */
+export interface ConflictRecord {
+  kind: ConflictKind;
+  /** When it was detected, ms on the shared clock (performance.timeOrigin + performance.now()). */
+  time: number;
+  shard: number;
+  /** The thread that detected the conflict, and what it was doing. */
+  detector: ConflictParty & {
+    /** The shard's seq the detector expected (start of its op / iteration). */
+    seqSeen: number;
+    /** The shard's seq when it detected the conflict. */
+    seqNow: number;
+  };
+  /** The other party, read from the shard's last-writer fields. */
+  other: ConflictParty & { seq: number };
+}
+
+export interface SharedMapStats {
+  shards: number;
+  /** Slots over all shards. */
+  capacity: number;
+  /** Live entries. */
+  count: number;
+  tombstones: number;
+  /** The buffer's byteLength: everything the map uses. */
+  bytes: number;
+  maxBytes: number;
+  /** Probe length (slots visited to find a present key, 1 = home slot): mean and max. */
+  probeLengthMean: number;
+  probeLengthMax: number;
+  /** Times a writer found its shard's lock taken (over all threads). */
+  lockWaits: number;
+  /** Times a reader saw its shard change under it and read again (over all threads). */
+  readRetries: number;
+  /** Conflicts recorded, and records dropped because the log was full. */
+  conflicts: number;
+  conflictsOverflowed: number;
+  perShard: Array<{ capacity: number; count: number; tombstones: number; regionBytes: number }>;
+}
