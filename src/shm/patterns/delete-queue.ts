@@ -1,0 +1,854 @@
+/**
+ * DeleteQueue: a bounded multi-producer, single-consumer ring of keys in its
+ * own SharedArrayBuffer. Handlers in any thread enqueue the keys they want
+ * gone; one thread (the drainer, src/workers/drainer.ts) applies the deletes
+ * to the map. Handlers never range over the map and never delete from it
+ * while it is iterated, so the "range + delete" race cannot happen.
+ *
+ * Guarantees (with one consumer at a time, which `drainInto` enforces):
+ *  - MUST: every key for which `enqueue` / `enqueueWait` returned true is
+ *    handed to `map.delete` once by a drain that runs to the end of its item
+ *    (a drainer killed inside `map.delete` hands that key over again to the
+ *    next drain: `delete` is idempotent, so the effect is still once).
+ *  - MUST: keys enqueued by one thread are drained in the order it enqueued
+ *    them (keys of different threads interleave in claim order).
+ *  - MUST: a key that is not enqueued is reported: `enqueue` returns false
+ *    (queue full, or closed) and the stats count it. Bad keys throw before
+ *    anything is claimed or written.
+ *  - MAY: a drain stops early at a slot claimed by a producer that has not
+ *    finished writing it; the next drain picks it up.
+ *
+ * Glossary
+ *  - position: a ticket number, int32 arithmetic modulo 2^32. Producers take
+ *    the next one from `tail`; the consumer's next one is `head`.
+ *  - slot: `ringSlots` fixed-width records; position p lives in slot p & mask.
+ *  - published: the producer's last step for position p, `seq[slot] = p + 1`.
+ *  - capacity: the bound asked for; the ring has the next power of two of
+ *    slots, and producers keep `tail - head < capacity` themselves, so the
+ *    bound is exactly what was asked.
+ *
+ * Buffer (fixed size: a bounded ring never grows; attach accepts any length
+ * at least as large as the header says):
+ *
+ * ```
+ * 0    header   magic, version, key type, key width, capacity, ring slots, slot bytes, start
+ * 64   TAIL     line of its own: every producer CASes it
+ * 128  HEAD     line of the consumer: head, laps, consumer owner
+ * 192  SIGNALS  closed, parked, wake, room waiters, room epoch
+ * 256  STATS    64-bit counters of rare events
+ * 320  slots    ringSlots x slotBytes: [seq i32][len i32][key bytes, padded to 8]
+ * ```
+ *
+ * A producer or drainer thread that is terminated between claiming a
+ * position and publishing it stops the ring at that position (the consumer
+ * keeps order, so it cannot skip it): like the map's dead-lock-owner case,
+ * this needs the thread registry and is not handled yet.
+ */
+import { InvalidHandleError, InvalidOptionError, KeyTooLongError, ShmapTypeError, ConcurrentMapWriteError } from '../errors.js';
+import { threadId } from 'node:worker_threads';
+import type { KeyType } from '../types.js';
+
+// ---------------------------------------------------------------------------
+// Byte offsets. Header words are written once by `create` before the buffer
+// is shared, and only read afterwards.
+
+const MAGIC = 0x5144_4d53; // 'SMDQ' little-endian
+const LAYOUT_VERSION = 1;
+
+const MAGIC_BYTES = 0;
+const VERSION_BYTES = 4;
+/** Key type code (KEY_* below). */
+const KEY_TYPE_BYTES = 8;
+/** N of string:N / bytes:N; the width for fixed types. */
+const KEY_N_BYTES = 12;
+/** The bound asked for: producers keep tail - head < capacity. */
+const CAPACITY_BYTES = 16;
+/** Slots in the ring, a power of two >= capacity. */
+const RING_SLOTS_BYTES = 20;
+const SLOT_BYTES_BYTES = 24;
+/** The first position (0, or what the test back door chose); stats count from it. */
+const START_BYTES = 28;
+
+/**
+ * Next position a producer claims. Written by producers only, with
+ * `Atomics.compareExchange(tail, p, p + 1)`; the winner owns position p.
+ * Read by `size`/stats and by the closing drain.
+ */
+const TAIL_BYTES = 64;
+/**
+ * Next position the consumer reads. Written by the one consumer with
+ * `Atomics.store` after it has applied that position's delete; read by
+ * producers (`Atomics.load`) for the capacity check.
+ */
+const HEAD_BYTES = 128;
+/** Times head wrapped past `start` (so consumed = laps * 2^32 + (head - start)). Consumer only, `Atomics.store`. */
+const LAPS_BYTES = 132;
+/** 0 = no consumer; else the draining thread's threadId + 1. `Atomics.compareExchange` to take, `Atomics.store(0)` to give. */
+const CONSUMER_BYTES = 136;
+
+/** 0 = open, 1 = closed. Set once by `close()` with `Atomics.store`; producers load it before and after claiming. */
+const CLOSED_BYTES = 192;
+/** 1 while the consumer is parked (or about to park) in `waitForKeys`, else 0. Consumer only, `Atomics.store`; producers load it after publishing. */
+const PARKED_BYTES = 196;
+/** Wake-up counter the consumer parks on. Producers (when PARKED is 1) and `close()` bump it with `Atomics.add`, then `Atomics.notify`. */
+const WAKE_BYTES = 200;
+/** Producers parked (or about to park) in `enqueueWait`: `Atomics.add` / `Atomics.sub` by them; the consumer bumps ROOM_EPOCH when > 0. */
+const ROOM_WAITERS_BYTES = 204;
+/** Room wake-up counter producers park on in `enqueueWait`. Bumped (`Atomics.add`, then `Atomics.notify`) by the consumer after it frees a slot while ROOM_WAITERS > 0, and by `close()`. */
+const ROOM_EPOCH_BYTES = 208;
+
+// 64-bit counters (BigInt64Array, `Atomics.add`), all on the rare paths.
+/** `enqueue` calls that returned false because the queue was full (enqueueWait timeouts included). Producers. */
+const FULL_REJECTIONS_BYTES = 256;
+/** Times `enqueueWait` parked waiting for room. Producers. */
+const FULL_WAITS_BYTES = 264;
+/** `enqueue` calls that returned false because the queue was closed. Producers. */
+const CLOSED_REJECTIONS_BYTES = 272;
+/** Positions claimed, then given up because `close()` came between the checks (a subset of CLOSED_REJECTIONS). Producers. */
+const CANCELLED_BYTES = 280;
+/** Cancelled positions the consumer has stepped over. Consumer. */
+const CANCELS_SKIPPED_BYTES = 288;
+/** Times the consumer parked in `waitForKeys`. Consumer. */
+const PARKS_BYTES = 296;
+
+const SLOTS_BYTES = 320;
+
+// Slot: [seq i32 | len i32 | key bytes ...]. The key starts 8 bytes in, so
+// 8-byte keys are 8-aligned.
+/** Per slot: p when free for position p (initially), p + 1 once position p is published. Producer of p, `Atomics.store`; consumer `Atomics.load`. */
+const SLOT_SEQ_BYTES = 0;
+/** Per slot, plain, written by the producer before it publishes: the byte length of a string/bytes key, 0 for fixed keys, CANCELLED for a given-up position. */
+const SLOT_LEN_BYTES = 4;
+const SLOT_KEY_BYTES = 8;
+const CANCELLED = -1;
+
+/** Largest capacity (the ring's int32 positions need ringSlots <= 2^30). */
+export const MAX_QUEUE_CAPACITY = 1 << 30;
+/** Largest N for string:N / bytes:N keys. */
+export const MAX_QUEUE_KEY_N = 1 << 20;
+/** Most bytes a queue's buffer may take. */
+const MAX_QUEUE_BYTES = 2 ** 31 - 1;
+
+const KEY_INT32 = 1;
+const KEY_UINT32 = 2;
+const KEY_FLOAT64 = 3;
+const KEY_BIGINT64 = 4;
+const KEY_STRING = 5;
+const KEY_BYTES = 6;
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
+const BIGINT64_MIN = -(2n ** 63n);
+const BIGINT64_MAX = 2n ** 63n - 1n;
+
+// ---------------------------------------------------------------------------
+// Public types
+
+export interface DeleteQueueOptions {
+  /** Most keys the queue holds at once (enqueued, not yet drained). An integer from 1 to 2^30. */
+  capacity: number;
+  /** Key type, as the map's. Default `'int32'`. */
+  key?: KeyType;
+}
+
+/** What `DeleteQueue.attach` takes. Structured-clonable: passes through postMessage, workerData, piscina task arguments. */
+export interface DeleteQueueHandle {
+  readonly shmapQueue: 1;
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Anything with a `delete(key)` method: a SharedMap, a JS Map, a wrapper that logs. */
+export interface Deletable<K> {
+  delete(key: K): unknown;
+}
+
+/**
+ * Counters over all threads. Each is read with its own atomic load, so under
+ * concurrency they are a little apart from each other; when the queue is
+ * quiet, `enqueued === drained + size`.
+ */
+export interface DeleteQueueStats {
+  capacity: number;
+  /** Keys enqueued and not yet drained (positions claimed and not consumed). */
+  size: number;
+  /** Keys accepted (enqueue or enqueueWait returned true). */
+  enqueued: number;
+  /** Keys handed to `map.delete` and done. */
+  drained: number;
+  /** enqueue/enqueueWait calls that returned false because the queue was full. */
+  fullRejections: number;
+  /** Times enqueueWait parked waiting for room. */
+  fullWaits: number;
+  /** enqueue/enqueueWait calls that returned false because the queue was closed. */
+  closedRejections: number;
+  /** Times the consumer parked waiting for keys. */
+  consumerParks: number;
+  closed: boolean;
+}
+
+export type WaitResult = 'ready' | 'closed' | 'timeout';
+
+// ---------------------------------------------------------------------------
+// Key encoding: fixed width per type, little-endian, self-contained (the
+// map's codec is not used so the queue does not depend on the map's layout).
+
+interface KeyCodec<K> {
+  readonly code: number;
+  /** N for sized types, the width for fixed ones. */
+  readonly n: number;
+  /** Bytes a key takes in the slot (without the len word). */
+  readonly widthBytes: number;
+  /**
+   * Validates `key` and returns the slot's len word. Throws before anything
+   * is written. Sized types encode into their private scratch here.
+   */
+  check(key: K): number;
+  /** Writes the key checked last into the slot at `keyBytes`. */
+  write(key: K, view: DataView, bytes: Uint8Array, keyBytes: number): void;
+  read(view: DataView, bytes: Uint8Array, keyBytes: number, len: number): K;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return `Uint8Array(${v.length})`;
+  if (v === null) return 'null';
+  if (typeof v === 'object') return v.constructor?.name ?? 'object';
+  return `${typeof v === 'number' ? '' : typeof v + ' '}${String(v)}`;
+}
+
+const int32Codec: KeyCodec<number> = {
+  code: KEY_INT32, n: 4, widthBytes: 4,
+  check(key) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < INT32_MIN || key > INT32_MAX) {
+      throw new ShmapTypeError(`delete queue key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`);
+    }
+    return 0;
+  },
+  write(key, view, _bytes, at) { view.setInt32(at, key, true); },
+  read(view, _bytes, at) { return view.getInt32(at, true); },
+};
+
+const uint32Codec: KeyCodec<number> = {
+  code: KEY_UINT32, n: 4, widthBytes: 4,
+  check(key) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key > UINT32_MAX) {
+      throw new ShmapTypeError(`delete queue key must be a uint32 (an integer from 0 to 2^32-1), got ${describe(key)}`);
+    }
+    return 0;
+  },
+  write(key, view, _bytes, at) { view.setUint32(at, key, true); },
+  read(view, _bytes, at) { return view.getUint32(at, true); },
+};
+
+const float64Codec: KeyCodec<number> = {
+  code: KEY_FLOAT64, n: 8, widthBytes: 8,
+  check(key) {
+    if (typeof key !== 'number') throw new ShmapTypeError(`delete queue key must be a number (float64), got ${describe(key)}`);
+    return 0;
+  },
+  write(key, view, _bytes, at) { view.setFloat64(at, key, true); },
+  read(view, _bytes, at) { return view.getFloat64(at, true); },
+};
+
+const bigint64Codec: KeyCodec<bigint> = {
+  code: KEY_BIGINT64, n: 8, widthBytes: 8,
+  check(key) {
+    if (typeof key !== 'bigint') throw new ShmapTypeError(`delete queue key must be a bigint (bigint64), got ${describe(key)}`);
+    if (key < BIGINT64_MIN || key > BIGINT64_MAX) throw new ShmapTypeError(`delete queue key must fit in a signed 64-bit integer, got ${key}n`);
+    return 0;
+  },
+  write(key, view, _bytes, at) { view.setBigInt64(at, key, true); },
+  read(view, _bytes, at) { return view.getBigInt64(at, true); },
+};
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** string:N — UTF-8, at most N bytes. The scratch is per codec, i.e. per attached queue (one thread). */
+function stringCodec(n: number): KeyCodec<string> {
+  const scratch = new Uint8Array(n);
+  let scratchLen = 0;
+  return {
+    code: KEY_STRING, n, widthBytes: n,
+    check(key) {
+      if (typeof key !== 'string') throw new ShmapTypeError(`delete queue key must be a string (string:${n}), got ${describe(key)}`);
+      const r = utf8Encoder.encodeInto(key, scratch);
+      if (r.read < key.length) {
+        throw new KeyTooLongError(`delete queue key is ${Buffer.byteLength(key)} UTF-8 bytes, over the queue's string:${n}: ${describe(key)}`);
+      }
+      scratchLen = r.written;
+      return scratchLen;
+    },
+    write(_key, _view, bytes, at) { bytes.set(scratchLen === n ? scratch : scratch.subarray(0, scratchLen), at); },
+    read(_view, bytes, at, len) { return utf8Decoder.decode(bytes.subarray(at, at + len)); },
+  };
+}
+
+/** bytes:N — at most N bytes; read back as a fresh (unshared) Uint8Array. */
+function bytesCodec(n: number): KeyCodec<Uint8Array> {
+  return {
+    code: KEY_BYTES, n, widthBytes: n,
+    check(key) {
+      if (!(key instanceof Uint8Array)) throw new ShmapTypeError(`delete queue key must be a Uint8Array (bytes:${n}), got ${describe(key)}`);
+      if (key.length > n) throw new KeyTooLongError(`delete queue key is ${key.length} bytes, over the queue's bytes:${n}`);
+      return key.length;
+    },
+    write(key, _view, bytes, at) { bytes.set(key, at); },
+    // slice() copies into a new, unshared ArrayBuffer.
+    read(_view, bytes, at, len) { return bytes.slice(at, at + len); },
+  };
+}
+
+function parseKeyType(spec: unknown): { code: number; n: number } {
+  switch (spec) {
+    case 'int32': return { code: KEY_INT32, n: 4 };
+    case 'uint32': return { code: KEY_UINT32, n: 4 };
+    case 'float64': return { code: KEY_FLOAT64, n: 8 };
+    case 'bigint64': return { code: KEY_BIGINT64, n: 8 };
+  }
+  const m = typeof spec === 'string' ? /^(string|bytes):(\d+)$/.exec(spec) : null;
+  if (m) {
+    const n = Number(m[2]);
+    if (n >= 1 && n <= MAX_QUEUE_KEY_N) return { code: m[1] === 'string' ? KEY_STRING : KEY_BYTES, n };
+    throw new InvalidOptionError(`options.key: N in '${spec as string}' must be between 1 and ${MAX_QUEUE_KEY_N}`);
+  }
+  throw new InvalidOptionError(`options.key must be one of 'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N', got ${describe(spec)}`);
+}
+
+function codecFor(code: number, n: number): KeyCodec<unknown> | undefined {
+  switch (code) {
+    case KEY_INT32: return int32Codec as KeyCodec<unknown>;
+    case KEY_UINT32: return uint32Codec as KeyCodec<unknown>;
+    case KEY_FLOAT64: return float64Codec as KeyCodec<unknown>;
+    case KEY_BIGINT64: return bigint64Codec as KeyCodec<unknown>;
+    case KEY_STRING: return n >= 1 && n <= MAX_QUEUE_KEY_N ? stringCodec(n) as KeyCodec<unknown> : undefined;
+    case KEY_BYTES: return n >= 1 && n <= MAX_QUEUE_KEY_N ? bytesCodec(n) as KeyCodec<unknown> : undefined;
+  }
+  return undefined;
+}
+
+function keyTypeName(code: number, n: number): KeyType {
+  switch (code) {
+    case KEY_INT32: return 'int32';
+    case KEY_UINT32: return 'uint32';
+    case KEY_FLOAT64: return 'float64';
+    case KEY_BIGINT64: return 'bigint64';
+    case KEY_STRING: return `string:${n}`;
+    default: return `bytes:${n}`;
+  }
+}
+
+function slotBytesFor(widthBytes: number): number {
+  return SLOT_KEY_BYTES + ((widthBytes + 7) & ~7);
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+
+/**
+ * A bounded MPSC queue of keys to delete. Create it in one thread, pass
+ * `queue.handle` to others, `DeleteQueue.attach(handle)` there. Every method
+ * may be called from any thread, except the consumer's (`drainInto`,
+ * `drainRemaining`, `waitForKeys`), which one thread at a time may call.
+ */
+export class DeleteQueue<K = number> {
+  /** Pass this to other threads; `DeleteQueue.attach(handle)` there. */
+  readonly handle: DeleteQueueHandle;
+  /** The bound: most keys held at once. */
+  readonly capacity: number;
+  readonly keyType: KeyType;
+
+  private readonly i32: Int32Array;
+  private readonly i64: BigInt64Array;
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly codec: KeyCodec<K>;
+  private readonly mask: number;
+  private readonly slotBytes: number;
+  private readonly start: number;
+
+  private constructor(buffer: SharedArrayBuffer, codec: KeyCodec<K>) {
+    this.handle = { shmapQueue: 1, buffer };
+    this.i32 = new Int32Array(buffer);
+    this.i64 = new BigInt64Array(buffer);
+    this.view = new DataView(buffer);
+    this.bytes = new Uint8Array(buffer);
+    this.codec = codec;
+    this.capacity = this.i32[CAPACITY_BYTES >> 2]!;
+    this.mask = this.i32[RING_SLOTS_BYTES >> 2]! - 1;
+    this.slotBytes = this.i32[SLOT_BYTES_BYTES >> 2]!;
+    this.start = this.i32[START_BYTES >> 2]!;
+    this.keyType = keyTypeName(codec.code, codec.n);
+  }
+
+  /** A new, empty, open queue. Throws InvalidOptionError naming the bad option. */
+  static create<K = number>(options: DeleteQueueOptions): DeleteQueue<K> {
+    return DeleteQueue.createAt<K>(options, 0);
+  }
+
+  /** @internal Test back door: a queue whose positions start at `start` (to run across the 2^32 wrap). */
+  static createAt<K = number>(options: DeleteQueueOptions, start: number): DeleteQueue<K> {
+    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object with a capacity');
+    const capacity = options.capacity;
+    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > MAX_QUEUE_CAPACITY) {
+      throw new InvalidOptionError(`options.capacity must be an integer from 1 to 2^30, got ${describe(capacity)}`);
+    }
+    const { code, n } = parseKeyType(options.key ?? 'int32');
+    const codec = codecFor(code, n)!;
+    const ringSlots = nextPowerOfTwo(capacity);
+    const slotBytes = slotBytesFor(codec.widthBytes);
+    const totalBytes = SLOTS_BYTES + ringSlots * slotBytes;
+    if (totalBytes > MAX_QUEUE_BYTES) {
+      throw new InvalidOptionError(`options.capacity: ${capacity} keys of ${options.key ?? 'int32'} take ${totalBytes} bytes, over 2 GiB`);
+    }
+    const buffer = new SharedArrayBuffer(totalBytes);
+    const i32 = new Int32Array(buffer);
+    // Plain writes: nobody else sees the buffer until `handle` is passed on,
+    // and postMessage / Worker creation order everything before it.
+    i32[MAGIC_BYTES >> 2] = MAGIC;
+    i32[VERSION_BYTES >> 2] = LAYOUT_VERSION;
+    i32[KEY_TYPE_BYTES >> 2] = code;
+    i32[KEY_N_BYTES >> 2] = n;
+    i32[CAPACITY_BYTES >> 2] = capacity;
+    i32[RING_SLOTS_BYTES >> 2] = ringSlots;
+    i32[SLOT_BYTES_BYTES >> 2] = slotBytes;
+    i32[START_BYTES >> 2] = start | 0;
+    i32[TAIL_BYTES >> 2] = start | 0;
+    i32[HEAD_BYTES >> 2] = start | 0;
+    // Slot of position p starts "free for p": seq = p.
+    for (let k = 0; k < ringSlots; k++) {
+      const p = (start + k) | 0;
+      i32[(SLOTS_BYTES + (p & (ringSlots - 1)) * slotBytes + SLOT_SEQ_BYTES) >> 2] = p;
+    }
+    return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
+  }
+
+  /** The same queue in this thread. Throws InvalidHandleError for anything that is not a delete queue's handle. */
+  static attach<K = number>(handle: DeleteQueueHandle): DeleteQueue<K> {
+    const h = handle as Partial<DeleteQueueHandle> | null | undefined;
+    if (h === null || typeof h !== 'object' || h.shmapQueue !== 1 || !(h.buffer instanceof SharedArrayBuffer)) {
+      throw new InvalidHandleError('DeleteQueue.attach: expected a delete queue handle ({ shmapQueue: 1, buffer: SharedArrayBuffer }), got ' +
+        (h !== null && typeof h === 'object' && 'shmap' in h ? 'a SharedMap handle' : describe(h)));
+    }
+    const buffer = h.buffer;
+    if (buffer.byteLength < SLOTS_BYTES) throw new InvalidHandleError(`DeleteQueue.attach: buffer of ${buffer.byteLength} bytes is too small for a delete queue`);
+    const i32 = new Int32Array(buffer, 0, SLOTS_BYTES >> 2);
+    if (i32[MAGIC_BYTES >> 2] !== MAGIC) throw new InvalidHandleError('DeleteQueue.attach: not a delete queue buffer (bad magic)');
+    if (i32[VERSION_BYTES >> 2] !== LAYOUT_VERSION) {
+      throw new InvalidHandleError(`DeleteQueue.attach: layout version ${i32[VERSION_BYTES >> 2]}, this build reads ${LAYOUT_VERSION}`);
+    }
+    const codec = codecFor(i32[KEY_TYPE_BYTES >> 2]!, i32[KEY_N_BYTES >> 2]!);
+    const ringSlots = i32[RING_SLOTS_BYTES >> 2]!;
+    const slotBytes = i32[SLOT_BYTES_BYTES >> 2]!;
+    const capacity = i32[CAPACITY_BYTES >> 2]!;
+    if (codec === undefined || slotBytes !== slotBytesFor(codec.widthBytes) || ringSlots !== nextPowerOfTwo(capacity) ||
+        capacity < 1 || capacity > MAX_QUEUE_CAPACITY || buffer.byteLength < SLOTS_BYTES + ringSlots * slotBytes) {
+      throw new InvalidHandleError('DeleteQueue.attach: corrupt delete queue header');
+    }
+    return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
+  }
+
+  // -------------------------------------------------------------------------
+  // Producer side (any thread, any number at once)
+
+  /**
+   * Enqueues `key` if there is room, without waiting. Returns false, and
+   * changes nothing but a stats counter, when the queue holds `capacity`
+   * keys or is closed (`queue.closed` tells which). Throws ShmapTypeError /
+   * KeyTooLongError for a key of the wrong type, before anything is claimed.
+   */
+  enqueue(key: K): boolean {
+    const len = this.codec.check(key);
+    return this.tryClaimAndPublish(key, len);
+  }
+
+  /**
+   * Enqueues `key`, waiting (parked in `Atomics.wait`) up to `timeoutMs`
+   * for room. Returns false on timeout (counted as a full rejection) or when
+   * the queue is closed. Blocks the calling thread: meant for worker threads
+   * (Node allows it on the main thread too).
+   */
+  enqueueWait(key: K, timeoutMs: number): boolean {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
+      throw new InvalidOptionError(`enqueueWait: timeoutMs must be a number >= 0 (or Infinity), got ${describe(timeoutMs)}`);
+    }
+    const len = this.codec.check(key);
+    const i32 = this.i32;
+    let deadline = -1;
+    for (;;) {
+      const r = this.claim(key, len);
+      if (r === CLAIM_DONE) return true;
+      if (r === CLAIM_CLOSED) return false;
+      if (r === CLAIM_RETRY) continue;
+      // Full. Register as a waiter, then look again, then sleep on ROOM_EPOCH
+      // as it was before the second look. Dekker pairing with the consumer
+      // (drainPublished: store HEAD, then load ROOM_WAITERS, bump ROOM_EPOCH)
+      // and with close() (store CLOSED, then bump ROOM_EPOCH): all SC atomics,
+      // so either our second look sees the room / the close, or the bump
+      // comes after our epoch load and Atomics.wait returns at once.
+      if (deadline < 0) deadline = performance.now() + timeoutMs;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        return false;
+      }
+      Atomics.add(i32, ROOM_WAITERS_BYTES >> 2, 1);
+      const epoch = Atomics.load(i32, ROOM_EPOCH_BYTES >> 2);
+      const tail = Atomics.load(i32, TAIL_BYTES >> 2);
+      const head = Atomics.load(i32, HEAD_BYTES >> 2);
+      if (((tail - head) | 0) >= this.capacity && Atomics.load(i32, CLOSED_BYTES >> 2) === 0) {
+        Atomics.add(this.i64, FULL_WAITS_BYTES >> 3, 1n);
+        Atomics.wait(i32, ROOM_EPOCH_BYTES >> 2, epoch, left === Infinity ? undefined : left);
+      }
+      Atomics.sub(i32, ROOM_WAITERS_BYTES >> 2, 1);
+    }
+  }
+
+  private tryClaimAndPublish(key: K, len: number): boolean {
+    for (;;) {
+      const r = this.claim(key, len);
+      if (r === CLAIM_DONE) return true;
+      if (r === CLAIM_CLOSED) return false;
+      if (r === CLAIM_FULL) {
+        Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        return false;
+      }
+      // CLAIM_RETRY: another producer took the position; try the next one.
+    }
+  }
+
+  /**
+   * One attempt to enqueue: the producer's whole protocol, and where the
+   * ordering argument lives.
+   *
+   * 1. Closed check (`Atomics.load(CLOSED)`): a closed queue takes nothing.
+   * 2. Room check: load TAIL (p), then HEAD (h). HEAD never passes TAIL, so
+   *    `p - h` is at most the keys held at the moment HEAD was loaded; when it
+   *    is >= capacity the queue was full at that moment and we report full.
+   *    A stale p only makes the CAS below fail.
+   * 3. Claim: `Atomics.compareExchange(TAIL, p, p + 1)`. Exactly one producer
+   *    wins each p; p - h < capacity <= ringSlots means the consumer has
+   *    finished with position p - ringSlots (it stores HEAD only after it is
+   *    done reading that slot), so slot p & mask is ours. Our HEAD load
+   *    (SC) read its store, so its reads of the slot happen before our writes.
+   * 4. Write the key bytes and the len word with plain stores.
+   * 5. Closed re-check: if `close()` came after step 1, a final drain may
+   *    already have read TAIL and will wait only for positions below it,
+   *    or may be waiting for ours. We cannot un-claim p (later positions
+   *    may be claimed already), so we publish it as CANCELLED instead and
+   *    report closed. The final drain steps over it.
+   * 6. Publish: `Atomics.store(seq, p + 1)`. The consumer's
+   *    `Atomics.load(seq) === p + 1` synchronizes with it, so our plain
+   *    writes of step 4 happen before its plain reads of the slot.
+   * 7. Wake: `Atomics.load(PARKED)`; if the consumer is parked, bump WAKE and
+   *    notify it. (Dekker pairing with waitForKeys: it stores PARKED = 1, then
+   *    loads our seq; we store seq, then load PARKED.)
+   *
+   * Per-producer order: a thread's next claim's CAS comes after its previous
+   * one, so its positions increase, and the consumer consumes positions in
+   * order (it never skips an unpublished one).
+   */
+  private claim(key: K, len: number): number {
+    const i32 = this.i32;
+    if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
+      Atomics.add(this.i64, CLOSED_REJECTIONS_BYTES >> 3, 1n);
+      return CLAIM_CLOSED;
+    }
+    const pos = Atomics.load(i32, TAIL_BYTES >> 2);
+    const head = Atomics.load(i32, HEAD_BYTES >> 2);
+    if (((pos - head) | 0) >= this.capacity) return CLAIM_FULL;
+    if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) return CLAIM_RETRY;
+    const slot = SLOTS_BYTES + (pos & this.mask) * this.slotBytes;
+    let result = CLAIM_DONE;
+    if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
+      i32[(slot + SLOT_LEN_BYTES) >> 2] = CANCELLED;
+      Atomics.add(this.i64, CLOSED_REJECTIONS_BYTES >> 3, 1n);
+      Atomics.add(this.i64, CANCELLED_BYTES >> 3, 1n);
+      result = CLAIM_CLOSED;
+    } else {
+      i32[(slot + SLOT_LEN_BYTES) >> 2] = len;
+      this.codec.write(key, this.view, this.bytes, slot + SLOT_KEY_BYTES);
+    }
+    Atomics.store(i32, (slot + SLOT_SEQ_BYTES) >> 2, (pos + 1) | 0);
+    if (Atomics.load(i32, PARKED_BYTES >> 2) !== 0) {
+      Atomics.add(i32, WAKE_BYTES >> 2, 1);
+      Atomics.notify(i32, WAKE_BYTES >> 2, 1);
+    }
+    return result;
+  }
+
+  // -------------------------------------------------------------------------
+  // Consumer side (one thread at a time)
+
+  /**
+   * Applies the pending deletes in order: `map.delete(key)` for each
+   * published key, stopping at the first position not yet published.
+   * Returns how many keys it handed to `map.delete`. An exception from
+   * `map.delete` propagates and leaves that key first in the queue.
+   *
+   * Throws ConcurrentMapWriteError if another thread is draining this queue
+   * at the same moment (a DeleteQueue has one consumer).
+   */
+  drainInto(map: Deletable<K>): number {
+    this.enterConsumer();
+    try {
+      return this.drainPublished(map);
+    } finally {
+      Atomics.store(this.i32, CONSUMER_BYTES >> 2, 0);
+    }
+  }
+
+  /**
+   * The closing drain: after `close()`, drains until every claimed position
+   * is consumed, waiting up to `timeoutMs` for producers that claimed a
+   * position before the close to finish writing it. Returns the keys drained.
+   * Precondition: `closed` (else it is `drainInto`).
+   */
+  drainRemaining(map: Deletable<K>, timeoutMs = 1000): number {
+    this.enterConsumer();
+    try {
+      let n = this.drainPublished(map);
+      if (Atomics.load(this.i32, CLOSED_BYTES >> 2) === 0) return n;
+      // After CLOSED = 1 every producer's step-5 re-check sees it, so TAIL
+      // loaded now only moves for positions that will be published CANCELLED;
+      // waiting for TAIL (re-loaded each round) to be consumed is enough.
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const tail = Atomics.load(this.i32, TAIL_BYTES >> 2);
+        if (Atomics.load(this.i32, HEAD_BYTES >> 2) === tail) return n;
+        const left = deadline - performance.now();
+        if (left <= 0) return n;
+        this.park(left, false);
+        n += this.drainPublished(map);
+      }
+    } finally {
+      Atomics.store(this.i32, CONSUMER_BYTES >> 2, 0);
+    }
+  }
+
+  /**
+   * Parks the consumer until a key is published at the head, the queue is
+   * closed, or `timeoutMs` passes. Returns which. Costs producers nothing
+   * while the consumer is busy (they load PARKED, 0).
+   */
+  waitForKeys(timeoutMs = Infinity): WaitResult {
+    const i32 = this.i32;
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    for (;;) {
+      if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return 'closed';
+      if (this.headPublished()) return 'ready';
+      const left = deadline - performance.now();
+      if (left <= 0) return 'timeout';
+      this.park(left, true);
+    }
+  }
+
+  /**
+   * Parks once on WAKE, for at most `ms`. Dekker pairing with `claim` step 7
+   * and with `close()`: we load WAKE, store PARKED = 1, then look at the head
+   * slot (and CLOSED); a producer stores its seq, then loads PARKED and bumps
+   * WAKE; close() stores CLOSED, then bumps WAKE. Either our look sees their
+   * store, or their bump comes after our WAKE load and the wait returns.
+   * `untilClosed` false: the closing drain, which waits for in-flight
+   * producers although CLOSED is set.
+   */
+  private park(ms: number, untilClosed: boolean): void {
+    const i32 = this.i32;
+    const wake = Atomics.load(i32, WAKE_BYTES >> 2);
+    Atomics.store(i32, PARKED_BYTES >> 2, 1);
+    if (!this.headPublished() && !(untilClosed && Atomics.load(i32, CLOSED_BYTES >> 2) !== 0)) {
+      Atomics.add(this.i64, PARKS_BYTES >> 3, 1n);
+      Atomics.wait(i32, WAKE_BYTES >> 2, wake, ms === Infinity ? undefined : ms);
+    }
+    Atomics.store(i32, PARKED_BYTES >> 2, 0);
+  }
+
+  private headPublished(): boolean {
+    const head = Atomics.load(this.i32, HEAD_BYTES >> 2);
+    const slot = SLOTS_BYTES + (head & this.mask) * this.slotBytes;
+    return Atomics.load(this.i32, (slot + SLOT_SEQ_BYTES) >> 2) === ((head + 1) | 0);
+  }
+
+  private enterConsumer(): void {
+    const me = threadId + 1;
+    const owner = Atomics.compareExchange(this.i32, CONSUMER_BYTES >> 2, 0, me);
+    if (owner !== 0) {
+      throw new ConcurrentMapWriteError(` (delete queue: thread ${owner - 1} is draining this queue; a DeleteQueue has one consumer at a time)`);
+    }
+  }
+
+  /**
+   * The consumer's loop over published positions. Ordering (the other half
+   * of `claim`'s argument): `Atomics.load(seq) === head + 1` synchronizes
+   * with the producer's publishing store, so the plain reads of the len word
+   * and key bytes see what it wrote. We call `map.delete` before advancing
+   * HEAD, so a consumer killed inside `map.delete` leaves the key for the
+   * next drain. `Atomics.store(HEAD)` comes after our last read of the slot,
+   * and a producer reuses the slot only after its `Atomics.load(HEAD)` sees
+   * that store (claim step 3).
+   */
+  private drainPublished(map: Deletable<K>): number {
+    const i32 = this.i32;
+    let head = Atomics.load(i32, HEAD_BYTES >> 2);
+    let drained = 0;
+    let skipped = 0;
+    try {
+      for (;;) {
+        const slot = SLOTS_BYTES + (head & this.mask) * this.slotBytes;
+        if (Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((head + 1) | 0)) break;
+        const len = i32[(slot + SLOT_LEN_BYTES) >> 2]!;
+        if (len === CANCELLED) {
+          skipped++;
+        } else {
+          map.delete(this.codec.read(this.view, this.bytes, slot + SLOT_KEY_BYTES, len));
+          drained++;
+        }
+        head = (head + 1) | 0;
+        if (head === this.start) Atomics.store(i32, LAPS_BYTES >> 2, Atomics.load(i32, LAPS_BYTES >> 2) + 1);
+        Atomics.store(i32, HEAD_BYTES >> 2, head);
+        if (Atomics.load(i32, ROOM_WAITERS_BYTES >> 2) > 0) {
+          Atomics.add(i32, ROOM_EPOCH_BYTES >> 2, 1);
+          Atomics.notify(i32, ROOM_EPOCH_BYTES >> 2);
+        }
+      }
+    } finally {
+      if (skipped > 0) Atomics.add(this.i64, CANCELS_SKIPPED_BYTES >> 3, BigInt(skipped));
+    }
+    return drained;
+  }
+
+  // -------------------------------------------------------------------------
+  // State
+
+  /**
+   * Asks the drainer to stop: sets CLOSED and wakes it (and producers waiting
+   * for room, who then return false). From then on enqueue returns false.
+   * The drainer drains what was accepted before it stops. Idempotent.
+   */
+  close(): void {
+    const i32 = this.i32;
+    Atomics.store(i32, CLOSED_BYTES >> 2, 1);
+    Atomics.add(i32, WAKE_BYTES >> 2, 1);
+    Atomics.notify(i32, WAKE_BYTES >> 2);
+    Atomics.add(i32, ROOM_EPOCH_BYTES >> 2, 1);
+    Atomics.notify(i32, ROOM_EPOCH_BYTES >> 2);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.i32, CLOSED_BYTES >> 2) !== 0;
+  }
+
+  /** Keys enqueued and not yet drained (including ones a producer is writing right now). */
+  get size(): number {
+    // HEAD first: TAIL loaded after it is >= it, so the difference is >= 0.
+    const head = Atomics.load(this.i32, HEAD_BYTES >> 2);
+    const tail = Atomics.load(this.i32, TAIL_BYTES >> 2);
+    return (tail - head) >>> 0;
+  }
+
+  stats(): DeleteQueueStats {
+    const i32 = this.i32;
+    const i64 = this.i64;
+    let laps: number;
+    let head: number;
+    do {
+      laps = Atomics.load(i32, LAPS_BYTES >> 2);
+      head = Atomics.load(i32, HEAD_BYTES >> 2);
+    } while (Atomics.load(i32, LAPS_BYTES >> 2) !== laps);
+    const tail = Atomics.load(i32, TAIL_BYTES >> 2);
+    const consumed = laps * 2 ** 32 + ((head - this.start) >>> 0);
+    const size = (tail - head) >>> 0;
+    const cancelled = Number(Atomics.load(i64, CANCELLED_BYTES >> 3));
+    const skipped = Number(Atomics.load(i64, CANCELS_SKIPPED_BYTES >> 3));
+    return {
+      capacity: this.capacity,
+      size,
+      enqueued: consumed + size - cancelled,
+      drained: consumed - skipped,
+      fullRejections: Number(Atomics.load(i64, FULL_REJECTIONS_BYTES >> 3)),
+      fullWaits: Number(Atomics.load(i64, FULL_WAITS_BYTES >> 3)),
+      closedRejections: Number(Atomics.load(i64, CLOSED_REJECTIONS_BYTES >> 3)),
+      consumerParks: Number(Atomics.load(i64, PARKS_BYTES >> 3)),
+      closed: Atomics.load(i32, CLOSED_BYTES >> 2) !== 0,
+    };
+  }
+}
+
+const CLAIM_DONE = 0;
+const CLAIM_FULL = 1;
+const CLAIM_CLOSED = 2;
+const CLAIM_RETRY = 3;
+
+// ---------------------------------------------------------------------------
+// The drain loop, as the drainer thread runs it (src/workers/drainer.ts is a
+// thin entry point over this).
+
+export interface DrainLoopOptions {
+  /** Longest single park while the queue is empty, ms (the loop re-checks and parks again). Default 1000. */
+  idleWaitMs?: number;
+  /** How long the closing drain waits for producers that claimed a position before `close()`, ms. Default 1000. */
+  finalWaitMs?: number;
+}
+
+export interface DrainLoopResult {
+  /** Keys handed to `map.delete`. */
+  drained: number;
+  /** ... of which `delete` returned true (the key was there). */
+  removed: number;
+  /** ... of which `delete` returned something else (the key was already absent). */
+  absent: number;
+  /** drainInto calls that drained at least one key. */
+  batches: number;
+  /** Times the loop found the queue empty and waited for keys. */
+  parks: number;
+  /** Keys still in the queue when the loop stopped (non-zero only if a producer died mid-enqueue or enqueued after a drainer timeout). */
+  pendingAtExit: number;
+  elapsedMs: number;
+}
+
+/**
+ * Drains `queue` into `map` until the queue is closed, parking with
+ * `Atomics.wait` whenever it is empty, then runs the closing drain and
+ * returns its counts. Blocks the calling thread for the whole run: call it
+ * on a dedicated thread.
+ */
+export function runDrainLoop<K>(queue: DeleteQueue<K>, map: Deletable<K>, options: DrainLoopOptions = {}): DrainLoopResult {
+  const idleWaitMs = options.idleWaitMs ?? 1000;
+  const finalWaitMs = options.finalWaitMs ?? 1000;
+  if (!(idleWaitMs > 0)) throw new InvalidOptionError(`options.idleWaitMs must be a number > 0, got ${describe(idleWaitMs)}`);
+  if (!(finalWaitMs >= 0)) throw new InvalidOptionError(`options.finalWaitMs must be a number >= 0, got ${describe(finalWaitMs)}`);
+  const t0 = performance.now();
+  let removed = 0;
+  let absent = 0;
+  const counting: Deletable<K> = {
+    delete(key: K) {
+      const r = map.delete(key);
+      if (r === true) removed++;
+      else absent++;
+      return r;
+    },
+  };
+  let drained = 0;
+  let batches = 0;
+  let parks = 0;
+  for (;;) {
+    const n = queue.drainInto(counting);
+    if (n > 0) {
+      drained += n;
+      batches++;
+      continue;
+    }
+    const w = queue.waitForKeys(idleWaitMs);
+    if (w === 'closed') break;
+    parks++;
+  }
+  drained += queue.drainRemaining(counting, finalWaitMs);
+  return { drained, removed, absent, batches, parks, pendingAtExit: queue.size, elapsedMs: performance.now() - t0 };
+}
