@@ -1,0 +1,81 @@
+/**
+ * What crosses the thread boundary between the stress runner and its piscina
+ * tasks: the task argument, the result, and the control block (a small
+ * SharedArrayBuffer the workers and the main thread share without messages).
+ * No side effects; both sides import it.
+ */
+import type { SharedMapHandle, SyncMode, KeyType, ValueType } from '../shm/types.js';
+import type { EncodedHistograms } from './histogram.js';
+import type { Dist, Mix } from './options.js';
+import type { Role } from './scenarios.js';
+
+/**
+ * Control block layout. Int32 words in the first 64-byte line; then one
+ * 64-byte line per worker holding its progress (so a worker's progress
+ * stores never share a cache line with another's).
+ */
+export const CONTROL = {
+  /** Start barrier (BARRIER_WORDS = 2 words): every worker waits here so the load overlaps from the first op. */
+  BARRIER_I32: 0,
+  /** Workers whose own op budget is done (Atomics.add); handler roles run until every writer is done (`--ops` mode). */
+  WRITERS_DONE_I32: 2,
+  /** Set to 1 by the main thread (Atomics.store) to stop every worker early, e.g. on Ctrl-C. */
+  STOP_I32: 3,
+  /** Float64 index of worker w's op count: (w + 1) * 8. Plain stores by the worker, plain loads by the main thread (progress display only). */
+  progressF64: (worker: number): number => (worker + 1) * 8,
+  bytes: (workers: number): number => (workers + 1) * 64,
+} as const;
+
+/** One worker's task. Everything is structured-clonable; `handle` and `control` share memory. */
+export interface StressTask {
+  handle: SharedMapHandle;
+  control: SharedArrayBuffer;
+  index: number;
+  workers: number;
+  /** Workers with a writing role (they count themselves done in WRITERS_DONE_I32). */
+  writers: number;
+  role: Role;
+  keys: number;
+  owned: number;
+  keyType: KeyType;
+  valueType: ValueType;
+  mix: Mix;
+  dist: Dist;
+  sync: SyncMode;
+  seed: number;
+  durationMs: number;
+  /** This worker's op budget, or undefined to run for durationMs. */
+  ops: number | undefined;
+}
+
+/** The expected final state of one owned key. */
+export interface OwnedExpectation {
+  id: number;
+  present: boolean;
+  value: unknown;
+}
+
+export interface WorkerResult {
+  index: number;
+  threadId: number;
+  role: Role;
+  ops: number;
+  elapsedMs: number;
+  opsByKind: Record<string, number>;
+  histograms: EncodedHistograms;
+  gc: { count: number; totalMs: number; maxMs: number };
+  /** Expected final value of each owned key this worker wrote. */
+  owned: OwnedExpectation[];
+  /** Sum this worker added to each counter key (counters scenario). */
+  counterSums: number[];
+  /** Mismatches seen during the run on owned keys (an op saw a value other than the one this worker wrote): first 20, and the count. */
+  inFlightLosses: string[];
+  inFlightLossCount: number;
+  /** Iterations that threw ConcurrentMapIterationError (the fail-fast check caught a foreign write). */
+  iterationsAborted: number;
+  iterationsCompleted: number;
+  /** Entries deleted by sweeps / range-deletes. */
+  deleted: number;
+  /** Errors thrown by map operations, by error code (conflict errors included). */
+  errors: Record<string, number>;
+}
