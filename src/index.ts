@@ -18,3 +18,15 @@ export {
   semaphoreTryAcquire,
   semaphoreRelease,
 } from './shm/sync.js';
+export { DeleteQueue, runDrainLoop, MAX_QUEUE_CAPACITY, MAX_QUEUE_KEY_N } from './shm/patterns/delete-queue.js';
+export type {
+  DeleteQueueOptions,
+  DeleteQueueHandle,
+  DeleteQueueStats,
+  Deletable,
+  WaitResult,
+  DrainLoopOptions,
+  DrainLoopResult,
+} from './shm/patterns/delete-queue.js';
+export { formatConflicts, formatConflict, countConflicts, CONFLICT_KINDS } from './race/report.js';
+export type { FormatConflictsOptions } from './race/report.js';
