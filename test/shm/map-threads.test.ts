@@ -1,0 +1,265 @@
+/**
+ * SharedMap across real worker_threads (scripts in test/workers/, loaded from
+ * dist/). Workers are choreographed through a shared Int32Array, never by
+ * sleeping; every wait is bounded so a missing party fails instead of hanging.
+ */
+import { describe, it, expect, beforeAll } from 'vitest';
+import { SharedMap } from '../../src/index.js';
+import type { ConflictRecord } from '../../src/index.js';
+import { checkInvariants } from '../../src/shm/debug.js';
+import { controlWords, requireDist, spawn, canonEntries } from './support.js';
+
+const check = (m: unknown) => checkInvariants(m as never);
+
+beforeAll(requireDist);
+
+type Err = { name: string; code: string; message: string; isTypeError: boolean } | undefined;
+
+describe('writers and adders', () => {
+  it('4 workers writing disjoint key ranges end with every key present with its last value', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 8, shards: 4 });
+    const words = controlWords();
+    const L = { barrier: 0 };
+    const per = 4000;
+    const rounds = 3;
+    const runs = [0, 1, 2, 3].map((w) =>
+      spawn('map-writer.mjs', { handle: map.handle, from: w * per, to: (w + 1) * per, rounds, words, L, parties: 4 }),
+    );
+    await Promise.all(runs.map((r) => r.result));
+    expect(map.size).toBe(4 * per);
+    for (let k = 0; k < 4 * per; k++) {
+      if (map.get(k) !== k * 10 + rounds - 1) expect(map.get(k), `key ${k}`).toBe(k * 10 + rounds - 1);
+    }
+    expect(canonEntries(map.snapshot()).length).toBe(4 * per);
+    check(map);
+    expect(map.conflicts()).toEqual([]);
+  });
+
+  it('4 workers doing add on 16 shared counters end with exact sums', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 8, shards: 2 });
+    const words = controlWords();
+    const L = { barrier: 0 };
+    const counters = 16;
+    const iters = 60_000;
+    const runs = [0, 1, 2, 3].map(() => spawn('map-adder.mjs', { handle: map.handle, counters, iters, words, L, parties: 4 }));
+    await Promise.all(runs.map((r) => r.result));
+    const want = new Array<number>(counters).fill(0);
+    for (let i = 0; i < iters; i++) want[i % counters]! += 4 * (1 + (i % 3));
+    expect(map.size).toBe(counters);
+    for (let c = 0; c < counters; c++) expect(map.get(c), `counter ${c}`).toBe(want[c]);
+    check(map);
+    const s = map.stats();
+    expect(s.lockWaits).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('fail-fast iteration against another thread', () => {
+  const L = { iterating: 0, wrote: 1, firstKey: 2 };
+
+  interface IterResult {
+    threadId: number;
+    produced: number[];
+    done: boolean;
+    error: Err;
+    isIterationError: boolean;
+  }
+
+  async function race(opts: { shards: number; n: number; before: number; op: string; key: number | 'first' }) {
+    const map = SharedMap.create<number, number>({ capacity: 64, shards: opts.shards });
+    for (let i = 0; i < opts.n; i++) map.set(i, i);
+    const words = controlWords();
+    const iter = spawn<IterResult>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L, before: opts.before });
+    const writer = spawn<{ threadId: number; error: Err }>('map-iterate.mjs', {
+      role: 'write',
+      handle: map.handle,
+      words,
+      L,
+      op: opts.op,
+      key: opts.key,
+    });
+    const [it, w] = await Promise.all([iter.result, writer.result]);
+    expect(w.error).toBeUndefined();
+    return { map, it, w, iterThread: iter.threadId, writerThread: writer.threadId };
+  }
+
+  function expectConflict(r: Awaited<ReturnType<typeof race>>, op: string) {
+    expect(r.it.error?.name, `iterator produced ${r.it.produced.length} and done=${r.it.done}`).toBe('ConcurrentMapIterationError');
+    expect(r.it.error?.code).toBe('SHMAP_CONCURRENT_ITERATION');
+    expect(r.it.error?.message).toMatch(/^concurrent map iteration and map write/);
+    const recs = r.map.conflicts().filter((c: ConflictRecord) => c.kind === 'concurrent map iteration and map write');
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    const rec = recs[0]!;
+    expect(rec.detector.thread).toBe(r.iterThread);
+    expect(rec.detector.op).toBe('iterate');
+    expect(rec.other.thread).toBe(r.writerThread);
+    expect(rec.other.op).toBe(op);
+    expect(r.map.stats().conflicts).toBeGreaterThanOrEqual(1);
+    check(r.map);
+  }
+
+  it('an overwrite of an existing value (one shard) throws ConcurrentMapIterationError and records both threads and ops', async () => {
+    expectConflict(await race({ shards: 1, n: 100, before: 10, op: 'set', key: 50 }), 'set');
+  });
+
+  it('an insert into another shard is caught too', async () => {
+    expectConflict(await race({ shards: 4, n: 100, before: 10, op: 'set', key: 5000 }), 'set');
+  });
+
+  it('a write to an entry the iterator already produced is caught', async () => {
+    expectConflict(await race({ shards: 4, n: 100, before: 30, op: 'set', key: 'first' }), 'set');
+  });
+
+  it('a delete is caught', async () => {
+    expectConflict(await race({ shards: 2, n: 100, before: 10, op: 'delete', key: 70 }), 'delete');
+  });
+
+  it('add and update are caught', async () => {
+    expectConflict(await race({ shards: 2, n: 100, before: 10, op: 'add', key: 70 }), 'add');
+    expectConflict(await race({ shards: 2, n: 100, before: 10, op: 'update', key: 71 }), 'update');
+  });
+
+  it('a write during the last step is caught before the iterator reports done', async () => {
+    const r = await race({ shards: 4, n: 100, before: 100, op: 'set', key: 3 });
+    expect(r.it.produced.length).toBe(100);
+    expect(r.it.done).toBe(false);
+    expectConflict(r, 'set');
+  });
+
+  it('another thread only reading (get, has, snapshot, its own iteration) is not a conflict', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 64, shards: 4 });
+    for (let i = 0; i < 100; i++) map.set(i, i);
+    const words = controlWords();
+    const iter = spawn<IterResult>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L, before: 10 });
+    const reader = spawn<{ n: number; error: Err }>('map-iterate.mjs', { role: 'read', handle: map.handle, words, L });
+    const [it, rd] = await Promise.all([iter.result, reader.result]);
+    expect(rd.error).toBeUndefined();
+    expect(rd.n).toBe(200);
+    expect(it.error).toBeUndefined();
+    expect(it.done).toBe(true);
+    expect(it.produced.slice().sort((a, b) => a - b)).toEqual([...Array(100).keys()]);
+    expect(map.conflicts()).toEqual([]);
+  });
+});
+
+describe('a thread deleting during its own iteration', () => {
+  it('gets Go semantics and no error, while another thread reads the whole time', async () => {
+    const n = 3000;
+    const map = SharedMap.create<number, number>({ capacity: 64, shards: 4 });
+    for (let i = 0; i < n; i++) map.set(i, i);
+    const words = controlWords();
+    const L = { barrier: 0, done: 2 };
+    const deleter = spawn<{ produced: number[]; deleted: number[]; deletedAhead: number[]; error: Err }>('map-self-delete.mjs', {
+      role: 'delete',
+      handle: map.handle,
+      n,
+      words,
+      L,
+    });
+    const reader = spawn<{ reads: number; error: Err }>('map-self-delete.mjs', { role: 'read', handle: map.handle, n, words, L });
+    const [d, r] = await Promise.all([deleter.result, reader.result]);
+    expect(d.error).toBeUndefined();
+    expect(r.error).toBeUndefined();
+    const produced = d.produced;
+    expect(new Set(produced).size).toBe(produced.length); // none twice
+    const deleted = new Set(d.deleted);
+    const producedSet = new Set(produced);
+    // Every key not deleted was produced; a key deleted before the iterator reached it never was.
+    for (let k = 0; k < n; k++) if (!deleted.has(k)) expect(producedSet.has(k), `key ${k} never produced`).toBe(true);
+    expect(d.deletedAhead.length).toBeGreaterThan(0);
+    for (const k of d.deletedAhead) expect(producedSet.has(k), `key ${k} produced after it was deleted`).toBe(false);
+    expect(map.size).toBe(n - deleted.size);
+    for (const k of deleted) expect(map.has(k)).toBe(false);
+    expect(map.conflicts()).toEqual([]);
+    check(map);
+  });
+});
+
+describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
+  const L = { barrier: 0, stop: 2 };
+  const keys = 64;
+  const maxOps = 20_000_000;
+
+  function racers(map: { handle: unknown }, roles: string[], wantRecords: number) {
+    const words = controlWords();
+    return roles.map((role) =>
+      spawn<{ threadId: number; ops: number; error: Err }>(
+        'map-racer.mjs',
+        { role, handle: map.handle, keys, maxOps, wantRecords, words, L, parties: roles.length },
+        90_000,
+      ),
+    );
+  }
+
+  it("concurrent writers record 'concurrent map writes' (onConflict: 'record'), naming writer threads", async () => {
+    const map = SharedMap.create<number, number>({ capacity: 128, shards: 1, sync: 'none', onConflict: 'record' });
+    for (let k = 0; k < keys; k++) map.set(k, 0);
+    const runs = racers(map, ['write', 'write'], 5);
+    const results = await Promise.all(runs.map((r) => r.result));
+    for (const r of results) expect(r.error).toBeUndefined(); // record only: nothing thrown
+    const writers = runs.map((r) => r.threadId);
+    const recs = map.conflicts().filter((c) => c.kind === 'concurrent map writes');
+    console.log(`sync none, 2 writers: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} 'concurrent map writes' records`);
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    for (const rec of recs) {
+      expect(writers).toContain(rec.detector.thread);
+      expect(rec.detector.op).toBe('set');
+    }
+    expect(recs.some((rec) => writers.includes(rec.other.thread) && rec.other.thread !== rec.detector.thread && rec.other.op === 'set')).toBe(true);
+    expect(map.stats().conflicts).toBe(map.conflicts().length + map.stats().conflictsOverflowed);
+    expect(map.size).toBe(keys); // overwrites only: the table kept its shape
+  });
+
+  it("a reader racing a writer records 'concurrent map read and map write'", async () => {
+    const map = SharedMap.create<number, number>({ capacity: 128, shards: 1, sync: 'none', onConflict: 'record' });
+    for (let k = 0; k < keys; k++) map.set(k, 0);
+    const runs = racers(map, ['write', 'read'], 1);
+    const results = await Promise.all(runs.map((r) => r.result));
+    for (const r of results) expect(r.error).toBeUndefined();
+    const recs = map.conflicts().filter((c) => c.kind === 'concurrent map read and map write');
+    console.log(`sync none, writer + reader: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} read/write records`);
+    expect(recs.length).toBeGreaterThanOrEqual(1);
+    expect(recs[0]!.detector.thread).toBe(runs[1]!.threadId);
+    expect(recs[0]!.detector.op).toBe('get');
+  });
+
+  it("with onConflict: 'throw' a racing writer gets ConcurrentMapWriteError", async () => {
+    const map = SharedMap.create<number, number>({ capacity: 128, shards: 1, sync: 'none', onConflict: 'throw' });
+    for (let k = 0; k < keys; k++) map.set(k, 0);
+    const runs = racers(map, ['write', 'write'], 1);
+    const results = await Promise.all(runs.map((r) => r.result));
+    const errors = results.map((r) => r.error).filter((e) => e !== undefined);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    for (const e of errors) {
+      expect(e!.name).toBe('ConcurrentMapWriteError');
+      expect(e!.code).toBe('SHMAP_CONCURRENT_WRITE');
+      expect(e!.message).toMatch(/^concurrent map writes/);
+    }
+    expect(map.conflicts().some((c) => c.kind === 'concurrent map writes')).toBe(true);
+  });
+});
+
+describe('handles cross threads', () => {
+  it('via workerData and via postMessage, and a map created in a worker attaches in the test thread', async () => {
+    const map = SharedMap.create<string, string>({ key: 'string:16', value: 'string:32', capacity: 8, shards: 2 });
+    map.set('from-test', 'hi');
+    type R = { threadId: number; seen: string; size: number; ownHandle: { shmap: 1; buffer: SharedArrayBuffer } };
+
+    const viaData = spawn<R>('map-handle.mjs', { handle: map.handle });
+    const a = await viaData.result;
+    expect(a.seen).toBe('hi');
+    expect(map.get('from-worker')).toBe(`hello from ${viaData.threadId}`);
+
+    const viaMessage = spawn<R>('map-handle.mjs', {});
+    viaMessage.worker.postMessage({ handle: map.handle });
+    const b = await viaMessage.result;
+    expect(b.seen).toBe('hi');
+    expect(map.get('from-worker')).toBe(`hello from ${viaMessage.threadId}`);
+    expect(map.size).toBe(2);
+
+    const theirs = SharedMap.attach<number, string>(b.ownHandle);
+    expect(theirs.get(7)).toBe('seven');
+    expect(theirs.size).toBe(1);
+    check(map);
+    check(theirs);
+  });
+});
