@@ -30,3 +30,5 @@ export type {
 } from './shm/patterns/delete-queue.js';
 export { formatConflicts, formatConflict, countConflicts, CONFLICT_KINDS } from './race/report.js';
 export type { FormatConflictsOptions } from './race/report.js';
+export { SharedMap } from './shm/map.js';
+export { checkInvariants, dump } from './shm/debug.js';

@@ -1,0 +1,254 @@
+/**
+ * The only file that knows byte offsets. Everything else in shmap reads and
+ * writes the buffer through the names and helpers defined here.
+ *
+ * ```
+ *  byte 0                      HEADER_BYTES
+ *  +---------------------------+--------------------------------+-----------------+-------------------------+
+ *  | header (64 x i32)         | shard descriptors              | conflict log    | regions ...              |
+ *  | magic, version, types,    | SHARD_BYTES (128) per shard:   | LOG_RECORD_BYTES| one per shard, appended  |
+ *  | seed, allocator, log ptrs | lock, seq, region, cap, counts | per record      | as shards grow; freed    |
+ *  +---------------------------+--------------------------------+-----------------+ ones are reused          |
+ *                                                                                  +-------------------------+
+ * ```
+ *
+ * Units in names: `...Bytes` is a byte count or byte offset, `...I32` an
+ * index into an `Int32Array` over the whole buffer (byte offset / 4), `...F64`
+ * an index into a `Float64Array` (byte offset / 8).
+ *
+ * Offsets are stored in i32 words, so a map's buffer is at most 2 GiB - 1.
+ */
+
+/** "shmp" in ASCII: the first word of every shmap buffer. */
+export const MAGIC = 0x73686d70;
+/** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
+export const LAYOUT_VERSION = 1;
+
+/** Largest buffer a map may use (offsets are i32). */
+export const MAX_BUFFER_BYTES = 0x7fff_fff8;
+
+// ---------------------------------------------------------------------------
+// Header: 64 i32 words at byte 0. Written once by `create` unless noted.
+
+export const HEADER_WORDS = 64;
+export const HEADER_BYTES = HEADER_WORDS * 4;
+
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+/** 0 = 'lock', 1 = 'none'. */
+export const H_SYNC = 2;
+/** 0 = 'throw', 1 = 'record'. */
+export const H_ON_CONFLICT = 3;
+/** Type codes (TYPE_* below) and their N (max bytes; 0 for numbers). */
+export const H_KEY_TYPE = 4;
+export const H_KEY_N = 5;
+export const H_VALUE_TYPE = 6;
+export const H_VALUE_N = 7;
+/** Shard count, a power of two. */
+export const H_SHARDS = 8;
+/** Hash seed (any int32). */
+export const H_SEED = 9;
+/** Bytes per slot; offsets of key and value inside a slot (bytes). */
+export const H_SLOT_BYTES = 10;
+export const H_KEY_OFF = 11;
+export const H_VALUE_OFF = 12;
+/** Allocator mutex: lock word (0 or owner thread + 1) and waiter count; guards H_ALLOC_TOP and the free lists. */
+export const H_ALLOC_LOCK = 13;
+export const H_ALLOC_WAITERS = 14;
+/** First byte not yet handed out by the bump allocator. Written under the allocator lock. */
+export const H_ALLOC_TOP = 15;
+/** Most entries the map may hold; 0 = bounded only by the buffer's maxByteLength. */
+export const H_MAX_CAPACITY = 16;
+/** Live entries over all shards, kept only when H_MAX_CAPACITY != 0 (Atomics.add by writers under their shard lock). */
+export const H_COUNT = 17;
+/** Feature bits (FLAG_*), chosen at create. */
+export const H_FLAGS = 18;
+/** Conflict log: byte offset of record 0, record count, next record to claim (Atomics.add by any thread), records dropped (Atomics.add). */
+export const H_LOG_OFF = 19;
+export const H_LOG_CAP = 20;
+export const H_LOG_NEXT = 21;
+export const H_LOG_OVERFLOW = 22;
+/** Byte offset of shard descriptor 0. */
+export const H_SHARDS_OFF = 23;
+/** Free-list heads, one per size class (FREE_CLASSES of them): byte offset of the first free region, 0 = none. Written under the allocator lock. */
+export const H_FREE_HEADS = 32;
+export const FREE_CLASSES = 32;
+
+/** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
+export const TYPE_INT32 = 1;
+export const TYPE_UINT32 = 2;
+export const TYPE_FLOAT64 = 3;
+export const TYPE_BIGINT64 = 4;
+export const TYPE_STRING = 5;
+export const TYPE_BYTES = 6;
+export const TYPE_JSON = 7;
+
+// ---------------------------------------------------------------------------
+// Shard descriptor: SHARD_BYTES per shard, 64-byte aligned, so no two shards
+// share a cache line. Word indices relative to the descriptor's first word.
+
+export const SHARD_BYTES = 128;
+export const SHARD_WORDS = SHARD_BYTES / 4;
+
+/** Lock word: 0 = free, else owner's threadId + 1. CAS to take, Atomics.store(0) to release ('lock' mode only). */
+export const D_LOCK = 0;
+/** Threads parked on the lock word (Atomics.add / Atomics.sub). */
+export const D_WAITERS = 1;
+/**
+ * Seq word: even = stable, odd = a write is in progress. +1 with Atomics.add
+ * by the writer on entering and on leaving each write, so every completed write
+ * adds exactly 2; it is also the shard's version for fail-fast iteration. In
+ * 'none' mode the odd state is Go's `hashWriting` flag.
+ */
+export const D_SEQ = 2;
+/** Byte offset of the shard's region and its capacity in slots. Plain stores by the writer inside the odd-seq window; plain loads by readers, validated by the seq. */
+export const D_REGION = 3;
+export const D_CAP = 4;
+/** Live entries and tombstones in the region. Plain stores under the lock (inside the odd window). */
+export const D_COUNT = 5;
+export const D_TOMBS = 6;
+/** Times a writer found the lock taken (Atomics.add, slow path only). */
+export const D_LOCK_WAITS = 7;
+/** Times a reader saw the seq change under it and read again (Atomics.add, slow path only). */
+export const D_READ_RETRIES = 8;
+/**
+ * The last writer: threadId, op code (OP_* in conflict-log.ts), slot index and
+ * region of the slot it wrote, and the seq its write finished with. Plain
+ * stores by the writer inside the odd window; read by a thread that detected
+ * a conflict, to name the other party (best effort: it may since have moved on).
+ */
+export const D_LAST_THREAD = 9;
+export const D_LAST_OP = 10;
+export const D_LAST_SLOT = 11;
+export const D_LAST_REGION = 12;
+export const D_LAST_SEQ = 13;
+
+// ---------------------------------------------------------------------------
+// Slots. A region is `capacity` slots of `slotBytes` each:
+//
+//   +------------+--------------+----------------+
+//   | ctrl (i32) | key bytes    | value bytes    |   slotBytes, a multiple of 4 (of 8 when a field is 8 bytes wide)
+//   +------------+--------------+----------------+
+//
+// ctrl, drawn as its 32 bits:
+//   EMPTY      0000 0000 ... 0000   (0)  never used since the region was made; ends a probe
+//   TOMBSTONE  0000 0000 ... 0001   (1)  deleted; a probe goes on past it
+//   FULL       1hhh hhhh ... hhhh  (<0)  h = the key's hash >>> 1 (31 bits): the tag
+//
+// The tag is also where the slot's home is computed from during a rehash, so
+// keys are never hashed again.
+
+export const CTRL_EMPTY = 0;
+export const CTRL_TOMBSTONE = 1;
+export const CTRL_FULL_BIT = 0x8000_0000 | 0;
+
+/** Region alignment: a cache line, so a 16-byte slot never straddles two. */
+export const REGION_ALIGN_BYTES = 64;
+
+/** Width in bytes of a field of the given type (length word included for variable-length types). */
+export function fieldBytes(type: number, n: number): number {
+  switch (type) {
+    case TYPE_INT32:
+    case TYPE_UINT32:
+      return 4;
+    case TYPE_FLOAT64:
+    case TYPE_BIGINT64:
+      return 8;
+    default:
+      // i32 byte length, then the bytes, padded to a whole word.
+      return 4 + ((n + 3) & ~3);
+  }
+}
+
+function fieldAlign(type: number): number {
+  return type === TYPE_FLOAT64 || type === TYPE_BIGINT64 ? 8 : 4;
+}
+
+function alignUp(x: number, to: number): number {
+  return Math.ceil(x / to) * to;
+}
+
+export interface SlotLayout {
+  slotBytes: number;
+  keyOffBytes: number;
+  valueOffBytes: number;
+}
+
+/** Where the key and value sit inside a slot, for the given types. */
+export function slotLayout(keyType: number, keyN: number, valueType: number, valueN: number): SlotLayout {
+  const keyOffBytes = alignUp(4, fieldAlign(keyType));
+  const valueOffBytes = alignUp(keyOffBytes + fieldBytes(keyType, keyN), fieldAlign(valueType));
+  const align = Math.max(4, fieldAlign(keyType), fieldAlign(valueType));
+  const slotBytes = alignUp(valueOffBytes + fieldBytes(valueType, valueN), align);
+  return { slotBytes, keyOffBytes, valueOffBytes };
+}
+
+/** Byte size of a region of `capacity` slots, rounded to the region alignment. */
+export function regionBytes(capacity: number, slotBytes: number): number {
+  return alignUp(capacity * slotBytes, REGION_ALIGN_BYTES);
+}
+
+// ---------------------------------------------------------------------------
+// Free regions (alloc.ts): the first two words of a free region hold the next
+// free region of its size class (byte offset, 0 = end) and its size in bytes.
+
+export const FREE_NEXT = 0;
+export const FREE_SIZE = 1;
+
+/** Size class of a region of `bytes` bytes: ceil(log2(bytes)). */
+export function sizeClass(bytes: number): number {
+  return Math.min(FREE_CLASSES - 1, 32 - Math.clz32(bytes - 1));
+}
+
+// ---------------------------------------------------------------------------
+// Conflict log records: LOG_RECORD_BYTES each (conflict-log.ts writes them).
+
+export const LOG_RECORD_BYTES = 128;
+export const LOG_RECORD_WORDS = LOG_RECORD_BYTES / 4;
+/** 0 while being written, 1 once complete (Atomics.store by the writer, last). */
+export const R_READY = 0;
+export const R_KIND = 1;
+export const R_SHARD = 2;
+export const R_DET_THREAD = 3;
+export const R_DET_OP = 4;
+export const R_SEQ_SEEN = 5;
+export const R_SEQ_NOW = 6;
+export const R_OTHER_THREAD = 7;
+export const R_OTHER_OP = 8;
+export const R_OTHER_SEQ = 9;
+export const R_DET_KEY_LEN = 10;
+export const R_OTHER_KEY_LEN = 11;
+/** Detection time, a float64 at words 12-13. */
+export const R_TIME_F64_WORD = 12;
+/** Printable keys, UTF-8, cut to LOG_KEY_BYTES each. */
+export const R_DET_KEY = 14;
+export const R_OTHER_KEY = 23;
+export const LOG_KEY_BYTES = 36;
+
+// ---------------------------------------------------------------------------
+// Whole-buffer arithmetic.
+
+/** Byte offset of the shard descriptors (right after the header). */
+export function shardsOffBytes(): number {
+  return HEADER_BYTES;
+}
+
+/** Byte offset of the conflict log, after `shards` descriptors. */
+export function logOffBytes(shards: number): number {
+  return HEADER_BYTES + shards * SHARD_BYTES;
+}
+
+/** Byte offset where regions start. */
+export function regionsOffBytes(shards: number, logRecords: number): number {
+  return alignUp(logOffBytes(shards) + logRecords * LOG_RECORD_BYTES, REGION_ALIGN_BYTES);
+}
+
+/** Word index of shard `s`'s descriptor. */
+export function shardI32(shardsOffBytesValue: number, s: number): number {
+  return (shardsOffBytesValue >> 2) + s * SHARD_WORDS;
+}
+
+/** Word index of conflict record `r`. */
+export function recordI32(logOff: number, r: number): number {
+  return (logOff >> 2) + r * LOG_RECORD_WORDS;
+}
