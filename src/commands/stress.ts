@@ -1,0 +1,208 @@
+/**
+ * `shmap stress`: hammer one SharedMap from a piscina pool, record every
+ * conflict, and verify at the end that nothing was lost. The work is in
+ * src/stress/run.ts (runStress); this module parses arguments, shows
+ * progress and prints the summary.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import type { KeyType, ValueType } from '../shm/types.js';
+import {
+  DEFAULT_MIX,
+  defaultOptions,
+  parseDist,
+  parseInteger,
+  parseMix,
+  parsePositive,
+  parseType,
+  UsageError,
+  type StressOptions,
+} from '../stress/options.js';
+import { runStress, type RunHooks, type StressResult } from '../stress/run.js';
+import { validateOptions } from '../stress/validate.js';
+import { SCENARIOS } from '../stress/scenarios.js';
+import { formatReport, formatSummary, toJson } from '../stress/summary.js';
+
+export { runStress, type StressResult };
+
+const OPTIONS = {
+  workers: { type: 'string' },
+  duration: { type: 'string' },
+  ops: { type: 'string' },
+  keys: { type: 'string' },
+  owned: { type: 'string' },
+  'key-type': { type: 'string' },
+  'value-type': { type: 'string' },
+  mix: { type: 'string' },
+  dist: { type: 'string' },
+  sync: { type: 'string' },
+  shards: { type: 'string' },
+  scenario: { type: 'string' },
+  seed: { type: 'string' },
+  json: { type: 'boolean' },
+  report: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function usage(command = 'stress'): string {
+  const d = defaultOptions();
+  const scenarios = Object.values(SCENARIOS).map((s) => `    ${s.name.padEnd(13)} ${s.summary}`);
+  return [
+    `usage: shmap ${command} [options]`,
+    '',
+    command === 'stress'
+      ? 'Hammers one SharedMap from a pool of piscina workers while the race checker records every conflict, then verifies that nothing was lost.'
+      : 'Runs a stress scenario with every thread under the V8 CPU profiler and writes one flamegraph per thread to profiles/.',
+    '',
+    'options:',
+    `  --scenario NAME     ${Object.keys(SCENARIOS).join(' | ')} (default mixed)`,
+    ...scenarios,
+    `  --workers N         piscina threads, one task each (default 2 x cores = ${d.workers}; oversubscribed on purpose)`,
+    `  --duration S        seconds of load (default ${d.durationMs / 1000})`,
+    '  --ops N             total operations instead of a duration, split over the writing workers',
+    `  --keys N            shared key space (default ${d.keys})`,
+    `  --owned N           keys each worker owns and verifies exactly at the end (default ${d.owned})`,
+    `  --key-type T        int32 | uint32 | float64 | bigint64 | string:N | bytes:N (default ${d.keyType})`,
+    `  --value-type T      the key types, or json:N (default ${d.valueType}); add needs int32, uint32 or float64`,
+    `  --mix M             op shares in percent summing to 100, from get, set, delete, update, add, iterate, sweep`,
+    `                      (default ${DEFAULT_MIX})`,
+    '  --dist D            key choice: uniform | zipf:S (exponent S > 0) | hot:P (P% of picks on the hottest 1% of keys) (default uniform)',
+    '  --sync MODE         lock (per-shard locks, default) | none (unsynchronized, to reproduce the races)',
+    '  --shards N          map shards, a power of two (default: the map\'s)',
+    '  --seed N            seeds key choice and the map\'s hash (default: from the clock; printed)',
+    '  --json              print one JSON document on stdout and nothing else',
+    '  --report FILE       also write the summary with every conflict report to FILE',
+    '  -h, --help          this text',
+    '',
+    'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',
+    'exactly that value (or be absent if deleted last), and counter sums must be exact. Losses are printed key by key.',
+    '',
+    'exit codes:',
+    '  0  verified, and (with --sync lock) no conflict other than those the scenario provokes on purpose',
+    '  1  verification failed, or unexpected conflicts, or a worker failed',
+    '  2  bad arguments (one-line reason on stderr)',
+  ].join('\n');
+}
+
+export interface ParsedStressArgs {
+  options: StressOptions;
+  json: boolean;
+  report: string | undefined;
+  help: boolean;
+}
+
+/** Parses and validates `stress` arguments; throws UsageError with a one-line reason. */
+export function parseStressArgs(argv: string[]): ParsedStressArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+  const str = (name: string): string | undefined => values[name] as string | undefined;
+  const o = defaultOptions();
+  const help = values.help === true;
+  if (str('scenario') !== undefined) o.scenario = str('scenario')!;
+  if (str('workers') !== undefined) o.workers = parseInteger(str('workers')!, '--workers', 1, 256);
+  if (str('duration') !== undefined && str('ops') !== undefined) throw new UsageError('give --duration or --ops, not both');
+  if (str('duration') !== undefined) o.durationMs = Math.round(parsePositive(str('duration')!, '--duration', 86_400) * 1000);
+  if (str('ops') !== undefined) o.ops = parseInteger(str('ops')!, '--ops', 1);
+  if (str('keys') !== undefined) o.keys = parseInteger(str('keys')!, '--keys', 1, 50_000_000);
+  if (str('owned') !== undefined) o.owned = parseInteger(str('owned')!, '--owned', 1, 1_000_000);
+  if (str('key-type') !== undefined) o.keyType = parseType(str('key-type')!, '--key-type', false) as KeyType;
+  if (str('value-type') !== undefined) o.valueType = parseType(str('value-type')!, '--value-type', true) as ValueType;
+  if (str('mix') !== undefined) o.mix = parseMix(str('mix')!);
+  if (str('dist') !== undefined) o.dist = parseDist(str('dist')!);
+  const sync = str('sync');
+  if (sync !== undefined) {
+    if (sync !== 'lock' && sync !== 'none') throw new UsageError(`--sync must be lock or none, got '${sync}'`);
+    o.sync = sync;
+  }
+  if (str('shards') !== undefined) {
+    const n = parseInteger(str('shards')!, '--shards', 1, 65_536);
+    if ((n & (n - 1)) !== 0) throw new UsageError(`--shards must be a power of two, got ${n}`);
+    o.shards = n;
+  }
+  if (str('seed') !== undefined) o.seed = parseInteger(str('seed')!, '--seed', 0, 0x7fffffff);
+  const report = str('report');
+  if (report === '') throw new UsageError('--report needs a file name');
+  if (!help) validateOptions(o);
+  return { options: o, json: values.json === true, report, help };
+}
+
+/** Progress on stderr: a bar on a terminal, a plain line every 2 s otherwise, nothing with --json. */
+function progressHooks(parsed: ParsedStressArgs): { hooks: RunHooks; done: () => void } {
+  if (parsed.json) return { hooks: {}, done: () => {} };
+  const o = parsed.options;
+  const what = o.ops === undefined ? `${o.durationMs / 1000} s` : `${o.ops} ops`;
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: `stress ${o.scenario} [{bar}] {percentage}% | {ops} ops | {rate} ops/s | ${what}`, hideCursor: true },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(100, 0, { ops: 0, rate: 0 });
+    return {
+      hooks: {
+        progressEveryMs: 200,
+        onProgress: (p) =>
+          bar.update(Math.floor(p.fraction * 100), {
+            ops: Math.round(p.ops).toLocaleString('en-US'),
+            rate: Math.round(p.ops / Math.max(p.elapsedMs / 1000, 1e-3)).toLocaleString('en-US'),
+          }),
+      },
+      done: () => bar.stop(),
+    };
+  }
+  return {
+    hooks: {
+      progressEveryMs: 2_000,
+      onProgress: (p) =>
+        process.stderr.write(
+          `stress ${o.scenario}: ${(p.elapsedMs / 1000).toFixed(1)} s, ${Math.round(p.ops).toLocaleString('en-US')} ops (${Math.round(p.fraction * 100)}% of ${what})\n`,
+        ),
+    },
+    done: () => {},
+  };
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return Array.from(value);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed: ParsedStressArgs;
+  try {
+    parsed = parseStressArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`shmap stress: ${err.message}\n(see node dist/main.js stress --help)\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.help) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  const progress = progressHooks(parsed);
+  let result: StressResult;
+  try {
+    result = await runStress(parsed.options, { ...progress.hooks, signal: abort.signal });
+  } finally {
+    progress.done();
+    process.off('SIGINT', onSigint);
+  }
+  if (parsed.json) process.stdout.write(JSON.stringify(toJson(result), jsonReplacer) + '\n');
+  else process.stdout.write(formatSummary(result) + '\n');
+  if (parsed.report !== undefined) {
+    writeFileSync(parsed.report, formatReport(result));
+    if (!parsed.json) process.stdout.write(`report written to ${parsed.report}\n`);
+  }
+  return result.exitCode;
+}

@@ -1,0 +1,301 @@
+/**
+ * The stress runner, callable in-process: `runStress(options)` creates one
+ * SharedMap, starts a piscina pool with one thread per worker, runs every
+ * worker's task at once (they meet at a start barrier), then verifies the
+ * map against what each worker says it wrote and reads the race checker's log.
+ *
+ * The CLI (src/commands/stress.ts) and the race-detection tests both call it.
+ */
+import { performance } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import { SharedMap } from '../shm/map.js';
+import type { ConflictKind, ConflictRecord, SharedMapStats } from '../shm/types.js';
+import { countConflicts } from '../race/report.js';
+import { mergeHistograms, summarize, type LatencySummary } from './histogram.js';
+import { keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
+import { formatDist, formatMix, type StressOptions } from './options.js';
+import { validateOptions } from './validate.js';
+import { CONTROL, type StressTask, type WorkerResult } from './protocol.js';
+import { COUNTER_KEYS, SCENARIOS } from './scenarios.js';
+import type { Role } from './scenarios.js';
+
+/** Losses printed key by key, at most this many. */
+export const LOSSES_SHOWN = 20;
+
+export { validateOptions };
+
+export interface RunHooks {
+  /** The compiled piscina task (default: dist/workers/stress.js beside this file). Tests pass distPath('workers/stress.js'). */
+  workerFile?: string;
+  /** Called about every `progressEveryMs` with the ops done so far. */
+  onProgress?: (p: { ops: number; elapsedMs: number; fraction: number }) => void;
+  progressEveryMs?: number;
+  /** Aborting stops every worker at its next check; the run then verifies what was done. */
+  signal?: AbortSignal;
+}
+
+export interface WorkerSummary {
+  index: number;
+  threadId: number;
+  role: Role;
+  ops: number;
+  opsPerSec: number;
+  gc: { count: number; totalMs: number; maxMs: number };
+  iterationsCompleted: number;
+  iterationsAborted: number;
+  deleted: number;
+  errors: Record<string, number>;
+}
+
+export interface Verification {
+  ok: boolean;
+  ownedKeysChecked: number;
+  countersChecked: number;
+  /** Every loss found, first LOSSES_SHOWN described key by key. */
+  lossCount: number;
+  losses: string[];
+  /** checkInvariants(map) result when src/shm/debug.ts provides it: 'ok', the failure, or 'unavailable'. */
+  invariants: string;
+}
+
+export interface StressResult {
+  options: Omit<StressOptions, 'mix' | 'dist'> & { mix: string; dist: string };
+  elapsedMs: number;
+  totalOps: number;
+  opsPerSec: number;
+  workers: WorkerSummary[];
+  /** Per op kind, merged over every worker; nanoseconds. */
+  latency: Record<string, LatencySummary>;
+  conflicts: {
+    records: ConflictRecord[];
+    byKind: Record<ConflictKind, number>;
+    overflowed: number;
+    /** Kinds the scenario provokes on purpose. */
+    expected: ConflictKind[];
+    /** Recorded conflicts of other kinds (with sync 'lock' these fail the run). */
+    unexpected: number;
+  };
+  stats: SharedMapStats;
+  verification: Verification;
+  /** 0 verified and no unexpected conflict, 1 otherwise. */
+  exitCode: 0 | 1;
+  /** Why the exit code is 1 (empty when 0). */
+  failures: string[];
+  /** threadId -> 'worker N', for reports. */
+  threadNames: Map<number, string>;
+}
+
+function defaultWorkerFile(): string {
+  return new URL('../workers/stress.js', import.meta.url).href;
+}
+
+/** Splits `total` ops over the writer roles; handler roles get undefined (they run until the writers are done). */
+function budgets(total: number, roles: Role[]): Array<number | undefined> {
+  const writers = roles.filter((r) => r === 'mixed' || r === 'counter').length;
+  let w = 0;
+  return roles.map((r) => {
+    if (r !== 'mixed' && r !== 'counter') return undefined;
+    return Math.floor(total / writers) + (w++ < total % writers ? 1 : 0);
+  });
+}
+
+export async function runStress(options: StressOptions, hooks: RunHooks = {}): Promise<StressResult> {
+  validateOptions(options);
+  const o = options;
+  const scenario = SCENARIOS[o.scenario]!;
+  const roles = Array.from({ length: o.workers }, (_, i) => scenario.role(i, o.workers));
+  const writers = roles.filter((r) => r === 'mixed' || r === 'counter').length;
+  const totalKeys = o.keys + o.workers * o.owned;
+
+  const map = SharedMap.create<unknown, unknown>({
+    key: o.keyType,
+    value: o.valueType,
+    capacity: totalKeys + 1024,
+    maxCapacity: Math.max(4 * totalKeys, 1 << 16),
+    ...(o.shards === undefined ? {} : { shards: o.shards }),
+    sync: o.sync,
+    // With locks the only conflict is an iteration overlapping a foreign
+    // write, and the fail-fast iterator must throw it (Go's fatal error). Without
+    // locks, writers and readers only record, so the run goes on and the
+    // verification shows what the races lost.
+    onConflict: o.sync === 'lock' ? 'throw' : 'record',
+    seed: o.seed | 0,
+    conflictLogSize: 1024,
+  });
+  const kc = keyCodec(o.keyType);
+  const vc = valueCodec(o.valueType);
+  // Start with the shared key space full (counters start absent, i.e. 0).
+  if (o.scenario !== 'counters') for (let id = 0; id < o.keys; id++) map.set(kc.key(id), vc.value(0, 0));
+
+  const control = new SharedArrayBuffer(CONTROL.bytes(o.workers));
+  const words = new Int32Array(control);
+  const progress = new Float64Array(control);
+  const stop = (): void => {
+    Atomics.store(words, CONTROL.STOP_I32, 1);
+  };
+  hooks.signal?.addEventListener('abort', stop, { once: true });
+
+  const pool = new Piscina<StressTask, WorkerResult>({
+    filename: hooks.workerFile ?? defaultWorkerFile(),
+    minThreads: o.workers,
+    maxThreads: o.workers,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: 60_000,
+  });
+  const opBudgets = o.ops === undefined ? roles.map(() => undefined) : budgets(o.ops, roles);
+  const start = performance.now();
+  const timer = setInterval(() => {
+    let ops = 0;
+    for (let w = 0; w < o.workers; w++) ops += progress[CONTROL.progressF64(w)]!;
+    const elapsedMs = performance.now() - start;
+    const fraction = o.ops === undefined ? elapsedMs / o.durationMs : ops / o.ops;
+    hooks.onProgress?.({ ops, elapsedMs, fraction: Math.min(1, fraction) });
+  }, hooks.progressEveryMs ?? 250);
+
+  let results: WorkerResult[];
+  try {
+    results = await Promise.all(
+      roles.map((role, index) =>
+        pool.run({
+          handle: map.handle,
+          control,
+          index,
+          workers: o.workers,
+          writers,
+          role,
+          keys: o.keys,
+          owned: o.owned,
+          keyType: o.keyType,
+          valueType: o.valueType,
+          mix: o.mix,
+          dist: o.dist,
+          sync: o.sync,
+          seed: o.seed,
+          durationMs: o.durationMs,
+          ops: opBudgets[index],
+        }),
+      ),
+    );
+  } catch (err) {
+    stop();
+    throw err;
+  } finally {
+    clearInterval(timer);
+    hooks.signal?.removeEventListener('abort', stop);
+    await pool.destroy();
+  }
+  const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
+
+  const verification = await verify(map, results, o.scenario === 'counters', kc, vc);
+  const stats = map.stats();
+  const records = map.conflicts();
+  const expected = scenario.expectedConflicts(o.sync, o.mix);
+  const byKind = countConflicts(records);
+  const unexpected = records.filter((r) => !expected.includes(r.kind)).length;
+
+  const failures: string[] = [];
+  if (!verification.ok) failures.push(`verification failed: ${verification.lossCount} loss(es)`);
+  if (verification.invariants !== 'ok' && verification.invariants !== 'unavailable') failures.push(`invariants: ${verification.invariants}`);
+  if (o.sync === 'lock') {
+    if (unexpected > 0) failures.push(`${unexpected} unexpected conflict(s) with --sync lock`);
+    if (expected.length === 0 && stats.conflictsOverflowed > 0) failures.push(`${stats.conflictsOverflowed} conflict record(s) overflowed with --sync lock`);
+    const nonConflictErrors = results.flatMap((r) => Object.keys(r.errors)).filter((c) => c !== 'SHMAP_CONCURRENT_ITERATION');
+    if (nonConflictErrors.length > 0) failures.push(`map operations threw ${[...new Set(nonConflictErrors)].join(', ')}`);
+  }
+
+  const totalOps = results.reduce((s, r) => s + r.ops, 0);
+  const merged = mergeHistograms(results.map((r) => r.histograms));
+  const latency: Record<string, LatencySummary> = {};
+  for (const [kind, h] of merged) latency[kind] = summarize(h);
+  return {
+    options: { ...o, mix: formatMix(o.mix), dist: formatDist(o.dist) },
+    elapsedMs,
+    totalOps,
+    opsPerSec: totalOps / (elapsedMs / 1000),
+    workers: results.map((r) => ({
+      index: r.index,
+      threadId: r.threadId,
+      role: r.role,
+      ops: r.ops,
+      opsPerSec: r.ops / (r.elapsedMs / 1000),
+      gc: r.gc,
+      iterationsCompleted: r.iterationsCompleted,
+      iterationsAborted: r.iterationsAborted,
+      deleted: r.deleted,
+      errors: r.errors,
+    })),
+    latency,
+    conflicts: { records, byKind, overflowed: stats.conflictsOverflowed, expected, unexpected },
+    stats,
+    verification,
+    exitCode: failures.length === 0 ? 0 : 1,
+    failures,
+    threadNames: new Map(results.map((r) => [r.threadId, `worker ${r.index}`])),
+  };
+}
+
+/** The end-of-run check: every owned key exact, every counter sum exact, the map's invariants (when available). */
+async function verify(
+  map: SharedMap<unknown, unknown>,
+  results: WorkerResult[],
+  counters: boolean,
+  kc: KeyCodec,
+  vc: ValueCodec,
+): Promise<Verification> {
+  const losses: string[] = [];
+  let lossCount = 0;
+  const loss = (text: string): void => {
+    lossCount++;
+    if (losses.length < LOSSES_SHOWN) losses.push(text);
+  };
+  let ownedKeysChecked = 0;
+  for (const r of results) {
+    for (const text of r.inFlightLosses) loss(`during the run, ${text}`);
+    lossCount += r.inFlightLossCount - r.inFlightLosses.length;
+  }
+  const probe = (key: unknown): unknown => {
+    try {
+      return map.get(key);
+    } catch (err) {
+      return `<get threw ${(err as Error).message}>`;
+    }
+  };
+  for (const r of results) {
+    for (const e of r.owned) {
+      ownedKeysChecked++;
+      const key = kc.key(e.id);
+      const got = probe(key);
+      const ok = e.present ? vc.equal(got, e.value) : got === undefined;
+      if (!ok) loss(`worker ${r.index} key ${vc.show(key)}: expected ${e.present ? vc.show(e.value) : 'absent'}, found ${vc.show(got)}`);
+    }
+  }
+  let countersChecked = 0;
+  if (counters) {
+    for (let c = 0; c < COUNTER_KEYS; c++) {
+      countersChecked++;
+      const want = results.reduce((s, r) => s + (r.counterSums[c] ?? 0), 0);
+      const key = kc.key(c);
+      const got = probe(key) ?? 0;
+      if (got !== want) loss(`counter key ${vc.show(key)}: expected sum ${want}, found ${vc.show(got)} (${typeof got === 'number' ? want - got : '?'} lost)`);
+    }
+  }
+  return { ok: lossCount === 0, ownedKeysChecked, countersChecked, lossCount, losses, invariants: await invariants(map) };
+}
+
+/** Runs src/shm/debug.ts checkInvariants(map) if that module exists. */
+async function invariants(map: SharedMap<unknown, unknown>): Promise<string> {
+  let debug: { checkInvariants?: (m: unknown) => unknown };
+  try {
+    debug = (await import(['..', 'shm', 'debug.js'].join('/'))) as typeof debug;
+  } catch {
+    return 'unavailable';
+  }
+  if (typeof debug.checkInvariants !== 'function') return 'unavailable';
+  try {
+    debug.checkInvariants(map);
+    return 'ok';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+

@@ -1,0 +1,105 @@
+/**
+ * The stress runner's outputs: the human summary, the `--json` document, and
+ * the `--report FILE` text (summary plus every conflict block).
+ */
+import { formatConflicts } from '../race/report.js';
+import { formatNs } from './histogram.js';
+import { MIX_OPS } from './options.js';
+import { LOSSES_SHOWN, type StressResult } from './run.js';
+
+/** Conflict blocks printed in the summary on the terminal (the report file has them all). */
+const CONFLICTS_SHOWN = 3;
+
+function rate(perSec: number): string {
+  if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)} M`;
+  if (perSec >= 1e3) return `${(perSec / 1e3).toFixed(1)} k`;
+  return perSec.toFixed(0);
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => '  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+}
+
+export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN): string {
+  const o = r.options;
+  const out: string[] = [];
+  out.push(
+    `shmap stress: scenario ${o.scenario}, ${o.workers} workers, sync ${o.sync}, seed ${o.seed}`,
+    `  keys ${o.keys} shared + ${o.owned} owned per worker (${o.keyType} -> ${o.valueType}), mix ${o.mix}, dist ${o.dist}`,
+    '',
+    `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s = ${rate(r.opsPerSec)} ops/s`,
+  );
+  out.push(
+    ...table([
+      ['worker', 'thread', 'role', 'ops', 'ops/s', 'gc pauses', 'gc total', 'gc max', 'iter ok/aborted'],
+      ...r.workers.map((w) => [
+        `w${w.index}`,
+        String(w.threadId),
+        w.role,
+        w.ops.toLocaleString('en-US'),
+        rate(w.opsPerSec),
+        String(w.gc.count),
+        `${w.gc.totalMs.toFixed(1)} ms`,
+        `${w.gc.maxMs.toFixed(2)} ms`,
+        w.iterationsCompleted + w.iterationsAborted > 0 ? `${w.iterationsCompleted}/${w.iterationsAborted}` : '-',
+      ]),
+    ]),
+  );
+  out.push('', 'latency (all workers, HDR):');
+  const kinds = [...MIX_OPS, ...Object.keys(r.latency).filter((k) => !(MIX_OPS as readonly string[]).includes(k))].filter((k) => r.latency[k]);
+  out.push(
+    ...table([
+      ['op', 'count', 'p50', 'p99', 'p99.9', 'max'],
+      ...kinds.map((k) => {
+        const l = r.latency[k]!;
+        return [k, l.count.toLocaleString('en-US'), formatNs(l.p50), formatNs(l.p99), formatNs(l.p999), formatNs(l.max)];
+      }),
+    ]),
+  );
+  const s = r.stats;
+  out.push(
+    '',
+    `map: ${s.count.toLocaleString('en-US')} entries, ${s.shards} shards, ${(s.bytes / 2 ** 20).toFixed(1)} MiB; lock waits ${s.lockWaits.toLocaleString('en-US')}, read retries ${s.readRetries.toLocaleString('en-US')}`,
+  );
+  const c = r.conflicts;
+  const deleted = r.workers.reduce((n, w) => n + w.deleted, 0);
+  if (deleted > 0) out.push(`cleanup: ${deleted.toLocaleString('en-US')} entries deleted by ${o.scenario === 'sweep' ? 'sweep' : 'range-delete / sweep'}`);
+  out.push('');
+  if (c.records.length === 0 && c.overflowed === 0) {
+    out.push('conflicts: none');
+  } else {
+    out.push(
+      `conflicts: ${c.records.length} recorded (+${c.overflowed} overflowed); expected by this scenario: ${c.expected.length === 0 ? 'none' : c.expected.join(', ')}; unexpected: ${c.unexpected}`,
+    );
+    out.push(formatConflicts(c.records, { overflowed: c.overflowed, limit: conflictsShown, threadNames: r.threadNames }));
+  }
+  const v = r.verification;
+  out.push('');
+  if (v.ok) {
+    out.push(
+      `verification: OK: ${v.ownedKeysChecked.toLocaleString('en-US')} owned keys exact` +
+        (v.countersChecked > 0 ? `, ${v.countersChecked} counter sums exact` : '') +
+        `; invariants ${v.invariants}`,
+    );
+  } else {
+    out.push(`verification: FAILED: ${v.lossCount} loss(es)${v.lossCount > LOSSES_SHOWN ? `, first ${LOSSES_SHOWN}` : ''}:`);
+    for (const l of v.losses) out.push(`  ${l}`);
+    out.push(`  invariants ${v.invariants}`);
+  }
+  out.push(r.exitCode === 0 ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
+  return out.join('\n');
+}
+
+/** The `--json` document: everything in the summary, conflict records in full. */
+export function toJson(r: StressResult): unknown {
+  return {
+    ...r,
+    threadNames: Object.fromEntries(r.threadNames),
+  };
+}
+
+/** The `--report FILE` text: the summary with every conflict block. */
+export function formatReport(r: StressResult): string {
+  return formatSummary(r, Number.POSITIVE_INFINITY) + '\n';
+}

@@ -1,0 +1,375 @@
+/**
+ * The loops a stress worker runs, one per role (see ./scenarios.ts). Each
+ * times every map operation into an HDR histogram of its kind, and keeps the
+ * expected final state of the keys it owns: worker w is the only thread that
+ * writes ids keys + w*owned .. keys + (w+1)*owned - 1, so whatever the other
+ * threads do, each of those keys must end holding exactly what w last wrote
+ * (or be absent if w last deleted it). Ops on owned keys also check, as they
+ * go, that the map returns what w wrote (`get`, the old value seen by
+ * `update`, `delete`'s result, `add`'s result).
+ *
+ * Runs synchronously from start to end (no awaits inside the loop): the
+ * worker thread is busy for the whole run, as a request handler would be.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Histogram } from 'hdr-histogram-js';
+import { barrierWait } from '../shm/sync.js';
+import { encodeHistogram, newHistogram } from './histogram.js';
+import { keyCodec, keyPicker, Rng, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
+import { MIX_OPS, type MixOp } from './options.js';
+import { CONTROL, type OwnedExpectation, type StressTask, type WorkerResult } from './protocol.js';
+import { COUNTER_KEYS } from './scenarios.js';
+
+/** The part of SharedMap's API the workload uses. */
+export interface StressMap {
+  get(key: unknown): unknown;
+  set(key: unknown, value: unknown): unknown;
+  delete(key: unknown): boolean;
+  update(key: unknown, fn: (old: unknown) => unknown): unknown;
+  add(key: unknown, delta: number): number;
+  sweep(pred: (value: unknown, key: unknown) => boolean): number;
+  [Symbol.iterator](): Iterator<[unknown, unknown]>;
+}
+
+/** Share of write/read ops that go to the worker's owned keys instead of the shared space. */
+const OWNED_SHARE = 0.25;
+/** Keep at most this many in-flight loss descriptions per worker. */
+const LOSSES_KEPT = 20;
+/** Check the clock and publish progress every this many ops. */
+const CHECK_EVERY = 256;
+/** Fail instead of hanging when a worker never reaches the start barrier. */
+const START_TIMEOUT_MS = 60_000;
+
+const ITERATION_CODE = 'SHMAP_CONCURRENT_ITERATION';
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.name : 'non-error';
+}
+
+/** One worker's run: the state every role shares. */
+class Run {
+  readonly rng: Rng;
+  readonly kc: KeyCodec;
+  readonly vc: ValueCodec;
+  readonly words: Int32Array;
+  readonly progress: Float64Array;
+  readonly hist = new Map<string, Histogram>();
+  readonly opsByKind: Record<string, number> = {};
+  readonly errors: Record<string, number> = {};
+  readonly losses: string[] = [];
+  lossCount = 0;
+  ops = 0;
+  writeN = 0;
+  deleted = 0;
+  iterationsAborted = 0;
+  iterationsCompleted = 0;
+  readonly ownedBase: number;
+  readonly expected: unknown[];
+  readonly present: Uint8Array;
+  readonly counterSums = new Array<number>(COUNTER_KEYS).fill(0);
+  deadline = Infinity;
+
+  constructor(
+    readonly map: StressMap,
+    readonly task: StressTask,
+  ) {
+    this.rng = new Rng(task.seed, task.index);
+    this.kc = keyCodec(task.keyType);
+    this.vc = valueCodec(task.valueType);
+    this.words = new Int32Array(task.control);
+    this.progress = new Float64Array(task.control);
+    this.ownedBase = task.keys + task.index * task.owned;
+    this.expected = new Array<unknown>(task.owned).fill(undefined);
+    this.present = new Uint8Array(task.owned);
+  }
+
+  /** Times `fn` as one op of `kind`. Errors are counted by code; outside `sync: 'none'` only conflict errors are tolerated. */
+  timed<T>(kind: string, fn: () => T): T | undefined {
+    const t0 = performance.now();
+    let out: T | undefined;
+    try {
+      out = fn();
+    } catch (err) {
+      const code = errorCode(err);
+      this.errors[code] = (this.errors[code] ?? 0) + 1;
+      if (code === ITERATION_CODE) this.iterationsAborted++;
+      else if (this.task.sync !== 'none' && !code.startsWith('SHMAP_CONCURRENT')) throw err;
+      out = undefined;
+    }
+    const ns = Math.max(1, Math.round((performance.now() - t0) * 1e6));
+    let h = this.hist.get(kind);
+    if (h === undefined) {
+      h = newHistogram();
+      this.hist.set(kind, h);
+      this.opsByKind[kind] = 0;
+    }
+    h.recordValue(ns);
+    this.opsByKind[kind]!++;
+    this.ops++;
+    return out;
+  }
+
+  /** False when the worker should stop: its budget is spent, the deadline passed, or the main thread said stop. */
+  more(budget: number | undefined): boolean {
+    if (budget !== undefined && this.ops >= budget) return false;
+    if (this.ops % CHECK_EVERY !== 0) return true;
+    this.progress[CONTROL.progressF64(this.task.index)] = this.ops;
+    if (Atomics.load(this.words, CONTROL.STOP_I32) !== 0) return false;
+    return budget !== undefined || performance.now() < this.deadline;
+  }
+
+  /** Handler roles (`--ops` mode): keep going until every writer is done. */
+  writersRunning(): boolean {
+    if (Atomics.load(this.words, CONTROL.STOP_I32) !== 0) return false;
+    if (this.task.ops === undefined) return performance.now() < this.deadline;
+    return Atomics.load(this.words, CONTROL.WRITERS_DONE_I32) < this.task.writers;
+  }
+
+  loss(text: string): void {
+    this.lossCount++;
+    if (this.losses.length < LOSSES_KEPT) this.losses.push(`worker ${this.task.index}: ${text}`);
+  }
+
+  ownedKey(i: number): unknown {
+    return this.kc.key(this.ownedBase + i);
+  }
+
+  expectedOf(i: number): unknown {
+    return this.present[i] ? this.expected[i] : undefined;
+  }
+
+  check(i: number, what: string, got: unknown): void {
+    const want = this.expectedOf(i);
+    if (!(want === undefined ? got === undefined : this.vc.equal(got, want))) {
+      this.loss(`key ${this.vc.show(this.ownedKey(i))}: ${what} saw ${this.vc.show(got)}, expected ${this.vc.show(want)}`);
+    }
+  }
+
+  /** One op of `kind` on a random owned key, checked against the expected state. */
+  ownedOp(kind: MixOp): void {
+    const i = this.rng.below(this.task.owned);
+    const key = this.ownedKey(i);
+    const map = this.map;
+    switch (kind) {
+      case 'get': {
+        const got = this.timed('get', () => map.get(key));
+        this.check(i, 'get', got);
+        return;
+      }
+      case 'set': {
+        const v = this.vc.value(++this.writeN, this.task.index);
+        this.timed('set', () => map.set(key, v));
+        this.expected[i] = v;
+        this.present[i] = 1;
+        return;
+      }
+      case 'delete': {
+        const had = this.timed('delete', () => map.delete(key));
+        if (had !== (this.present[i] === 1)) this.loss(`key ${this.vc.show(key)}: delete returned ${had}, expected ${this.present[i] === 1}`);
+        this.present[i] = 0;
+        return;
+      }
+      case 'update': {
+        const v = this.vc.value(++this.writeN, this.task.index);
+        const remove = this.rng.next() < 0.2;
+        let seen: unknown = undefined;
+        let called = false;
+        this.timed('update', () =>
+          map.update(key, (old) => {
+            called = true;
+            seen = old;
+            return remove ? undefined : v;
+          }),
+        );
+        if (called) this.check(i, 'update', seen);
+        this.expected[i] = v;
+        this.present[i] = remove ? 0 : 1;
+        return;
+      }
+      case 'add': {
+        const want = ((this.present[i] ? this.expected[i] : 0) as number) + 1;
+        const got = this.timed('add', () => map.add(key, 1));
+        if (got !== want) this.loss(`key ${this.vc.show(key)}: add returned ${this.vc.show(got)}, expected ${want}`);
+        this.expected[i] = want;
+        this.present[i] = 1;
+        return;
+      }
+      default:
+        throw new Error(`ownedOp: ${kind} is not a single-key op`);
+    }
+  }
+
+  /** Deletion predicate shared by range-delete and sweep: a quarter of the shared keys, a different quarter each round. Owned keys never match. */
+  doomed(key: unknown, round: number): boolean {
+    const id = this.kc.id(key);
+    return id < this.task.keys && (id + round) % 4 === 0;
+  }
+
+  rangeDelete(round: number): void {
+    const map = this.map;
+    this.timed('iterate', () => {
+      for (const [k] of map) {
+        if (this.doomed(k, round)) {
+          map.delete(k);
+          this.deleted++;
+        }
+      }
+      this.iterationsCompleted++;
+    });
+  }
+
+  sweep(round: number): void {
+    const map = this.map;
+    const n = this.timed('sweep', () => map.sweep((_v, k) => this.doomed(k, round)));
+    if (typeof n === 'number') this.deleted += n;
+  }
+
+  iterate(): void {
+    const map = this.map;
+    this.timed('iterate', () => {
+      let n = 0;
+      for (const _ of map) n++;
+      this.iterationsCompleted++;
+      return n;
+    });
+  }
+
+  result(elapsedMs: number, threadId: number): WorkerResult {
+    const owned: OwnedExpectation[] = [];
+    for (let i = 0; i < this.task.owned; i++) {
+      // Keys never written stay absent; report them too, so a stray write by another thread is caught.
+      owned.push({ id: this.ownedBase + i, present: this.present[i] === 1, value: this.present[i] ? this.expected[i] : undefined });
+    }
+    const histograms: Record<string, string> = {};
+    for (const [kind, h] of this.hist) histograms[kind] = encodeHistogram(h);
+    return {
+      index: this.task.index,
+      threadId,
+      role: this.task.role,
+      ops: this.ops,
+      elapsedMs,
+      opsByKind: this.opsByKind,
+      histograms,
+      gc: { count: 0, totalMs: 0, maxMs: 0 },
+      owned,
+      counterSums: this.counterSums,
+      inFlightLosses: this.losses,
+      inFlightLossCount: this.lossCount,
+      iterationsAborted: this.iterationsAborted,
+      iterationsCompleted: this.iterationsCompleted,
+      deleted: this.deleted,
+      errors: this.errors,
+    };
+  }
+}
+
+/** Op picked for each percent 0..99 of the mix. */
+function mixTable(task: StressTask): MixOp[] {
+  const table: MixOp[] = [];
+  for (const op of MIX_OPS) for (let i = 0; i < task.mix[op]; i++) table.push(op);
+  return table;
+}
+
+function runMixed(run: Run): void {
+  const { task, rng, map, kc } = run;
+  const table = mixTable(task);
+  const picker = keyPicker(task.dist, task.keys);
+  let round = 0;
+  while (run.more(task.ops)) {
+    const op = table[rng.below(100)]!;
+    if (op === 'iterate') {
+      run.iterate();
+      continue;
+    }
+    if (op === 'sweep') {
+      run.sweep(round++);
+      continue;
+    }
+    if (rng.next() < OWNED_SHARE) {
+      run.ownedOp(op);
+      continue;
+    }
+    const key = kc.key(picker.pick(rng));
+    switch (op) {
+      case 'get':
+        run.timed('get', () => map.get(key));
+        break;
+      case 'set': {
+        const v = run.vc.value(++run.writeN, task.index);
+        run.timed('set', () => map.set(key, v));
+        break;
+      }
+      case 'delete':
+        run.timed('delete', () => map.delete(key));
+        break;
+      case 'update': {
+        const v = run.vc.value(++run.writeN, task.index);
+        run.timed('update', () => map.update(key, () => v));
+        break;
+      }
+      case 'add':
+        run.timed('add', () => map.add(key, 1));
+        break;
+    }
+  }
+}
+
+function runCounters(run: Run): void {
+  const { task, rng, map, kc } = run;
+  const counterKeys = Array.from({ length: COUNTER_KEYS }, (_, c) => kc.key(c));
+  while (run.more(task.ops)) {
+    if (rng.next() < OWNED_SHARE) {
+      run.ownedOp(rng.next() < 0.5 ? 'add' : 'set');
+      continue;
+    }
+    const c = rng.below(COUNTER_KEYS);
+    const delta = 1 + rng.below(3);
+    const out = run.timed('add', () => map.add(counterKeys[c], delta));
+    // Count only adds that returned: one that threw may not have happened.
+    if (out !== undefined) run.counterSums[c]! += delta;
+  }
+}
+
+/** Range-deleters and sweepers: a cleanup pass, then a few owned writes, until the writers are done. */
+function runHandler(run: Run, sweep: boolean): void {
+  let round = 0;
+  do {
+    if (sweep) run.sweep(round);
+    else run.rangeDelete(round);
+    round++;
+    for (let j = 0; j < 8; j++) run.ownedOp(run.rng.next() < 0.5 ? 'set' : 'get');
+    run.progress[CONTROL.progressF64(run.task.index)] = run.ops;
+  } while (run.writersRunning());
+}
+
+/**
+ * Runs one worker's part of a stress scenario on `map`: waits at the start
+ * barrier for every worker, runs its role's loop, and returns what it did.
+ */
+export function runWorkload(map: StressMap, task: StressTask, threadId: number): WorkerResult {
+  const run = new Run(map, task);
+  barrierWait(run.words, CONTROL.BARRIER_I32, task.workers, START_TIMEOUT_MS);
+  const start = performance.now();
+  run.deadline = start + task.durationMs;
+  try {
+    switch (task.role) {
+      case 'mixed':
+        runMixed(run);
+        break;
+      case 'counter':
+        runCounters(run);
+        break;
+      case 'range-deleter':
+        runHandler(run, false);
+        break;
+      case 'sweeper':
+        runHandler(run, true);
+        break;
+    }
+  } finally {
+    if (task.role === 'mixed' || task.role === 'counter') Atomics.add(run.words, CONTROL.WRITERS_DONE_I32, 1);
+    run.progress[CONTROL.progressF64(task.index)] = run.ops;
+  }
+  return run.result(performance.now() - start, threadId);
+}
