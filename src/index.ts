@@ -30,5 +30,26 @@ export type {
 } from './shm/patterns/delete-queue.js';
 export { formatConflicts, formatConflict, countConflicts, CONFLICT_KINDS } from './race/report.js';
 export type { FormatConflictsOptions } from './race/report.js';
+export {
+  parseHistory,
+  toHistoryOp,
+  formatHistory,
+  formatHistoryLine,
+  findThreadOverlap,
+  canonicalJson,
+  HistoryParseError,
+  OP_ARITY,
+} from './race/history.js';
+export type { History, HistoryOp, HistoryOpName, HistoryKey, JsonValue } from './race/history.js';
+export {
+  checkLinearizability,
+  checkLinearizabilitySync,
+  checkKeyHistory,
+  partitionByKey,
+  DEFAULT_TIMEOUT_MS,
+} from './race/linearizability.js';
+export type { CheckOptions, CheckStatus, KeyCheckResult, KeyVerdict, LinearizabilityResult, Partition } from './race/linearizability.js';
+export { formatTimeline, formatKeyResult, formatCheckReport, renderHtmlReport, formatOp, formatOpLabel, layoutTimeline } from './race/timeline.js';
+export type { TimelineOptions, TimelineLayout, TimelineBar } from './race/timeline.js';
 export { SharedMap } from './shm/map.js';
 export { checkInvariants, dump } from './shm/debug.js';

@@ -29,10 +29,11 @@
  * - **Time limit.** Each key has one (`timeoutMs`); a search that runs out
  *   answers `unknown`, never a guess.
  * - **Counterexample.** For a key in violation, the checker shrinks the key's
- *   history to a small set of operations that still cannot be ordered (see
- *   `minimizeViolation`), preferring a set that cannot be ordered whatever the
- *   key held before it, so it reads on its own: "set(2) returned before get
- *   started, yet get returned 1".
+ *   history to a small set of operations that still cannot be ordered —
+ *   whatever state the earlier operations left, and even with any of the
+ *   operations overlapping them placed among them — so it is a faithful
+ *   witness and reads on its own: "set(2) returned before get() was called,
+ *   yet get() returned 1" (see "Shrinking a violation" below).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -57,9 +58,9 @@ export interface CheckOptions {
   /** Time limit of one key's search, ms (default 10_000). A key that runs out is `unknown`. */
   timeoutMs?: number;
   /**
-   * Worker threads to check partitions on: a number (0 = check inline on the
-   * calling thread), or 'auto' (default): inline for histories under
-   * `INLINE_MAX_OPS` ops, else one worker per core.
+   * Worker threads to check keys on: a number (0 = all inline on the
+   * calling thread), or 'auto' (default): each key gets `INLINE_SLICE_MS`
+   * inline, and the keys still undecided go to one worker per core.
    */
   workers?: number | 'auto';
   /** The compiled lin-worker.js (default: the one next to this module; inline when it is missing, as under a TS test runner). */
@@ -86,13 +87,17 @@ export interface KeyCheckResult {
   /** violation only: whether no single op can be dropped from the counterexample (false when shrinking ran out of budget). */
   minimal?: boolean;
   /**
-   * violation only: whether the counterexample fails whatever the key held
-   * before it (true), or only from a missing key (false, e.g. a get of a
-   * value nobody wrote).
+   * violation only: true when other ops returned before the counterexample
+   * began, and it fails whatever state they left; false when it starts at the
+   * beginning of the key's history (so from a missing key).
    */
   anyInitialState?: boolean;
-  /** violation only: the longest prefix of the counterexample that can be ordered, as history indices, in that order. */
-  longestPrefix?: number[];
+  /**
+   * violation only: how many other ops overlap the counterexample in time.
+   * It fails even when any of them are placed among its ops (or left out),
+   * which is what makes it a faithful witness of the whole history's failure.
+   */
+  overlapping?: number;
 }
 
 /** The verdict for a history. */
@@ -113,8 +118,6 @@ export interface LinearizabilityResult {
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MINIMIZE_BUDGET_MS = 2_000;
-/** Below this many ops 'auto' checks inline: starting workers and copying the history to them costs more than it saves. */
-export const INLINE_MAX_OPS = 20_000;
 
 // ---------------------------------------------------------------------------
 // One key's search.
@@ -125,6 +128,11 @@ interface Prepared {
   model: ModelOp[];
   call: Float64Array;
   ret: Float64Array;
+  /**
+   * 1 for an op the search may also leave out (it must still match its
+   * result when it is placed); used when shrinking (see minimizeViolation).
+   */
+  optional?: Uint8Array;
 }
 
 function prepare(ops: readonly HistoryOp[]): Prepared {
@@ -141,25 +149,33 @@ function prepare(ops: readonly HistoryOp[]): Prepared {
   return { n, model, call, ret };
 }
 
-/** A sub-history: the prepared ops at `subset` (indices into `p`). */
-function restrict(p: Prepared, subset: readonly number[]): Prepared {
-  const n = subset.length;
+/** A sub-history: the prepared ops at `required`, then those at `optional` marked optional. */
+function restrict(p: Prepared, required: readonly number[], optional: readonly number[] = []): Prepared {
+  const n = required.length + optional.length;
   const call = new Float64Array(n);
   const ret = new Float64Array(n);
   const model: ModelOp[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const j = subset[i]!;
-    call[i] = p.call[j]!;
-    ret[i] = p.ret[j]!;
-    model[i] = p.model[j]!;
+  const flags = new Uint8Array(n);
+  let i = 0;
+  for (const list of [required, optional]) {
+    for (const j of list) {
+      call[i] = p.call[j]!;
+      ret[i] = p.ret[j]!;
+      model[i] = p.model[j]!;
+      flags[i] = list === optional ? 1 : 0;
+      i++;
+    }
   }
-  return { n, model, call, ret };
+  return { n, model, call, ret, optional: optional.length > 0 ? flags : undefined };
 }
 
 interface SearchOutcome {
   status: CheckStatus;
-  /** With `wantPrefix`: the deepest linearized prefix reached (op indices in order). */
-  prefix?: number[];
+  /**
+   * violation: the op whose return ended the deepest attempt — the search
+   * got furthest before this op could not be placed; where shrinking starts.
+   */
+  blocked?: number;
 }
 
 /** Fixed-seed xorshift32, for Zobrist words: the same history always searches the same way. */
@@ -192,9 +208,9 @@ interface CacheEntry {
  * Is there a linearization of `p` starting from `initial`? Answers `unknown`
  * when `performance.now()` passes `deadline`.
  */
-function search(p: Prepared, initial: string, deadline: number, wantPrefix = false): SearchOutcome {
+function search(p: Prepared, initial: string, deadline: number): SearchOutcome {
   const n = p.n;
-  if (n === 0) return { status: 'ok', prefix: [] };
+  if (n === 0) return { status: 'ok' };
 
   // Events: 2i is op i's call, 2i+1 its return. Sorted by time; at equal
   // times calls come first, so ops whose stamps touch count as overlapping.
@@ -256,81 +272,102 @@ function search(p: Prepared, initial: string, deadline: number, wantPrefix = fal
     return true;
   };
 
+  // The stack of choices: which op was placed, the state before it, and
+  // how (0: applied to the model; 1: left out, for an optional op).
   const stackOp = new Int32Array(n);
+  const stackAlt = new Uint8Array(n);
   const stackState: string[] = new Array(n);
+  const optional = p.optional;
   let depth = 0;
-  let best: number[] | undefined = wantPrefix ? [] : undefined;
   let state = initial;
+  let blocked = -1;
+  let blockedDepth = -1;
+
+  /** Places `op` now, trying ways from `from` on; true when one leads somewhere new (and it is pushed). */
+  const place = (op: number, from: number): boolean => {
+    const last = optional !== undefined && optional[op] === 1 ? 1 : 0;
+    for (let alt = from; alt <= last; alt++) {
+      const after = alt === 0 ? stepModel(state, p.model[op]!) : state;
+      if (after === undefined) continue;
+      bits[op >>> 5] |= 1 << (op & 31);
+      setHash = xor53(setHash, zobrist[op]!);
+      if (remember(after)) {
+        stackOp[depth] = op;
+        stackAlt[depth] = alt;
+        stackState[depth] = state;
+        depth++;
+        state = after;
+        unlink(2 * op);
+        unlink(2 * op + 1);
+        return true;
+      }
+      bits[op >>> 5] &= ~(1 << (op & 31));
+      setHash = xor53(setHash, zobrist[op]!);
+    }
+    return false;
+  };
+
   let e = next[HEAD]!;
   let steps = 0;
-
   while (next[HEAD]! !== -1) {
     if ((++steps & 0x3ff) === 0 && performance.now() > deadline) return { status: 'unknown' };
     if ((e & 1) === 0) {
-      const op = e >> 1;
-      const after = stepModel(state, p.model[op]!);
-      if (after !== undefined) {
-        bits[op >>> 5] |= 1 << (op & 31);
-        setHash = xor53(setHash, zobrist[op]!);
-        if (remember(after)) {
-          stackOp[depth] = op;
-          stackState[depth] = state;
-          depth++;
-          if (best !== undefined && depth > best.length) best = Array.from(stackOp.subarray(0, depth));
-          state = after;
-          unlink(e);
-          unlink(e + 1);
-          e = next[HEAD]!;
-          continue;
-        }
-        bits[op >>> 5] &= ~(1 << (op & 31));
-        setHash = xor53(setHash, zobrist[op]!);
-      }
-      e = next[e]!;
-    } else {
-      // An op returned before anything linearized it: undo the last choice.
-      if (depth === 0) return { status: 'violation', prefix: best };
-      depth--;
-      const op = stackOp[depth]!;
-      state = stackState[depth]!;
-      bits[op >>> 5] &= ~(1 << (op & 31));
-      setHash = xor53(setHash, zobrist[op]!);
-      relink(2 * op + 1);
-      relink(2 * op);
-      e = next[2 * op]!;
+      e = place(e >> 1, 0) ? next[HEAD]! : next[e]!;
+      continue;
     }
+    // An op returned before anything placed it: this prefix is a dead end.
+    if (depth > blockedDepth) {
+      blockedDepth = depth;
+      blocked = e >> 1;
+    }
+    if (depth === 0) return { status: 'violation', blocked };
+    depth--;
+    const op = stackOp[depth]!;
+    state = stackState[depth]!;
+    bits[op >>> 5] &= ~(1 << (op & 31));
+    setHash = xor53(setHash, zobrist[op]!);
+    relink(2 * op + 1);
+    relink(2 * op);
+    // The next way to place the same op here, else the events after its call.
+    e = place(op, stackAlt[depth]! + 1) ? next[HEAD]! : next[2 * op]!;
   }
-  return { status: 'ok', prefix: wantPrefix ? Array.from(stackOp.subarray(0, depth)) : undefined };
+  return { status: 'ok' };
 }
 
 // ---------------------------------------------------------------------------
 // Shrinking a violation.
+//
+// Which subsets of a failing history can stand for it? Dropping ops can both
+// hide a bug and invent one (drop the `set(2)` between `set(1)` and a
+// `get() → 2` and the get looks wrong). The test used here is sound: take a
+// set S of the key's ops ("required"), let PAST be the ops that returned before
+// any op of S was called, and OTHERS the rest of the ops that overlap S's span
+// (from S's first call to its last return). In any linearization of the whole
+// history, PAST comes before every op of S, so the stretch from S's first op to
+// its last holds S, some of OTHERS, in real-time order, starting from whatever
+// state PAST left. So if no order of S plus any subset of OTHERS, started from
+// any state (from a missing key when PAST is empty), gives the recorded
+// results, the whole history cannot be linearized either: S is a
+// counterexample that reads on its own. The search lets OTHERS be placed or
+// left out (`Prepared.optional`).
 
-/** A value none of a history's ops mention: stands for "anything else" as an initial state. */
+/** A value none of a history's ops mention: stands for "anything else" as a state. */
 const OTHER_VALUE = canonicalJson('\u0000shmap: some other value');
-/** Past this many candidate initial states, shrinking only asks "fails from a missing key". */
-const MAX_INITIAL_STATES = 64;
 
 /**
- * States a key could have held before a history for the history to matter:
- * missing, each value the ops mention, each value an `add` implies was there
- * before it, and one value none of them mention. (A stored JSON null is left
- * out: null also means undefined in results, and that ambiguity makes poor
- * explanations.)
+ * States that can make a difference before a set of ops: missing, each value
+ * the ops mention, each value an `add` implies was there before it, and one
+ * value none of them mention (any other value behaves like it: it is only
+ * seen by being returned, compared or added to, and then it is one of these).
  */
 function initialStates(p: Prepared): string[] {
   const states = new Set<string>([ABSENT, OTHER_VALUE]);
   for (const m of p.model) {
     if (m.a0 !== '') states.add(m.a0);
     if (m.a1 !== '') states.add(m.a1);
-    if (m.op === 'add') {
-      const r = JSON.parse(m.result) as number;
-      states.add(JSON.stringify(r - m.delta));
-    } else if (m.op === 'get' || m.op === 'putIfAbsent') {
-      states.add(m.result);
-    }
+    if (m.op === 'add') states.add(JSON.stringify((JSON.parse(m.result) as number) - m.delta));
+    else if (m.op === 'get' || m.op === 'putIfAbsent') states.add(m.result);
   }
-  states.delete('null');
   return [...states];
 }
 
@@ -339,58 +376,81 @@ interface MinimizeOutcome {
   core: number[];
   minimal: boolean;
   anyInitialState: boolean;
-  /** Longest prefix of the core that can be ordered (indices into the key's ops). */
-  prefix: number[];
+  /** How many other ops overlap the core (allowed in or out of the order). */
+  overlapping: number;
 }
 
 /**
- * Shrinks a key history `p` that is known to be in violation (from a missing
- * key) to a small subset that still is. Every subset accepted is re-checked,
- * so the result is a violation whatever the budget; the budget only decides
- * how small it gets.
- *
- * The test a subset must pass is the strong one when the whole history passes
- * it — no order works from any plausible initial state — else the weak one,
- * from a missing key only. Then: the shortest prefix (by call time) that
- * fails, by bisection; then chunks, then single ops, are dropped while the
- * rest still fails (Zeller's ddmin, greedily), until no single op can go.
+ * Shrinks a key history `p`, known to be in violation, to a small set of
+ * required ops that still fails the sound test above. Starts from a time
+ * window around `blocked` (where the search got stuck), doubling it back in
+ * time until it fails; then drops chunks, then single ops, while the rest
+ * still fails (Zeller's ddmin, greedily) until no single op can go. Past the
+ * budget it stops and reports what it has (the whole history at worst).
  */
-function minimizeViolation(p: Prepared, timeoutMs: number, budgetMs: number): MinimizeOutcome {
+function minimizeViolation(p: Prepared, blocked: number | undefined, timeoutMs: number, budgetMs: number): MinimizeOutcome {
   const budgetEnd = performance.now() + budgetMs;
   let outOfBudget = false;
-  const candidates = initialStates(p);
+  const n = p.n;
+  const all = Array.from({ length: n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
 
-  const failsFrom = (subset: readonly number[], inits: readonly string[]): boolean => {
-    const sub = restrict(p, subset);
-    for (const init of inits) {
+  /** The test, and the facts of the set it was run on. */
+  const probe = (required: readonly number[]): { fails: boolean; anyState: boolean; overlapping: number } => {
+    let minCall = Infinity;
+    let maxRet = -Infinity;
+    const inSet = new Uint8Array(n);
+    for (const i of required) {
+      inSet[i] = 1;
+      minCall = Math.min(minCall, p.call[i]!);
+      maxRet = Math.max(maxRet, p.ret[i]!);
+    }
+    let pastExists = false;
+    const others: number[] = [];
+    for (let i = 0; i < n; i++) {
+      if (inSet[i] === 1) continue;
+      if (p.ret[i]! < minCall) pastExists = true;
+      else if (p.call[i]! <= maxRet) others.push(i);
+    }
+    const result = { fails: false, anyState: pastExists, overlapping: others.length };
+    if (required.length === 0) return result;
+    const sub = restrict(p, required, others);
+    for (const init of pastExists ? initialStates(sub) : [ABSENT]) {
       const now = performance.now();
       if (now > budgetEnd) {
         outOfBudget = true;
-        return false;
+        return result;
       }
       const r = search(sub, init, Math.min(budgetEnd, now + timeoutMs));
       if (r.status === 'unknown') outOfBudget = true;
-      if (r.status !== 'violation') return false;
+      if (r.status !== 'violation') return result;
     }
-    return true;
+    result.fails = true;
+    return result;
   };
+  const fails = (required: readonly number[]): boolean => probe(required).fails;
 
-  const all = Array.from({ length: p.n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
-  const anyInitialState = candidates.length <= MAX_INITIAL_STATES && failsFrom(all, candidates);
-  outOfBudget = false;
-  const inits = anyInitialState ? candidates : [ABSENT];
-  const fails = (subset: readonly number[]): boolean => subset.length > 0 && failsFrom(subset, inits);
-
-  // 1. The shortest failing prefix by call time (bisection; failing is not
-  //    monotone in the prefix, so this finds a short one, not the shortest).
-  let lo = 0;
-  let hi = all.length;
-  while (hi - lo > 1 && !outOfBudget) {
-    const mid = (lo + hi) >>> 1;
-    if (fails(all.slice(0, mid))) hi = mid;
-    else lo = mid;
+  // 1. A failing window: the ops inside [a, b], from the stuck op's own
+  //    interval, doubled back in time (then forward) until it fails.
+  let core = all;
+  if (blocked !== undefined && blocked >= 0) {
+    const firstCall = p.call[all[0]!]!;
+    const lastRet = Math.max(...p.ret);
+    let b = p.ret[blocked]!;
+    let a = p.call[blocked]!;
+    let width = Math.max(b - a, 1e-6);
+    while (!outOfBudget) {
+      const window = all.filter((i) => p.call[i]! >= a && p.ret[i]! <= b);
+      if (window.length === n) break;
+      if (fails(window)) {
+        core = window;
+        break;
+      }
+      width *= 2;
+      if (a > firstCall) a = b - width;
+      else if (b < lastRet) b = a + width;
+      else break;
+    }
   }
-  let core = all.slice(0, hi);
 
   // 2. Drop chunks, halving the chunk size down to single ops.
   for (let chunk = core.length >>> 1; chunk >= 1 && !outOfBudget; chunk >>>= 1) {
@@ -412,11 +472,10 @@ function minimizeViolation(p: Prepared, timeoutMs: number, budgetMs: number): Mi
       } else k++;
     }
   }
-
-  const sub = restrict(p, core);
-  const r = search(sub, ABSENT, performance.now() + timeoutMs, true);
-  const prefix = (r.prefix ?? []).map((i) => core[i]!);
-  return { core, minimal: !outOfBudget, anyInitialState, prefix };
+  const facts = probe(core);
+  // `facts.fails` is true unless the budget ran out on this last probe; every
+  // core kept was seen to fail (or is the whole history, known to).
+  return { core, minimal: !outOfBudget, anyInitialState: facts.anyState, overlapping: facts.overlapping };
 }
 
 // ---------------------------------------------------------------------------
@@ -429,7 +488,7 @@ export interface KeyVerdict {
   counterexample?: number[];
   minimal?: boolean;
   anyInitialState?: boolean;
-  longestPrefix?: number[];
+  overlapping?: number;
 }
 
 /**
@@ -441,17 +500,19 @@ export function checkKeyHistory(ops: readonly HistoryOp[], options: CheckOptions
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const p = prepare(ops);
   const r = search(p, ABSENT, started + timeoutMs);
-  if (r.status !== 'violation' || options.minimize === false) {
-    return { status: r.status, elapsedMs: performance.now() - started };
+  if (r.status !== 'violation') return { status: r.status, elapsedMs: performance.now() - started };
+  if (options.minimize === false) {
+    const all = Array.from({ length: p.n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
+    return { status: 'violation', elapsedMs: performance.now() - started, counterexample: all, minimal: false, anyInitialState: false, overlapping: 0 };
   }
-  const m = minimizeViolation(p, timeoutMs, options.minimizeBudgetMs ?? DEFAULT_MINIMIZE_BUDGET_MS);
+  const m = minimizeViolation(p, r.blocked, timeoutMs, options.minimizeBudgetMs ?? DEFAULT_MINIMIZE_BUDGET_MS);
   return {
     status: 'violation',
     elapsedMs: performance.now() - started,
     counterexample: m.core,
     minimal: m.minimal,
     anyInitialState: m.anyInitialState,
-    longestPrefix: m.prefix,
+    overlapping: m.overlapping,
   };
 }
 
@@ -480,7 +541,7 @@ function toKeyResult(part: Partition, v: KeyVerdict): KeyCheckResult {
     result.counterexample = v.counterexample.map((i) => part.indices[i]!);
     result.minimal = v.minimal;
     result.anyInitialState = v.anyInitialState;
-    result.longestPrefix = (v.longestPrefix ?? []).map((i) => part.indices[i]!);
+    result.overlapping = v.overlapping;
   }
   return result;
 }
@@ -521,26 +582,20 @@ function defaultWorkerUrl(): URL | undefined {
 }
 
 /**
- * Checks a history for linearizability, key by key, on worker threads when it
- * is big enough to be worth it (see `CheckOptions.workers`).
+ * Checks `parts` on a pool of `workers` threads, in batches of whole keys
+ * (~8 per worker, so one slow key does not leave the others idle at the
+ * end); each idle worker takes the next batch. Results come back in the order
+ * of `parts`.
  */
-export async function checkLinearizability(history: readonly HistoryOp[], options: CheckOptions = {}): Promise<LinearizabilityResult> {
-  const started = performance.now();
-  const url = options.workerUrl ?? defaultWorkerUrl();
-  const parts = partitionByKey(history);
-  let workers =
-    options.workers === undefined || options.workers === 'auto'
-      ? history.length < INLINE_MAX_OPS
-        ? 0
-        : availableParallelism()
-      : options.workers;
-  if (!Number.isInteger(workers) || workers < 0) throw new TypeError('options.workers must be a non-negative integer or "auto"');
-  workers = Math.min(workers, parts.length);
-  if (workers === 0 || url === undefined) return checkLinearizabilitySync(history, options);
-
-  // Batches of whole keys, ~8 per worker so a slow key does not leave the
-  // other workers idle at the end; each idle worker takes the next batch.
-  const target = Math.max(1, Math.ceil(history.length / (workers * 8)));
+async function checkOnWorkers(
+  history: readonly HistoryOp[],
+  parts: readonly Partition[],
+  workers: number,
+  url: string | URL,
+  options: CheckOptions,
+): Promise<KeyCheckResult[]> {
+  const total = parts.reduce((n, part) => n + part.indices.length, 0);
+  const target = Math.max(1, Math.ceil(total / (workers * 8)));
   const batches: Partition[][] = [];
   let current: Partition[] = [];
   let size = 0;
@@ -575,14 +630,12 @@ export async function checkLinearizability(history: readonly HistoryOp[], option
               worker.postMessage(request);
             };
             worker.on('message', (msg: WorkerResponse) => {
-              const parts = batches[msg.batch]!;
-              results[msg.batch] = msg.verdicts.map((v, i) => toKeyResult(parts[i]!, v));
+              const batchParts = batches[msg.batch]!;
+              results[msg.batch] = msg.verdicts.map((v, i) => toKeyResult(batchParts[i]!, v));
               send();
             });
             worker.once('error', reject);
-            worker.once('exit', (code) => {
-              if (nextBatch < batches.length || code !== 0) reject(new Error(`lin-worker exited with code ${code}`));
-            });
+            worker.once('exit', (code) => reject(new Error(`lin-worker exited early with code ${code}`)));
             send();
           }),
       ),
@@ -590,5 +643,56 @@ export async function checkLinearizability(history: readonly HistoryOp[], option
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
-  return summarize(history, results.flat(), pool.length, started);
+  return results.flat();
+}
+
+/**
+ * How long 'auto' lets each key search on the calling thread before handing
+ * it to a worker, ms. Copying ops to a worker (structured clone) costs about
+ * 2 us an op, and an easy key checks in about 3.5 us an op (bench/checker:
+ * 100,000 ops check in ~360 ms inline, ~900 ms spread over 2 workers), so
+ * only keys that are slow to search are worth sending.
+ */
+export const INLINE_SLICE_MS = 100;
+
+/**
+ * Checks a history for linearizability, key by key.
+ *
+ * With `workers: 'auto'` (the default) every key first gets `INLINE_SLICE_MS`
+ * on the calling thread; the keys still undecided then go to one worker
+ * thread per core with the full `timeoutMs`. With `workers: N` every key goes
+ * to a pool of N workers; with 0, everything runs inline.
+ */
+export async function checkLinearizability(history: readonly HistoryOp[], options: CheckOptions = {}): Promise<LinearizabilityResult> {
+  const started = performance.now();
+  const url = options.workerUrl ?? defaultWorkerUrl();
+  const mode = options.workers ?? 'auto';
+  if (mode !== 'auto' && (!Number.isInteger(mode) || mode < 0)) throw new TypeError('options.workers must be a non-negative integer or "auto"');
+  const parts = partitionByKey(history);
+  if (url === undefined || mode === 0) return checkLinearizabilitySync(history, options);
+  if (mode !== 'auto') {
+    const results = await checkOnWorkers(history, parts, Math.min(mode, parts.length), url, options);
+    return summarize(history, results, Math.min(mode, parts.length), started);
+  }
+
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const slice = Math.min(timeoutMs, INLINE_SLICE_MS);
+  const results = parts.map((part) =>
+    toKeyResult(part, checkKeyHistory(part.indices.map((i) => history[i]!), { ...options, timeoutMs: slice })),
+  );
+  const slow = slice < timeoutMs ? parts.filter((_, k) => results[k]!.status === 'unknown') : [];
+  if (slow.length === 0) return summarize(history, results, 0, started);
+  const workers = Math.min(availableParallelism(), slow.length);
+  // One slow key gains nothing from a worker: finish it here.
+  const slowResults =
+    workers <= 1
+      ? slow.map((part) => toKeyResult(part, checkKeyHistory(part.indices.map((i) => history[i]!), options)))
+      : await checkOnWorkers(history, slow, workers, url, options);
+  const byPart = new Map(slow.map((part, k) => [part, slowResults[k]!]));
+  return summarize(
+    history,
+    parts.map((part, k) => byPart.get(part) ?? results[k]!),
+    workers <= 1 ? 0 : workers,
+    started,
+  );
 }

@@ -157,7 +157,7 @@ export function formatKeyResult(history: readonly HistoryOp[], result: KeyCheckR
   const out: string[] = [];
   const qualities = [
     result.minimal ? 'minimal: none can be left out' : 'shrunk within its time budget, maybe not minimal',
-    result.anyInitialState ? `whatever ${key} held before them` : `starting from a missing ${key}`,
+    result.anyInitialState ? `whatever ${key} held before them` : `from the start of the key's history`,
   ];
   out.push(`key ${key}: violation — these ${ops.length} of its ${result.ops} operations cannot be ordered (${qualities.join('; ')})`);
   out.push('');
@@ -180,11 +180,11 @@ export function formatKeyResult(history: readonly HistoryOp[], result: KeyCheckR
   } else {
     out.push('  real-time order: all of them overlap');
   }
-  const prefix = result.longestPrefix ?? [];
+  const others = result.overlapping ?? 0;
   out.push(
-    prefix.length === 0
-      ? '  no operation can come first'
-      : `  longest order that works: ${prefix.map((i) => '#' + num.get(i)).join(', ')}; then no remaining operation can come next`,
+    `  no order of these ${ops.length} gives every recorded result` +
+      (result.anyInitialState ? `, whatever state the ops before them left` : `, starting from a missing key`) +
+      (others > 0 ? `, even with any of the ${others} other operations that overlap them placed among them` : ''),
   );
   return out.join('\n');
 }
@@ -219,7 +219,6 @@ const LABEL_PX = 90;
 function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, options: TimelineOptions): string {
   const ops = result.counterexample ?? [];
   const layout = layoutTimeline(history, ops);
-  const prefix = new Set(result.longestPrefix ?? []);
   const width = LABEL_PX + layout.width * CELL_PX + 20;
   const height = layout.rows.length * ROW_PX + 10;
   const t0 = Math.min(...ops.map((i) => history[i]!.call));
@@ -236,7 +235,7 @@ function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, opti
     const y = bar.row * ROW_PX + 5;
     const where = options.lines ? `line ${options.lines[bar.index]}` : `index ${bar.index}`;
     const tip = `${formatOp(op)}\nthread ${op.thread}, ${where}\ncall ${op.call} (${rel(op.call, t0)} ms)\nret ${op.ret} (${rel(op.ret, t0)} ms)`;
-    const fill = prefix.has(bar.index) ? '#d9ecff' : '#ffe0dc';
+    const fill = '#ffe0dc';
     parts.push(
       `<g><title>${escapeHtml(tip)}</title>` +
         `<rect x="${x}" y="${y}" width="${w}" height="22" rx="4" fill="${fill}" stroke="#666"/>` +
@@ -250,8 +249,7 @@ function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, opti
 /**
  * A self-contained HTML page of a check: the summary, and for each key in
  * violation its counterexample drawn as bars (hover for times and line
- * numbers), with the text report under it. Blue bars are the longest order
- * that works; red ones could not be placed after it.
+ * numbers), with the text report under it.
  */
 export function renderHtmlReport(history: readonly HistoryOp[], result: LinearizabilityResult, options: TimelineOptions = {}): string {
   const { counts } = result;
@@ -273,7 +271,7 @@ svg { display: block; margin: 1em 0; overflow: visible; }
 <p>${result.ops} operations on ${result.keys} keys, checked in ${result.elapsedMs.toFixed(0)} ms:
 ${counts.ok} ok, ${counts.violation} in violation, ${counts.unknown} unknown.</p>
 <p>Each bar is one operation, from its call to its return; time runs left to right, in event order (not to scale).
-Blue bars can be ordered; after them no red bar can come next. Hover over a bar for its times.</p>
+No order of the bars of a key gives every recorded result. Hover over a bar for its times and line.</p>
 ${sections.join('\n')}
 </body></html>
 `;
