@@ -44,8 +44,10 @@ export interface StressTask {
   sync: SyncMode;
   seed: number;
   durationMs: number;
-  /** This worker's op budget, or undefined to run for durationMs. */
+  /** This worker's op budget, or undefined to run for durationMs (writers) or until the writers are done (handlers in `--ops` mode). */
   ops: number | undefined;
+  /** The run is bounded by an op budget (`--ops`), not by durationMs. */
+  byOps: boolean;
 }
 
 /** The expected final state of one owned key. */

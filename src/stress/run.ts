@@ -173,6 +173,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
           seed: o.seed,
           durationMs: o.durationMs,
           ops: opBudgets[index],
+          byOps: o.ops !== undefined,
         }),
       ),
     );

@@ -122,7 +122,7 @@ class Run {
   /** Handler roles (`--ops` mode): keep going until every writer is done. */
   writersRunning(): boolean {
     if (Atomics.load(this.words, CONTROL.STOP_I32) !== 0) return false;
-    if (this.task.ops === undefined) return performance.now() < this.deadline;
+    if (!this.task.byOps) return performance.now() < this.deadline;
     return Atomics.load(this.words, CONTROL.WRITERS_DONE_I32) < this.task.writers;
   }
 
