@@ -276,7 +276,7 @@ describe('value types', () => {
 
   it('string:N values: empty, non-ASCII, exactly N bytes, overwritten by shorter and longer', () => {
     const map = SharedMap.create<number, string>({ key: 'int32', value: 'string:12', capacity: 8, shards: 1 });
-    const values = ['', 'x', 'héllo', '日本語', '😀😀😀', 'abcdefghijkl', '日本語日本', 'a\u0000b'];
+    const values = ['', 'x', 'héllo', '日本語', '😀😀😀', 'abcdefghijkl', '日本語日', 'a\u0000b'];
     values.forEach((v, i) => map.set(i, v));
     values.forEach((v, i) => expect(map.get(i)).toBe(v));
     map.set(4, 'z');

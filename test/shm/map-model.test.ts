@@ -180,11 +180,11 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
     );
     const value = fc.oneof({ weight: 5, arbitrary: smallInts }, { weight: 1, arbitrary: fc.constantFrom(0.5, -2.25, 1e300, -1e-300) });
     fc.assert(
-      fc.property(config, fc.array(opArb(key, value, true), { maxLength: 150 }), (cfg, ops) => {
+      fc.property(config, fc.array(opArb(key, value, true), { maxLength: 300, size: "max" }), (cfg, ops) => {
         const map = SharedMap.create<number, number>({ key: 'int32', value: 'float64', maxCapacity: 1 << 14, ...cfg });
         runModel(map, ops, (i) => i);
       }),
-      { numRuns: 150, ...replay },
+      { numRuns: 200, ...replay },
     );
   });
 
@@ -195,7 +195,7 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
       { weight: 1, arbitrary: fc.double({ noNaN: false }) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120 }), (cfg, ops) => {
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: "max" }), (cfg, ops) => {
         const map = SharedMap.create<number, number>({ key: 'float64', value: 'float64', maxCapacity: 1 << 14, ...cfg });
         runModel(map, ops, (i) => i / 4);
       }),
@@ -210,7 +210,7 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
       { weight: 1, arbitrary: fc.string({ maxLength: 3, unit: 'grapheme' }).filter((s) => Buffer.byteLength(s) <= 12) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120 }), (cfg, ops) => {
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: "max" }), (cfg, ops) => {
         const map = SharedMap.create<string, number>({ key: 'string:12', value: 'int32', maxCapacity: 1 << 14, ...cfg });
         runModel(map, ops, (i) => `k${i}`);
       }),
@@ -224,7 +224,7 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
       { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 100 }), (cfg, ops) => {
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 100, size: "max" }), (cfg, ops) => {
         const map = SharedMap.create<bigint, number>({ key: 'bigint64', value: 'float64', maxCapacity: 1 << 14, ...cfg });
         runModel(map, ops, (i) => BigInt(i) * 1_000_003n);
       }),

@@ -51,13 +51,13 @@ export function expectUnchanged(map: Snapshottable, before: MapPicture, check: (
 }
 
 /** Runs `fn` and returns what it threw (fails the test when it throws nothing). */
-export function thrown(fn: () => unknown): unknown {
+export function thrown(fn: () => unknown, label = 'the call'): unknown {
   try {
     fn();
   } catch (e) {
     return e;
   }
-  throw new Error('expected the call to throw, it returned normally');
+  throw new Error(`expected ${label} to throw, it returned normally`);
 }
 
 // ---------------------------------------------------------------------------
