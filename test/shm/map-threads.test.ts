@@ -53,6 +53,73 @@ describe('writers and adders', () => {
   });
 });
 
+describe('atomic operations across threads', () => {
+  for (const op of ['update', 'cas']) {
+    it(`4 workers incrementing 16 counters with ${op === 'cas' ? 'a get/compareAndSet loop' : 'update'} end with exact sums`, async () => {
+      const map = SharedMap.create<number, number>({ capacity: 8, shards: 2 });
+      const words = controlWords();
+      const counters = 16;
+      const iters = 20_000;
+      const runs = [0, 1, 2, 3].map(() =>
+        spawn('map-adder.mjs', { handle: map.handle, counters, iters, words, L: { barrier: 0 }, parties: 4, op }),
+      );
+      await Promise.all(runs.map((r) => r.result));
+      for (let c = 0; c < counters; c++) {
+        let want = 0;
+        for (let i = c; i < iters; i += counters) want += 4 * (1 + (i % 3));
+        expect(map.get(c), `counter ${c}`).toBe(want);
+      }
+      expect(map.size).toBe(counters);
+      check(map);
+    });
+  }
+
+  it('putIfAbsent from 4 workers on the same keys: exactly one winner per key, and every loser is told the winner', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 8, shards: 4 });
+    const words = controlWords();
+    const keys = 5000;
+    type R = { threadId: number; won: number[]; told: Record<string, number> };
+    const runs = [0, 1, 2, 3].map(() => spawn<R>('map-claim.mjs', { handle: map.handle, keys, words, L: { barrier: 0 }, parties: 4 }));
+    const results = await Promise.all(runs.map((r) => r.result));
+    const winner = new Map<number, number>();
+    for (const r of results) {
+      for (const k of r.won) {
+        expect(winner.has(k), `key ${k} won twice`).toBe(false);
+        winner.set(k, r.threadId);
+      }
+    }
+    expect(winner.size).toBe(keys);
+    for (const r of results) for (const [k, w] of Object.entries(r.told)) expect(w).toBe(winner.get(Number(k)));
+    for (const [k, w] of winner) if (map.get(k) !== w) expect(map.get(k)).toBe(w);
+    expect(map.size).toBe(keys);
+    check(map);
+  });
+});
+
+describe('readers while another thread grows the map', () => {
+  it('gets and snapshots of stable keys always see their value while shards grow and move', async () => {
+    const stable = 500;
+    const map = SharedMap.create<number, number>({ capacity: 8, shards: 2 });
+    for (let k = 0; k < stable; k++) map.set(k, k * 3);
+    const words = controlWords();
+    const L = { barrier: 0, done: 2 };
+    const common = { handle: map.handle, stable, from: 10_000, to: 80_000, words, L, parties: 3 };
+    type R = { reads: number; wrong: number; snapshots: number; examples: unknown[]; error: Err };
+    const grower = spawn('map-grow-read.mjs', { ...common, role: 'grow' });
+    const readers = ['read', 'snapshot'].map((role) => spawn<R>('map-grow-read.mjs', { ...common, role }));
+    const [, ...rs] = await Promise.all([grower.result, ...readers.map((r) => r.result)]);
+    for (const r of rs) {
+      expect(r.error).toBeUndefined();
+      expect(r.examples).toEqual([]);
+      expect(r.wrong).toBe(0);
+      expect(r.reads).toBeGreaterThan(0);
+    }
+    expect(map.size).toBe(stable + 35_000);
+    expect(map.conflicts()).toEqual([]);
+    check(map);
+  });
+});
+
 describe('fail-fast iteration against another thread', () => {
   const L = { iterating: 0, wrote: 1, firstKey: 2 };
 
@@ -236,6 +303,21 @@ describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
     expect(recs.length).toBeGreaterThanOrEqual(1);
     expect(recs[0]!.detector.thread).toBe(runs[1]!.threadId);
     expect(recs[0]!.detector.op).toBe('get');
+  });
+
+  it("an iteration overlapped by a writer throws ConcurrentMapIterationError in sync 'none' too", async () => {
+    const map = SharedMap.create<number, number>({ capacity: 64, shards: 2, sync: 'none' });
+    for (let i = 0; i < 100; i++) map.set(i, i);
+    const words = controlWords();
+    const L2 = { iterating: 0, wrote: 1, firstKey: 2 };
+    const iter = spawn<{ error: Err; done: boolean }>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L: L2, before: 10 });
+    const writer = spawn<{ error: Err }>('map-iterate.mjs', { role: 'write', handle: map.handle, words, L: L2, op: 'set', key: 40 });
+    const [it, w] = await Promise.all([iter.result, writer.result]);
+    expect(w.error).toBeUndefined();
+    expect(it.error?.name).toBe('ConcurrentMapIterationError');
+    const rec = map.conflicts().find((c) => c.kind === 'concurrent map iteration and map write');
+    expect(rec?.detector.thread).toBe(iter.threadId);
+    expect(rec?.other.thread).toBe(writer.threadId);
   });
 
   it("with onConflict: 'throw' a racing writer gets ConcurrentMapWriteError", async () => {
