@@ -213,6 +213,29 @@ describe('string:N and bytes:N keys', () => {
     check(map);
   });
 
+  // A Map keeps '\uD800', '\uDC00' and '\uFFFD' apart. UTF-8 cannot encode a
+  // lone surrogate, so an encoder that substitutes U+FFFD merges them
+  // silently. Either keep them apart or refuse them with a TypeError.
+  it('string:N: lone surrogates are distinct keys, or rejected with a TypeError; never merged', () => {
+    const map = SharedMap.create<string, number>({ key: 'string:8', value: 'int32', capacity: 8, shards: 1 });
+    map.set('\uFFFD', 0);
+    const keys = ['\uD800', '\uDC00', 'a\uD83D', '\uDE00b'];
+    keys.forEach((k, i) => {
+      try {
+        map.set(k, i + 1);
+      } catch (e) {
+        expect(e).toBeInstanceOf(TypeError);
+      }
+    });
+    expect(map.get('\uFFFD')).toBe(0);
+    keys.forEach((k, i) => {
+      if (map.has(k)) expect(map.get(k), JSON.stringify(k)).toBe(i + 1);
+    });
+    expect(map.size).toBe(1 + keys.filter((k) => map.has(k)).length);
+    for (const k of map.keys()) expect(k === '\uFFFD' || keys.includes(k)).toBe(true);
+    check(map);
+  });
+
   it('bytes:N: keys compare by content, not identity, and length counts', () => {
     const map = SharedMap.create<Uint8Array, number>({ key: 'bytes:6', value: 'int32', capacity: 8, shards: 1 });
     map.set(new Uint8Array([1, 2, 3]), 1);
@@ -287,6 +310,33 @@ describe('value types', () => {
     expect(map.get(5)).toBe('');
     expect(map.has(5)).toBe(true);
     check(map);
+  });
+
+  it('string:N values with lone surrogates round-trip exactly, or are rejected with a TypeError', () => {
+    const map = SharedMap.create<number, string>({ key: 'int32', value: 'string:8', capacity: 8, shards: 1 });
+    for (const v of ['a\uD800', '\uDC00', '\uDE00\uD83D']) {
+      let stored = true;
+      try {
+        map.set(1, v);
+      } catch (e) {
+        expect(e).toBeInstanceOf(TypeError);
+        stored = false;
+      }
+      if (stored) expect(JSON.stringify(map.get(1))).toBe(JSON.stringify(v));
+    }
+    check(map);
+  });
+
+  it('wide values work with the default maxCapacity (json:4096, bytes:1024)', () => {
+    const a = SharedMap.create<number, unknown>({ key: 'int32', value: 'json:4096', capacity: 8 });
+    const v = { s: 'x'.repeat(4000) };
+    for (let i = 0; i < 50; i++) a.set(i, v);
+    expect(a.get(49)).toEqual(v);
+    const b = SharedMap.create<string, Uint8Array>({ key: 'string:256', value: 'bytes:1024', capacity: 8 });
+    b.set('k'.repeat(256), new Uint8Array(1024).fill(7));
+    expect(b.get('k'.repeat(256))!.length).toBe(1024);
+    check(a);
+    check(b);
   });
 
   it('bytes:N values come back as Uint8Array with their own length', () => {

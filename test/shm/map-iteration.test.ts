@@ -163,6 +163,41 @@ describe('own deletes during own iteration (Go semantics, no error)', () => {
   });
 });
 
+describe('own writes through a second handle of the same map, in the iterating thread', () => {
+  // The issue: "The iterating thread's own delete/set during iteration are
+  // allowed". A second handle attached in the same thread is the same thread.
+  it('are allowed like writes through the iterating handle (no ConcurrentMapIterationError)', () => {
+    const map = filled(50, { shards: 2 });
+    const other = SharedMap.attach<number, number>(map.handle);
+    const produced: number[] = [];
+    for (const [k] of map) {
+      produced.push(k);
+      if (produced.length === 5) {
+        other.set(1000, 1);
+        other.delete(k);
+      }
+    }
+    expect(duplicates(produced)).toEqual([]);
+    expect(produced.filter((k) => k < 50).length).toBe(50);
+    expect(map.conflicts()).toEqual([]);
+    check(map);
+  });
+});
+
+describe('own clear during own iteration', () => {
+  it('ends the iteration without error: nothing deleted is produced afterwards', () => {
+    const map = filled(60, { shards: 2 });
+    const produced: number[] = [];
+    for (const [k] of map) {
+      produced.push(k);
+      if (produced.length === 5) map.clear();
+    }
+    expect(produced.length).toBe(5);
+    expect(map.size).toBe(0);
+    check(map);
+  });
+});
+
 describe('own inserts during own iteration, incl. growth of the shard being iterated', () => {
   for (const shards of [1, 2, 4]) {
     it(`no duplicates; every untouched original key exactly once (shards ${shards})`, () => {
