@@ -60,7 +60,7 @@ describe('stress scenarios with sync lock', () => {
   });
 
   it('mixed with iterate and sweep in the mix: only iteration conflicts, and they are expected', async () => {
-    const r = await stress({ scenario: 'mixed', mix: parseMix('get=40,set=40,add=5,iterate=5,sweep=10'), keys: 500 });
+    const r = await stress({ scenario: 'mixed', mix: parseMix('get=40,set=40,add=5,iterate=5,sweep=10'), keys: 500, ops: 8_000 });
     expectVerified(r);
     expect(kinds(r).filter((k) => k !== ITERATION)).toEqual([]);
     expect(r.conflicts.unexpected).toBe(0);
@@ -116,6 +116,16 @@ describe('stress scenarios with sync none (the races on purpose)', () => {
     expect(failed(r)).toBe(true);
     if (r.conflicts.records.length > 0) expect(kinds(r)).toContain(WRITES);
     if (!r.verification.ok) expect(r.exitCode).toBe(1);
+  });
+
+  it('the verification itself catches lost counter updates, key by key, and fails the run', async () => {
+    const r = await untilRaceShows({ scenario: 'counters', sync: 'none', workers: 4, ops: 40_000 }, (x) => !x.verification.ok);
+    expect(r.verification.ok).toBe(false);
+    expect(r.verification.losses.length).toBeGreaterThanOrEqual(1);
+    expect(r.verification.losses.length).toBeLessThanOrEqual(20);
+    expect(r.verification.losses.join('\n')).toMatch(/expected sum \d+, found \d+ \(\d+ lost\)|expected .*, found /);
+    expect(r.exitCode).toBe(1);
+    expect(r.failures.join('; ')).toMatch(/verification failed/);
   });
 
   it('range-delete without locks shows the Go conflicts', async () => {
