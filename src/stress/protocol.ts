@@ -21,6 +21,8 @@ export const CONTROL = {
   WRITERS_DONE_I32: 2,
   /** Set to 1 by the main thread (Atomics.store) to stop every worker early, e.g. on Ctrl-C. */
   STOP_I32: 3,
+  /** Float64 index of the start time (epoch ms), stored by the last worker through the start barrier; 0 until then. */
+  START_F64: 4,
   /** Float64 index of worker w's op count: (w + 1) * 8. Plain stores by the worker, plain loads by the main thread (progress display only). */
   progressF64: (worker: number): number => (worker + 1) * 8,
   bytes: (workers: number): number => (workers + 1) * 64,

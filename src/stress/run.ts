@@ -61,6 +61,8 @@ export interface Verification {
 export interface StressResult {
   options: Omit<StressOptions, 'mix' | 'dist'> & { mix: string; dist: string };
   elapsedMs: number;
+  /** Stopped early through RunHooks.signal (Ctrl-C in the CLI); what was done is still verified. */
+  interrupted: boolean;
   totalOps: number;
   opsPerSec: number;
   workers: WorkerSummary[];
@@ -143,11 +145,12 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     idleTimeout: 60_000,
   });
   const opBudgets = o.ops === undefined ? roles.map(() => undefined) : budgets(o.ops, roles);
-  const start = performance.now();
   const timer = setInterval(() => {
     let ops = 0;
     for (let w = 0; w < o.workers; w++) ops += progress[CONTROL.progressF64(w)]!;
-    const elapsedMs = performance.now() - start;
+    // Time since the workers passed the start barrier (0 while the pool starts).
+    const startedAt = progress[CONTROL.START_F64]!;
+    const elapsedMs = startedAt === 0 ? 0 : performance.timeOrigin + performance.now() - startedAt;
     const fraction = o.ops === undefined ? elapsedMs / o.durationMs : ops / o.ops;
     hooks.onProgress?.({ ops, elapsedMs, fraction: Math.min(1, fraction) });
   }, hooks.progressEveryMs ?? 250);
@@ -211,6 +214,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   return {
     options: { ...o, mix: formatMix(o.mix), dist: formatDist(o.dist) },
     elapsedMs,
+    interrupted: hooks.signal?.aborted ?? false,
     totalOps,
     opsPerSec: totalOps / (elapsedMs / 1000),
     workers: results.map((r) => ({

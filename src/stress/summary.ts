@@ -28,7 +28,8 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     `shmap stress: scenario ${o.scenario}, ${o.workers} workers, sync ${o.sync}, seed ${o.seed}`,
     `  keys ${o.keys} shared + ${o.owned} owned per worker (${o.keyType} -> ${o.valueType}), mix ${o.mix}, dist ${o.dist}`,
     '',
-    `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s = ${rate(r.opsPerSec)} ops/s`,
+    `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s = ${rate(r.opsPerSec)} ops/s` +
+      (r.interrupted ? ' (interrupted: stopped early, what was done is verified)' : ''),
   );
   out.push(
     ...table([

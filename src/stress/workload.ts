@@ -349,8 +349,9 @@ function runHandler(run: Run, sweep: boolean): void {
  */
 export function runWorkload(map: StressMap, task: StressTask, threadId: number): WorkerResult {
   const run = new Run(map, task);
-  barrierWait(run.words, CONTROL.BARRIER_I32, task.workers, START_TIMEOUT_MS);
+  const last = barrierWait(run.words, CONTROL.BARRIER_I32, task.workers, START_TIMEOUT_MS);
   const start = performance.now();
+  if (last) run.progress[CONTROL.START_F64] = performance.timeOrigin + start;
   run.deadline = start + task.durationMs;
   try {
     switch (task.role) {
