@@ -131,11 +131,11 @@ describe('fail-fast iteration against another thread', () => {
     isIterationError: boolean;
   }
 
-  async function race(opts: { shards: number; n: number; before: number; op: string; key: number | 'first' }) {
+  async function race(opts: { shards: number; n: number; before: number; op: string; key: number | 'first'; method?: string }) {
     const map = SharedMap.create<number, number>({ capacity: 64, shards: opts.shards });
     for (let i = 0; i < opts.n; i++) map.set(i, i);
     const words = controlWords();
-    const iter = spawn<IterResult>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L, before: opts.before });
+    const iter = spawn<IterResult>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L, before: opts.before, method: opts.method });
     const writer = spawn<{ threadId: number; error: Err }>('map-iterate.mjs', {
       role: 'write',
       handle: map.handle,
@@ -190,6 +190,16 @@ describe('fail-fast iteration against another thread', () => {
     expect(r.it.produced.length).toBe(100);
     expect(r.it.done).toBe(false);
     expectConflict(r, 'set');
+  });
+
+  for (const method of ['keys', 'values', 'iterator', 'forEach']) {
+    it(`${method}() is fail-fast too`, async () => {
+      expectConflict(await race({ shards: 2, n: 100, before: 20, op: 'set', key: 60, method }), 'set');
+    });
+  }
+
+  it('forEach: a write during its last callback is caught before it returns', async () => {
+    expectConflict(await race({ shards: 2, n: 100, before: 100, op: 'set', key: 60, method: 'forEach' }), 'set');
   });
 
   it('another thread only reading (get, has, snapshot, its own iteration) is not a conflict', async () => {

@@ -13,36 +13,59 @@ const { role, handle, words, L } = workerData;
 const map = SharedMap.attach(handle);
 
 if (role === 'iterate') {
-  const { before } = workerData;
-  const it = map.entries();
+  const { before, method = 'entries' } = workerData;
   const produced = [];
   let error;
-  let steps = 0;
-  try {
-    for (; steps < before; steps++) {
-      const r = it.next();
-      if (r.done) throw new Error(`done after ${steps} steps, wanted ${before}`);
-      produced.push(r.value[0]);
-    }
-  } catch (e) {
-    error = e;
-  }
-  Atomics.store(words, L.firstKey, produced[0] ?? -1);
-  signal(words, L.iterating, 1);
-  waitUntil(words, L.wrote, 1);
   let done = false;
-  if (error === undefined) {
+  const pause = () => {
+    Atomics.store(words, L.firstKey, produced[0] ?? -1);
+    signal(words, L.iterating, 1);
+    waitUntil(words, L.wrote, 1);
+  };
+  if (method === 'forEach') {
+    // The pause happens inside the callback, after `before` entries.
+    let paused = false;
     try {
-      for (let guard = 0; guard < 1_000_000; guard++) {
-        const r = it.next();
-        if (r.done) {
-          done = true;
-          break;
+      map.forEach((v, k) => {
+        produced.push(k);
+        if (produced.length === before) {
+          paused = true;
+          pause();
         }
-        produced.push(r.value[0]);
+      });
+      done = true;
+    } catch (e) {
+      error = e;
+    }
+    if (!paused) pause();
+  } else {
+    const it =
+      method === 'keys' ? map.keys() : method === 'values' ? map.values() : method === 'iterator' ? map[Symbol.iterator]() : map.entries();
+    const keyOf = (value) => (method === 'keys' ? value : method === 'values' ? value : value[0]);
+    let steps = 0;
+    try {
+      for (; steps < before; steps++) {
+        const r = it.next();
+        if (r.done) throw new Error(`done after ${steps} steps, wanted ${before}`);
+        produced.push(keyOf(r.value));
       }
     } catch (e) {
       error = e;
+    }
+    pause();
+    if (error === undefined) {
+      try {
+        for (let guard = 0; guard < 1_000_000; guard++) {
+          const r = it.next();
+          if (r.done) {
+            done = true;
+            break;
+          }
+          produced.push(keyOf(r.value));
+        }
+      } catch (e) {
+        error = e;
+      }
     }
   }
   parentPort.postMessage({ threadId, produced, done, error: describeError(error), isIterationError: error?.name === 'ConcurrentMapIterationError' });
