@@ -96,6 +96,30 @@ describe('atomic operations across threads', () => {
   });
 });
 
+describe('clear racing writers', () => {
+  it('leaves a consistent map: size matches contents, every value is one that was written, invariants hold', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 8, shards: 4 });
+    const words = controlWords();
+    const L = { barrier: 0 };
+    const per = 20_000;
+    const writers = [0, 1].map((w) =>
+      spawn('map-writer.mjs', { handle: map.handle, from: w * per, to: (w + 1) * per, rounds: 1, words, L, parties: 3 }),
+    );
+    const clearer = spawn('map-clearer.mjs', { handle: map.handle, clears: 300, words, L, parties: 3 });
+    await Promise.all([...writers, clearer].map((r) => r.result));
+    const snap = map.snapshot();
+    expect(map.size).toBe(snap.length);
+    expect(new Set(snap.map(([k]) => k)).size).toBe(snap.length);
+    for (const [k, v] of snap) if (v !== k * 10) expect(v, `key ${k}`).toBe(k * 10);
+    for (const [k] of snap) expect(map.get(k)).toBe(k * 10);
+    // The last clear came before the clearer's last 49 inserts; they are all there.
+    for (let k = -1; k > -50; k--) expect(map.get(k)).toBe(k * 10);
+    const s = map.stats();
+    expect(s.count).toBe(snap.length);
+    check(map);
+  });
+});
+
 describe('readers while another thread grows the map', () => {
   it('gets and snapshots of stable keys always see their value while shards grow and move', async () => {
     const stable = 500;
