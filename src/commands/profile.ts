@@ -66,7 +66,11 @@ function stamp(d = new Date()): string {
 export function usage(): string {
   return stressUsage('profile')
     .replace('  -h, --help', '  --out DIR           where to write the flamegraphs (default profiles/)\n  -h, --help')
-    .replace(/\nexit codes:[\s\S]*$/, '\n\nexit codes: the stress run\'s (0, 1), 2 bad arguments, 1 also when a flamegraph could not be written or no worker profile shows SharedMap frames');
+    .replace(/--duration S        seconds of load \(default [\d.]+\)/, `--duration S        seconds of load (default ${DEFAULT_DURATION_S} under profile)`)
+    .replace(
+      /\nexit codes:[\s\S]*$/,
+      "\nexit codes: the stress run's (0, 1); 2 bad arguments; 1 also when a flamegraph could not be written\nor no worker profile shows SharedMap frames",
+    );
 }
 
 export async function run(argv: string[]): Promise<number> {

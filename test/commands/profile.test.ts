@@ -1,0 +1,38 @@
+/**
+ * `node dist/main.js profile`: one flamegraph per thread, workers included,
+ * and SharedMap's frames visible in a worker's profile.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { distPath } from '../helpers/paths.js';
+
+const out = mkdtempSync(join(tmpdir(), 'shmap-profile-test-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it('writes a flamegraph per thread and finds get/set/probe frames in the workers', () => {
+  const r = spawnSync(
+    process.execPath,
+    [distPath('main.js'), 'profile', '--duration', '1', '--workers', '2', '--keys', '5000', '--seed', '3', '--out', out],
+    { encoding: 'utf8', timeout: 90_000 },
+  );
+  expect(r.stderr).not.toMatch(/no worker profile shows SharedMap frames/);
+  expect(r.status).toBe(0);
+  const [dir, ...others] = readdirSync(out);
+  expect(others).toEqual([]);
+  expect(dir).toMatch(/^mixed-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\w+$/);
+  const files = readdirSync(join(out, dir!));
+  const html = files.filter((f) => f.endsWith('.html')).sort();
+  expect(html).toContain('thread-0-main.html');
+  expect(html.length).toBe(3); // main + 2 workers
+  expect(files).toContain('stress-report.txt');
+  // Each worker's line names SharedMap frames; the get path and the probe must be among them somewhere.
+  const workerLines = r.stdout.split('\n').filter((l) => /worker thread \d+/.test(l));
+  expect(workerLines).toHaveLength(2);
+  for (const l of workerLines) expect(l).toMatch(/SharedMap frames: .*map\.js:/);
+  const worker = html.find((f) => f !== 'thread-0-main.html')!;
+  const page = readFileSync(join(out, dir!, worker), 'utf8');
+  for (const frame of ['readSlot', 'findForWrite', 'runMixed']) expect(page).toContain(frame);
+});
