@@ -84,19 +84,67 @@ class Run {
     this.present = new Uint8Array(task.owned);
   }
 
-  /** Times `fn` as one op of `kind`. Errors are counted by code; outside `sync: 'none'` only conflict errors are tolerated. */
+  /**
+   * Runs one single-key op and times it. No closure per op: the harness must
+   * not make garbage of its own, or the GC pauses it reports would be its own
+   * (the map's get/set allocate nothing). `arg`: the value for set, the
+   * function for update, the delta for add.
+   */
+  op(kind: MixOp, key: unknown, arg?: unknown): unknown {
+    const map = this.map;
+    const t0 = performance.now();
+    let out: unknown;
+    try {
+      switch (kind) {
+        case 'get':
+          out = map.get(key);
+          break;
+        case 'set':
+          out = map.set(key, arg);
+          break;
+        case 'delete':
+          out = map.delete(key);
+          break;
+        case 'update':
+          out = map.update(key, arg as (old: unknown) => unknown);
+          break;
+        case 'add':
+          out = map.add(key, arg as number);
+          break;
+        default:
+          throw new Error(`op: ${kind} is not a single-key op`);
+      }
+    } catch (err) {
+      this.failed(err);
+      out = undefined;
+    }
+    this.recordLatency(kind, t0);
+    return out;
+  }
+
+  /** Times `fn` as one op of `kind` (iterate, sweep: whole-map ops). */
   timed<T>(kind: string, fn: () => T): T | undefined {
     const t0 = performance.now();
     let out: T | undefined;
     try {
       out = fn();
     } catch (err) {
-      const code = errorCode(err);
-      this.errors[code] = (this.errors[code] ?? 0) + 1;
-      if (code === ITERATION_CODE) this.iterationsAborted++;
-      else if (this.task.sync !== 'none' && !code.startsWith('SHMAP_CONCURRENT')) throw err;
+      this.failed(err);
       out = undefined;
     }
+    this.recordLatency(kind, t0);
+    return out;
+  }
+
+  /** Counts an error thrown by a map op by its code; outside `sync: 'none'` only conflict errors are tolerated. */
+  failed(err: unknown): void {
+    const code = errorCode(err);
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+    if (code === ITERATION_CODE) this.iterationsAborted++;
+    else if (this.task.sync !== 'none' && !code.startsWith('SHMAP_CONCURRENT')) throw err;
+  }
+
+  recordLatency(kind: string, t0: number): void {
     const ns = Math.max(1, Math.round((performance.now() - t0) * 1e6));
     let h = this.hist.get(kind);
     if (h === undefined) {
@@ -107,7 +155,6 @@ class Run {
     h.recordValue(ns);
     this.opsByKind[kind]!++;
     this.ops++;
-    return out;
   }
 
   /** False when the worker should stop: its budget is spent, the deadline passed, or the main thread said stop. */
@@ -150,22 +197,21 @@ class Run {
   ownedOp(kind: MixOp): void {
     const i = this.rng.below(this.task.owned);
     const key = this.ownedKey(i);
-    const map = this.map;
     switch (kind) {
       case 'get': {
-        const got = this.timed('get', () => map.get(key));
+        const got = this.op('get', key);
         this.check(i, 'get', got);
         return;
       }
       case 'set': {
         const v = this.vc.value(++this.writeN, this.task.index);
-        this.timed('set', () => map.set(key, v));
+        this.op('set', key, v);
         this.expected[i] = v;
         this.present[i] = 1;
         return;
       }
       case 'delete': {
-        const had = this.timed('delete', () => map.delete(key));
+        const had = this.op('delete', key);
         if (had !== (this.present[i] === 1)) this.loss(`key ${this.vc.show(key)}: delete returned ${had}, expected ${this.present[i] === 1}`);
         this.present[i] = 0;
         return;
@@ -175,13 +221,11 @@ class Run {
         const remove = this.rng.next() < 0.2;
         let seen: unknown = undefined;
         let called = false;
-        this.timed('update', () =>
-          map.update(key, (old) => {
-            called = true;
-            seen = old;
-            return remove ? undefined : v;
-          }),
-        );
+        this.op('update', key, (old: unknown) => {
+          called = true;
+          seen = old;
+          return remove ? undefined : v;
+        });
         if (called) this.check(i, 'update', seen);
         this.expected[i] = v;
         this.present[i] = remove ? 0 : 1;
@@ -189,7 +233,7 @@ class Run {
       }
       case 'add': {
         const want = ((this.present[i] ? this.expected[i] : 0) as number) + 1;
-        const got = this.timed('add', () => map.add(key, 1));
+        const got = this.op('add', key, 1);
         if (got !== want) this.loss(`key ${this.vc.show(key)}: add returned ${this.vc.show(got)}, expected ${want}`);
         this.expected[i] = want;
         this.present[i] = 1;
@@ -272,10 +316,13 @@ function mixTable(task: StressTask): MixOp[] {
 }
 
 function runMixed(run: Run): void {
-  const { task, rng, map, kc } = run;
+  const { task, rng, kc } = run;
   const table = mixTable(task);
   const picker = keyPicker(task.dist, task.keys);
   let round = 0;
+  // One update function for the whole run (no closure per op): it returns the value set just before the call.
+  let pending: unknown;
+  const updateToPending = (): unknown => pending;
   while (run.more(task.ops)) {
     const op = table[rng.below(100)]!;
     if (op === 'iterate') {
@@ -291,32 +338,16 @@ function runMixed(run: Run): void {
       continue;
     }
     const key = kc.key(picker.pick(rng));
-    switch (op) {
-      case 'get':
-        run.timed('get', () => map.get(key));
-        break;
-      case 'set': {
-        const v = run.vc.value(++run.writeN, task.index);
-        run.timed('set', () => map.set(key, v));
-        break;
-      }
-      case 'delete':
-        run.timed('delete', () => map.delete(key));
-        break;
-      case 'update': {
-        const v = run.vc.value(++run.writeN, task.index);
-        run.timed('update', () => map.update(key, () => v));
-        break;
-      }
-      case 'add':
-        run.timed('add', () => map.add(key, 1));
-        break;
-    }
+    if (op === 'set') run.op('set', key, run.vc.value(++run.writeN, task.index));
+    else if (op === 'update') {
+      pending = run.vc.value(++run.writeN, task.index);
+      run.op('update', key, updateToPending);
+    } else run.op(op, key, 1);
   }
 }
 
 function runCounters(run: Run): void {
-  const { task, rng, map, kc } = run;
+  const { task, rng, kc } = run;
   const counterKeys = Array.from({ length: COUNTER_KEYS }, (_, c) => kc.key(c));
   while (run.more(task.ops)) {
     if (rng.next() < OWNED_SHARE) {
@@ -325,7 +356,7 @@ function runCounters(run: Run): void {
     }
     const c = rng.below(COUNTER_KEYS);
     const delta = 1 + rng.below(3);
-    const out = run.timed('add', () => map.add(counterKeys[c], delta));
+    const out = run.op('add', counterKeys[c], delta);
     // Count only adds that returned: one that threw may not have happened.
     if (out !== undefined) run.counterSums[c]! += delta;
   }
