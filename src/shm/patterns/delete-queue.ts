@@ -565,6 +565,12 @@ export class DeleteQueue<K = number> {
     const head = Atomics.load(i32, HEAD_BYTES >> 2);
     if (((pos - head) | 0) >= this.capacity) return CLAIM_FULL;
     if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) return CLAIM_RETRY;
+    return this.publish(pos, key, len);
+  }
+
+  /** Steps 4-7 of `claim` for the position `pos` this thread claimed. */
+  private publish(pos: number, key: K, len: number): number {
+    const i32 = this.i32;
     const slot = SLOTS_BYTES + (pos & this.mask) * this.slotBytes;
     let result = CLAIM_DONE;
     if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
@@ -582,6 +588,24 @@ export class DeleteQueue<K = number> {
       Atomics.notify(i32, WAKE_BYTES >> 2, 1);
     }
     return result;
+  }
+
+  /**
+   * @internal Test back door: claims a position for `key` as `enqueue` does
+   * (steps 1-3) and returns the function that finishes the enqueue (steps
+   * 4-7) and returns what `enqueue` would have; or false when full or
+   * closed. Lets a test hold a producer between claiming and publishing.
+   */
+  _enqueueInTwoSteps(key: K): (() => boolean) | false {
+    const len = this.codec.check(key);
+    for (;;) {
+      const i32 = this.i32;
+      if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return false;
+      const pos = Atomics.load(i32, TAIL_BYTES >> 2);
+      if (((pos - Atomics.load(i32, HEAD_BYTES >> 2)) | 0) >= this.capacity) return false;
+      if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) continue;
+      return () => this.publish(pos, key, len) === CLAIM_DONE;
+    }
   }
 
   // -------------------------------------------------------------------------

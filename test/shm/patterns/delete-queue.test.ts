@@ -220,6 +220,36 @@ describe('DeleteQueue, one thread', () => {
     expect(s).toMatchObject({ enqueued: 2, drained: 2, size: 0, closedRejections: 2, fullRejections: 0, closed: true });
   });
 
+  it('a drain stops at a position claimed but not yet published, and keeps order once it is', () => {
+    const q = DeleteQueue.create({ capacity: 4 });
+    const finishA = q._enqueueInTwoSteps(1);
+    expect(finishA).toBeTypeOf('function');
+    expect(q.enqueue(2)).toBe(true); // a second producer, after A's claim
+    expect(q.size).toBe(2);
+    const r = recorder<number>();
+    expect(q.drainInto(r)).toBe(0);
+    expect(q.waitForKeys(0)).toBe('timeout');
+    expect((finishA as () => boolean)()).toBe(true);
+    expect(q.waitForKeys(0)).toBe('ready');
+    expect(q.drainInto(r)).toBe(2);
+    expect(r.deleted).toEqual([1, 2]);
+  });
+
+  it('close between a producer\'s claim and its publish: that enqueue returns false, the closing drain steps over it', () => {
+    const q = DeleteQueue.create({ capacity: 4 });
+    expect(q.enqueue(1)).toBe(true);
+    const finish = q._enqueueInTwoSteps(2) as () => boolean;
+    q.close();
+    const r = recorder<number>();
+    // The closing drain waits (bounded) for the claimed position; nobody publishes it here.
+    expect(q.drainRemaining(r, 10)).toBe(1);
+    expect(q.size).toBe(1);
+    expect(finish()).toBe(false);
+    expect(q.drainRemaining(r, 10)).toBe(0);
+    expect(r.deleted).toEqual([1]);
+    expect(q.stats()).toMatchObject({ enqueued: 1, drained: 1, size: 0, closedRejections: 1 });
+  });
+
   it('a delete that throws leaves its key first in the queue; a drain inside a drain is refused', () => {
     const q = DeleteQueue.create({ capacity: 4 });
     q.enqueue(1);
@@ -343,7 +373,9 @@ describe('DeleteQueue, real worker threads', () => {
     const message = new Promise<{ type: string; result?: DrainLoopResult & { queueStats: unknown }; error?: unknown }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`drainer exited (${code}) without posting a result`)));
     });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     await until(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue');
     // Keys 0..1999 and each even key a second time: the second delete finds nothing.
     for (let i = 0; i < 2_000; i++) expect(queue.enqueueWait(i, 20_000)).toBe(true);
@@ -353,7 +385,7 @@ describe('DeleteQueue, real worker threads', () => {
     expect(m.type).toBe('drainer-result');
     expect(m.result).toMatchObject({ drained: 3_000, removed: 2_000, absent: 1_000, pendingAtExit: 0 });
     expect(map.size).toBe(0);
-    await new Promise((r) => worker.once('exit', r));
+    expect(await exited).toBe(0);
   });
 
   it('src/workers/drainer as a piscina task returns its counts', async () => {
