@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
@@ -172,6 +172,8 @@ export async function run(argv: string[]): Promise<number> {
   const base = values.quick === true ? QUICK : FULL;
   const config: BenchConfig = { ...base, systems, workerFile: fileURLToPath(new URL('../bench/worker.js', import.meta.url)) };
   const started = new Date();
+  // Other processes on the machine move every figure; the load average says how busy it was.
+  const loadBefore = loadavg()[0]!;
   const rev = commit();
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` };
   const command = `node dist/main.js bench${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
@@ -186,11 +188,12 @@ export async function run(argv: string[]): Promise<number> {
   const rows = derive(result.rows);
   const targets = evaluateTargets(rows);
   const seconds = (Date.now() - started.getTime()) / 1000;
+  const loadAfter = loadavg()[0]!;
   const timerNs = rows.map((r) => r.timerNs).filter(Number.isFinite);
 
   const head = [
     `$ ${command}`,
-    `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}; commit ${rev}; ${started.toISOString()}; ${seconds.toFixed(0)} s`,
+    `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}; commit ${rev}; ${started.toISOString()}; ${seconds.toFixed(0)} s; load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
     values.quick === true
       ? `--quick: ${config.preload.toLocaleString('en-US')} keys preloaded (the full run: ${FULL.preload.toLocaleString('en-US')}), uniform keys only, 1 and 2 workers, ${config.plan.reps} x ${config.plan.repMs} ms windows`
       : `${config.preload.toLocaleString('en-US')} keys preloaded; ${config.plan.reps} repetitions of ${config.plan.repMs} ms after a ${config.plan.warmupMs} ms warm-up`,
@@ -202,7 +205,7 @@ export async function run(argv: string[]): Promise<number> {
   const text = [...head, formatTables(rows, config.preload), formatTargets(targets)].join('\n') + '\n';
 
   const file = `${ROOT}bench/results/${stamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
-  const json = { command, machine, commit: rev, started: started.toISOString(), seconds, config, skipped: result.skipped, rows, targets };
+  const json = { command, machine, commit: rev, started: started.toISOString(), seconds, loadAverage: { before: loadBefore, after: loadAfter }, config, skipped: result.skipped, rows, targets };
   let written = '';
   try {
     mkdirSync(`${ROOT}bench/results`, { recursive: true });
