@@ -184,6 +184,29 @@ describe('own writes through a second handle of the same map, in the iterating t
   });
 });
 
+describe('every kind of own write during own iteration', () => {
+  it('add, update, putIfAbsent, compareAndSet and sweep are own writes too: no error, no duplicate', () => {
+    const map = filled(200, { shards: 4 });
+    const produced: number[] = [];
+    let step = 0;
+    for (const [k] of map) {
+      produced.push(k);
+      switch (step++ % 6) {
+        case 0: map.add(k, 1); break;
+        case 1: map.update(k, (o) => (o ?? 0) + 1); break;
+        case 2: map.putIfAbsent(10_000 + k, 1); break;
+        case 3: map.compareAndSet(k, k * 10, -1); break;
+        case 4: map.update(10_000 + k - 2, () => undefined); break;
+        case 5: map.sweep((v, key) => key === 10_000 + k - 3); break;
+      }
+    }
+    expect(duplicates(produced)).toEqual([]);
+    expect(produced.filter((k) => k < 200).sort((a, b) => a - b)).toEqual([...Array(200).keys()]);
+    expect(map.conflicts()).toEqual([]);
+    check(map);
+  });
+});
+
 describe('own clear during own iteration', () => {
   it('ends the iteration without error: nothing deleted is produced afterwards', () => {
     const map = filled(60, { shards: 2 });
