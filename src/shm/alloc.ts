@@ -26,6 +26,12 @@ import {
   sizeClass,
 } from './layout.js';
 import { mutexLock, mutexUnlock } from './sync.js';
+import type { Views } from './codec.js';
+
+/** Words in the whole buffer now. */
+function sab(v: Views): number {
+  return v.sab.byteLength >> 2;
+}
 
 /** Growth step of the buffer: at least this factor of its current length, to keep `grow` calls rare. */
 const BUFFER_GROWTH = 1.5;
@@ -35,9 +41,12 @@ const BUFFER_GROWTH = 1.5;
  * the buffer cannot grow enough (its maxByteLength). `owner` is the caller's
  * thread id (for the mutex).
  */
-export function allocRegion(sab: SharedArrayBuffer, i32: Int32Array, bytes: number, owner: number): number {
-  mutexLock(i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+export function allocRegion(v: Views, bytes: number, owner: number): number {
+  const sab = v.sab;
+  mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
+    v.fit(sab.byteLength >> 2);
+    const i32 = v.i32;
     const cls = sizeClass(bytes);
     // First fit in this size class, then the next one up (at most 2x waste).
     for (let c = cls; c <= cls + 1 && c < 32; c++) {
@@ -63,26 +72,30 @@ export function allocRegion(sab: SharedArrayBuffer, i32: Int32Array, bytes: numb
     i32[H_ALLOC_TOP] = end;
     return top;
   } finally {
-    mutexUnlock(i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
+    mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
 }
 
 /** Puts a region back on its size class's free list. Precondition: nobody will write it again until it is handed out. */
-export function freeRegion(i32: Int32Array, off: number, bytes: number, owner: number): void {
-  mutexLock(i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+export function freeRegion(v: Views, off: number, bytes: number, owner: number): void {
+  mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
+    v.fit(sab(v));
+    const i32 = v.i32;
     const at = off >> 2;
     const head = H_FREE_HEADS + sizeClass(bytes);
     i32[at + FREE_SIZE] = bytes;
     i32[at + FREE_NEXT] = i32[head]!;
     i32[head] = off;
   } finally {
-    mutexUnlock(i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
+    mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
 }
 
 /** Bytes on the free lists (for stats). Reads without the lock: a snapshot. */
-export function freeBytes(i32: Int32Array): number {
+export function freeBytes(v: Views): number {
+  v.fit(sab(v));
+  const i32 = v.i32;
   let total = 0;
   for (let c = 0; c < 32; c++) {
     let off = i32[H_FREE_HEADS + c]!;

@@ -2,7 +2,7 @@
  * Invariant checks and dumps, for tests and for the stress runner's quiet
  * points. Call only while no thread writes the map: they read without locks.
  */
-import { CTRL_EMPTY, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_REGION, D_SEQ, D_TOMBS } from './layout.js';
+import { CTRL_EMPTY, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_SEQ, D_TOMBS } from './layout.js';
 import { homeIndex } from './shard.js';
 import { MAX_LOAD_DEN, MAX_LOAD_NUM } from './shard.js';
 import { InvariantError } from './errors.js';
@@ -21,15 +21,16 @@ export function checkInvariants(map: SharedMap<unknown, unknown>): void {
     const d = map.shardD(s);
     const seq = Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) !== 0) throw new InvariantError(`shard ${s}: seq ${seq} is odd with no write running`);
-    const region = i32[d + D_REGION] >> 2;
+    const region = map.t.regionW(d);
     const cap = i32[d + D_CAP];
+    const slots = map.v.i32;
     let full = 0;
     let tombs = 0;
     let empty = 0;
     const seen = new Set<string>();
     for (let i = 0; i < cap; i++) {
       const at = region + i * map.slotWords;
-      const c = i32[at];
+      const c = slots[at];
       if (c === CTRL_EMPTY) {
         empty++;
         continue;
@@ -45,7 +46,7 @@ export function checkInvariants(map: SharedMap<unknown, unknown>): void {
       if (seen.has(id)) throw new InvariantError(`shard ${s}: key ${id} stored twice`);
       seen.add(id);
       for (let j = homeIndex(c & 0x7fff_ffff, cap); j !== i; j = j + 1 === cap ? 0 : j + 1) {
-        if (i32[region + j * map.slotWords] === CTRL_EMPTY) {
+        if (slots[region + j * map.slotWords] === CTRL_EMPTY) {
           throw new InvariantError(`shard ${s}: key ${id} at slot ${i} is unreachable: slot ${j} on its probe path is EMPTY`);
         }
       }
@@ -70,11 +71,11 @@ export function dump(map: SharedMap<unknown, unknown>): string {
   const lines: string[] = [];
   for (let s = 0; s < map.shards; s++) {
     const d = map.shardD(s);
-    const region = i32[d + D_REGION] >> 2;
+    const region = map.t.regionW(d);
     const cap = i32[d + D_CAP];
     let row = '';
     for (let i = 0; i < cap; i++) {
-      const c = i32[region + i * map.slotWords];
+      const c = map.v.i32[region + i * map.slotWords];
       row += c === CTRL_EMPTY ? '.' : c === CTRL_TOMBSTONE ? 'x' : '#';
     }
     lines.push(`shard ${s} seq ${i32[d + D_SEQ]} region @${region * 4} cap ${cap} count ${i32[d + D_COUNT]} tombs ${i32[d + D_TOMBS]}: ${row}`);

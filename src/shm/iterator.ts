@@ -22,7 +22,7 @@
  * are skipped) instead of walking the new region, and so never produces a key
  * twice.
  */
-import { D_CAP, D_REGION, D_SEQ } from './layout.js';
+import { D_CAP, D_SEQ } from './layout.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
 import type { SharedMap } from './map.js';
@@ -79,14 +79,14 @@ export class MapIterator implements IterableIterator<unknown> {
           return { done: true, value: undefined };
         }
         const d = map.shardD(this.s);
-        this.regionW = i32[d + D_REGION] >> 2;
+        this.regionW = map.t.regionW(d);
         this.cap = i32[d + D_CAP];
         this.i = 0;
         continue;
       }
       const at = this.regionW + this.i * map.slotWords;
       this.i++;
-      if (!(i32[at] < 0)) continue;
+      if (!(map.v.i32[at] < 0)) continue;
       const key = map.kc.load(map.v, at + map.keyOffW);
       const raw = map.vc.load(map.v, at + map.valueOffW);
       // The slot was read between two checks of this shard: a foreign write
@@ -105,7 +105,7 @@ export class MapIterator implements IterableIterator<unknown> {
   shardRehashing(s: number): void {
     if (s !== this.s || this.pending !== null || this.finished) return;
     const map = this.map;
-    const i32 = map.i32;
+    const i32 = map.v.i32;
     const keys: unknown[] = [];
     for (let i = this.i; i < this.cap; i++) {
       const at = this.regionW + i * map.slotWords;

@@ -70,6 +70,8 @@ export const H_LOG_NEXT = 21;
 export const H_LOG_OVERFLOW = 22;
 /** Byte offset of shard descriptor 0. */
 export const H_SHARDS_OFF = 23;
+/** A random id for the map, so that handles on it in one thread find each other (map.ts, threadLocal). */
+export const H_MAP_ID = 24;
 /** Free-list heads, one per size class (FREE_CLASSES of them): byte offset of the first free region, 0 = none. Written under the allocator lock. */
 export const H_FREE_HEADS = 32;
 export const FREE_CLASSES = 32;

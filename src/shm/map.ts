@@ -133,6 +133,7 @@ import {
   H_LOG_CAP,
   H_LOG_OFF,
   H_MAGIC,
+  H_MAP_ID,
   H_MAX_CAPACITY,
   H_ON_CONFLICT,
   H_SEED,
@@ -186,6 +187,23 @@ const REGION_SLACK = 3;
  */
 const busy: SharedArrayBuffer[] = [];
 
+/**
+ * Per thread and map (by the map's random id, H_MAP_ID): the own-write
+ * counts and open iterators that every handle on that map in this thread
+ * shares, so that a write through a second handle in the iterating thread is
+ * an own write, as Go's rules mean it.
+ */
+const threadState = new Map<number, { own: Int32Array; iterators: Set<MapIterator> }>();
+
+function threadLocal(mapId: number, shards: number): { own: Int32Array; iterators: Set<MapIterator> } {
+  let st = threadState.get(mapId);
+  if (st === undefined || st.own.length !== shards) {
+    st = { own: new Int32Array(shards), iterators: new Set() };
+    threadState.set(mapId, st);
+  }
+  return st;
+}
+
 function defaultShards(): number {
   let n = 1;
   while (n < availableParallelism() * 8) n *= 2;
@@ -208,7 +226,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   readonly handle: SharedMapHandle;
 
   /** @internal */ readonly v: Views;
-  /** @internal */ readonly i32: Int32Array;
+  /** @internal A view over the header and shard descriptors only (regions: `v.i32`, after `v.fit`). */ readonly i32: Int32Array;
   /** @internal */ readonly kc: KeyCodec;
   /** @internal */ readonly vc: ValueCodec;
   /** @internal */ readonly t: Table;
@@ -225,12 +243,13 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   private readonly me: number;
   private readonly maxCapacity: number;
   /**
-   * @internal Seq added to each shard by this handle's own writes (+2 per write).
-   * Iterators compare it with the shards' seqs to tell own writes from foreign ones.
+   * @internal Seq added to each shard by this thread's own writes (+2 per
+   * write), shared by every handle on this map in this thread. Iterators
+   * compare it with the shards' seqs to tell own writes from foreign ones.
    */
   readonly own: Int32Array;
-  /** @internal Iterators of this handle that are open (told when this handle rehashes a shard). */
-  readonly iterators = new Set<MapIterator>();
+  /** @internal This thread's open iterators on this map (told when this thread rehashes a shard). */
+  readonly iterators: Set<MapIterator>;
   /** In 'none' mode, the (odd) seq a write set on entering, to check on leaving, and its op. */
   private noneSeq = 0;
   private noneOp = 0;
@@ -256,7 +275,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.maxCapacity = i32[H_MAX_CAPACITY];
     this.thread = threadId;
     this.me = threadId + 1;
-    this.own = new Int32Array(this.shards);
+    const mine = threadLocal(i32[H_MAP_ID], this.shards);
+    this.own = mine.own;
+    this.iterators = mine.iterators;
   }
 
   /** Makes a new map in a new buffer. */
@@ -289,14 +310,16 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const shardSlots = slotsFor(Math.ceil((capacity / shards) * 1.05) + 1);
     const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
     const initialBytes = regionsOff + shards * shardRegionBytes;
-    const maxEntryBytes = regionBytes(slotsFor(Math.ceil(maxCapacity * 1.05)), slot.slotBytes) * REGION_SLACK + shards * shardRegionBytes * 2;
-    let maxBytes = regionsOff + maxEntryBytes;
-    if (maxBytes > MAX_BUFFER_BYTES) {
-      if (explicitMax) {
-        throw new InvalidOptionError(`options.maxCapacity ${maxCapacity} needs a buffer of ${maxBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`);
-      }
-      maxBytes = MAX_BUFFER_BYTES;
+    // The buffer may grow to: every shard's share of maxCapacity (a generous
+    // share: hashing is uneven for small maps), doubled by growth steps, with
+    // room for the regions it leaves behind; the count check enforces
+    // maxCapacity exactly, this only reserves address space.
+    const shardMaxSlots = slotsFor(Math.ceil((maxCapacity / shards) * 1.5) + 32);
+    const minBytes = regionsOff + regionBytes(slotsFor(maxCapacity), slot.slotBytes);
+    if (explicitMax && minBytes > MAX_BUFFER_BYTES) {
+      throw new InvalidOptionError(`options.maxCapacity ${maxCapacity} needs a buffer of at least ${minBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`);
     }
+    const maxBytes = Math.min(MAX_BUFFER_BYTES, regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes));
     if (initialBytes > maxBytes) {
       throw new InvalidOptionError(`options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`);
     }
@@ -320,6 +343,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     i32[H_LOG_OFF] = logOffBytes(shards);
     i32[H_LOG_CAP] = logRecords;
     i32[H_SHARDS_OFF] = HEADER_BYTES;
+    i32[H_MAP_ID] = getRandomValues(new Int32Array(1))[0]!;
     for (let s = 0; s < shards; s++) {
       const d = shardI32(HEADER_BYTES, s);
       i32[d + D_REGION] = regionsOff + s * shardRegionBytes;
@@ -359,8 +383,18 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (busy.length !== 0) this.checkNotBusy();
     const h = this.kc.prepare(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
-    const at = this.readSlot(d, h, OP.get);
-    if (at < 0) return undefined;
+    // The common case of readSlot, inlined: one validated attempt, the value
+    // kept in a local (no field store, so no boxing of a float64 on the way).
+    const i32 = this.i32;
+    const seq = Atomics.load(i32, d + D_SEQ);
+    if ((seq & 1) === 0) {
+      const at = this.t.find(d, h);
+      const raw = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : undefined;
+      if (Atomics.load(i32, d + D_SEQ) === seq) {
+        return (raw === undefined || !this.vc.needsFinish ? raw : this.vc.finish(raw)) as V;
+      }
+    }
+    if (this.readSlot(d, h, OP.get) < 0) return undefined;
     return (this.vc.needsFinish ? this.vc.finish(this.raw) : this.raw) as V;
   }
 
@@ -420,7 +454,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
 
   set(key: K, value: V): this {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
+    const h = this.kc.prepareWrite(key);
     this.checkValue(value);
     this.vc.prepare(value);
     const d = this.shard0 + (h & this.shardMask) * 32;
@@ -461,7 +495,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** The existing value, or undefined when the key was absent and `value` was inserted. */
   putIfAbsent(key: K, value: V): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
+    const h = this.kc.prepareWrite(key);
     this.checkValue(value);
     this.vc.prepare(value);
     const d = this.shard0 + (h & this.shardMask) * 32;
@@ -484,7 +518,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
    */
   compareAndSet(key: K, expected: V | undefined, next: V): boolean {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
+    const h = this.kc.prepareWrite(key);
     this.checkValue(next);
     this.vc.prepare(next);
     const d = this.shard0 + (h & this.shardMask) * 32;
@@ -509,7 +543,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   update(key: K, fn: (old: V | undefined) => V | undefined): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
     if (typeof fn !== 'function') throw new ShmapTypeError(`update needs a function, got ${describe(fn)}`);
-    const h = this.kc.prepare(key);
+    const h = this.kc.prepareWrite(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
     this.lock(d, OP.update);
     let next: V | undefined;
@@ -543,7 +577,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (busy.length !== 0) this.checkNotBusy();
     if (!this.vc.numeric) throw new ShmapTypeError(`add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${this.types.value}`);
     if (typeof delta !== 'number') throw new ShmapTypeError(`add: delta must be a number, got ${describe(delta)}`);
-    const h = this.kc.prepare(key);
+    const h = this.kc.prepareWrite(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
     this.lock(d, OP.add);
     const at = this.t.findForWrite(d, h);
@@ -580,11 +614,11 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       let writing = false;
       busy.push(this.v.sab);
       try {
-        const region = i32[d + D_REGION] >> 2;
+        const region = this.t.regionW(d);
         const cap = i32[d + D_CAP];
         for (let i = 0; i < cap; i++) {
           const at = region + i * sw;
-          if (i32[at] >= 0) continue;
+          if (this.v.i32[at] >= 0) continue;
           const k = this.kc.load(this.v, at + this.keyOffW) as K;
           const value = this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V;
           if (pred(value, k)) {
@@ -671,9 +705,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   private copySlots(d: number, keys: unknown[], raws: unknown[]): void {
-    const i32 = this.i32;
-    const region = i32[d + D_REGION] >> 2;
-    const cap = i32[d + D_CAP];
+    const region = this.t.regionW(d);
+    const cap = this.i32[d + D_CAP];
+    const i32 = this.v.i32;
     const sw = this.slotWords;
     for (let i = 0; i < cap; i++) {
       const at = region + i * sw;
@@ -704,7 +738,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     for (let s = 0; s < this.shards; s++) {
       const d = this.shard0 + s * 32;
       const cap = i32[d + D_CAP];
-      const region = i32[d + D_REGION] >> 2;
+      const region = this.t.regionW(d);
+      const slots = this.v.i32;
       capacity += cap;
       count += i32[d + D_COUNT];
       tombstones += i32[d + D_TOMBS];
@@ -712,7 +747,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       readRetries += Atomics.load(i32, d + D_READ_RETRIES);
       perShard.push({ capacity: cap, count: i32[d + D_COUNT], tombstones: i32[d + D_TOMBS], regionBytes: regionBytes(cap, this.slotWords * 4) });
       for (let i = 0; i < cap; i++) {
-        const c = i32[region + i * this.slotWords];
+        const c = slots[region + i * this.slotWords];
         if (!(c < 0)) continue;
         const home = homeIndex(c & 0x7fff_ffff, cap);
         const len = ((i - home + cap) % cap) + 1;
@@ -772,7 +807,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (!this.t.insertIntoTombstone && this.t.needsGrowth(d)) {
       const newCap = this.t.growthCapacity(d);
       const bytes = regionBytes(newCap, this.slotWords * 4);
-      const region = allocRegion(this.v.sab, i32, bytes, this.thread);
+      const region = allocRegion(this.v, bytes, this.thread);
       if (region < 0) {
         this.unlock(d);
         throw new MapFullError(`map is full: shard ${(d - this.shard0) >> 5} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`);
@@ -786,14 +821,14 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       i32[d + D_REGION] = region;
       i32[d + D_CAP] = newCap;
       i32[d + D_TOMBS] = 0;
-      freeRegion(i32, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread);
+      freeRegion(this.v, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread);
       this.t.findForWrite(d, h);
       slot = this.t.insertAt;
     } else {
       this.begin(d);
       if (this.t.insertIntoTombstone) i32[d + D_TOMBS]--;
     }
-    i32[slot] = fullCtrl(h);
+    this.v.i32[slot] = fullCtrl(h);
     this.kc.store(this.v, slot + this.keyOffW);
     this.vc.store(this.v, slot + this.valueOffW);
     i32[d + D_COUNT]++;

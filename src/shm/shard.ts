@@ -68,12 +68,14 @@ export class Table {
    * no control word.
    */
   find(d: number, h: number): number {
-    const i32 = this.v.i32;
-    const region = i32[d + D_REGION]! >> 2;
-    const cap = i32[d + D_CAP]!;
+    const v = this.v;
+    const sw = this.slotWords;
+    const region = v.i32[d + D_REGION]! >> 2;
+    const cap = v.i32[d + D_CAP]!;
+    v.fit(region + cap * sw);
+    const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
-    const sw = this.slotWords;
     let i = homeIndex(tag, cap);
     for (let n = 0; n < cap; n++) {
       const at = region + i * sw;
@@ -94,12 +96,14 @@ export class Table {
    * slot that ended it) in `insertAt` / `insertIntoTombstone`.
    */
   findForWrite(d: number, h: number): number {
-    const i32 = this.v.i32;
-    const region = i32[d + D_REGION]! >> 2;
-    const cap = i32[d + D_CAP]!;
+    const v = this.v;
+    const sw = this.slotWords;
+    const region = v.i32[d + D_REGION]! >> 2;
+    const cap = v.i32[d + D_CAP]!;
+    v.fit(region + cap * sw);
+    const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
-    const sw = this.slotWords;
     let i = homeIndex(tag, cap);
     let tomb = -1;
     for (let n = 0; n < cap; n++) {
@@ -122,6 +126,17 @@ export class Table {
     return -1;
   }
 
+  /**
+   * Word index of shard `d`'s region, with the views made to cover it (call
+   * before walking a region's slots; then read `this.v.i32` afresh).
+   */
+  regionW(d: number): number {
+    const v = this.v;
+    const region = v.i32[d + D_REGION]! >> 2;
+    v.fit(region + v.i32[d + D_CAP]! * this.slotWords);
+    return region;
+  }
+
   /** Whether inserting into an EMPTY slot now would pass the load factor. Precondition: lock held. */
   needsGrowth(d: number): boolean {
     const i32 = this.v.i32;
@@ -142,11 +157,12 @@ export class Table {
    * Precondition: lock held. The old region is left as it was.
    */
   copyInto(d: number, toBytes: number, toCap: number): void {
+    const sw = this.slotWords;
+    const to = toBytes >> 2;
+    this.v.fit(to + toCap * sw);
     const i32 = this.v.i32;
     const from = i32[d + D_REGION]! >> 2;
     const cap = i32[d + D_CAP]!;
-    const to = toBytes >> 2;
-    const sw = this.slotWords;
     for (let i = 0; i < cap; i++) {
       const src = from + i * sw;
       const c = i32[src]!;
@@ -160,7 +176,9 @@ export class Table {
   /** Zeroes a region (all slots EMPTY). */
   zeroRegion(bytes: number, cap: number): void {
     const at = bytes >> 2;
-    this.v.i32.fill(0, at, at + (regionBytes(cap, this.slotWords * 4) >> 2));
+    const end = at + (regionBytes(cap, this.slotWords * 4) >> 2);
+    this.v.fit(end);
+    this.v.i32.fill(0, at, end);
   }
 
   /**
