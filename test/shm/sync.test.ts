@@ -34,6 +34,15 @@ function waitUntil(words: Int32Array, i: number, value: number, timeoutMs = 20_0
   }
 }
 
+/** Like waitUntil, for a word nobody calls Atomics.notify on: re-checks every millisecond, bounded. */
+function pollUntil(words: Int32Array, i: number, value: number, timeoutMs = 20_000): void {
+  const deadline = Date.now() + timeoutMs;
+  while (Atomics.load(words, i) < value) {
+    if (Date.now() > deadline) throw new Error(`word ${i} still < ${value} after ${timeoutMs} ms`);
+    Atomics.wait(words, i, Atomics.load(words, i), 1);
+  }
+}
+
 function signal(words: Int32Array, i: number, value: number): void {
   Atomics.store(words, i, value);
   Atomics.notify(words, i);
@@ -81,6 +90,9 @@ describe('mutex', () => {
     waitUntil(words, L.phase, 1); // the holder has it
     expect(mutexOwner(words, L.lock)).toBe(holder.threadId);
     waitUntil(words, L.waitPhase, 1); // the waiter is about to block on it
+    // The waiter counts itself in the waiters word once it gives up spinning.
+    // Nobody notifies that word, so poll it (bounded), then release.
+    pollUntil(words, L.waiters, 1);
     expect(mutexOwner(words, L.lock)).toBe(holder.threadId);
     signal(words, L.phase, 2); // release
     const [h, w] = await Promise.all([holder.result, waiter.result]);

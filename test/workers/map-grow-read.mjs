@@ -23,7 +23,7 @@ if (role === 'grow') {
   let error;
   const examples = [];
   try {
-    for (let round = 0; Atomics.load(words, L.done) === 0 && round < 100_000; round++) {
+    for (let round = 0; (round === 0 || Atomics.load(words, L.done) === 0) && round < 100_000; round++) {
       for (let k = 0; k < stable; k++) {
         const v = map.get(k);
         reads++;
