@@ -53,3 +53,5 @@ export { formatTimeline, formatKeyResult, formatCheckReport, renderHtmlReport, f
 export type { TimelineOptions, TimelineLayout, TimelineBar } from './race/timeline.js';
 export { SharedMap } from './shm/map.js';
 export { checkInvariants, dump } from './shm/debug.js';
+export { startSweeper, createStopSwitch, requestStop, waitForStop, sharedNow } from './shm/patterns/ttl.js';
+export type { SweeperOptions, StopSwitch } from './shm/patterns/ttl.js';

@@ -86,7 +86,7 @@ export class MapIterator implements IterableIterator<unknown> {
       }
       const at = this.regionW + this.i * map.slotWords;
       this.i++;
-      if (!(map.v.i32[at] < 0)) continue;
+      if (!(map.v.i32[at] < 0) || (map.meta && !map.visible(at))) continue;
       const key = map.kc.load(map.v, at + map.keyOffW);
       const raw = map.vc.load(map.v, at + map.valueOffW);
       // The slot was read between two checks of this shard: a foreign write

@@ -63,6 +63,8 @@ export const H_MAX_CAPACITY = 16;
 export const H_COUNT = 17;
 /** Feature bits (FLAG_*), chosen at create. */
 export const H_FLAGS = 18;
+export const FLAG_TTL = 1;
+export const FLAG_LEASES = 2;
 /** Conflict log: byte offset of record 0, record count, next record to claim (Atomics.add by any thread), records dropped (Atomics.add). */
 export const H_LOG_OFF = 19;
 export const H_LOG_CAP = 20;
@@ -72,6 +74,11 @@ export const H_LOG_OVERFLOW = 22;
 export const H_SHARDS_OFF = 23;
 /** A random id for the map, so that handles on it in one thread find each other (map.ts, threadLocal). */
 export const H_MAP_ID = 24;
+/** Slot offsets (bytes) of the expiry and lease fields; 0 when the feature is off. */
+export const H_EXPIRY_OFF = 25;
+export const H_LEASE_OFF = 26;
+/** Default TTL in ms, a float64 at words 28-29 (+Infinity = none). */
+export const H_DEFAULT_TTL_F64_WORD = 28;
 /** Free-list heads, one per size class (FREE_CLASSES of them): byte offset of the first free region, 0 = none. Written under the allocator lock. */
 export const H_FREE_HEADS = 32;
 export const FREE_CLASSES = 32;
@@ -174,16 +181,47 @@ export interface SlotLayout {
   slotBytes: number;
   keyOffBytes: number;
   valueOffBytes: number;
+  /** Offset of the expiry (float64, ms on the shared clock; +Infinity = never), or 0 when the map has no TTL. */
+  expiryOffBytes: number;
+  /** Offset of the lease word (LEASE_* below), or 0 when the map has no leases. */
+  leaseOffBytes: number;
 }
 
-/** Where the key and value sit inside a slot, for the given types. */
-export function slotLayout(keyType: number, keyN: number, valueType: number, valueN: number): SlotLayout {
+/**
+ * Where the fields sit inside a slot, for the given types and features:
+ *
+ *   ctrl | key | value | [expiry f64, with `ttl`] | [lease i32, with `leases`]
+ */
+export function slotLayout(keyType: number, keyN: number, valueType: number, valueN: number, ttl = false, leases = false): SlotLayout {
   const keyOffBytes = alignUp(4, fieldAlign(keyType));
   const valueOffBytes = alignUp(keyOffBytes + fieldBytes(keyType, keyN), fieldAlign(valueType));
-  const align = Math.max(4, fieldAlign(keyType), fieldAlign(valueType));
-  const slotBytes = alignUp(valueOffBytes + fieldBytes(valueType, valueN), align);
-  return { slotBytes, keyOffBytes, valueOffBytes };
+  let end = valueOffBytes + fieldBytes(valueType, valueN);
+  let expiryOffBytes = 0;
+  let leaseOffBytes = 0;
+  if (ttl) {
+    expiryOffBytes = alignUp(end, 8);
+    end = expiryOffBytes + 8;
+  }
+  if (leases) {
+    leaseOffBytes = end;
+    end += 4;
+  }
+  const align = Math.max(4, fieldAlign(keyType), fieldAlign(valueType), ttl ? 8 : 4);
+  const slotBytes = alignUp(end, align);
+  return { slotBytes, keyOffBytes, valueOffBytes, expiryOffBytes, leaseOffBytes };
 }
+
+/**
+ * The lease word of a slot (maps with `leases: true`), drawn as its bits:
+ *
+ *   0 r nnnn ... nnnn    n = leases held (30 bits), r = RETIRED
+ *
+ * Written under the shard's lock: the count with plain stores (readers never
+ * look at it), the RETIRED bit inside the odd-seq window (it hides the entry
+ * from readers, who validate with the seq).
+ */
+export const LEASE_RETIRED = 1 << 30;
+export const LEASE_COUNT_MASK = LEASE_RETIRED - 1;
 
 /** Byte size of a region of `capacity` slots, rounded to the region alignment. */
 export function regionBytes(capacity: number, slotBytes: number): number {

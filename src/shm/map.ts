@@ -134,6 +134,13 @@ import {
   H_LOG_OFF,
   H_MAGIC,
   H_MAP_ID,
+  H_EXPIRY_OFF,
+  H_LEASE_OFF,
+  H_DEFAULT_TTL_F64_WORD,
+  FLAG_TTL,
+  FLAG_LEASES,
+  LEASE_COUNT_MASK,
+  LEASE_RETIRED,
   H_MAX_CAPACITY,
   H_ON_CONFLICT,
   H_SEED,
@@ -159,18 +166,19 @@ import { Views, keyCodec, parseType, typeName, valueCodec, describe, type KeyCod
 import { Table, homeIndex, slotsFor, fullCtrl } from './shard.js';
 import { allocRegion, freeRegion } from './alloc.js';
 import { mutexLock, mutexUnlock } from './sync.js';
-import { appendConflict, conflictCounts, readConflicts, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
+import { appendConflict, conflictCounts, readConflicts, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
 import {
   ConcurrentMapReadError,
   ConcurrentMapWriteError,
   InvalidHandleError,
   InvalidOptionError,
+  LeaseError,
   MapFullError,
   RecursiveUpdateError,
   ShmapTypeError,
 } from './errors.js';
 import { MapIterator, type IterKind } from './iterator.js';
-import type { ConflictRecord, SharedMapHandle, SharedMapOptions, SharedMapStats } from './types.js';
+import type { ConflictRecord, RetireResult, SetOptions, SharedMapHandle, SharedMapOptions, SharedMapStats } from './types.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
@@ -208,6 +216,12 @@ function defaultShards(): number {
   let n = 1;
   while (n < availableParallelism() * 8) n *= 2;
   return n;
+}
+
+/** Validates a TTL in ms: a positive finite number. */
+function checkTtl(ms: unknown, what: string): number {
+  if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity) throw new InvalidOptionError(`${what} must be a positive number of milliseconds, got ${describe(ms)}`);
+  return ms;
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -250,6 +264,16 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   readonly own: Int32Array;
   /** @internal This thread's open iterators on this map (told when this thread rehashes a shard). */
   readonly iterators: Set<MapIterator>;
+  /** @internal Features chosen at create: TTL, leases, and whether either is on (`meta`: reads must check visibility). */
+  readonly ttl: boolean;
+  readonly leases: boolean;
+  readonly meta: boolean;
+  /** Word offsets in a slot of the expiry (float64) and lease word; 0 when off. */
+  private readonly expiryOffW: number;
+  private readonly leaseOffW: number;
+  private readonly defaultTtlMs: number;
+  /** The expiry the current write gives its entry (computed before locking). */
+  private expiry = Infinity;
   /** In 'none' mode, the (odd) seq a write set on entering, to check on leaving, and its op. */
   private noneSeq = 0;
   private noneOp = 0;
@@ -275,6 +299,13 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.maxCapacity = i32[H_MAX_CAPACITY];
     this.thread = threadId;
     this.me = threadId + 1;
+    const flags = i32[H_FLAGS];
+    this.ttl = (flags & FLAG_TTL) !== 0;
+    this.leases = (flags & FLAG_LEASES) !== 0;
+    this.meta = this.ttl || this.leases;
+    this.expiryOffW = i32[H_EXPIRY_OFF] >> 2;
+    this.leaseOffW = i32[H_LEASE_OFF] >> 2;
+    this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];
     const mine = threadLocal(i32[H_MAP_ID], this.shards);
     this.own = mine.own;
     this.iterators = mine.iterators;
@@ -304,7 +335,16 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const maxCapacity = explicitMax ? checkPositiveInt(options.maxCapacity, 'maxCapacity', 1 << 28) : Math.max(DEFAULT_MAX_CAPACITY, capacity);
     if (maxCapacity < capacity) throw new InvalidOptionError(`options.maxCapacity (${maxCapacity}) must be at least options.capacity (${capacity})`);
 
-    const slot = slotLayout(key.code, key.n, value.code, value.n);
+    const ttl = options.ttl ?? false;
+    if (typeof ttl !== 'boolean') throw new InvalidOptionError(`options.ttl must be a boolean, got ${describe(ttl)}`);
+    const leases = options.leases ?? false;
+    if (typeof leases !== 'boolean') throw new InvalidOptionError(`options.leases must be a boolean, got ${describe(leases)}`);
+    let defaultTtlMs = Infinity;
+    if (options.defaultTtlMs !== undefined) {
+      if (!ttl) throw new InvalidOptionError('options.defaultTtlMs needs options.ttl: true');
+      defaultTtlMs = checkTtl(options.defaultTtlMs, 'options.defaultTtlMs');
+    }
+    const slot = slotLayout(key.code, key.n, value.code, value.n, ttl, leases);
     const regionsOff = regionsOffBytes(shards, logRecords);
     // Per shard: room for its share of `capacity` plus 5% for uneven hashing.
     const shardSlots = slotsFor(Math.ceil((capacity / shards) * 1.05) + 1);
@@ -339,7 +379,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     i32[H_KEY_OFF] = slot.keyOffBytes;
     i32[H_VALUE_OFF] = slot.valueOffBytes;
     i32[H_MAX_CAPACITY] = explicitMax ? maxCapacity : 0;
-    i32[H_FLAGS] = 0;
+    i32[H_FLAGS] = (ttl ? FLAG_TTL : 0) | (leases ? FLAG_LEASES : 0);
+    i32[H_EXPIRY_OFF] = slot.expiryOffBytes;
+    i32[H_LEASE_OFF] = slot.leaseOffBytes;
+    new Float64Array(sab, 0, HEADER_BYTES >> 3)[H_DEFAULT_TTL_F64_WORD >> 1] = defaultTtlMs;
     i32[H_LOG_OFF] = logOffBytes(shards);
     i32[H_LOG_CAP] = logRecords;
     i32[H_SHARDS_OFF] = HEADER_BYTES;
@@ -387,8 +430,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     // kept in a local (no field store, so no boxing of a float64 on the way).
     const i32 = this.i32;
     const seq = Atomics.load(i32, d + D_SEQ);
-    if ((seq & 1) === 0) {
-      const at = this.t.find(d, h);
+    if ((seq & 1) === 0 && !this.none) {
+      let at = this.t.find(d, h);
+      if (at >= 0 && this.meta && !this.visible(at)) at = -1;
       const raw = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
         return (raw === undefined || !this.vc.needsFinish ? raw : this.vc.finish(raw)) as V;
@@ -419,7 +463,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     for (let tries = 0; ; tries++) {
       const seq = Atomics.load(i32, d + D_SEQ);
       if ((seq & 1) === 0 || this.none) {
-        const at = this.t.find(d, h);
+        let at = this.t.find(d, h);
+        if (at >= 0 && this.meta && !this.visible(at)) at = -1;
         if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
         const seq2 = Atomics.load(i32, d + D_SEQ);
         if (seq2 === seq && (seq & 1) === 0) return at;
@@ -435,12 +480,19 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
 
   private readSlotLocked(d: number, h: number): number {
     this.lock(d, OP.get);
-    const at = this.t.find(d, h);
+    let at = this.t.find(d, h);
+    if (at >= 0 && this.meta && !this.visible(at)) at = -1;
     if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
     this.unlockOnly(d);
     return at;
   }
 
+  /**
+   * Entries in the map. Weakly consistent under concurrent writes (see the
+   * essay). With `ttl` or `leases` it counts entries until they are
+   * reclaimed: an expired entry not yet swept, or a retired entry still
+   * leased, is counted though every read already treats it as absent.
+   */
   get size(): number {
     const i32 = this.i32;
     let n = 0;
@@ -452,14 +504,19 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   // Writes. Each: validate and encode everything first (bad input changes
   // nothing), then lock, find, write, unlock.
 
-  set(key: K, value: V): this {
+  /** Sets the key's value. With `ttl: true`, `options.ttlMs` sets when it expires (else the map's `defaultTtlMs`, else never). */
+  set(key: K, value: V, options?: SetOptions): this {
     if (busy.length !== 0) this.checkNotBusy();
     const h = this.kc.prepareWrite(key);
     this.checkValue(value);
     this.vc.prepare(value);
+    if (this.ttl) this.expiry = this.expiryFor(options);
+    else if (options !== undefined) this.noTtlOption(options);
     const d = this.shard0 + (h & this.shardMask) * 32;
     this.lock(d, OP.set);
-    this.writePrepared(d, h, this.t.findForWrite(d, h), OP.set);
+    const at = this.t.findForWrite(d, h);
+    if (at >= 0 && this.meta && !this.visible(at)) this.checkReplaceable(d, at);
+    this.writePrepared(d, h, at, OP.set);
     this.unlock(d);
     return this;
   }
@@ -470,9 +527,27 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const d = this.shard0 + (h & this.shardMask) * 32;
     this.lock(d, OP.delete);
     const at = this.t.find(d, h);
-    if (at >= 0) this.removeAt(d, at, OP.delete);
+    if (at < 0) {
+      this.unlock(d);
+      return false;
+    }
+    if (this.meta) return this.deleteWithMeta(d, at);
+    this.removeAt(d, at, OP.delete);
     this.unlock(d);
-    return at >= 0;
+    return true;
+  }
+
+  /** `delete` on a map with TTL or leases: an entry still leased is retired (hidden, removed by its last release). Unlocks. */
+  private deleteWithMeta(d: number, at: number): boolean {
+    const live = this.visible(at);
+    const lease = this.leases ? this.v.i32[at + this.leaseOffW] : 0;
+    if ((lease & LEASE_COUNT_MASK) !== 0) {
+      if ((lease & LEASE_RETIRED) === 0) this.setLeaseWord(d, at, lease | LEASE_RETIRED, OP.delete);
+    } else {
+      this.removeAt(d, at, OP.delete);
+    }
+    this.unlock(d);
+    return live;
   }
 
   clear(): void {
@@ -499,9 +574,12 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.checkValue(value);
     this.vc.prepare(value);
     const d = this.shard0 + (h & this.shardMask) * 32;
+    if (this.ttl) this.expiry = this.expiryFor(undefined);
     this.lock(d, OP.putIfAbsent);
     const at = this.t.findForWrite(d, h);
-    if (at >= 0) {
+    if (at >= 0 && this.meta && !this.visible(at)) {
+      this.checkReplaceable(d, at);
+    } else if (at >= 0) {
       const raw = this.vc.load(this.v, at + this.valueOffW);
       this.unlock(d);
       return this.vc.finish(raw) as V;
@@ -522,9 +600,11 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.checkValue(next);
     this.vc.prepare(next);
     const d = this.shard0 + (h & this.shardMask) * 32;
+    if (this.ttl) this.expiry = this.expiryFor(undefined);
     this.lock(d, OP.compareAndSet);
     const at = this.t.findForWrite(d, h);
-    const equal = at >= 0 ? expected !== undefined && this.vc.matches(this.vc.load(this.v, at + this.valueOffW), expected) : expected === undefined;
+    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
+    const equal = live >= 0 ? expected !== undefined && this.vc.matches(this.vc.load(this.v, live + this.valueOffW), expected) : expected === undefined;
     if (!equal) {
       this.unlock(d);
       return false;
@@ -545,12 +625,13 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (typeof fn !== 'function') throw new ShmapTypeError(`update needs a function, got ${describe(fn)}`);
     const h = this.kc.prepareWrite(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
+    if (this.ttl) this.expiry = this.expiryFor(undefined);
     this.lock(d, OP.update);
     let next: V | undefined;
-    let at: number;
+    const at = this.t.findForWrite(d, h);
+    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
     try {
-      at = this.t.findForWrite(d, h);
-      const old = at >= 0 ? (this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V) : undefined;
+      const old = live >= 0 ? (this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V) : undefined;
       busy.push(this.v.sab);
       try {
         next = fn(old);
@@ -563,6 +644,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       throw err;
     }
     if (next === undefined) {
+      if (at >= 0 && this.meta) {
+        this.deleteWithMeta(d, at);
+        return undefined;
+      }
       if (at >= 0) this.removeAt(d, at, OP.update);
       this.unlock(d);
       return undefined;
@@ -579,11 +664,13 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (typeof delta !== 'number') throw new ShmapTypeError(`add: delta must be a number, got ${describe(delta)}`);
     const h = this.kc.prepareWrite(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
+    if (this.ttl) this.expiry = this.expiryFor(undefined);
     this.lock(d, OP.add);
     const at = this.t.findForWrite(d, h);
+    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
     let next: unknown;
     try {
-      const old = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : this.vc.zero;
+      const old = live >= 0 ? this.vc.load(this.v, at + this.valueOffW) : this.vc.zero;
       next = this.vc.plus(old, delta);
       this.vc.prepare(next);
     } catch (err) {
@@ -618,7 +705,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
         const cap = i32[d + D_CAP];
         for (let i = 0; i < cap; i++) {
           const at = region + i * sw;
-          if (this.v.i32[at] >= 0) continue;
+          if (this.v.i32[at] >= 0 || (this.meta && !this.visible(at))) continue;
           const k = this.kc.load(this.v, at + this.keyOffW) as K;
           const value = this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V;
           if (pred(value, k)) {
@@ -638,6 +725,193 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       }
     }
     return deleted;
+  }
+
+  // -------------------------------------------------------------------------
+  // TTL and leases (the safe cleanup shapes; see patterns/).
+
+  /** @internal Whether the FULL slot `at` is visible to reads: not expired, not retired. Only called on maps with `meta`. */
+  visible(at: number): boolean {
+    if (this.ttl && this.v.f64[(at + this.expiryOffW) >> 1] <= sharedNow()) return false;
+    if (this.leases && (this.v.i32[at + this.leaseOffW] & LEASE_RETIRED) !== 0) return false;
+    return true;
+  }
+
+  private expiryFor(options: SetOptions | undefined): number {
+    if (options !== undefined && options !== null && options.ttlMs !== undefined) {
+      return sharedNow() + checkTtl(options.ttlMs, 'set: options.ttlMs');
+    }
+    return this.defaultTtlMs === Infinity ? Infinity : sharedNow() + this.defaultTtlMs;
+  }
+
+  private noTtlOption(options: SetOptions): void {
+    if (options !== null && typeof options === 'object' && options.ttlMs === undefined) return;
+    throw new InvalidOptionError('set: options.ttlMs needs a map created with { ttl: true }');
+  }
+
+  /**
+   * A write found its key's slot invisible (expired or retired). Still
+   * leased (or retired): the slot belongs to its lease holders, so the write
+   * is refused (unlocking first). Otherwise the write may take the slot over
+   * as if the key were absent: returns -1 (the "live" slot).
+   */
+  private checkReplaceable(d: number, at: number): number {
+    if (this.leases && this.v.i32[at + this.leaseOffW] !== 0) {
+      const key = this.kc.preparedText();
+      this.unlock(d);
+      throw new LeaseError(`key ${key} is retired or expired but still leased: it can be written again after its last release`);
+    }
+    return -1;
+  }
+
+  /** Writes a slot's lease word inside the odd-seq window (it may change what readers see). Precondition: lock held. */
+  private setLeaseWord(d: number, at: number, word: number, op: number): void {
+    this.begin(d);
+    this.v.i32[at + this.leaseOffW] = word;
+    this.end(d, op, at);
+  }
+
+  private needLeases(what: string): void {
+    if (!this.leases) throw new LeaseError(`${what} needs a map created with { leases: true }`);
+  }
+
+  /**
+   * Takes a lease on a present, not retired, not expired entry and returns
+   * its value; undefined when there is no such entry. While any lease is
+   * held the entry is never removed: `delete`, `retire` and expiry only
+   * retire it, and the last `release` removes it.
+   */
+  acquire(key: K): V | undefined {
+    if (busy.length !== 0) this.checkNotBusy();
+    this.needLeases('acquire');
+    const h = this.kc.prepare(key);
+    const d = this.shard0 + (h & this.shardMask) * 32;
+    this.lock(d, OP.get);
+    const at = this.t.find(d, h);
+    if (at < 0 || !this.visible(at)) {
+      this.unlock(d);
+      return undefined;
+    }
+    const word = this.v.i32[at + this.leaseOffW];
+    if ((word & LEASE_COUNT_MASK) === LEASE_COUNT_MASK) {
+      this.unlock(d);
+      throw new LeaseError(`acquire: key ${this.kc.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`);
+    }
+    // The count is never read by lock-free readers: a plain store under the lock.
+    this.v.i32[at + this.leaseOffW] = word + 1;
+    const raw = this.vc.load(this.v, at + this.valueOffW);
+    this.unlock(d);
+    return this.vc.finish(raw) as V;
+  }
+
+  /**
+   * Gives back a lease taken with `acquire`. Returns true when it was the
+   * last lease on a retired entry: the entry is gone now, and the caller
+   * should close the resource it stood for. Throws LeaseError when the key
+   * holds no lease.
+   */
+  release(key: K): boolean {
+    if (busy.length !== 0) this.checkNotBusy();
+    this.needLeases('release');
+    const h = this.kc.prepare(key);
+    const d = this.shard0 + (h & this.shardMask) * 32;
+    this.lock(d, OP.delete);
+    const at = this.t.find(d, h);
+    const word = at < 0 ? 0 : this.v.i32[at + this.leaseOffW];
+    if ((word & LEASE_COUNT_MASK) === 0) {
+      this.unlock(d);
+      throw new LeaseError(`release: key ${this.kc.preparedText()} holds no lease`);
+    }
+    const next = word - 1;
+    if (next === LEASE_RETIRED) {
+      this.removeAt(d, at, OP.delete);
+      this.unlock(d);
+      return true;
+    }
+    this.v.i32[at + this.leaseOffW] = next;
+    this.unlock(d);
+    return false;
+  }
+
+  /**
+   * Marks an entry for removal: removed at once when nobody holds a lease
+   * ('removed'), else hidden from reads and acquires and removed by the last
+   * `release` ('deferred'); 'absent' when there is no such entry.
+   */
+  retire(key: K): RetireResult {
+    if (busy.length !== 0) this.checkNotBusy();
+    this.needLeases('retire');
+    const h = this.kc.prepare(key);
+    const d = this.shard0 + (h & this.shardMask) * 32;
+    this.lock(d, OP.delete);
+    const at = this.t.find(d, h);
+    if (at < 0) {
+      this.unlock(d);
+      return 'absent';
+    }
+    const word = this.v.i32[at + this.leaseOffW];
+    if ((word & LEASE_COUNT_MASK) === 0) {
+      const live = this.visible(at);
+      this.removeAt(d, at, OP.delete);
+      this.unlock(d);
+      return live ? 'removed' : 'absent';
+    }
+    if ((word & LEASE_RETIRED) === 0) this.setLeaseWord(d, at, word | LEASE_RETIRED, OP.delete);
+    this.unlock(d);
+    return 'deferred';
+  }
+
+  /** Leases held on the key's entry (retired or not), 0 when none or absent. */
+  leaseCount(key: K): number {
+    this.needLeases('leaseCount');
+    const h = this.kc.prepare(key);
+    const d = this.shard0 + (h & this.shardMask) * 32;
+    this.lock(d, OP.get);
+    const at = this.t.find(d, h);
+    const n = at < 0 ? 0 : this.v.i32[at + this.leaseOffW] & LEASE_COUNT_MASK;
+    this.unlock(d);
+    return n;
+  }
+
+  /**
+   * Reclaims entries expired at `now` (default: the shared clock now), shard
+   * by shard under each shard's lock, and returns how many it removed. An
+   * expired entry still leased is retired instead, and removed by its last
+   * release.
+   */
+  sweepExpired(now: number = sharedNow()): number {
+    if (busy.length !== 0) this.checkNotBusy();
+    if (!this.ttl) throw new InvalidOptionError('sweepExpired needs a map created with { ttl: true }');
+    if (typeof now !== 'number' || Number.isNaN(now)) throw new InvalidOptionError(`sweepExpired: now must be a number (ms on the shared clock), got ${describe(now)}`);
+    const i32 = this.i32;
+    const sw = this.slotWords;
+    let removed = 0;
+    for (let s = 0; s < this.shards; s++) {
+      const d = this.shard0 + s * 32;
+      this.lock(d, OP.sweep);
+      let writing = false;
+      const region = this.t.regionW(d);
+      const cap = i32[d + D_CAP];
+      for (let i = 0; i < cap; i++) {
+        const at = region + i * sw;
+        const slots = this.v.i32;
+        if (slots[at] >= 0 || this.v.f64[(at + this.expiryOffW) >> 1] > now) continue;
+        if (!writing) {
+          this.begin(d);
+          writing = true;
+        }
+        if (this.leases && (slots[at + this.leaseOffW] & LEASE_COUNT_MASK) !== 0) {
+          slots[at + this.leaseOffW] |= LEASE_RETIRED;
+          continue;
+        }
+        this.t.remove(d, at);
+        if (this.maxCapacity !== 0) Atomics.sub(i32, H_COUNT, 1);
+        removed++;
+      }
+      if (writing) this.end(d, OP.sweep, -1);
+      this.unlock(d);
+    }
+    return removed;
   }
 
   // -------------------------------------------------------------------------
@@ -711,7 +985,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const sw = this.slotWords;
     for (let i = 0; i < cap; i++) {
       const at = region + i * sw;
-      if (!(i32[at] < 0)) continue;
+      if (!(i32[at] < 0) || (this.meta && !this.visible(at))) continue;
       keys.push(this.kc.load(this.v, at + this.keyOffW));
       raws.push(this.vc.load(this.v, at + this.valueOffW));
     }
@@ -796,6 +1070,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (at >= 0) {
       this.begin(d);
       this.vc.store(this.v, at + this.valueOffW);
+      if (this.ttl) this.v.f64[(at + this.expiryOffW) >> 1] = this.expiry;
       this.end(d, op, at);
       return;
     }
@@ -831,6 +1106,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.v.i32[slot] = fullCtrl(h);
     this.kc.store(this.v, slot + this.keyOffW);
     this.vc.store(this.v, slot + this.valueOffW);
+    if (this.meta) {
+      if (this.ttl) this.v.f64[(slot + this.expiryOffW) >> 1] = this.expiry;
+      if (this.leases) this.v.i32[slot + this.leaseOffW] = 0;
+    }
     i32[d + D_COUNT]++;
     if (this.maxCapacity !== 0) Atomics.add(i32, H_COUNT, 1);
     this.end(d, op, slot);

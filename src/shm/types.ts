@@ -32,7 +32,22 @@ export interface SharedMapOptions {
   seed?: number;
   /** Records the conflict log keeps (more are counted as overflow). Default 256. */
   conflictLogSize?: number;
+  /** Keep an expiry per entry (`set(k, v, { ttlMs })`, `sweepExpired`, `startSweeper`). Default false. */
+  ttl?: boolean;
+  /** With `ttl`: the expiry of entries written without a `ttlMs` of their own. Default: none (they never expire). */
+  defaultTtlMs?: number;
+  /** Keep a lease count per entry (`acquire`, `release`, `retire`). Default false. */
+  leases?: boolean;
 }
+
+/** Options of `map.set`. */
+export interface SetOptions {
+  /** The entry expires this many ms from now (maps created with `ttl: true`). */
+  ttlMs?: number;
+}
+
+/** What `map.retire(k)` did: removed the entry at once, marked it for removal by its last `release`, or found no entry. */
+export type RetireResult = 'removed' | 'deferred' | 'absent';
 
 /** What `SharedMap.attach` takes. Structured-clonable: a plain object holding the buffer. */
 export interface SharedMapHandle {
