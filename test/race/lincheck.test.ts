@@ -1,0 +1,150 @@
+/**
+ * lincheck against deliberately broken maps: each bug must be caught (a run
+ * in violation) within a bounded number of runs, and the real SharedMap must
+ * pass every run of the same scenarios. Real worker threads, real shared
+ * memory; outcomes are asserted, never timing. Seeds are printed so a failure
+ * can be replayed (`node dist/main.js lincheck ... --seed S`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  formatFailure,
+  generateScenario,
+  LincheckSession,
+  DEFAULT_MAP_OPTIONS,
+  defaultLincheckOptions,
+  runLincheck,
+  type MapOptionsFor,
+  type Scenario,
+  type ScenarioOp,
+  type ScenarioOutcome,
+} from '../../src/commands/lincheck.js';
+import { distPath, testPath } from '../helpers/paths.js';
+
+const SEED = Number(process.env.SHMAP_TEST_SEED ?? Date.now() % 0x7fffffff);
+console.log(`lincheck.test.ts seed ${SEED} (SHMAP_TEST_SEED=${SEED} to replay)`);
+
+let session: LincheckSession | undefined;
+afterEach(async () => {
+  await session?.close();
+  session = undefined;
+});
+
+function real(threads: number, mapOptions?: MapOptionsFor): LincheckSession {
+  session = new LincheckSession({ threads, workerFile: distPath('workers/lincheck.js'), mapOptions });
+  return session;
+}
+
+function broken(threads: number, variant: string, mapOptions?: MapOptionsFor): LincheckSession {
+  session = new LincheckSession({ threads, workerFile: testPath('workers/lincheck-broken.mjs'), workerData: { variant }, mapOptions });
+  return session;
+}
+
+const repeat = (n: number, f: (i: number) => ScenarioOp): ScenarioOp[] => Array.from({ length: n }, (_, i) => f(i));
+
+/**
+ * Long strings, so that copying one in or out of a slot takes long enough
+ * (hundreds of ns) for an unvalidated read to overlap a write now and then.
+ * A torn read is a value nobody wrote: the length of one with bytes of both.
+ */
+const WIDE: MapOptionsFor = (values) => ({ ...DEFAULT_MAP_OPTIONS(values), value: 'string:4096' });
+const SHORT = 'a'.repeat(2000);
+const LONG = 'b'.repeat(3000);
+
+/** One thread rewrites key 0 with a short and a long string, the other reads it. */
+function tornScenario(seed: number): Scenario {
+  const short = SHORT;
+  const long = LONG;
+  return {
+    seed,
+    keys: 1,
+    values: 'string',
+    threads: [repeat(60, (i) => ({ op: 'set', key: 0, args: [i % 2 === 0 ? long : short] })), repeat(60, () => ({ op: 'get', key: 0, args: [] }))],
+  };
+}
+
+/** Every thread adds 1 to key 0, `n` times. */
+function addScenario(seed: number, threads: number, n: number): Scenario {
+  return { seed, keys: 1, values: 'int', threads: Array.from({ length: threads }, () => repeat(n, () => ({ op: 'add', key: 0, args: [1] }))) };
+}
+
+/** Adds and putIfAbsent on two keys from every thread. */
+function writersScenario(seed: number, threads: number, n: number): Scenario {
+  return {
+    seed,
+    keys: 2,
+    values: 'int',
+    threads: Array.from({ length: threads }, (_, t) =>
+      repeat(n, (i) => (i % 4 === 3 ? { op: 'putIfAbsent', key: 1, args: [t + 1] } : { op: 'add', key: 0, args: [1] })),
+    ),
+  };
+}
+
+/** Runs `scenario` in batches of `runs` until a violation, at most `batches` times. */
+async function firstViolation(s: LincheckSession, scenario: Scenario, runs: number, batches: number): Promise<{ outcome: ScenarioOutcome; runsUsed: number }> {
+  let runsUsed = 0;
+  let outcome!: ScenarioOutcome;
+  for (let b = 0; b < batches; b++) {
+    outcome = await s.runScenario({ ...scenario, seed: scenario.seed + b }, runs);
+    runsUsed += outcome.runs;
+    if (outcome.violation !== undefined) break;
+  }
+  return { outcome, runsUsed };
+}
+
+describe('lincheck catches broken maps', () => {
+  it('(a) a read path without the seqlock check returns torn values while a writer rewrites', async () => {
+    const s = broken(2, 'unvalidated-read', WIDE);
+    const { outcome, runsUsed } = await firstViolation(s, tornScenario(SEED), 50, 8);
+    console.log(`(a) unvalidated read: violation after ${runsUsed} runs (seed ${SEED})`);
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
+    const report = formatFailure(defaultLincheckOptions(), outcome);
+    expect(report).toContain('not linearizable');
+    expect(report).toMatch(/get\(\)/);
+  });
+
+  it('(b) add done as a separate get and set loses adds', async () => {
+    const s = broken(2, 'split-add');
+    const { outcome, runsUsed } = await firstViolation(s, addScenario(SEED, 2, 30), 50, 8);
+    console.log(`(b) split add: violation after ${runsUsed} runs (seed ${SEED})`);
+    expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
+    expect(outcome.violation!.result.problems[0]!.key).toBe(0);
+  });
+
+  it("(c) sync: 'none' with several writers loses updates", async () => {
+    const none: MapOptionsFor = (values) => ({ ...DEFAULT_MAP_OPTIONS(values), sync: 'none', onConflict: 'record' });
+    const s = real(2, none);
+    const { outcome, runsUsed } = await firstViolation(s, writersScenario(SEED, 2, 40), 50, 8);
+    console.log(`(c) sync none: violation after ${runsUsed} runs (seed ${SEED})`);
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
+  });
+});
+
+describe('the real SharedMap passes every run', () => {
+  it('the same scenarios: torn-read, adds, writers', async () => {
+    const s = real(2, WIDE);
+    for (const scenario of [tornScenario(SEED), addScenario(SEED, 2, 30), writersScenario(SEED, 2, 40)]) {
+      const outcome = await s.runScenario(scenario, 100);
+      expect(outcome.errors).toEqual([]);
+      expect(outcome.violation === undefined ? 'ok' : formatFailure(defaultLincheckOptions(), outcome)).toBe('ok');
+      expect(outcome.runs).toBe(100);
+    }
+  });
+
+  it('random scenarios (3 threads x 5 ops, int and string values)', async () => {
+    for (const values of ['int', 'string'] as const) {
+      const o = { ...defaultLincheckOptions(), seed: SEED, scenarios: 60, runs: 10, values };
+      const r = await runLincheck(o, { session: { workerFile: distPath('workers/lincheck.js') } });
+      console.log(`random ${values}: ${r.runs} runs, ${r.opsChecked} ops, ${r.overlappedRuns} runs overlapped (seed ${SEED})`);
+      expect(r.failed === undefined ? 'ok' : formatFailure(o, r.failed)).toBe('ok');
+      expect(r.scenarios).toBe(60);
+      expect(r.exitCode).toBe(0);
+    }
+  });
+
+  it('scenarios are a function of their seed', () => {
+    expect(generateScenario(SEED, 3, 5, 2, 'int')).toEqual(generateScenario(SEED, 3, 5, 2, 'int'));
+    expect(generateScenario(SEED, 3, 5, 2, 'int')).not.toEqual(generateScenario(SEED + 1, 3, 5, 2, 'int'));
+  });
+});
