@@ -8,6 +8,7 @@ import type { SharedMapHandle, SyncMode, KeyType, ValueType } from '../shm/types
 import type { EncodedHistograms } from './histogram.js';
 import type { Dist, Mix } from './options.js';
 import type { Role } from './scenarios.js';
+import type { PatternTask } from './patterns.js';
 
 /**
  * Control block layout. Int32 words in the first 64-byte line; then one
@@ -50,6 +51,8 @@ export interface StressTask {
   ops: number | undefined;
   /** The run is bounded by an op budget (`--ops`), not by durationMs. */
   byOps: boolean;
+  /** Shared state of the ttl / lease / delete-queue scenarios (./patterns.ts). */
+  pattern?: PatternTask;
 }
 
 /** The expected final state of one owned key. */
@@ -82,4 +85,6 @@ export interface WorkerResult {
   deleted: number;
   /** Errors thrown by map operations, by error code (conflict errors included). */
   errors: Record<string, number>;
+  /** Counts kept by the ttl / lease / delete-queue roles (./patterns.ts), summed by the runner. */
+  pattern?: Record<string, number>;
 }

@@ -16,7 +16,8 @@ import { keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './keys.js'
 import { formatDist, formatMix, type StressOptions } from './options.js';
 import { validateOptions } from './validate.js';
 import { CONTROL, type StressTask, type WorkerResult } from './protocol.js';
-import { COUNTER_KEYS, SCENARIOS } from './scenarios.js';
+import { COUNTER_KEYS, isWriterRole, SCENARIOS } from './scenarios.js';
+import { preparePattern } from './patterns.js';
 import type { Role } from './scenarios.js';
 
 /** Losses printed key by key, at most this many. */
@@ -56,6 +57,8 @@ export interface Verification {
   losses: string[];
   /** checkInvariants(map) result when src/shm/debug.ts provides it: 'ok', the failure, or 'unavailable'. */
   invariants: string;
+  /** The ttl / lease / delete-queue scenario's own checks (./patterns.ts): counts by name. */
+  pattern?: Record<string, number>;
 }
 
 export interface StressResult {
@@ -93,10 +96,10 @@ function defaultWorkerFile(): string {
 
 /** Splits `total` ops over the writer roles; handler roles get undefined (they run until the writers are done). */
 function budgets(total: number, roles: Role[]): Array<number | undefined> {
-  const writers = roles.filter((r) => r === 'mixed' || r === 'counter').length;
+  const writers = roles.filter(isWriterRole).length;
   let w = 0;
   return roles.map((r) => {
-    if (r !== 'mixed' && r !== 'counter') return undefined;
+    if (!isWriterRole(r)) return undefined;
     return Math.floor(total / writers) + (w++ < total % writers ? 1 : 0);
   });
 }
@@ -106,7 +109,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   const o = options;
   const scenario = SCENARIOS[o.scenario]!;
   const roles = Array.from({ length: o.workers }, (_, i) => scenario.role(i, o.workers));
-  const writers = roles.filter((r) => r === 'mixed' || r === 'counter').length;
+  const writers = roles.filter(isWriterRole).length;
   const totalKeys = o.keys + o.workers * o.owned;
 
   const map = SharedMap.create<unknown, unknown>({
@@ -123,11 +126,12 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     onConflict: o.sync === 'lock' ? 'throw' : 'record',
     seed: o.seed | 0,
     conflictLogSize: 1024,
+    ...scenario.map,
   });
   const kc = keyCodec(o.keyType);
   const vc = valueCodec(o.valueType);
   // Start with the shared key space full (counters start absent, i.e. 0).
-  if (o.scenario !== 'counters') for (let id = 0; id < o.keys; id++) map.set(kc.key(id), vc.value(0, 0));
+  if (o.scenario !== 'counters' && scenario.prefill !== false) for (let id = 0; id < o.keys; id++) map.set(kc.key(id), vc.value(0, 0));
 
   const control = new SharedArrayBuffer(CONTROL.bytes(o.workers));
   const words = new Int32Array(control);
@@ -137,10 +141,13 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   };
   hooks.signal?.addEventListener('abort', stop, { once: true });
 
+  // The ttl / lease / delete-queue scenarios' shared state and helper thread (a task of the same pool).
+  const pattern = preparePattern(o, map, hooks.workerFile ?? defaultWorkerFile(), kc, vc);
+  const threads = o.workers + (pattern?.aux === undefined ? 0 : 1);
   const pool = new Piscina<StressTask, WorkerResult>({
     filename: hooks.workerFile ?? defaultWorkerFile(),
-    minThreads: o.workers,
-    maxThreads: o.workers,
+    minThreads: threads,
+    maxThreads: threads,
     concurrentTasksPerWorker: 1,
     idleTimeout: 60_000,
   });
@@ -156,6 +163,9 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   }, hooks.progressEveryMs ?? 250);
 
   let results: WorkerResult[];
+  let auxResult: unknown;
+  const aux = pattern?.aux === undefined ? undefined : (pool.run(pattern.aux.task as never, { filename: pattern.aux.file }) as Promise<unknown>);
+  aux?.catch(() => undefined);
   try {
     results = await Promise.all(
       roles.map((role, index) =>
@@ -177,11 +187,15 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
           durationMs: o.durationMs,
           ops: opBudgets[index],
           byOps: o.ops !== undefined,
+          ...(pattern === undefined ? {} : { pattern: pattern.task }),
         }),
       ),
     );
+    pattern?.stop();
+    auxResult = await aux;
   } catch (err) {
     stop();
+    pattern?.stop();
     throw err;
   } finally {
     clearInterval(timer);
@@ -191,6 +205,15 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   const elapsedMs = Math.max(...results.map((r) => r.elapsedMs));
 
   const verification = await verify(map, results, o.scenario === 'counters', kc, vc);
+  if (pattern !== undefined) {
+    const own = await pattern.verify(map, results, auxResult);
+    verification.pattern = own.checks;
+    for (const text of own.losses) {
+      verification.lossCount++;
+      if (verification.losses.length < LOSSES_SHOWN) verification.losses.push(text);
+    }
+    verification.ok = verification.lossCount === 0;
+  }
   const stats = map.stats();
   const records = map.conflicts();
   const expected = scenario.expectedConflicts(o.sync, o.mix);

@@ -16,7 +16,20 @@ export type Role =
   /** The same cleanup done with map.sweep(pred). */
   | 'sweeper'
   /** map.add on a few hot counter keys shared by every worker. */
-  | 'counter';
+  | 'counter'
+  /** ttl: sets shared keys with short TTLs and checks no expired entry is readable (./patterns.ts). */
+  | 'ttl'
+  /** lease: acquire, use, release shared keys, checking a leased entry is never removed. */
+  | 'lease-user'
+  /** lease: retires shared keys and re-inserts them once removed. */
+  | 'retirer'
+  /** delete-queue: ranges over a snapshot and enqueues its doomed keys instead of deleting them. */
+  | 'enqueuer';
+
+/** Roles with an op budget in `--ops` mode; the others run until these are done. */
+export function isWriterRole(role: Role): boolean {
+  return role === 'mixed' || role === 'counter' || role === 'ttl' || role === 'lease-user';
+}
 
 export interface Scenario {
   name: string;
@@ -29,6 +42,10 @@ export interface Scenario {
   role(index: number, workers: number): Role;
   /** Conflict kinds the scenario provokes on purpose under `sync`. */
   expectedConflicts(sync: SyncMode, mix: Mix): ConflictKind[];
+  /** Map features the scenario needs (default none). */
+  map?: { ttl?: boolean; leases?: boolean };
+  /** Fill the shared key space before the run (default true). */
+  prefill?: boolean;
 }
 
 const ITERATION: ConflictKind = 'concurrent map iteration and map write';
@@ -74,7 +91,43 @@ export const SCENARIOS: Record<string, Scenario> = {
     role: () => 'counter',
     expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
   },
+  // The safe cleanup shapes of issue 5; roles, checks and helper threads in ./patterns.ts.
+  ttl: {
+    name: 'ttl',
+    summary: 'workers set keys with 1-20 ms TTLs and read them while a sweeper thread reclaims: no expired entry readable',
+    minWorkers: 1,
+    numeric: false,
+    role: () => 'ttl',
+    expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
+    map: { ttl: true },
+    prefill: false,
+  },
+  lease: {
+    name: 'lease',
+    summary: 'workers acquire/use/release entries while worker 0 retires and re-inserts them: no leased entry removed, each retired entry removed once',
+    minWorkers: 2,
+    numeric: false,
+    role: (i) => (i === 0 ? 'retirer' : 'lease-user'),
+    expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
+    map: { leases: true },
+  },
+  'delete-queue': {
+    name: 'delete-queue',
+    summary: 'handlers enqueue keys to delete into a DeleteQueue, a drainer thread deletes them: each exactly once, none lost when full',
+    minWorkers: 2,
+    numeric: false,
+    role: (i, n) => (i < handlerCount(n) ? 'enqueuer' : 'mixed'),
+    expectedConflicts: (sync, mix) => (sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : []),
+  },
 };
 
 /** Hot counter keys of the `counters` scenario (ids 0 .. COUNTER_KEYS-1 of the shared space). */
 export const COUNTER_KEYS = 8;
+
+/** Doomed keys each worker of the `delete-queue` scenario may create (ids reserved after the owned keys). */
+export const DOOMED_PER_WORKER = 4096;
+
+/** Key ids a scenario uses beyond the shared and owned ones. */
+export function extraKeyIds(scenario: string, workers: number): number {
+  return scenario === 'delete-queue' ? workers * DOOMED_PER_WORKER : 0;
+}

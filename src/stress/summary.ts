@@ -88,6 +88,9 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     for (const l of v.losses) out.push(`  ${l}`);
     out.push(`  invariants ${v.invariants}`);
   }
+  if (v.pattern !== undefined) {
+    out.push(`${o.scenario} checks: ${Object.entries(v.pattern).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ')}`);
+  }
   out.push(r.exitCode === 0 ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
   return out.join('\n');
 }

@@ -5,7 +5,7 @@
  */
 import { checkKeySpace, checkValueType } from './keys.js';
 import { isNumericType, UsageError, type StressOptions } from './options.js';
-import { COUNTER_KEYS, SCENARIOS } from './scenarios.js';
+import { COUNTER_KEYS, extraKeyIds, SCENARIOS } from './scenarios.js';
 
 /** Checks option combinations no single parser can; throws UsageError. */
 export function validateOptions(o: StressOptions): void {
@@ -19,6 +19,6 @@ export function validateOptions(o: StressOptions): void {
   if (o.mix.add > 0 && !numeric) throw new UsageError(`--mix add needs --value-type int32, uint32 or float64, not ${o.valueType}`);
   if (o.scenario === 'counters' && o.keys < COUNTER_KEYS) throw new UsageError(`--scenario counters needs --keys ${COUNTER_KEYS} or more`);
   if (o.ops !== undefined && o.ops < o.workers) throw new UsageError(`--ops must be at least --workers (${o.workers}), got ${o.ops}`);
-  checkKeySpace(o.keyType, o.keys + o.workers * o.owned);
+  checkKeySpace(o.keyType, o.keys + o.workers * o.owned + extraKeyIds(o.scenario, o.workers));
   checkValueType(o.valueType);
 }

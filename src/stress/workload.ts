@@ -18,7 +18,8 @@ import { encodeHistogram, newHistogram } from './histogram.js';
 import { keyCodec, keyPicker, Rng, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
 import { MIX_OPS, type MixOp } from './options.js';
 import { CONTROL, type OwnedExpectation, type StressTask, type WorkerResult } from './protocol.js';
-import { COUNTER_KEYS } from './scenarios.js';
+import { COUNTER_KEYS, isWriterRole } from './scenarios.js';
+import { runEnqueuer, runLeaseUser, runRetirer, runTtl } from './patterns.js';
 
 /** The part of SharedMap's API the workload uses. */
 export interface StressMap {
@@ -47,8 +48,8 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : err instanceof Error ? err.name : 'non-error';
 }
 
-/** One worker's run: the state every role shares. */
-class Run {
+/** One worker's run: the state every role shares (exported for the pattern roles in ./patterns.ts). */
+export class Run {
   readonly rng: Rng;
   readonly kc: KeyCodec;
   readonly vc: ValueCodec;
@@ -68,6 +69,8 @@ class Run {
   readonly expected: unknown[];
   readonly present: Uint8Array;
   readonly counterSums = new Array<number>(COUNTER_KEYS).fill(0);
+  /** Counts of the pattern roles (./patterns.ts). */
+  readonly pattern: Record<string, number> = {};
   deadline = Infinity;
 
   constructor(
@@ -304,6 +307,7 @@ class Run {
       iterationsCompleted: this.iterationsCompleted,
       deleted: this.deleted,
       errors: this.errors,
+      pattern: this.pattern,
     };
   }
 }
@@ -398,9 +402,21 @@ export function runWorkload(map: StressMap, task: StressTask, threadId: number):
       case 'sweeper':
         runHandler(run, true);
         break;
+      case 'ttl':
+        runTtl(run);
+        break;
+      case 'lease-user':
+        runLeaseUser(run);
+        break;
+      case 'retirer':
+        runRetirer(run);
+        break;
+      case 'enqueuer':
+        runEnqueuer(run);
+        break;
     }
   } finally {
-    if (task.role === 'mixed' || task.role === 'counter') Atomics.add(run.words, CONTROL.WRITERS_DONE_I32, 1);
+    if (isWriterRole(task.role)) Atomics.add(run.words, CONTROL.WRITERS_DONE_I32, 1);
     run.progress[CONTROL.progressF64(task.index)] = run.ops;
   }
   return run.result(performance.now() - start, threadId);
