@@ -8,7 +8,9 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { SharedMap, barrierWait, LeaseError } from '../../dist/index.js';
 import { rng } from './ttl-lease-rng.mjs';
 
-const { handle, keys, holding, removedBy, words, L, parties, iters, seed } = workerData;
+const { handle, keys, holding, removedBy, words, L, parties, iters, seed, h } = workerData;
+// Rendezvous words of this holder: [key + 1 (0 = none), id, ack].
+const rdv = L.rdv + 3 * h;
 const map = SharedMap.attach(handle);
 const rand = rng(seed);
 const violations = [];
@@ -16,6 +18,7 @@ let acquired = 0;
 let misses = 0;
 let nested = 0;
 let lastReleases = 0;
+let rendezvous = 0;
 
 function violation(msg) {
   if (violations.length < 20) violations.push(msg);
@@ -50,6 +53,21 @@ for (let i = 0; i < iters; i++) {
   Atomics.add(holding, id, 1);
   // "Use" the resource for a while: check the lease a few times.
   for (let j = 1 + Math.floor(rand() * 6); j > 0; j--) checkHeld(k, id, 'after acquire');
+  // Every 200th lease: make sure the retirer retires it while it is held (on a
+  // loaded machine threads rarely run at the same moment by chance).
+  if (acquired % 200 === 0) {
+    Atomics.store(words, rdv + 1, id);
+    Atomics.store(words, rdv + 2, 0);
+    Atomics.store(words, rdv, k + 1);
+    const deadline = Date.now() + 20_000;
+    while (Atomics.load(words, rdv + 2) === 0) {
+      if (Date.now() > deadline) throw new Error('holder: the retirer did not answer a rendezvous within 20 s');
+      Atomics.wait(words, rdv + 2, 0, 50);
+    }
+    rendezvous++;
+    checkHeld(k, id, 'after the retirer retired it');
+    if (map.get(k) !== undefined) violation(`key ${k}: id ${id} retired at a rendezvous, still readable`);
+  }
   if (rand() < 0.2) {
     const again = map.acquire(k);
     if (again !== undefined) {
@@ -69,4 +87,4 @@ for (let i = 0; i < iters; i++) {
 }
 Atomics.add(words, L.holdersDone, 1);
 Atomics.notify(words, L.holdersDone);
-parentPort.postMessage({ acquired, misses, nested, lastReleases, violations });
+parentPort.postMessage({ acquired, misses, nested, lastReleases, rendezvous, violations });

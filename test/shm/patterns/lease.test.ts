@@ -342,6 +342,7 @@ interface HolderResult {
   misses: number;
   nested: number;
   lastReleases: number;
+  rendezvous: number;
   violations: string[];
 }
 interface RetirerResult {
@@ -350,6 +351,7 @@ interface RetirerResult {
   ops: number;
   removedNow: number;
   deferred: number;
+  rdvDeferred: number;
   blocked: number;
   reinserted: number;
   violations: string[];
@@ -374,9 +376,9 @@ describe('leases across real threads', () => {
     const removedBy = ints(maxId + 1);
     const retired = ints(maxId + 1);
     const words = controlWords();
-    const L = { barrier: 0, holdersDone: 4 };
+    const L = { barrier: 0, holdersDone: 4, rdv: 8 };
     const common = { handle: map.handle, keys, holding, removedBy, retired, words, L, parties: holders + 1 };
-    const hs = Array.from({ length: holders }, (_, i) => spawn<HolderResult>('lease-holder.mjs', { ...common, iters, seed: seed + i }));
+    const hs = Array.from({ length: holders }, (_, i) => spawn<HolderResult>('lease-holder.mjs', { ...common, iters, h: i, seed: seed + i }));
     const rt = spawn<RetirerResult>('lease-retirer.mjs', { ...common, holders, maxOps, maxId, seed: seed + 100 });
     const hr = await Promise.all(hs.map((h) => h.result));
     const rr = await rt.result;
@@ -386,7 +388,9 @@ describe('leases across real threads', () => {
     // Not vacuous: leases were taken, retires were deferred and finished by a release, writes were refused.
     const sum = (f: (h: HolderResult) => number) => hr.reduce((a, h) => a + f(h), 0);
     expect(sum((h) => h.acquired)).toBeGreaterThan(0);
-    expect(rr.deferred).toBeGreaterThan(0);
+    expect(sum((h) => h.rendezvous)).toBeGreaterThan(0);
+    expect(rr.rdvDeferred).toBeGreaterThan(0);
+    expect(rr.deferred).toBeGreaterThanOrEqual(rr.rdvDeferred);
     expect(sum((h) => h.lastReleases)).toBeGreaterThan(0);
     expect(rr.removedNow).toBeGreaterThan(0);
     // Every retired id removed exactly once; every other id never.
