@@ -23,6 +23,11 @@ import { runStress, type RunHooks, type StressResult } from '../stress/run.js';
 import { validateOptions } from '../stress/validate.js';
 import { SCENARIOS } from '../stress/scenarios.js';
 import { formatReport, formatSummary, toJson } from '../stress/summary.js';
+import { DEFAULT_HISTORY_BUFFER, DEFAULT_HISTORY_KEYS } from '../stress/history.js';
+import { formatHistory } from '../race/history.js';
+
+/** Default time limit per key of `--check`, ms. */
+const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
 export { runStress, type StressResult };
 
@@ -42,6 +47,11 @@ const OPTIONS = {
   seed: { type: 'string' },
   json: { type: 'boolean' },
   report: { type: 'string' },
+  history: { type: 'string' },
+  'history-keys': { type: 'string' },
+  'history-buffer': { type: 'string' },
+  check: { type: 'boolean' },
+  'check-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -73,6 +83,14 @@ export function usage(command = 'stress'): string {
     '  --seed N            seeds key choice and the map\'s hash (default: from the clock; printed)',
     '  --json              print one JSON document on stdout and nothing else',
     '  --report FILE       also write the summary with every conflict report to FILE',
+    '  --history FILE      record every op on the sampled keys and write the history (JSON Lines, as `check` reads) to FILE',
+    `  --history-keys N    keys to sample: ids 0..N-1 of the shared space, the hottest of every --dist (default ${DEFAULT_HISTORY_KEYS});`,
+    '                      sweeps and range-deletes leave them alone while recording',
+    `  --history-buffer N  ops each worker can record (default ${DEFAULT_HISTORY_BUFFER}); when full, recording stops for that worker`,
+    '                      and the summary says how many ops were not recorded',
+    '  --check             check the history for linearizability at the end: a violation fails the run (exit 1) and',
+    '                      prints the counterexample; "unknown" (a key not decided in time) is reported, not a failure',
+    `  --check-timeout MS  time limit per key for --check (default ${DEFAULT_CHECK_TIMEOUT_MS})`,
     '  -h, --help          this text',
     '',
     'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',
@@ -80,7 +98,7 @@ export function usage(command = 'stress'): string {
     '',
     'exit codes:',
     '  0  verified, and (with --sync lock) no conflict other than those the scenario provokes on purpose',
-    '  1  verification failed, or unexpected conflicts, or a worker failed',
+    '  1  verification failed, or unexpected conflicts, or a worker failed, or (--check) the history is not linearizable',
     '  2  bad arguments (one-line reason on stderr)',
   ].join('\n');
 }
@@ -89,6 +107,8 @@ export interface ParsedStressArgs {
   options: StressOptions;
   json: boolean;
   report: string | undefined;
+  /** `--history FILE`. */
+  history: string | undefined;
   help: boolean;
 }
 
@@ -127,8 +147,20 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
   if (str('seed') !== undefined) o.seed = parseInteger(str('seed')!, '--seed', 0, 0x7fffffff);
   const report = str('report');
   if (report === '') throw new UsageError('--report needs a file name');
+  const history = str('history');
+  if (history === '') throw new UsageError('--history needs a file name');
+  if (history === undefined) {
+    for (const name of ['history-keys', 'history-buffer', 'check-timeout']) if (str(name) !== undefined) throw new UsageError(`--${name} needs --history FILE`);
+    if (values.check === true) throw new UsageError('--check needs --history FILE');
+  } else {
+    o.historyKeys = str('history-keys') === undefined ? DEFAULT_HISTORY_KEYS : parseInteger(str('history-keys')!, '--history-keys', 1, 1_000_000);
+    o.historyBuffer = str('history-buffer') === undefined ? DEFAULT_HISTORY_BUFFER : parseInteger(str('history-buffer')!, '--history-buffer', 1, 1 << 26);
+    if (values.check === true) {
+      o.historyCheckTimeoutMs = str('check-timeout') === undefined ? DEFAULT_CHECK_TIMEOUT_MS : parseInteger(str('check-timeout')!, '--check-timeout', 1);
+    } else if (str('check-timeout') !== undefined) throw new UsageError('--check-timeout needs --check');
+  }
   if (!help) validateOptions(o);
-  return { options: o, json: values.json === true, report, help };
+  return { options: o, json: values.json === true, report, history, help };
 }
 
 /** Progress on stderr: a bar on a terminal, a plain line every 2 s otherwise, nothing with --json. */
@@ -198,11 +230,13 @@ export async function run(argv: string[]): Promise<number> {
     progress.done();
     process.off('SIGINT', onSigint);
   }
+  if (parsed.history !== undefined && result.history !== undefined) writeFileSync(parsed.history, formatHistory(result.history.ops));
   if (parsed.json) process.stdout.write(JSON.stringify(toJson(result), jsonReplacer) + '\n');
   else process.stdout.write(formatSummary(result) + '\n');
   if (parsed.report !== undefined) {
     writeFileSync(parsed.report, formatReport(result));
     if (!parsed.json) process.stdout.write(`report written to ${parsed.report}\n`);
   }
+  if (parsed.history !== undefined && !parsed.json) process.stdout.write(`history written to ${parsed.history}\n`);
   return result.exitCode;
 }

@@ -55,6 +55,12 @@ export interface StressOptions {
   shards: number | undefined;
   /** Seeds the workers' random choices and the map's hash. */
   seed: number;
+  /** `--history`: record every op on shared key ids 0 .. historyKeys-1 (0 or undefined: no recording; see ./history.ts). */
+  historyKeys?: number;
+  /** Recorder capacity per worker, ops (default DEFAULT_HISTORY_BUFFER in ./history.ts). */
+  historyBuffer?: number;
+  /** `--check`: check the recorded history at the end; a violation fails the run. Time limit per key, ms. */
+  historyCheckTimeoutMs?: number;
 }
 
 export const DEFAULT_MIX = 'get=70,set=20,delete=5,update=5';

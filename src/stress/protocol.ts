@@ -8,6 +8,7 @@ import type { SharedMapHandle, SyncMode, KeyType, ValueType } from '../shm/types
 import type { EncodedHistograms } from './histogram.js';
 import type { Dist, Mix } from './options.js';
 import type { Role } from './scenarios.js';
+import type { RecordedOps } from '../race/recorder.js';
 import type { PatternTask } from './patterns.js';
 
 /**
@@ -51,6 +52,9 @@ export interface StressTask {
   ops: number | undefined;
   /** The run is bounded by an op budget (`--ops`), not by durationMs. */
   byOps: boolean;
+  /** `--history`: record every op on shared key ids below this (0: none), in a buffer of historyBuffer ops (./history.ts). */
+  historyKeys?: number;
+  historyBuffer?: number;
   /** Shared state of the ttl / lease / delete-queue scenarios (./patterns.ts). */
   pattern?: PatternTask;
 }
@@ -85,6 +89,8 @@ export interface WorkerResult {
   deleted: number;
   /** Errors thrown by map operations, by error code (conflict errors included). */
   errors: Record<string, number>;
+  /** `--history`: the ops this worker recorded on the sampled keys. */
+  history?: RecordedOps;
   /** Counts kept by the ttl / lease / delete-queue roles (./patterns.ts), summed by the runner. */
   pattern?: Record<string, number>;
 }

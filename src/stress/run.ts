@@ -19,6 +19,7 @@ import { CONTROL, type StressTask, type WorkerResult } from './protocol.js';
 import { COUNTER_KEYS, isWriterRole, SCENARIOS } from './scenarios.js';
 import { preparePattern } from './patterns.js';
 import type { Role } from './scenarios.js';
+import { collectHistory, DEFAULT_HISTORY_BUFFER, recordInitialState, type StressHistory } from './history.js';
 
 /** Losses printed key by key, at most this many. */
 export const LOSSES_SHOWN = 20;
@@ -88,6 +89,8 @@ export interface StressResult {
   failures: string[];
   /** threadId -> 'worker N', for reports. */
   threadNames: Map<number, string>;
+  /** `--history`: what was recorded, the merged history, and the check (`--check`). */
+  history?: StressHistory;
 }
 
 function defaultWorkerFile(): string {
@@ -162,6 +165,8 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     hooks.onProgress?.({ ops, elapsedMs, fraction: Math.min(1, fraction) });
   }, hooks.progressEveryMs ?? 250);
 
+  // `--history`: the sampled keys' state before any worker starts (the main thread is thread `workers`).
+  const initial = (o.historyKeys ?? 0) > 0 ? recordInitialState(map, kc, Math.min(o.historyKeys!, o.keys), o.workers) : [];
   let results: WorkerResult[];
   let auxResult: unknown;
   const aux = pattern?.aux === undefined ? undefined : (pool.run(pattern.aux.task as never, { filename: pattern.aux.file }) as Promise<unknown>);
@@ -187,6 +192,8 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
           durationMs: o.durationMs,
           ops: opBudgets[index],
           byOps: o.ops !== undefined,
+          historyKeys: o.historyKeys ?? 0,
+          historyBuffer: o.historyBuffer ?? DEFAULT_HISTORY_BUFFER,
           ...(pattern === undefined ? {} : { pattern: pattern.task }),
         }),
       ),
@@ -222,6 +229,19 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
 
   const failures: string[] = [];
   if (!verification.ok) failures.push(`verification failed: ${verification.lossCount} loss(es)`);
+  const history =
+    (o.historyKeys ?? 0) > 0
+      ? await collectHistory(
+          initial,
+          results.map((r) => r.history),
+          Math.min(o.historyKeys!, o.keys),
+          kc,
+          o.valueType,
+          o.historyCheckTimeoutMs === undefined ? undefined : { timeoutMs: o.historyCheckTimeoutMs },
+        )
+      : undefined;
+  // A violation fails the run; `unknown` (a key's search ran out of time) is reported, not a failure.
+  if (history?.check?.status === 'violation') failures.push(`history not linearizable: ${history.check.counts.violation} key(s) in violation`);
   if (verification.invariants !== 'ok' && verification.invariants !== 'unavailable') failures.push(`invariants: ${verification.invariants}`);
   if (o.sync === 'lock') {
     if (unexpected > 0) failures.push(`${unexpected} unexpected conflict(s) with --sync lock`);
@@ -259,6 +279,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     exitCode: failures.length === 0 ? 0 : 1,
     failures,
     threadNames: new Map(results.map((r) => [r.threadId, `worker ${r.index}`])),
+    ...(history === undefined ? {} : { history }),
   };
 }
 

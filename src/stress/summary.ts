@@ -3,6 +3,7 @@
  * the `--report FILE` text (summary plus every conflict block).
  */
 import { formatConflicts } from '../race/report.js';
+import { formatCheckReport } from '../race/timeline.js';
 import { formatNs } from './histogram.js';
 import { MIX_OPS } from './options.js';
 import { LOSSES_SHOWN, type StressResult } from './run.js';
@@ -91,15 +92,37 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
   if (v.pattern !== undefined) {
     out.push(`${o.scenario} checks: ${Object.entries(v.pattern).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ')}`);
   }
+  if (r.history !== undefined) out.push('', ...formatHistorySummary(r));
   out.push(r.exitCode === 0 ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
   return out.join('\n');
 }
 
-/** The `--json` document: everything in the summary, conflict records in full. */
+/** `--history`: what was recorded (never silent about drops) and, with `--check`, the verdict and any counterexample. */
+function formatHistorySummary(r: StressResult): string[] {
+  const h = r.history!;
+  const out = [
+    `history: ${h.recorded.toLocaleString('en-US')} ops recorded on ${h.keys} sampled keys (ids 0..${h.keys - 1}), ` +
+      `after ${h.initial} initial sets by the main thread (thread ${r.options.workers})` +
+      (h.dropped > 0 ? `, ${h.dropped.toLocaleString('en-US')} NOT recorded` : ', none dropped'),
+  ];
+  for (const st of h.stopped) {
+    out.push(`  worker ${st.worker}: recording stopped (${st.why}), ${st.dropped.toLocaleString('en-US')} later ops on sampled keys not recorded`);
+  }
+  if (h.check !== undefined) {
+    const c = h.check;
+    if (c.status === 'ok') out.push(`linearizability: ok (${c.ops.toLocaleString('en-US')} ops on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`);
+    else out.push(`linearizability: ${formatCheckReport(h.ops, c)}` + (c.status === 'unknown' ? '\n  (unknown is reported, not a failure)' : ''));
+  }
+  return out;
+}
+
+/** The `--json` document: everything in the summary, conflict records in full (the history itself only as counts: it is in the --history file). */
 export function toJson(r: StressResult): unknown {
+  const { history, ...rest } = r;
   return {
-    ...r,
+    ...rest,
     threadNames: Object.fromEntries(r.threadNames),
+    ...(history === undefined ? {} : { history: { ...history, ops: undefined } }),
   };
 }
 

@@ -20,6 +20,8 @@ import { MIX_OPS, type MixOp } from './options.js';
 import { CONTROL, type OwnedExpectation, type StressTask, type WorkerResult } from './protocol.js';
 import { COUNTER_KEYS, isWriterRole } from './scenarios.js';
 import { runEnqueuer, runLeaseUser, runRetirer, runTtl } from './patterns.js';
+import { HistoryRecorder, REC_OP } from '../race/recorder.js';
+import { DEFAULT_HISTORY_BUFFER, stressCoding } from './history.js';
 
 /** The part of SharedMap's API the workload uses. */
 export interface StressMap {
@@ -72,6 +74,12 @@ export class Run {
   /** Counts of the pattern roles (./patterns.ts). */
   readonly pattern: Record<string, number> = {};
   deadline = Infinity;
+  /** `--history`: ops on shared key ids below this are recorded (0: recording off; see ./history.ts). */
+  readonly sampled: number;
+  /** The history buffer, allocated in the constructor, before the start barrier. */
+  readonly recorder: HistoryRecorder | undefined;
+  /** Set by `failed`: the last op threw. */
+  threw = false;
 
   constructor(
     readonly map: StressMap,
@@ -85,6 +93,8 @@ export class Run {
     this.ownedBase = task.keys + task.index * task.owned;
     this.expected = new Array<unknown>(task.owned).fill(undefined);
     this.present = new Uint8Array(task.owned);
+    this.sampled = Math.min(task.historyKeys ?? 0, task.keys);
+    this.recorder = this.sampled > 0 ? new HistoryRecorder(task.historyBuffer ?? DEFAULT_HISTORY_BUFFER, stressCoding(task.valueType)) : undefined;
   }
 
   /**
@@ -125,6 +135,41 @@ export class Run {
     return out;
   }
 
+  /**
+   * `op` on a sampled key (`id < sampled`), recorded in the history with
+   * `value` (what set / update store). The stamps bracket `op`, whose latency
+   * bookkeeping falls inside them: that only widens the interval, which can
+   * hide a violation but never invent one. An op that threw is not recorded:
+   * a failed map operation leaves the map as it was (DESIGN.md, Errors).
+   */
+  recordedOp(kind: MixOp, id: number, key: unknown, arg: unknown, value: unknown): unknown {
+    const rec = this.recorder!;
+    this.threw = false;
+    const call = rec.now();
+    const out = this.op(kind, key, arg);
+    const ret = rec.now();
+    if (this.threw) return out;
+    switch (kind) {
+      case 'get':
+        rec.record(REC_OP.get, id, undefined, undefined, out, call, ret);
+        break;
+      case 'set':
+      case 'update':
+        // The stress update on a shared key always returns a new value: sequentially, a set of it.
+        rec.record(REC_OP.set, id, value, undefined, undefined, call, ret);
+        break;
+      case 'delete':
+        rec.record(REC_OP.delete, id, undefined, undefined, out, call, ret);
+        break;
+      case 'add':
+        rec.record(REC_OP.add, id, arg, undefined, out, call, ret);
+        break;
+      default:
+        break;
+    }
+    return out;
+  }
+
   /** Times `fn` as one op of `kind` (iterate, sweep: whole-map ops). */
   timed<T>(kind: string, fn: () => T): T | undefined {
     const t0 = performance.now();
@@ -143,6 +188,7 @@ export class Run {
   failed(err: unknown): void {
     const code = errorCode(err);
     this.errors[code] = (this.errors[code] ?? 0) + 1;
+    this.threw = true;
     if (code === ITERATION_CODE) this.iterationsAborted++;
     else if (this.task.sync !== 'none' && !code.startsWith('SHMAP_CONCURRENT')) throw err;
   }
@@ -250,7 +296,8 @@ export class Run {
   /** Deletion predicate shared by range-delete and sweep: a quarter of the shared keys, a different quarter each round. Owned keys never match. */
   doomed(key: unknown, round: number): boolean {
     const id = this.kc.id(key);
-    return id < this.task.keys && (id + round) % 4 === 0;
+    // Sampled keys (`--history`) are left alone: an unrecorded delete would make the history look wrong.
+    return id < this.task.keys && id >= this.sampled && (id + round) % 4 === 0;
   }
 
   rangeDelete(round: number): void {
@@ -307,6 +354,7 @@ export class Run {
       iterationsCompleted: this.iterationsCompleted,
       deleted: this.deleted,
       errors: this.errors,
+      history: this.recorder?.take(),
       pattern: this.pattern,
     };
   }
@@ -341,12 +389,13 @@ function runMixed(run: Run): void {
       run.ownedOp(op);
       continue;
     }
-    const key = kc.key(picker.pick(rng));
-    if (op === 'set') run.op('set', key, run.vc.value(++run.writeN, task.index));
-    else if (op === 'update') {
-      pending = run.vc.value(++run.writeN, task.index);
-      run.op('update', key, updateToPending);
-    } else run.op(op, key, 1);
+    const id = picker.pick(rng);
+    const key = kc.key(id);
+    let value: unknown;
+    if (op === 'set' || op === 'update') value = pending = run.vc.value(++run.writeN, task.index);
+    const arg = op === 'set' ? value : op === 'update' ? updateToPending : 1;
+    if (id < run.sampled) run.recordedOp(op, id, key, arg, value);
+    else run.op(op, key, arg);
   }
 }
 
@@ -360,7 +409,7 @@ function runCounters(run: Run): void {
     }
     const c = rng.below(COUNTER_KEYS);
     const delta = 1 + rng.below(3);
-    const out = run.op('add', counterKeys[c], delta);
+    const out = c < run.sampled ? run.recordedOp('add', c, counterKeys[c], delta, undefined) : run.op('add', counterKeys[c], delta);
     // Count only adds that returned: one that threw may not have happened.
     if (out !== undefined) run.counterSums[c]! += delta;
   }
