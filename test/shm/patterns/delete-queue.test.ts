@@ -34,7 +34,41 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
   }
 }
 
+/**
+ * `until`, but fails at once (with what happened) when one of `workers`
+ * settles first: a worker that died or finished early cannot make the
+ * condition come true, and waiting out the timeout would hide why.
+ */
+async function untilOr(cond: () => boolean, what: string, workers: Array<Promise<unknown>>): Promise<void> {
+  const early = workers.map((w) =>
+    w.then(
+      (r) => { throw new Error(`waiting for ${what}: a worker finished first with ${JSON.stringify(r)}`); },
+      (e: unknown) => { throw new Error(`waiting for ${what}: a worker failed first: ${String(e)}`); },
+    ),
+  );
+  for (const e of early) e.catch(() => {}); // the race below reports it
+  await Promise.race([until(cond, what), ...early]);
+}
+
 const KEY_STRIDE = 1_000_000;
+
+/**
+ * Enqueues `keys` from this (the test's) thread with enqueueWait, all within
+ * one time budget: this thread is blocked meanwhile, so vitest's own timeout
+ * cannot fire, and a consumer that never makes room must fail here.
+ */
+function enqueueAllWithin(queue: DeleteQueue, keys: Iterable<number>, budgetMs = 15_000): void {
+  const deadline = Date.now() + budgetMs;
+  for (const k of keys) {
+    if (!queue.enqueueWait(k, Math.max(0, deadline - Date.now()))) {
+      throw new Error(`enqueueWait(${k}) failed within the ${budgetMs} ms budget: ${JSON.stringify(queue.stats())}`);
+    }
+  }
+}
+
+function* range(from: number, to: number, step = 1): Generator<number> {
+  for (let i = from; i < to; i += step) yield i;
+}
 
 describe('DeleteQueue, one thread', () => {
   it('drains keys in the order each producer enqueued them (two handles, interleaved)', () => {
@@ -279,7 +313,7 @@ describe('DeleteQueue, real worker threads', () => {
     q.enqueue(1);
     q.enqueue(2);
     const w = spawn<{ accepted: boolean }>('delete-queue.mjs', { role: 'wait-room', queue: q.handle, key: 3 });
-    await until(() => q.stats().fullWaits >= 1, 'the worker to park in enqueueWait');
+    await untilOr(() => q.stats().fullWaits >= 1, 'the worker to park in enqueueWait', [w.result]);
     expect(q.size).toBe(2);
     const r = recorder<number>();
     expect(q.drainInto(r)).toBe(2);
@@ -292,7 +326,7 @@ describe('DeleteQueue, real worker threads', () => {
     const q = DeleteQueue.create({ capacity: 1 });
     q.enqueue(1);
     const w = spawn<{ accepted: boolean }>('delete-queue.mjs', { role: 'wait-room', queue: q.handle, key: 2 });
-    await until(() => q.stats().fullWaits >= 1, 'the worker to park in enqueueWait');
+    await untilOr(() => q.stats().fullWaits >= 1, 'the worker to park in enqueueWait', [w.result]);
     q.close();
     expect((await w.result).accepted).toBe(false);
     expect(q.stats()).toMatchObject({ enqueued: 1, closedRejections: 1 });
@@ -320,7 +354,7 @@ describe('DeleteQueue, real worker threads', () => {
       spawn<{ fulls: number; waitFailures: number }>('delete-queue.mjs', { role: 'producer', queue: queue.handle, words, L, id, n: perProducer }),
     );
     // No drainer yet: the producers fill the ring and one must see false.
-    await until(() => Atomics.load(words, L.fullSeen) === 1, 'a producer to find the queue full');
+    await untilOr(() => Atomics.load(words, L.fullSeen) === 1, 'a producer to find the queue full', runs.map((r) => r.result));
     const drainer = spawn<DrainLoopResult>('delete-queue.mjs', { role: 'drain-log', queue: queue.handle, map: map?.handle, log });
     const results = await Promise.all(runs.map((r) => r.result));
     queue.close();
@@ -376,10 +410,9 @@ describe('DeleteQueue, real worker threads', () => {
       worker.once('exit', (code) => reject(new Error(`drainer exited (${code}) without posting a result`)));
     });
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-    await until(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue');
+    await untilOr(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue', [message]);
     // Keys 0..1999 and each even key a second time: the second delete finds nothing.
-    for (let i = 0; i < 2_000; i++) expect(queue.enqueueWait(i, 20_000)).toBe(true);
-    for (let i = 0; i < 2_000; i += 2) expect(queue.enqueueWait(i, 20_000)).toBe(true);
+    enqueueAllWithin(queue, [...range(0, 2_000), ...range(0, 2_000, 2)]);
     queue.close();
     const m = await message;
     expect(m.type).toBe('drainer-result');
@@ -397,9 +430,9 @@ describe('DeleteQueue, real worker threads', () => {
       const task = pool.run({ queue: queue.handle, map: map.handle });
       // The task reaches the pool thread through the event loop: let it
       // arrive before this thread blocks in enqueueWait.
-      await until(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue');
-      for (let i = 0; i < 500; i++) expect(queue.enqueueWait(i, 20_000)).toBe(true);
-      await until(() => queue.size === 0, 'the drainer to drain');
+      await untilOr(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue', [task]);
+      enqueueAllWithin(queue, range(0, 500));
+      await untilOr(() => queue.size === 0, 'the drainer to drain', [task]);
       queue.close();
       const result = (await task) as DrainLoopResult;
       expect(result).toMatchObject({ drained: 500, removed: 500, absent: 0, pendingAtExit: 0 });
