@@ -359,8 +359,8 @@ interface RetirerResult {
 
 describe('leases across real threads', () => {
   it('holders acquire/check/release while a retirer retires and re-inserts: no removal under a lease, each retired entry removed once', async () => {
-    const seed = (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
-    console.log(`lease threads: seed ${seed}`);
+    const seed = Number(process.env.SHMAP_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
+    console.log(`lease threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`);
     const keys = 24;
     const holders = 3;
     const iters = 25_000;

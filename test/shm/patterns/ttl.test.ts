@@ -438,8 +438,8 @@ function runSweeperWorker(handle: unknown, stop: unknown, intervalMs: number): {
 
 describe('TTL across real threads', () => {
   it('no entry is readable after its expiry; the sweeper thread reclaims; size ends at the unexpired count', async () => {
-    const seed = (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
-    console.log(`ttl threads: seed ${seed}`);
+    const seed = Number(process.env.SHMAP_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
+    console.log(`ttl threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`);
     const W = 2;
     const R = 2;
     const keys = 512;
