@@ -51,6 +51,8 @@ export {
 export type { CheckOptions, CheckStatus, KeyCheckResult, KeyVerdict, LinearizabilityResult, Partition } from './race/linearizability.js';
 export { formatTimeline, formatKeyResult, formatCheckReport, renderHtmlReport, formatOp, formatOpLabel, layoutTimeline } from './race/timeline.js';
 export type { TimelineOptions, TimelineLayout, TimelineBar } from './race/timeline.js';
+export { HistoryRecorder, decodeRecorded, mergeHistories, plainJson, PLAIN_CODING, REC_OP } from './race/recorder.js';
+export type { RecordedOps, ValueCoding } from './race/recorder.js';
 export { SharedMap } from './shm/map.js';
 export { checkInvariants, dump } from './shm/debug.js';
 export { startSweeper, createStopSwitch, requestStop, waitForStop, sharedNow } from './shm/patterns/ttl.js';
