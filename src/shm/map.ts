@@ -163,7 +163,7 @@ import {
   slotLayout,
 } from './layout.js';
 import { Views, keyCodec, parseType, typeName, valueCodec, describe, type KeyCodec, type ValueCodec } from './codec.js';
-import { Table, homeIndex, slotsFor, fullCtrl } from './shard.js';
+import { Table, homeIndex, slotsFor, slotsForCapacity, fullCtrl } from './shard.js';
 import { allocRegion, freeRegion } from './alloc.js';
 import { mutexLock, mutexUnlock } from './sync.js';
 import { appendConflict, conflictCounts, readConflicts, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
@@ -179,6 +179,18 @@ import {
 } from './errors.js';
 import { MapIterator, type IterKind } from './iterator.js';
 import type { ConflictRecord, RetireResult, SetOptions, SharedMapHandle, SharedMapOptions, SharedMapStats } from './types.js';
+
+/**
+ * Whether the seqlock read may load the seq the first time with a plain
+ * read: true on x86-64 only. There loads are not reordered with other loads,
+ * and V8 keeps typed-array loads in program order (they sit on its effect
+ * chain), so a plain first load followed by plain slot reads and an
+ * `Atomics.load` of the seq last reads the seq before the slot. On ARM64 a
+ * later plain load may pass an earlier plain load: the first load must be
+ * an acquire (`Atomics.load`) there. Measured on x86-64 (bench:core get-hit,
+ * int32 keys): see the README table.
+ */
+const SEQ_FIRST_LOAD_PLAIN = process.arch === 'x64';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
@@ -347,7 +359,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const slot = slotLayout(key.code, key.n, value.code, value.n, ttl, leases);
     const regionsOff = regionsOffBytes(shards, logRecords);
     // Per shard: room for its share of `capacity` plus 5% for uneven hashing.
-    const shardSlots = slotsFor(Math.ceil((capacity / shards) * 1.05) + 1);
+    const shardSlots = slotsForCapacity(Math.ceil((capacity / shards) * 1.05) + 1);
     const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
     const initialBytes = regionsOff + shards * shardRegionBytes;
     // The buffer may grow to: every shard's share of maxCapacity (a generous
@@ -429,7 +441,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     // The common case of readSlot, inlined: one validated attempt, the value
     // kept in a local (no field store, so no boxing of a float64 on the way).
     const i32 = this.i32;
-    const seq = Atomics.load(i32, d + D_SEQ);
+    const seq = SEQ_FIRST_LOAD_PLAIN ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) === 0 && !this.none) {
       let at = this.t.find(d, h);
       if (at >= 0 && this.meta && !this.visible(at)) at = -1;
@@ -556,13 +568,19 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     for (let s = 0; s < this.shards; s++) {
       const d = this.shard0 + s * 32;
       this.lock(d, OP.clear);
-      const removed = i32[d + D_COUNT];
+      const before = i32[d + D_COUNT];
       this.begin(d);
-      this.t.zeroRegion(i32[d + D_REGION], i32[d + D_CAP]);
-      i32[d + D_COUNT] = 0;
-      i32[d + D_TOMBS] = 0;
+      if (this.leases) {
+        // Leased entries are retired, not removed: their last release removes them.
+        this.removeOrRetireAll(d, () => true);
+      } else {
+        this.t.zeroRegion(i32[d + D_REGION], i32[d + D_CAP]);
+        i32[d + D_COUNT] = 0;
+        i32[d + D_TOMBS] = 0;
+      }
+      const removed = before - i32[d + D_COUNT];
       this.end(d, OP.clear, -1);
-      if (this.maxCapacity !== 0 && removed !== 0) Atomics.sub(i32, H_COUNT, removed);
+      if (this.maxCapacity !== 0 && removed !== 0 && !this.leases) Atomics.sub(i32, H_COUNT, removed);
       this.unlock(d);
     }
   }
@@ -713,8 +731,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
               this.begin(d);
               writing = true;
             }
-            this.t.remove(d, at);
-            if (this.maxCapacity !== 0) Atomics.sub(i32, H_COUNT, 1);
+            this.removeOrRetire(d, at);
             deleted++;
           }
         }
@@ -744,8 +761,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return this.defaultTtlMs === Infinity ? Infinity : sharedNow() + this.defaultTtlMs;
   }
 
-  private noTtlOption(options: SetOptions): void {
-    if (options !== null && typeof options === 'object' && options.ttlMs === undefined) return;
+  private noTtlOption(options: SetOptions | null): void {
+    if (options === null || (typeof options === 'object' && options.ttlMs === undefined)) return;
     throw new InvalidOptionError('set: options.ttlMs needs a map created with { ttl: true }');
   }
 
@@ -895,18 +912,14 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       for (let i = 0; i < cap; i++) {
         const at = region + i * sw;
         const slots = this.v.i32;
-        if (slots[at] >= 0 || this.v.f64[(at + this.expiryOffW) >> 1] > now) continue;
+        const expiry = this.v.f64[(at + this.expiryOffW) >> 1];
+        // Entries without an expiry (+Infinity) never go, even for sweepExpired(Infinity).
+        if (slots[at] >= 0 || expiry > now || expiry === Infinity) continue;
         if (!writing) {
           this.begin(d);
           writing = true;
         }
-        if (this.leases && (slots[at + this.leaseOffW] & LEASE_COUNT_MASK) !== 0) {
-          slots[at + this.leaseOffW] |= LEASE_RETIRED;
-          continue;
-        }
-        this.t.remove(d, at);
-        if (this.maxCapacity !== 0) Atomics.sub(i32, H_COUNT, 1);
-        removed++;
+        if (this.removeOrRetire(d, at)) removed++;
       }
       if (writing) this.end(d, OP.sweep, -1);
       this.unlock(d);
@@ -1113,6 +1126,34 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     i32[d + D_COUNT]++;
     if (this.maxCapacity !== 0) Atomics.add(i32, H_COUNT, 1);
     this.end(d, op, slot);
+  }
+
+  /**
+   * Inside an odd-seq window: removes the FULL slot `at`, or, when it is
+   * leased, retires it (hidden; its last release removes it). Returns true
+   * when it removed it.
+   */
+  private removeOrRetire(d: number, at: number): boolean {
+    if (this.leases) {
+      const lease = this.v.i32[at + this.leaseOffW];
+      if ((lease & LEASE_COUNT_MASK) !== 0) {
+        this.v.i32[at + this.leaseOffW] = lease | LEASE_RETIRED;
+        return false;
+      }
+    }
+    this.t.remove(d, at);
+    if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
+    return true;
+  }
+
+  /** `removeOrRetire` on every FULL slot of shard `d` for which `pred(at)` holds. Precondition: inside an odd-seq window. */
+  private removeOrRetireAll(d: number, pred: (at: number) => boolean): void {
+    const region = this.t.regionW(d);
+    const cap = this.i32[d + D_CAP];
+    for (let i = 0; i < cap; i++) {
+      const at = region + i * this.slotWords;
+      if (this.v.i32[at] < 0 && pred(at)) this.removeOrRetire(d, at);
+    }
   }
 
   /** Deletes the FULL slot `at` of shard `d`. Precondition: lock held. */
