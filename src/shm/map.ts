@@ -59,14 +59,16 @@
  * + 1), bump seq to odd, mutate, note themselves as the shard's last writer,
  * bump seq to even, unlock. Readers take no lock: load seq (even), probe, read
  * the value, load seq again; equal means what was read is a state some write
- * left behind. Both seq loads are `Atomics.load` (sequentially consistent);
- * the reads between them are plain typed-array reads, which never tear for
- * aligned words. On x86-64 (where this was built and measured) loads are not
- * reordered with other loads, so a plain read cannot move past the second seq
- * load. On ARM64 a plain load may be satisfied after a later load-acquire;
- * V8 emits `Atomics.load` there with a barrier (ldar + dmb), which orders the
- * earlier plain loads before it. This argument lives here and at
- * `readSlot`; nowhere else reads optimistically.
+ * left behind. The second seq load is always `Atomics.load` (sequentially
+ * consistent: no earlier load may pass it, in V8's compiler or the CPU); the
+ * reads before it are plain typed-array reads, which never tear for aligned
+ * words. The first seq load is an `Atomics.load` too, except on x86-64,
+ * where loads are not reordered with other loads and V8 keeps typed-array
+ * loads in program order, so a plain load suffices and saves one `Atomics`
+ * call (~10-20 ns here) per read (SEQ_FIRST_LOAD_PLAIN). On ARM64 a plain
+ * load may be satisfied after a later one, so the first must be an acquire.
+ * This argument lives here; `get` and `readSlot` are the only optimistic
+ * readers (`copyShard` and the iterator validate the same way).
  *
  * A reader that sees an odd seq spins; after READ_SPINS tries it takes the
  * lock and reads under it, so a reader always finishes.
@@ -100,6 +102,19 @@
  * `snapshot()` is the weakly consistent alternative: it copies each shard
  * under seq validation, never throws, and every entry it returns was present
  * at some moment during the call. `sweep(pred)` is the safe range + delete.
+ *
+ * # TTL and leases (`ttl: true`, `leases: true`)
+ *
+ * Chosen at create; a map without them pays nothing (`meta` is false and no
+ * read looks further). With them a slot also holds an expiry (float64, ms on
+ * the shared clock `performance.timeOrigin + performance.now()`) and a lease
+ * word (layout.ts). An entry is *visible* when it has not expired and is not
+ * retired; every read checks visibility inside its validated window, so an
+ * expired entry is absent to every read at once. Invisible entries are
+ * reclaimed by `sweepExpired` (expired) or by their last `release`
+ * (retired). A leased entry is never removed: `delete`, `retire`, `sweep`,
+ * `clear` and expiry retire it instead. Writes to an invisible key act as on
+ * an absent key, except that a still-leased one refuses them (LeaseError).
  *
  * # What `size` means under concurrency
  *
