@@ -2,8 +2,9 @@
  * `npm run bench:core`: SharedMap against a plain Map in one thread, side by
  * side in one run, ns per operation on 1M keys, and the GC work each does.
  *
- * Each phase runs the same pre-generated key order against both maps, three
- * rounds alternating which goes first; the table shows the median round.
+ * Each phase runs the same pre-generated key order against both maps (filled
+ * in another order), three rounds alternating which goes first; the table
+ * shows the median round.
  * Run with --expose-gc (the npm script does) so each phase starts from a
  * collected heap.
  */
@@ -51,10 +52,25 @@ interface Phase {
   setup(make: () => AnyMap, keys: unknown[], values: unknown[]): AnyMap;
 }
 
+/**
+ * Fills the map in a different order than the phases then use: a Map keeps
+ * its entries in insertion order, so looking keys up in the order they went
+ * in walks its entry table sequentially, which flatters it.
+ */
 function filled(make: () => AnyMap, keys: unknown[], values: unknown[]): AnyMap {
   const m = make();
-  for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
+  const order = insertionOrder(keys.length);
+  for (let j = 0; j < order.length; j++) {
+    const i = order[j]!;
+    m.set(keys[i], values[i]);
+  }
   return m;
+}
+
+let cachedOrder: number[] | null = null;
+function insertionOrder(n: number): number[] {
+  if (cachedOrder === null || cachedOrder.length !== n) cachedOrder = shuffle(Array.from({ length: n }, (_, i) => i), 99);
+  return cachedOrder;
 }
 
 const PHASES: Phase[] = [
@@ -181,6 +197,39 @@ function table(rows: Row[]): string {
   return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
 }
 
+/**
+ * Heap allocation per operation on number keys and values: 1M of each op on
+ * one map, GC count and heap growth. Values are integers stored as float64
+ * (a fractional float64 returned from any JS function is a new heap number
+ * unless the call is inlined; Map returns the one it stored).
+ */
+async function allocation(keys: number[]): Promise<void> {
+  const m = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: keys.length });
+  for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i);
+  const ops: Array<[string, () => number]> = [
+    ['get', () => { let x = 0; for (let i = 0; i < keys.length; i++) x += m.get(keys[i]!)!; return x; }],
+    ['has', () => { let x = 0; for (let i = 0; i < keys.length; i++) if (m.has(keys[i]!)) x++; return x; }],
+    ['set (update)', () => { for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i + 1); return 0; }],
+    ['add', () => { let x = 0; for (let i = 0; i < keys.length; i++) x += m.add(keys[i]!, 1); return x; }],
+    ['delete', () => { let x = 0; for (let i = 0; i < keys.length; i++) if (m.delete(keys[i]!)) x++; return x; }],
+    ['set (insert)', () => { for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i); return 0; }],
+  ];
+  console.log(`\nallocation: ${keys.length} ops each on int32 -> float64 (integer values), SharedMap, after three warm-up passes of every op`);
+  // Warm-up: the first passes run unoptimized or on-stack-replaced code, which boxes numbers.
+  for (let pass = 0; pass < 3; pass++) for (const [, run] of ops) run();
+  for (const [name, run] of ops) {
+    collect();
+    await flush();
+    await flush();
+    const gc0 = gcCount;
+    const heap0 = process.memoryUsage().heapUsed;
+    run();
+    const heap1 = process.memoryUsage().heapUsed;
+    await flush();
+    console.log(`  ${name.padEnd(13)} GCs ${String(gcCount - gc0).padStart(2)}   heap growth ${((heap1 - heap0) / 2 ** 20).toFixed(2)} MiB`);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`bench:core: ${N} keys, single thread, median of ${ROUNDS} rounds; Node ${process.version}`);
   const intKeys = shuffle(Array.from({ length: N }, (_, i) => i * 7 + 1), 1);
@@ -198,6 +247,7 @@ async function main(): Promise<void> {
     )),
   );
   console.log(table(rows));
+  await allocation(intKeys);
   const m = SharedMap.create({ key: 'int32', value: 'float64', capacity: N });
   for (let i = 0; i < N; i++) m.set(intKeys[i], floatValues[i]);
   console.log(`\nmemory: ${N} int32 -> float64 entries, capacity given up front: ${(m.stats().bytes / m.size).toFixed(1)} bytes per entry (stats().bytes / size)`);
