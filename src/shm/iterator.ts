@@ -25,6 +25,7 @@
 import { D_CAP, D_SEQ } from './layout.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
+import { PLAIN_LOADS_ORDERED } from './sync.js';
 import type { SharedMap } from './map.js';
 
 export type IterKind = 'keys' | 'values' | 'entries';
@@ -128,8 +129,22 @@ export class MapIterator implements IterableIterator<unknown> {
     }
   }
 
+  /**
+   * Checks every shard. The loads are plain where plain loads stay ordered
+   * (x86-64, PLAIN_LOADS_ORDERED): this is detection, one load per shard per
+   * step, and the `Atomics.load` of the current shard after reading a slot
+   * (checkShard) is what validates the entry produced.
+   */
   private check(): void {
-    for (let s = 0; s < this.map.shards; s++) this.checkShard(s);
+    const map = this.map;
+    if (!PLAIN_LOADS_ORDERED) {
+      for (let s = 0; s < map.shards; s++) this.checkShard(s);
+      return;
+    }
+    const i32 = map.i32;
+    for (let s = 0; s < map.shards; s++) {
+      if (i32[map.shardD(s) + D_SEQ] !== this.startSeq[s]! + (map.own[s]! - this.ownStart[s]!)) this.checkShard(s);
+    }
   }
 
   private checkShard(s: number): void {

@@ -65,7 +65,7 @@
  * words. The first seq load is an `Atomics.load` too, except on x86-64,
  * where loads are not reordered with other loads and V8 keeps typed-array
  * loads in program order, so a plain load suffices and saves one `Atomics`
- * call (~10-20 ns here) per read (SEQ_FIRST_LOAD_PLAIN). On ARM64 a plain
+ * call (~10-20 ns here) per read (PLAIN_LOADS_ORDERED in sync.ts). On ARM64 a plain
  * load may be satisfied after a later one, so the first must be an acquire.
  * This argument lives here; `get` and `readSlot` are the only optimistic
  * readers (`copyShard` and the iterator validate the same way).
@@ -180,7 +180,7 @@ import {
 import { Views, keyCodec, parseType, typeName, valueCodec, describe, type KeyCodec, type ValueCodec } from './codec.js';
 import { Table, homeIndex, slotsFor, slotsForCapacity, fullCtrl } from './shard.js';
 import { allocRegion, freeRegion } from './alloc.js';
-import { mutexLock, mutexUnlock } from './sync.js';
+import { PLAIN_LOADS_ORDERED, mutexLock, mutexUnlock } from './sync.js';
 import { appendConflict, conflictCounts, readConflicts, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
 import {
   ConcurrentMapReadError,
@@ -194,18 +194,6 @@ import {
 } from './errors.js';
 import { MapIterator, type IterKind } from './iterator.js';
 import type { ConflictRecord, RetireResult, SetOptions, SharedMapHandle, SharedMapOptions, SharedMapStats } from './types.js';
-
-/**
- * Whether the seqlock read may load the seq the first time with a plain
- * read: true on x86-64 only. There loads are not reordered with other loads,
- * and V8 keeps typed-array loads in program order (they sit on its effect
- * chain), so a plain first load followed by plain slot reads and an
- * `Atomics.load` of the seq last reads the seq before the slot. On ARM64 a
- * later plain load may pass an earlier plain load: the first load must be
- * an acquire (`Atomics.load`) there. Measured on x86-64 (bench:core get-hit,
- * int32 keys): see the README table.
- */
-const SEQ_FIRST_LOAD_PLAIN = process.arch === 'x64';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
@@ -456,7 +444,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     // The common case of readSlot, inlined: one validated attempt, the value
     // kept in a local (no field store, so no boxing of a float64 on the way).
     const i32 = this.i32;
-    const seq = SEQ_FIRST_LOAD_PLAIN ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
+    const seq = PLAIN_LOADS_ORDERED ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) === 0 && !this.none) {
       let at = this.t.find(d, h);
       if (at >= 0 && this.meta && !this.visible(at)) at = -1;

@@ -19,6 +19,16 @@
  * `Atomics.wait` is allowed on Node's main thread too.
  */
 
+/**
+ * Whether plain typed-array loads are kept in order with each other by both
+ * V8 and the CPU: true on x86-64 (TSO: loads are not reordered with loads;
+ * V8 keeps typed-array loads on its effect chain in program order). The map
+ * then loads a seq word with a plain read where the first load of a seqlock
+ * read would otherwise be an `Atomics.load` (~10-20 ns each on Node 20 here).
+ * On ARM64 a later plain load may be satisfied first, so it is false there.
+ */
+export const PLAIN_LOADS_ORDERED = process.arch === 'x64';
+
 /** Spins before a contended lock parks. A lock is held for one short map operation (~50-200 ns), so a short spin usually wins it. */
 export const LOCK_SPINS = 64;
 
