@@ -4,7 +4,7 @@
  * src/stress/run.ts (runStress); this module parses arguments, shows
  * progress and prints the summary.
  */
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { KeyType, ValueType } from '../shm/types.js';
@@ -24,7 +24,7 @@ import { validateOptions } from '../stress/validate.js';
 import { SCENARIOS } from '../stress/scenarios.js';
 import { formatReport, formatSummary, toJson } from '../stress/summary.js';
 import { DEFAULT_HISTORY_BUFFER, DEFAULT_HISTORY_KEYS } from '../stress/history.js';
-import { formatHistory } from '../race/history.js';
+import { formatHistory, type HistoryOp } from '../race/history.js';
 
 /** Default time limit per key of `--check`, ms. */
 const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
@@ -198,6 +198,19 @@ function progressHooks(parsed: ParsedStressArgs): { hooks: RunHooks; done: () =>
   };
 }
 
+/** Lines per write: a history of millions of ops is longer than the longest string V8 makes (~512 MiB). */
+const HISTORY_CHUNK = 50_000;
+
+/** Writes a history as JSON Lines, a chunk at a time. */
+function writeHistory(file: string, ops: readonly HistoryOp[]): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (let i = 0; i < ops.length; i += HISTORY_CHUNK) writeSync(fd, formatHistory(ops.slice(i, i + HISTORY_CHUNK)));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Uint8Array) return Array.from(value);
@@ -230,7 +243,7 @@ export async function run(argv: string[]): Promise<number> {
     progress.done();
     process.off('SIGINT', onSigint);
   }
-  if (parsed.history !== undefined && result.history !== undefined) writeFileSync(parsed.history, formatHistory(result.history.ops));
+  if (parsed.history !== undefined && result.history !== undefined) writeHistory(parsed.history, result.history.ops);
   if (parsed.json) process.stdout.write(JSON.stringify(toJson(result), jsonReplacer) + '\n');
   else process.stdout.write(formatSummary(result) + '\n');
   if (parsed.report !== undefined) {

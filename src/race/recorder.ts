@@ -161,6 +161,11 @@ export class HistoryRecorder {
     return this.origin + performance.now();
   }
 
+  /** A `performance.now()` reading taken in this thread, on the shared clock (adds `timeOrigin`). */
+  stamp(nowMs: number): number {
+    return this.origin + nowMs;
+  }
+
   /** Whether `record` still keeps ops (false once the buffer or intern table filled). */
   get recording(): boolean {
     return this.stoppedBy === undefined;
