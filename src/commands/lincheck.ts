@@ -340,7 +340,13 @@ export function replayCommand(o: LincheckOptions, scenarioSeed: number): string 
 
 /** The failure report: scenario, replay seed, and the counterexample (or the errors). */
 export function formatFailure(o: LincheckOptions, f: ScenarioOutcome): string {
-  const out = [formatScenario(f.scenario), '', `replay: ${replayCommand(o, f.scenario.seed)}`, ''];
+  const out = [
+    formatScenario(f.scenario),
+    '',
+    `replay: ${replayCommand(o, f.scenario.seed)}`,
+    '  (the same scenario; the interleaving is the scheduler\'s, so raise --runs to hit it again)',
+    '',
+  ];
   if (f.violation !== undefined) {
     out.push(`run ${f.violation.run + 1} of the scenario is not linearizable:`, '');
     out.push(formatCheckReport(f.violation.history, f.violation.result));

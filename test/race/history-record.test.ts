@@ -92,7 +92,7 @@ describe('stress --history FILE --check', () => {
 
   it("catches lost updates of sync: 'none' (the same run that passes with locks fails here)", async () => {
     const file = join(dir, 'none.jsonl');
-    const args = [distPath('main.js'), 'stress', '--scenario', 'counters', '--sync', 'none', '--workers', '3', '--ops', '60000', '--seed', String(SEED), '--history', file, '--check'];
+    const args = [distPath('main.js'), 'stress', '--scenario', 'counters', '--sync', 'none', '--workers', '3', '--ops', '30000', '--seed', String(SEED), '--history', file, '--check'];
     const err = await run(process.execPath, args, { maxBuffer: 1 << 24 }).then(
       () => undefined,
       (e: { code: number; stdout: string }) => e,

@@ -5,6 +5,8 @@
  * memory; outcomes are asserted, never timing. Seeds are printed so a failure
  * can be replayed (`node dist/main.js lincheck ... --seed S`).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   formatFailure,
@@ -105,7 +107,7 @@ describe('lincheck catches broken maps', () => {
 
   it('(b) add done as a separate get and set loses adds', async () => {
     const s = broken(2, 'split-add');
-    const { outcome, runsUsed } = await firstViolation(s, addScenario(SEED, 2, 30), 50, 8);
+    const { outcome, runsUsed } = await firstViolation(s, addScenario(SEED, 2, 30), 50, 20);
     console.log(`(b) split add: violation after ${runsUsed} runs (seed ${SEED})`);
     expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
     expect(outcome.violation!.result.problems[0]!.key).toBe(0);
@@ -114,7 +116,7 @@ describe('lincheck catches broken maps', () => {
   it("(c) sync: 'none' with several writers loses updates", async () => {
     const none: MapOptionsFor = (values) => ({ ...DEFAULT_MAP_OPTIONS(values), sync: 'none', onConflict: 'record' });
     const s = real(2, none);
-    const { outcome, runsUsed } = await firstViolation(s, writersScenario(SEED, 2, 40), 50, 8);
+    const { outcome, runsUsed } = await firstViolation(s, writersScenario(SEED, 2, 40), 50, 20);
     console.log(`(c) sync none: violation after ${runsUsed} runs (seed ${SEED})`);
     expect(outcome.errors).toEqual([]);
     expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
@@ -146,5 +148,32 @@ describe('the real SharedMap passes every run', () => {
   it('scenarios are a function of their seed', () => {
     expect(generateScenario(SEED, 3, 5, 2, 'int')).toEqual(generateScenario(SEED, 3, 5, 2, 'int'));
     expect(generateScenario(SEED, 3, 5, 2, 'int')).not.toEqual(generateScenario(SEED + 1, 3, 5, 2, 'int'));
+  });
+});
+
+describe('lincheck command', () => {
+  const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    promisify(execFile)(process.execPath, [distPath('main.js'), 'lincheck', ...args]).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  it('a small run passes and prints a summary', async () => {
+    const r = await cli(['--scenarios', '20', '--runs', '5', '--seed', String(SEED)]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/lincheck: 20 scenarios x up to 5 runs = 100 runs, 1,500 ops checked in/);
+    expect(r.stdout).toContain('result: PASS');
+    expect(r.stderr).toContain(`seed ${SEED}`);
+  });
+
+  it('--help exits 0; bad arguments exit 2 with a reason', async () => {
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('exit codes');
+    for (const bad of [['--threads', '1'], ['--values', 'float'], ['--ops', '0'], ['--bogus'], ['extra']]) {
+      const r = await cli(bad);
+      expect(r.code, bad.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^shmap lincheck: /);
+    }
   });
 });
