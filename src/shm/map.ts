@@ -283,6 +283,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   readonly ttl: boolean;
   readonly leases: boolean;
   readonly meta: boolean;
+  /** `get` may take its inlined fast path: 'lock' mode, no TTL, no leases (one flag, one branch on the hot path). */
+  private readonly plainGet: boolean;
   /** Word offsets in a slot of the expiry (float64) and lease word; 0 when off. */
   private readonly expiryOffW: number;
   private readonly leaseOffW: number;
@@ -318,6 +320,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.ttl = (flags & FLAG_TTL) !== 0;
     this.leases = (flags & FLAG_LEASES) !== 0;
     this.meta = this.ttl || this.leases;
+    this.plainGet = !this.none && !this.meta;
     this.expiryOffW = i32[H_EXPIRY_OFF] >> 2;
     this.leaseOffW = i32[H_LEASE_OFF] >> 2;
     this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];
@@ -445,9 +448,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     // kept in a local (no field store, so no boxing of a float64 on the way).
     const i32 = this.i32;
     const seq = PLAIN_LOADS_ORDERED ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
-    if ((seq & 1) === 0 && !this.none) {
-      let at = this.t.find(d, h);
-      if (at >= 0 && this.meta && !this.visible(at)) at = -1;
+    if ((seq & 1) === 0 && this.plainGet) {
+      const at = this.t.find(d, h);
       const raw = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
         return (raw === undefined || !this.vc.needsFinish ? raw : this.vc.finish(raw)) as V;
