@@ -118,24 +118,8 @@ function progressReporter(): Progress & { stop(): void } {
   };
 }
 
-async function cleanup(argv: string[]): Promise<number> {
-  // Owned by another issue; the module path is a variable so this file compiles before it exists.
-  const modulePath = '../bench/cleanup.js';
-  let mod: { run(argv: string[]): Promise<number> };
-  try {
-    mod = (await import(modulePath)) as typeof mod;
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('cleanup.js')) {
-      process.stderr.write('shmap bench cleanup: not built yet (src/bench/cleanup.ts)\n');
-      return 2;
-    }
-    throw err;
-  }
-  return mod.run(argv);
-}
-
 export async function run(argv: string[]): Promise<number> {
-  if (argv[0] === 'cleanup') return cleanup(argv.slice(1));
+  if (argv[0] === 'cleanup') return (await import('../bench/cleanup.js')).run(argv.slice(1));
 
   let values: { quick?: boolean; json?: boolean; only?: string; help?: boolean };
   try {

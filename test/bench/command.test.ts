@@ -4,12 +4,11 @@
  * row per system x phase x thread count, none with an error (the read-only
  * phase itself checks that every get hit a preloaded key).
  */
-import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { run } from '../../src/commands/bench.js';
 import { runBench, type BenchConfig } from '../../src/bench/runner.js';
 import { derive, evaluateTargets } from '../../src/bench/report.js';
-import { distPath, testPath } from '../helpers/paths.js';
+import { distPath } from '../helpers/paths.js';
 
 function captureStderr(): { text: () => string; restore: () => void } {
   let out = '';
@@ -39,16 +38,6 @@ describe('bench command arguments', () => {
     } finally {
       spy.mockRestore();
     }
-  });
-
-  it.runIf(!existsSync(testPath('../src/bench/cleanup.ts')))('bench cleanup says it is not built yet and exits 2', async () => {
-    const err = captureStderr();
-    try {
-      expect(await run(['cleanup'])).toBe(2);
-    } finally {
-      err.restore();
-    }
-    expect(err.text()).toMatch(/not built yet/);
   });
 });
 

@@ -20,7 +20,7 @@ describe('stress arguments', () => {
     [['--duration=-3'], /--duration must be a number/],
     [['--duration', '0'], /--duration must be a number in \(0, 86400\]/],
     [['--duration', '1', '--ops', '100'], /give --duration or --ops, not both/],
-    [['--scenario', 'nope'], /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters\)/],
+    [['--scenario', 'nope'], /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue\)/],
     [['--mix', 'get=70,set=20'], /--mix: shares must sum to 100, got 90/],
     [['--mix', 'get=70,frob=30'], /--mix: unknown op 'frob'/],
     [['--mix', 'get=70,get=30'], /--mix: 'get' given twice/],
