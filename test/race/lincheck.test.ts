@@ -127,12 +127,19 @@ describe('the real SharedMap passes every run', () => {
   it('the same scenarios: torn-read, adds, writers', async () => {
     const s = real(2, WIDE);
     for (const scenario of [tornScenario(SEED), addScenario(SEED, 2, 30), writersScenario(SEED, 2, 40)]) {
-      const outcome = await s.runScenario(scenario, 100);
-      expect(outcome.errors).toEqual([]);
-      expect(outcome.violation === undefined ? 'ok' : formatFailure(defaultLincheckOptions(), outcome)).toBe('ok');
-      expect(outcome.runs).toBe(100);
-      // A pass means something only if the threads really ran at the same time in some runs.
-      expect(outcome.overlapped).toBeGreaterThan(0);
+      // A pass means something only if the threads really ran at the same
+      // time in some runs. How often they do is up to the scheduler (rarely,
+      // on a loaded machine), so run batches of 100 until some did, up to 10:
+      // every run of every batch must be linearizable.
+      let overlapped = 0;
+      for (let batch = 0; batch < 10 && overlapped === 0; batch++) {
+        const outcome = await s.runScenario(scenario, 100);
+        expect(outcome.errors).toEqual([]);
+        expect(outcome.violation === undefined ? 'ok' : formatFailure(defaultLincheckOptions(), outcome)).toBe('ok');
+        expect(outcome.runs).toBe(100);
+        overlapped += outcome.overlapped;
+      }
+      expect(overlapped).toBeGreaterThan(0);
     }
   });
 
