@@ -125,7 +125,6 @@ import { threadId } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { getRandomValues } from 'node:crypto';
 import {
-  CTRL_FULL_BIT,
   D_CAP,
   D_COUNT,
   D_LAST_OP,
@@ -1285,12 +1284,5 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     return at >= 0;
   }
   /** @internal */ lastRaw: unknown = undefined;
-
-  /** @internal Whether the lock of shard `d` is held by this thread. */
-  holdsLock(d: number): boolean {
-    return Atomics.load(this.i32, d + D_LOCK) === this.me;
-  }
 }
 
-// Keep CTRL_FULL_BIT referenced for readers of this file: FULL slots are the negative control words.
-void CTRL_FULL_BIT;
