@@ -16,9 +16,18 @@ export function shmapOptions(workload: WorkloadName, preload: number, sync: Sync
   const capacity = Math.max(1024, Math.ceil(preload * CAPACITY_HEADROOM));
   const types: Pick<SharedMapOptions, 'key' | 'value'> =
     workload === 'int32' ? { key: 'int32', value: 'float64' } : { key: `string:${STRING_KEY_MAX_BYTES}`, value: `string:${STRING_VALUE_BYTES}` };
-  return { ...types, capacity, maxCapacity: capacity * 2, sync, onConflict: 'record' };
+  // No maxCapacity: with one, the map keeps an exact global count (one shared
+  // word every insert and delete updates), a cost a user who does not ask for
+  // a hard bound does not pay.
+  return { ...types, capacity, sync, onConflict: 'record' };
 }
 
+/**
+ * Its `run` loop is a copy of MapSession's on purpose: each system gets its
+ * own loop, so the `get`/`set` call sites in it see one receiver type and stay
+ * monomorphic; one loop shared by all systems would measure them all through
+ * a polymorphic call.
+ */
 export class ShmapSession implements SyncSession {
   readonly kind = 'sync';
   readonly batch = 1;
