@@ -82,6 +82,12 @@ function writersScenario(seed: number, threads: number, n: number): Scenario {
 }
 
 /** Runs `scenario` in batches of `runs` until a violation, at most `batches` times. */
+/**
+ * Runs batches of the scenario (a new seed each) until one run is not
+ * linearizable. The bound is generous (up to 4,000 runs): how often threads
+ * really interleave is the scheduler's call, and on a loaded machine it is
+ * rare; the loop stops at the first violation, usually within tens of runs.
+ */
 async function firstViolation(s: LincheckSession, scenario: Scenario, runs: number, batches: number): Promise<{ outcome: ScenarioOutcome; runsUsed: number }> {
   let runsUsed = 0;
   let outcome!: ScenarioOutcome;
@@ -96,7 +102,7 @@ async function firstViolation(s: LincheckSession, scenario: Scenario, runs: numb
 describe('lincheck catches broken maps', () => {
   it('(a) a read path without the seqlock check returns torn values while a writer rewrites', async () => {
     const s = broken(2, 'unvalidated-read', WIDE);
-    const { outcome, runsUsed } = await firstViolation(s, tornScenario(SEED), 50, 30);
+    const { outcome, runsUsed } = await firstViolation(s, tornScenario(SEED), 50, 80);
     console.log(`(a) unvalidated read: violation after ${runsUsed} runs (seed ${SEED})`);
     expect(outcome.errors).toEqual([]);
     expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
@@ -107,7 +113,7 @@ describe('lincheck catches broken maps', () => {
 
   it('(b) add done as a separate get and set loses adds', async () => {
     const s = broken(2, 'split-add');
-    const { outcome, runsUsed } = await firstViolation(s, addScenario(SEED, 2, 30), 50, 20);
+    const { outcome, runsUsed } = await firstViolation(s, addScenario(SEED, 2, 30), 50, 80);
     console.log(`(b) split add: violation after ${runsUsed} runs (seed ${SEED})`);
     expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
     expect(outcome.violation!.result.problems[0]!.key).toBe(0);
@@ -116,7 +122,7 @@ describe('lincheck catches broken maps', () => {
   it("(c) sync: 'none' with several writers loses updates", async () => {
     const none: MapOptionsFor = (values) => ({ ...DEFAULT_MAP_OPTIONS(values), sync: 'none', onConflict: 'record' });
     const s = real(2, none);
-    const { outcome, runsUsed } = await firstViolation(s, writersScenario(SEED, 2, 40), 50, 20);
+    const { outcome, runsUsed } = await firstViolation(s, writersScenario(SEED, 2, 40), 50, 80);
     console.log(`(c) sync none: violation after ${runsUsed} runs (seed ${SEED})`);
     expect(outcome.errors).toEqual([]);
     expect(outcome.violation, `no violation in ${runsUsed} runs`).toBeDefined();
