@@ -29,16 +29,15 @@
  * costs them is two atomic read-modify-writes on one shared word per op, and
  * the wait while a pass runs.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { DeleteQueue } from '../shm/patterns/delete-queue.js';
 import { createStopSwitch, requestStop, sharedNow } from '../shm/patterns/ttl.js';
+import { ROOT, fileStamp, gitCommit } from './results.js';
 import { CTL, type CleanerResult, type CleanupTask, type HandlerResult, type Strategy } from './cleanup-worker.js';
 
 export const STRATEGIES: Strategy[] = ['range-none', 'stop-the-world', 'sweep', 'ttl', 'delete-queue'];
@@ -86,7 +85,6 @@ export interface StrategyResult {
   error?: string;
 }
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function help(): string {
   return [
@@ -260,19 +258,6 @@ export function formatTable(rows: StrategyResult[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-function commit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || 'nogit';
-  } catch {
-    return 'nogit';
-  }
-}
-
-function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
 export async function run(argv: string[]): Promise<number> {
   let values: { quick?: boolean; json?: boolean; help?: boolean };
   try {
@@ -327,7 +312,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const dir = ROOT + 'bench/results/';
     mkdirSync(dir, { recursive: true });
-    const name = `${stamp(new Date())}_${commit()}_cleanup${values.quick ? '_quick' : ''}`;
+    const name = `${fileStamp(new Date())}_${gitCommit()}_cleanup${values.quick ? '_quick' : ''}`;
     writeFileSync(dir + name + '.json', JSON.stringify(doc, null, 2) + '\n');
     writeFileSync(dir + name + '.txt', text + '\n');
     process.stderr.write(`wrote bench/results/${name}.json and .txt\n`);

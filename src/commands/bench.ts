@@ -4,17 +4,16 @@
  * side by side in one run. `bench cleanup` is its own subcommand (the
  * cleanup strategies), dispatched to src/bench/cleanup.ts.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { derive, evaluateTargets, fmtRate, formatTables, formatTargets } from '../bench/report.js';
+import { ROOT, fileStamp, gitCommit } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
 import { SYSTEM_NAMES } from '../bench/systems.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The full matrix of issue 4 (about 8 minutes on 2 cores). */
 const FULL: Omit<BenchConfig, 'systems' | 'workerFile'> = {
@@ -71,19 +70,6 @@ function help(): string {
     '',
     'exit codes: 0 ok, 1 a system failed or returned wrong results, 2 bad arguments',
   ].join('\n');
-}
-
-function commit(): string {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || 'nogit';
-  } catch {
-    return 'nogit';
-  }
-}
-
-function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}_${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 function progressReporter(): Progress & { stop(): void } {
@@ -158,7 +144,7 @@ export async function run(argv: string[]): Promise<number> {
   const started = new Date();
   // Other processes on the machine move every figure; the load average says how busy it was.
   const loadBefore = loadavg()[0]!;
-  const rev = commit();
+  const rev = gitCommit();
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` };
   const command = `node dist/main.js bench${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
 
@@ -188,7 +174,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   const text = [...head, formatTables(rows, config.preload), formatTargets(targets)].join('\n') + '\n';
 
-  const file = `${ROOT}bench/results/${stamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
+  const file = `${ROOT}bench/results/${fileStamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
   const json = { command, machine, commit: rev, started: started.toISOString(), seconds, loadAverage: { before: loadBefore, after: loadAfter }, config, skipped: result.skipped, rows, targets };
   let written = '';
   try {

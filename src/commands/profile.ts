@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gitCommit } from '../bench/results.js';
 import { UsageError } from '../stress/options.js';
 import { parseStressArgs, usage as stressUsage } from './stress.js';
 
@@ -52,11 +53,6 @@ export function shmapFrames(profile: CpuProfile): { total: number; byFunction: M
     }
   }
   return { total: samples.length, byFunction };
-}
-
-function commit(cwd: string): string {
-  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : 'nocommit';
 }
 
 function stamp(d = new Date()): string {
@@ -102,7 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   const mainJs = fileURLToPath(new URL('../main.js', import.meta.url));
   const root = fileURLToPath(new URL('../../', import.meta.url));
   const scenario = parsed.options.scenario;
-  const dir = resolve(outDir, `${scenario}-${stamp()}-${commit(root)}`);
+  const dir = resolve(outDir, `${scenario}-${stamp()}-${gitCommit(root)}`);
   mkdirSync(dir, { recursive: true });
   const raw = mkdtempSync(join(tmpdir(), 'shmap-cpuprof-'));
 
