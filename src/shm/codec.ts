@@ -153,18 +153,18 @@ export interface KeyCodec {
 }
 
 class Int32Key implements KeyCodec {
-  prepareWrite(key: unknown): number {
-    return this.prepare(key);
-  }
   readonly words = 1;
-  private k = 0;
-  constructor(private readonly seed: number) {}
+  protected k = 0;
+  constructor(protected readonly seed: number) {}
   prepare(key: unknown): number {
     if (typeof key !== 'number' || (key | 0) !== key) {
       throw new ShmapTypeError(`key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`);
     }
     this.k = key | 0;
     return hashWord(this.seed, this.k);
+  }
+  prepareWrite(key: unknown): number {
+    return this.prepare(key);
   }
   equals(i32: Int32Array, at: number): boolean {
     return i32[at] === this.k;
@@ -180,30 +180,19 @@ class Int32Key implements KeyCodec {
   }
 }
 
-class Uint32Key implements KeyCodec {
-  prepareWrite(key: unknown): number {
-    return this.prepare(key);
-  }
-  readonly words = 1;
-  private k = 0;
-  constructor(private readonly seed: number) {}
-  prepare(key: unknown): number {
+/** Stored as the int32 with the same bits; only validation and decoding differ. */
+class Uint32Key extends Int32Key {
+  override prepare(key: unknown): number {
     if (typeof key !== 'number' || key >>> 0 !== key) {
       throw new ShmapTypeError(`key must be a uint32 (an integer from 0 to 2^32-1), got ${describe(key)}`);
     }
     this.k = key | 0;
     return hashWord(this.seed, this.k);
   }
-  equals(i32: Int32Array, at: number): boolean {
-    return i32[at] === this.k;
-  }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.k;
-  }
-  load(v: Views, at: number): unknown {
+  override load(v: Views, at: number): unknown {
     return v.i32[at]! >>> 0;
   }
-  preparedText(): string {
+  override preparedText(): string {
     return String(this.k >>> 0);
   }
 }
@@ -215,19 +204,18 @@ class Words8 {
   readonly i32 = new Int32Array(this.f64.buffer);
 }
 
-class Float64Key implements KeyCodec {
+/** An 8-byte key, compared and stored as two words of the scratch; subclasses say how a key becomes those bytes. */
+abstract class TwoWordKey implements KeyCodec {
+  readonly words = 2;
+  protected readonly w = new Words8();
+  constructor(protected readonly seed: number) {}
+  abstract prepare(key: unknown): number;
+  abstract load(v: Views, at: number): unknown;
+  abstract preparedText(): string;
   prepareWrite(key: unknown): number {
     return this.prepare(key);
   }
-  readonly words = 2;
-  private readonly w = new Words8();
-  private k = 0;
-  constructor(private readonly seed: number) {}
-  prepare(key: unknown): number {
-    if (typeof key !== 'number') throw new ShmapTypeError(`key must be a number (float64), got ${describe(key)}`);
-    // SameValueZero: one representation for -0/+0 and for every NaN.
-    this.k = key === 0 ? 0 : key !== key ? NaN : key;
-    this.w.f64[0] = this.k;
+  protected hash(): number {
     return hashWords2(this.seed, this.w.i32[0]!, this.w.i32[1]!);
   }
   equals(i32: Int32Array, at: number): boolean {
@@ -236,34 +224,30 @@ class Float64Key implements KeyCodec {
   store(v: Views, at: number): void {
     v.i32[at] = this.w.i32[0]!;
     v.i32[at + 1] = this.w.i32[1]!;
+  }
+}
+
+class Float64Key extends TwoWordKey {
+  prepare(key: unknown): number {
+    if (typeof key !== 'number') throw new ShmapTypeError(`key must be a number (float64), got ${describe(key)}`);
+    // SameValueZero: one representation for -0/+0 and for every NaN.
+    this.w.f64[0] = key === 0 ? 0 : key !== key ? NaN : key;
+    return this.hash();
   }
   load(v: Views, at: number): unknown {
     return v.f64[at >> 1];
   }
   preparedText(): string {
-    return String(this.k);
+    return String(this.w.f64[0]);
   }
 }
 
-class BigInt64Key implements KeyCodec {
-  prepareWrite(key: unknown): number {
-    return this.prepare(key);
-  }
-  readonly words = 2;
-  private readonly w = new Words8();
-  constructor(private readonly seed: number) {}
+class BigInt64Key extends TwoWordKey {
   prepare(key: unknown): number {
     if (typeof key !== 'bigint') throw new ShmapTypeError(`key must be a bigint (bigint64), got ${describe(key)}`);
     if (key < BIGINT64_MIN || key > BIGINT64_MAX) throw new ShmapTypeError(`key must fit in a signed 64-bit integer, got ${key}n`);
     this.w.i64[0] = key;
-    return hashWords2(this.seed, this.w.i32[0]!, this.w.i32[1]!);
-  }
-  equals(i32: Int32Array, at: number): boolean {
-    return i32[at] === this.w.i32[0] && i32[at + 1] === this.w.i32[1];
-  }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.w.i32[0]!;
-    v.i32[at + 1] = this.w.i32[1]!;
+    return this.hash();
   }
   load(v: Views, at: number): unknown {
     return v.i64[at >> 1];
