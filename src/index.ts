@@ -48,8 +48,23 @@ export {
   partitionByKey,
   DEFAULT_TIMEOUT_MS,
 } from './race/linearizability.js';
-export type { CheckOptions, CheckStatus, KeyCheckResult, KeyVerdict, LinearizabilityResult, Partition } from './race/linearizability.js';
-export { formatTimeline, formatKeyResult, formatCheckReport, renderHtmlReport, formatOp, formatOpLabel, layoutTimeline } from './race/timeline.js';
+export type {
+  CheckOptions,
+  CheckStatus,
+  KeyCheckResult,
+  KeyVerdict,
+  LinearizabilityResult,
+  Partition,
+} from './race/linearizability.js';
+export {
+  formatTimeline,
+  formatKeyResult,
+  formatCheckReport,
+  renderHtmlReport,
+  formatOp,
+  formatOpLabel,
+  layoutTimeline,
+} from './race/timeline.js';
 export type { TimelineOptions, TimelineLayout, TimelineBar } from './race/timeline.js';
 export { HistoryRecorder, decodeRecorded, mergeHistories, plainJson, PLAIN_CODING, REC_OP } from './race/recorder.js';
 export type { RecordedOps, ValueCoding } from './race/recorder.js';

@@ -16,7 +16,8 @@ export interface Command {
 const COMMANDS: Record<string, string> = {
   stress: 'hammer one SharedMap from a piscina pool and verify nothing was lost (the main job)',
   profile: 'run a stress scenario under a CPU profiler and write flamegraphs of every thread to profiles/',
-  bench: 'benchmark shmap against Map, postMessage, Redis and lmdb side by side (`bench cleanup`: the cleanup strategies)',
+  bench:
+    'benchmark shmap against Map, postMessage, Redis and lmdb side by side (`bench cleanup`: the cleanup strategies)',
   check: 'check a JSON Lines history for linearizability, key by key',
   lincheck: 'generate small concurrent scenarios, run them on real workers and check every run',
 };

@@ -132,7 +132,9 @@ async function timed(history: HistoryOp[], options: CheckOptions): Promise<[Line
 
 async function main(): Promise<void> {
   const seed = Number(process.env.SEED ?? 1);
-  process.stdout.write(`checker benchmark — node ${process.version}, ${availableParallelism()} cores, seed ${seed} (SEED=...)\n\n`);
+  process.stdout.write(
+    `checker benchmark — node ${process.version}, ${availableParallelism()} cores, seed ${seed} (SEED=...)\n\n`,
+  );
 
   const big = simulateHistory({ ops: 100_000, keys: 1_000, threads: 8, seed });
   const text = formatHistory(big);
@@ -173,7 +175,9 @@ async function main(): Promise<void> {
   hotBroken[lastGet]!.result = 12345;
   const [hb, hbMs] = await timed(hotBroken, { timeoutMs: 10_000 });
   process.stdout.write(`2,000 ops / 1 hot key / 8 threads, the last get returns a value never written:\n`);
-  process.stdout.write(line('  check', hb, hbMs) + `; counterexample ${hb.problems[0]?.counterexample?.length ?? 0} ops\n`);
+  process.stdout.write(
+    line('  check', hb, hbMs) + `; counterexample ${hb.problems[0]?.counterexample?.length ?? 0} ops\n`,
+  );
   const wide = simulateHistory({ ops: 2_000, keys: 1, threads: 8, seed, values: 1000 });
   const [w, wms] = await timed(wide, { timeoutMs: 10_000 });
   process.stdout.write(`2,000 ops / 1 hot key / 8 threads, values from 1,000: at most ${maxOverlap(wide)} in flight\n`);

@@ -238,7 +238,8 @@ function enterShared(words: Int32Array): void {
 }
 
 function exitShared(words: Int32Array): void {
-  if (Atomics.sub(words, CTL.READERS_I32, 1) === 1 && Atomics.load(words, CTL.WRITER_I32) !== 0) Atomics.notify(words, CTL.READERS_I32);
+  if (Atomics.sub(words, CTL.READERS_I32, 1) === 1 && Atomics.load(words, CTL.WRITER_I32) !== 0)
+    Atomics.notify(words, CTL.READERS_I32);
 }
 
 /** Stop-the-world, cleaner side: stop new ops, wait until none is in flight. */

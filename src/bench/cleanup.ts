@@ -53,7 +53,16 @@ export interface CleanupConfig {
   seed: number;
 }
 
-export const FULL: CleanupConfig = { keys: 200_000, handlers: 2, ageMs: 200, intervalMs: 50, warmupMs: 4_000, measureMs: 40_000, queueCapacity: 4096, seed: 1 };
+export const FULL: CleanupConfig = {
+  keys: 200_000,
+  handlers: 2,
+  ageMs: 200,
+  intervalMs: 50,
+  warmupMs: 4_000,
+  measureMs: 40_000,
+  queueCapacity: 4096,
+  seed: 1,
+};
 export const QUICK: CleanupConfig = { ...FULL, keys: 100_000, warmupMs: 2_000, measureMs: 8_000 };
 
 export interface Latency {
@@ -85,7 +94,6 @@ export interface StrategyResult {
   error?: string;
 }
 
-
 function help(): string {
   return [
     'usage: shmap bench cleanup [--quick] [--json] [--help]',
@@ -112,11 +120,21 @@ function help(): string {
 }
 
 function summarize(hist: hdr.Histogram): Latency {
-  return { p50: hist.getValueAtPercentile(50), p99: hist.getValueAtPercentile(99), p999: hist.getValueAtPercentile(99.9), count: hist.totalCount };
+  return {
+    p50: hist.getValueAtPercentile(50),
+    p99: hist.getValueAtPercentile(99),
+    p999: hist.getValueAtPercentile(99.9),
+    count: hist.totalCount,
+  };
 }
 
 function merge(encoded: string[]): hdr.Histogram {
-  const total = hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+  const total = hdr.build({
+    bitBucketSize: 64,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    numberOfSignificantValueDigits: 3,
+  });
   for (const e of encoded) total.add(hdr.decodeFromCompressedBase64(e, 64, false));
   return total;
 }
@@ -167,7 +185,10 @@ export async function runStrategy(strategy: Strategy, c: CleanupConfig): Promise
   };
   let helper: Promise<unknown>;
   if (strategy === 'ttl') {
-    helper = pool.run({ map: map.handle, stop, intervalMs: c.intervalMs }, { filename: new URL('../workers/sweeper.js', import.meta.url).href });
+    helper = pool.run(
+      { map: map.handle, stop, intervalMs: c.intervalMs },
+      { filename: new URL('../workers/sweeper.js', import.meta.url).href },
+    );
   } else if (strategy === 'delete-queue') {
     helper = pool.run({ ...base, role: 'drainer', index: -1 });
   } else {
@@ -175,7 +196,9 @@ export async function runStrategy(strategy: Strategy, c: CleanupConfig): Promise
   }
   helper.catch(() => undefined);
   try {
-    const handlers = (await Promise.all(Array.from({ length: c.handlers }, (_, index) => pool.run({ ...base, role: 'handler', index })))) as HandlerResult[];
+    const handlers = (await Promise.all(
+      Array.from({ length: c.handlers }, (_, index) => pool.run({ ...base, role: 'handler', index })),
+    )) as HandlerResult[];
     if (strategy === 'ttl') requestStop(stop);
     queue?.close();
     const h = (await helper) as CleanerResult | { sweeps: number; removed: number };
@@ -230,7 +253,23 @@ function bytes(v: number): string {
 }
 
 export function formatTable(rows: StrategyResult[]): string {
-  const head = ['strategy', 'handler ops/s', 'get p50', 'p99', 'p99.9', 'set p50', 'p99', 'p99.9', 'cleaned/s', 'conflicts', 'lost', 'wrong', 'GCs', 'GC pause', 'heap growth'];
+  const head = [
+    'strategy',
+    'handler ops/s',
+    'get p50',
+    'p99',
+    'p99.9',
+    'set p50',
+    'p99',
+    'p99.9',
+    'cleaned/s',
+    'conflicts',
+    'lost',
+    'wrong',
+    'GCs',
+    'GC pause',
+    'heap growth',
+  ];
   const body = rows.map((r) =>
     r.error !== undefined
       ? [r.strategy, `ERROR ${r.error}`, '', '', '', '', '', '', '', '', '', '', '', '', '']
@@ -254,14 +293,20 @@ export function formatTable(rows: StrategyResult[]): string {
   );
   const all = [head, ...body];
   const widths = head.map((_, i) => Math.max(...all.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 export async function run(argv: string[]): Promise<number> {
   let values: { quick?: boolean; json?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     process.stderr.write(`shmap bench cleanup: ${(err as Error).message.split('\n')[0]}\n`);
     return 2;
@@ -275,7 +320,9 @@ export async function run(argv: string[]): Promise<number> {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     node: process.version,
-    loadBefore: loadavg().map((l) => l.toFixed(2)).join(' '),
+    loadBefore: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' '),
     loadAfter: '',
   };
   const rows: StrategyResult[] = [];
@@ -292,7 +339,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(` ERROR ${message}\n`);
     }
   }
-  machine.loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
+  machine.loadAfter = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   rows.sort((a, b) => (b.handlerOpsPerSec ?? -1) - (a.handlerOpsPerSec ?? -1));
   const elapsedS = (performance.now() - t0) / 1000;
 
@@ -305,7 +354,12 @@ export async function run(argv: string[]): Promise<number> {
     '',
     'lost: a get found no entry though its handler wrote it less than the stale age ago; wrong: a value its handler never wrote.',
     'GCs / GC pause / heap growth: in the handler threads, over the measured window (summed over handlers).',
-    ...rows.filter((r) => r.error === undefined && r.strategy === 'delete-queue').map((r) => `delete-queue: ${r.kept.toLocaleString('en-US')} queued keys refreshed before the drain and kept; ${r.enqueueFull.toLocaleString('en-US')} enqueues refused (queue full, retried at the next stale read).`),
+    ...rows
+      .filter((r) => r.error === undefined && r.strategy === 'delete-queue')
+      .map(
+        (r) =>
+          `delete-queue: ${r.kept.toLocaleString('en-US')} queued keys refreshed before the drain and kept; ${r.enqueueFull.toLocaleString('en-US')} enqueues refused (queue full, retried at the next stale read).`,
+      ),
   ].join('\n');
 
   const doc = { command: `bench cleanup${values.quick ? ' --quick' : ''}`, config: c, machine, elapsedS, rows };
@@ -320,6 +374,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`could not write bench/results: ${(err as Error).message}\n`);
   }
   process.stdout.write(values.json ? JSON.stringify(doc, null, 2) + '\n' : text + '\n');
-  const failed = rows.some((r) => r.error !== undefined || (r.strategy !== 'range-none' && (r.lost > 0 || r.wrong > 0 || r.conflicts > 0)));
+  const failed = rows.some(
+    (r) => r.error !== undefined || (r.strategy !== 'range-none' && (r.lost > 0 || r.wrong > 0 || r.conflicts > 0)),
+  );
   return failed ? 1 : 0;
 }

@@ -69,7 +69,11 @@ function filled(make: () => AnyMap, keys: unknown[], values: unknown[]): AnyMap 
 
 let cachedOrder: number[] | null = null;
 function insertionOrder(n: number): number[] {
-  if (cachedOrder === null || cachedOrder.length !== n) cachedOrder = shuffle(Array.from({ length: n }, (_, i) => i), 99);
+  if (cachedOrder === null || cachedOrder.length !== n)
+    cachedOrder = shuffle(
+      Array.from({ length: n }, (_, i) => i),
+      99,
+    );
   return cachedOrder;
 }
 
@@ -150,7 +154,13 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-async function workload(name: string, keys: unknown[], values: unknown[], missing: unknown[], makeShared: () => AnyMap): Promise<Row[]> {
+async function workload(
+  name: string,
+  keys: unknown[],
+  values: unknown[],
+  missing: unknown[],
+  makeShared: () => AnyMap,
+): Promise<Row[]> {
   const rows: Row[] = [];
   const makeMap = () => new Map() as unknown as AnyMap;
   for (const phase of PHASES) {
@@ -180,7 +190,17 @@ async function workload(name: string, keys: unknown[], values: unknown[], missin
 }
 
 function table(rows: Row[]): string {
-  const head = ['workload', 'op', 'Map ns/op', 'SharedMap ns/op', 'SharedMap/Map', 'GCs Map', 'GCs Shared', 'heap MiB Map', 'heap MiB Shared'];
+  const head = [
+    'workload',
+    'op',
+    'Map ns/op',
+    'SharedMap ns/op',
+    'SharedMap/Map',
+    'GCs Map',
+    'GCs Shared',
+    'heap MiB Map',
+    'heap MiB Shared',
+  ];
   const body = rows.map((r) => [
     r.workload,
     r.phase,
@@ -207,14 +227,56 @@ async function allocation(keys: number[]): Promise<void> {
   const m = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: keys.length });
   for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i);
   const ops: Array<[string, () => number]> = [
-    ['get', () => { let x = 0; for (let i = 0; i < keys.length; i++) x += m.get(keys[i]!)!; return x; }],
-    ['has', () => { let x = 0; for (let i = 0; i < keys.length; i++) if (m.has(keys[i]!)) x++; return x; }],
-    ['set (update)', () => { for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i + 1); return 0; }],
-    ['add', () => { let x = 0; for (let i = 0; i < keys.length; i++) x += m.add(keys[i]!, 1); return x; }],
-    ['delete', () => { let x = 0; for (let i = 0; i < keys.length; i++) if (m.delete(keys[i]!)) x++; return x; }],
-    ['set (insert)', () => { for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i); return 0; }],
+    [
+      'get',
+      () => {
+        let x = 0;
+        for (let i = 0; i < keys.length; i++) x += m.get(keys[i]!)!;
+        return x;
+      },
+    ],
+    [
+      'has',
+      () => {
+        let x = 0;
+        for (let i = 0; i < keys.length; i++) if (m.has(keys[i]!)) x++;
+        return x;
+      },
+    ],
+    [
+      'set (update)',
+      () => {
+        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i + 1);
+        return 0;
+      },
+    ],
+    [
+      'add',
+      () => {
+        let x = 0;
+        for (let i = 0; i < keys.length; i++) x += m.add(keys[i]!, 1);
+        return x;
+      },
+    ],
+    [
+      'delete',
+      () => {
+        let x = 0;
+        for (let i = 0; i < keys.length; i++) if (m.delete(keys[i]!)) x++;
+        return x;
+      },
+    ],
+    [
+      'set (insert)',
+      () => {
+        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i);
+        return 0;
+      },
+    ],
   ];
-  console.log(`\nallocation: ${keys.length} ops each on int32 -> float64 (integer values), SharedMap, after three warm-up passes of every op`);
+  console.log(
+    `\nallocation: ${keys.length} ops each on int32 -> float64 (integer values), SharedMap, after three warm-up passes of every op`,
+  );
   // Warm-up: the first passes run unoptimized or on-stack-replaced code, which boxes numbers.
   for (let pass = 0; pass < 3; pass++) for (const [, run] of ops) run();
   for (const [name, run] of ops) {
@@ -226,37 +288,63 @@ async function allocation(keys: number[]): Promise<void> {
     run();
     const heap1 = process.memoryUsage().heapUsed;
     await flush();
-    console.log(`  ${name.padEnd(13)} GCs ${String(gcCount - gc0).padStart(2)}   heap growth ${((heap1 - heap0) / 2 ** 20).toFixed(2)} MiB`);
+    console.log(
+      `  ${name.padEnd(13)} GCs ${String(gcCount - gc0).padStart(2)}   heap growth ${((heap1 - heap0) / 2 ** 20).toFixed(2)} MiB`,
+    );
   }
 }
 
 async function main(): Promise<void> {
   console.log(`bench:core: ${N} keys, single thread, median of ${ROUNDS} rounds; Node ${process.version}`);
-  const intKeys = shuffle(Array.from({ length: N }, (_, i) => i * 7 + 1), 1);
-  const intMissing = shuffle(Array.from({ length: N }, (_, i) => -(i * 7 + 2)), 2);
-  const floatValues = Array.from({ length: N }, (_, i) => i * 0.5);
-  const rows = await workload('int32 -> float64', intKeys, floatValues, intMissing, () =>
-    SharedMap.create({ key: 'int32', value: 'float64', capacity: N }) as unknown as AnyMap,
+  const intKeys = shuffle(
+    Array.from({ length: N }, (_, i) => i * 7 + 1),
+    1,
   );
-  const strKeys = shuffle(Array.from({ length: N }, (_, i) => 'session:' + (i * 7919 + 100000).toString(36)), 3);
-  const strMissing = shuffle(Array.from({ length: N }, (_, i) => 'session:x' + i.toString(36)), 4);
+  const intMissing = shuffle(
+    Array.from({ length: N }, (_, i) => -(i * 7 + 2)),
+    2,
+  );
+  const floatValues = Array.from({ length: N }, (_, i) => i * 0.5);
+  const rows = await workload(
+    'int32 -> float64',
+    intKeys,
+    floatValues,
+    intMissing,
+    () => SharedMap.create({ key: 'int32', value: 'float64', capacity: N }) as unknown as AnyMap,
+  );
+  const strKeys = shuffle(
+    Array.from({ length: N }, (_, i) => 'session:' + (i * 7919 + 100000).toString(36)),
+    3,
+  );
+  const strMissing = shuffle(
+    Array.from({ length: N }, (_, i) => 'session:x' + i.toString(36)),
+    4,
+  );
   const strValues = Array.from({ length: N }, (_, i) => ('v' + i.toString(36)).padEnd(32, '.'));
   rows.push(
-    ...(await workload('string:32 -> string:32', strKeys, strValues, strMissing, () =>
-      SharedMap.create({ key: 'string:32', value: 'string:32', capacity: N }) as unknown as AnyMap,
+    ...(await workload(
+      'string:32 -> string:32',
+      strKeys,
+      strValues,
+      strMissing,
+      () => SharedMap.create({ key: 'string:32', value: 'string:32', capacity: N }) as unknown as AnyMap,
     )),
   );
   console.log(table(rows));
   await allocation(intKeys);
   const m = SharedMap.create({ key: 'int32', value: 'float64', capacity: N });
   for (let i = 0; i < N; i++) m.set(intKeys[i], floatValues[i]);
-  console.log(`\nmemory: ${N} int32 -> float64 entries, capacity given up front: ${(m.stats().bytes / m.size).toFixed(1)} bytes per entry (stats().bytes / size)`);
+  console.log(
+    `\nmemory: ${N} int32 -> float64 entries, capacity given up front: ${(m.stats().bytes / m.size).toFixed(1)} bytes per entry (stats().bytes / size)`,
+  );
   collect();
   const before = process.memoryUsage().heapUsed;
   const jsMap = new Map<number, number>();
   for (let i = 0; i < N; i++) jsMap.set(intKeys[i]!, floatValues[i]!);
   collect();
-  console.log(`memory: the same in a Map: ${((process.memoryUsage().heapUsed - before) / jsMap.size).toFixed(1)} bytes per entry (heapUsed growth)`);
+  console.log(
+    `memory: the same in a Map: ${((process.memoryUsage().heapUsed - before) / jsMap.size).toFixed(1)} bytes per entry (heapUsed growth)`,
+  );
 }
 
 await main();

@@ -75,7 +75,8 @@ export const drivers: Driver[] = [
       const { keys, values, preload } = input;
       for (let i = 0; i < preload; i += PRELOAD_CHUNK) {
         db.transactionSync(() => {
-          for (let j = i; j < Math.min(preload, i + PRELOAD_CHUNK); j++) db.putSync(keys[j]!, values[j % values.length]!);
+          for (let j = i; j < Math.min(preload, i + PRELOAD_CHUNK); j++)
+            db.putSync(keys[j]!, values[j % values.length]!);
         });
       }
       const data: LmdbData = { path };

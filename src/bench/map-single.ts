@@ -2,7 +2,16 @@
  * `Map` in one thread (the main thread, no workers): the ceiling for a single
  * thread, and what "ratio to Map" in the table divides by.
  */
-import { DEL, GET, type Driver, type Key, type OpStream, type PrepareInput, type SyncSession, type Value } from './driver.js';
+import {
+  DEL,
+  GET,
+  type Driver,
+  type Key,
+  type OpStream,
+  type PrepareInput,
+  type SyncSession,
+  type Value,
+} from './driver.js';
 
 /** A session over a plain `Map`; also used by map-per-worker. */
 export class MapSession implements SyncSession {

@@ -49,7 +49,8 @@ const SYNC_CHUNK = 512;
 const BARRIER_TIMEOUT_MS = 120_000;
 
 function meet(together: Together | undefined): void {
-  if (together !== undefined && together.parties > 1) barrierWait(together.words, 0, together.parties, BARRIER_TIMEOUT_MS);
+  if (together !== undefined && together.parties > 1)
+    barrierWait(together.words, 0, together.parties, BARRIER_TIMEOUT_MS);
 }
 
 function countGets(ops: OpStream, from: number, to: number): number {
@@ -69,11 +70,17 @@ function timerCost(): number {
   return samples[1000]! * 1e6;
 }
 
-export async function measure(session: Session, ops: OpStream, plan: Plan, together?: Together): Promise<MeasureResult> {
+export async function measure(
+  session: Session,
+  ops: OpStream,
+  plan: Plan,
+  together?: Together,
+): Promise<MeasureResult> {
   const length = ops.kinds.length;
   const mask = length - 1;
   const unit = session.kind === 'sync' ? SYNC_CHUNK : session.batch;
-  if (length % unit !== 0 || length % session.batch !== 0) throw new Error(`op sequence length ${length} is not a multiple of ${unit}`);
+  if (length % unit !== 0 || length % session.batch !== 0)
+    throw new Error(`op sequence length ${length} is not a multiple of ${unit}`);
   let pos = 0;
 
   // One window: run units until `ms` have passed; returns ops, ns, hits, gets.

@@ -15,7 +15,17 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createClient } from 'redis';
-import { DEL, GET, SET, type AsyncSession, type Driver, type Key, type OpStream, type Value, type WorkloadName } from './driver.js';
+import {
+  DEL,
+  GET,
+  SET,
+  type AsyncSession,
+  type Driver,
+  type Key,
+  type OpStream,
+  type Value,
+  type WorkloadName,
+} from './driver.js';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -53,9 +63,13 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     const port = await freePort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const server = new RedisServer(child, `redis://127.0.0.1:${port}`);
     const deadline = Date.now() + 10_000;
     for (;;) {

@@ -75,7 +75,10 @@ const DIST_TEXT: Record<Dist, string> = { uniform: 'uniform keys', zipf: 'zipf(0
 function table(header: string[], body: string[][], rightFrom: number): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < rightFrom ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i < rightFrom ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)];
 }
 
@@ -92,11 +95,15 @@ export function formatTables(rows: readonly DerivedRow[], preload: number): stri
   });
   for (const s of scenarios) {
     const [w, p, d] = s.split('/') as [WorkloadName, Phase, Dist];
-    out.push('', `== ${WORKLOAD_TEXT[w]} | ${PHASE_TEXT[p]} | ${DIST_TEXT[d]} | ${preload.toLocaleString('en-US')} keys preloaded ==`);
+    out.push(
+      '',
+      `== ${WORKLOAD_TEXT[w]} | ${PHASE_TEXT[p]} | ${DIST_TEXT[d]} | ${preload.toLocaleString('en-US')} keys preloaded ==`,
+    );
     const body = rows
       .filter((r) => scenarioOf(r) === s)
       .map((r) => {
-        if (r.error !== undefined) return [r.system, String(r.threads), 'ERROR', r.error, '', '', '', '', '', '', '', ''];
+        if (r.error !== undefined)
+          return [r.system, String(r.threads), 'ERROR', r.error, '', '', '', '', '', '', '', ''];
         const spread = r.opsPerSec > 0 ? ((r.opsPerSecMax - r.opsPerSecMin) / 2 / r.opsPerSec) * 100 : 0;
         return [
           r.system,
@@ -114,7 +121,24 @@ export function formatTables(rows: readonly DerivedRow[], preload: number): stri
         ];
       });
     out.push(
-      ...table(['system', 'thr', 'ops/s', 'spread', 'ns/op', 'p50', 'p99', 'p99.9', 'lat per', 'shmap/this', 'this/Map', 'scaling'], body, 2),
+      ...table(
+        [
+          'system',
+          'thr',
+          'ops/s',
+          'spread',
+          'ns/op',
+          'p50',
+          'p99',
+          'p99.9',
+          'lat per',
+          'shmap/this',
+          'this/Map',
+          'scaling',
+        ],
+        body,
+        2,
+      ),
     );
   }
   return out.join('\n');
@@ -134,7 +158,8 @@ export interface TargetResult {
 export function evaluateTargets(rows: readonly DerivedRow[]): TargetResult[] {
   const where = (r: Row) => `${r.workload} ${r.phase} ${r.dist} ${r.threads}thr`;
   const good = rows.filter(ok);
-  const get = (system: string, pred: (r: Row) => boolean): DerivedRow[] => good.filter((r) => r.system === system && pred(r));
+  const get = (system: string, pred: (r: Row) => boolean): DerivedRow[] =>
+    good.filter((r) => r.system === system && pred(r));
   const results: TargetResult[] = [];
   const add = (target: string, figures: Array<{ where: string; value: number }>, goal: number, strict = false) => {
     const met = figures.length === 0 ? undefined : figures.every((f) => (strict ? f.value > goal : f.value >= goal));
@@ -198,7 +223,9 @@ export function formatTargets(targets: readonly TargetResult[]): string {
       out.push(`  met     ${t.target}: ${passing}/${t.figures.length}; ${range}`);
     } else {
       const short = (1 - worst.value / t.goal) * 100;
-      out.push(`  MISSED  ${t.target}: ${passing}/${t.figures.length} pass; ${range}; worst is ${short.toFixed(0)}% short of x${t.goal}`);
+      out.push(
+        `  MISSED  ${t.target}: ${passing}/${t.figures.length} pass; ${range}; worst is ${short.toFixed(0)}% short of x${t.goal}`,
+      );
     }
   }
   return out.join('\n');

@@ -12,7 +12,13 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** `git rev-parse --short HEAD` in `cwd`, or 'nogit' outside a checkout. */
 export function gitCommit(cwd: string = ROOT): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || 'nogit';
+    return (
+      execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+        cwd,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || 'nogit'
+    );
   } catch {
     return 'nogit';
   }

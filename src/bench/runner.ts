@@ -79,7 +79,13 @@ function median(xs: number[]): number {
 
 /** One seed per (dist, phase, worker index): every system gets the same sequence for the same slot. */
 function opsSeed(seed: number, dist: Dist, phase: Phase, worker: number): number {
-  return (seed ^ Math.imul(worker + 1, 0x85ebca6b) ^ (dist === 'zipf' ? 0x27d4eb2f : 0) ^ (phase === 'mix' ? 0x165667b1 : 0)) | 0;
+  return (
+    (seed ^
+      Math.imul(worker + 1, 0x85ebca6b) ^
+      (dist === 'zipf' ? 0x27d4eb2f : 0) ^
+      (phase === 'mix' ? 0x165667b1 : 0)) |
+    0
+  );
 }
 
 function aggregate(
@@ -122,7 +128,8 @@ function aggregate(
   };
   hist.destroy();
   // Every key is preloaded and nothing deletes in the read-only phase: a miss is a wrong result.
-  if (base.phase === 'get' && hits !== gets) return { ...row, error: `wrong results: ${gets - hits} of ${gets} gets missed a preloaded key` };
+  if (base.phase === 'get' && hits !== gets)
+    return { ...row, error: `wrong results: ${gets - hits} of ${gets} gets missed a preloaded key` };
   return row;
 }
 
@@ -194,7 +201,12 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
         let prepared: Prepared | undefined;
         let prepareError: unknown;
         try {
-          prepared = await driver.prepare({ workload, preload: config.preload, keys: tables.keys, values: tables.values });
+          prepared = await driver.prepare({
+            workload,
+            preload: config.preload,
+            keys: tables.keys,
+            values: tables.values,
+          });
         } catch (err) {
           prepareError = err;
         }
@@ -212,7 +224,12 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
                 await session.close();
               }
             } else {
-              pool ??= new Piscina({ filename: config.workerFile, minThreads: maxThreads, maxThreads, idleTimeout: 3_600_000 });
+              pool ??= new Piscina({
+                filename: config.workerFile,
+                minThreads: maxThreads,
+                maxThreads,
+                idleTimeout: 3_600_000,
+              });
               const p = pool;
               const barrier = new Int32Array(new SharedArrayBuffer(BARRIER_WORDS * 4));
               results = await Promise.all(

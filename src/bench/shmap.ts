@@ -6,7 +6,16 @@
  */
 import { SharedMap } from '../shm/map.js';
 import type { SharedMapHandle, SharedMapOptions, SyncMode } from '../shm/types.js';
-import { DEL, GET, type Driver, type Key, type OpStream, type SyncSession, type Value, type WorkloadName } from './driver.js';
+import {
+  DEL,
+  GET,
+  type Driver,
+  type Key,
+  type OpStream,
+  type SyncSession,
+  type Value,
+  type WorkloadName,
+} from './driver.js';
 import { STRING_KEY_MAX_BYTES, STRING_VALUE_BYTES } from './workload.js';
 
 /** Capacity over the preload: room so the preload never triggers a rehash (growth happens at 7/8). */
@@ -15,7 +24,9 @@ const CAPACITY_HEADROOM = 1.25;
 export function shmapOptions(workload: WorkloadName, preload: number, sync: SyncMode): SharedMapOptions {
   const capacity = Math.max(1024, Math.ceil(preload * CAPACITY_HEADROOM));
   const types: Pick<SharedMapOptions, 'key' | 'value'> =
-    workload === 'int32' ? { key: 'int32', value: 'float64' } : { key: `string:${STRING_KEY_MAX_BYTES}`, value: `string:${STRING_VALUE_BYTES}` };
+    workload === 'int32'
+      ? { key: 'int32', value: 'float64' }
+      : { key: `string:${STRING_KEY_MAX_BYTES}`, value: `string:${STRING_VALUE_BYTES}` };
   // No maxCapacity: with one, the map keeps an exact global count (one shared
   // word every insert and delete updates), a cost a user who does not ask for
   // a hard bound does not pay.

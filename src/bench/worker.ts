@@ -27,7 +27,10 @@ export default async function benchTask(task: BenchTask): Promise<MeasureResult>
   const tables = cachedTables(task.workload, task.preload);
   const session = await driver.open(task.data, task.workload);
   try {
-    return await measure(session, opStream(task.ops, tables), task.plan, { words: task.barrier, parties: task.parties });
+    return await measure(session, opStream(task.ops, tables), task.plan, {
+      words: task.barrier,
+      parties: task.parties,
+    });
   } finally {
     await session.close();
   }

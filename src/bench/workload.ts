@@ -97,7 +97,14 @@ const RANK_SCRAMBLE = 999_983;
  * `seed` fixes the sequence; the runner derives it from (run seed, dist,
  * phase, worker index), never from the system.
  */
-export function generateOps(keyCount: number, length: number, phase: Phase, dist: Dist, seed: number, cdf?: Float64Array): OpArrays {
+export function generateOps(
+  keyCount: number,
+  length: number,
+  phase: Phase,
+  dist: Dist,
+  seed: number,
+  cdf?: Float64Array,
+): OpArrays {
   if ((length & (length - 1)) !== 0) throw new Error(`op sequence length must be a power of two, got ${length}`);
   const kinds = new Uint8Array(new SharedArrayBuffer(length));
   const keyIdx = new Int32Array(new SharedArrayBuffer(length * 4));

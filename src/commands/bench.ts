@@ -14,7 +14,6 @@ import { ROOT, fileStamp, gitCommit } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
 import { SYSTEM_NAMES } from '../bench/systems.js';
 
-
 /** The full matrix of issue 4 (about 8 minutes on 2 cores). */
 const FULL: Omit<BenchConfig, 'systems' | 'workerFile'> = {
   preload: 1_000_000,
@@ -74,7 +73,10 @@ function help(): string {
 
 function progressReporter(): Progress & { stop(): void } {
   if (process.stderr.isTTY) {
-    const bar = new SingleBar({ format: 'bench [{bar}] {value}/{total} {last}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    const bar = new SingleBar(
+      { format: 'bench [{bar}] {value}/{total} {last}', stream: process.stderr, hideCursor: true },
+      Presets.shades_classic,
+    );
     let started = false;
     return {
       row(row, done, total) {
@@ -95,7 +97,9 @@ function progressReporter(): Progress & { stop(): void } {
   return {
     row(row, done, total) {
       const what = row.error === undefined ? `${fmtRate(row.opsPerSec)} ops/s` : `ERROR ${row.error}`;
-      process.stderr.write(`[${done}/${total}] ${row.workload} ${row.phase} ${row.dist} ${row.system} ${row.threads}thr: ${what}\n`);
+      process.stderr.write(
+        `[${done}/${total}] ${row.workload} ${row.phase} ${row.dist} ${row.system} ${row.threads}thr: ${what}\n`,
+      );
     },
     note(line) {
       process.stderr.write(line + '\n');
@@ -130,22 +134,36 @@ export async function run(argv: string[]): Promise<number> {
   }
   let systems = [...SYSTEM_NAMES];
   if (values.only !== undefined) {
-    const names = values.only.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const names = values.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const unknown = names.filter((n) => !SYSTEM_NAMES.includes(n));
     if (names.length === 0 || unknown.length > 0) {
-      process.stderr.write(`shmap bench: --only: unknown system '${unknown[0] ?? ''}' (known: ${SYSTEM_NAMES.join(', ')})\n`);
+      process.stderr.write(
+        `shmap bench: --only: unknown system '${unknown[0] ?? ''}' (known: ${SYSTEM_NAMES.join(', ')})\n`,
+      );
       return 2;
     }
     systems = SYSTEM_NAMES.filter((n) => names.includes(n));
   }
 
   const base = values.quick === true ? QUICK : FULL;
-  const config: BenchConfig = { ...base, systems, workerFile: fileURLToPath(new URL('../bench/worker.js', import.meta.url)) };
+  const config: BenchConfig = {
+    ...base,
+    systems,
+    workerFile: fileURLToPath(new URL('../bench/worker.js', import.meta.url)),
+  };
   const started = new Date();
   // Other processes on the machine move every figure; the load average says how busy it was.
   const loadBefore = loadavg()[0]!;
   const rev = gitCommit();
-  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` };
+  const machine = {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
   const command = `node dist/main.js bench${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
 
   const progress = progressReporter();
@@ -170,12 +188,25 @@ export async function run(argv: string[]): Promise<number> {
     `ops/s: total over threads, median of repetitions; spread: half the range over the median. ns/op: wall time per op in one thread.`,
     `latency: a separate ${config.plan.latencyMs} ms window timing every unit (one op; one batch of 64 for 'batch64' rows), HDR histogram; includes a timer pair of ~${timerNs.length > 0 ? Math.round(timerNs.sort((a, b) => a - b)[timerNs.length >> 1]!) : '?'} ns.`,
     `shmap/this: shmap's ops/s over this row's (same scenario and threads). this/Map: over the single-thread Map row. scaling: over the same system's 1-thread row, and efficiency.`,
-    ...result.skipped.filter((s, i, all) => all.findIndex((t) => t.reason === s.reason) === i).map((s) => `skipped: ${s.reason}`),
+    ...result.skipped
+      .filter((s, i, all) => all.findIndex((t) => t.reason === s.reason) === i)
+      .map((s) => `skipped: ${s.reason}`),
   ];
   const text = [...head, formatTables(rows, config.preload), formatTargets(targets)].join('\n') + '\n';
 
   const file = `${ROOT}bench/results/${fileStamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
-  const json = { command, machine, commit: rev, started: started.toISOString(), seconds, loadAverage: { before: loadBefore, after: loadAfter }, config, skipped: result.skipped, rows, targets };
+  const json = {
+    command,
+    machine,
+    commit: rev,
+    started: started.toISOString(),
+    seconds,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    config,
+    skipped: result.skipped,
+    rows,
+    targets,
+  };
   let written = '';
   try {
     mkdirSync(`${ROOT}bench/results`, { recursive: true });

@@ -64,18 +64,25 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (positionals.length !== 1) return fail(positionals.length === 0 ? 'give a history FILE, or - for stdin (--help for usage)' : `one history at a time (got ${positionals.length})`);
+  if (positionals.length !== 1)
+    return fail(
+      positionals.length === 0
+        ? 'give a history FILE, or - for stdin (--help for usage)'
+        : `one history at a time (got ${positionals.length})`,
+    );
   const file = positionals[0]!;
 
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (values.timeout !== undefined) {
     timeoutMs = Number(values.timeout);
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return fail(`--timeout must be a positive number of ms (got '${values.timeout}')`);
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+      return fail(`--timeout must be a positive number of ms (got '${values.timeout}')`);
   }
   let workers: number | 'auto' = 'auto';
   if (values.workers !== undefined) {
     workers = Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 0) return fail(`--workers must be a non-negative integer (got '${values.workers}')`);
+    if (!Number.isInteger(workers) || workers < 0)
+      return fail(`--workers must be a non-negative integer (got '${values.workers}')`);
   }
 
   let text: string;
@@ -96,7 +103,9 @@ export async function run(argv: string[]): Promise<number> {
   const overlap = findThreadOverlap(history);
   if (overlap !== -1) {
     const op = history[overlap]!;
-    return fail(`${file}: line ${lines[overlap]}: thread ${op.thread} calls ${op.op} before its previous operation returned (one thread makes one call at a time)`);
+    return fail(
+      `${file}: line ${lines[overlap]}: thread ${op.thread} calls ${op.op} before its previous operation returned (one thread makes one call at a time)`,
+    );
   }
 
   const result = await checkLinearizability(history, { timeoutMs, workers });

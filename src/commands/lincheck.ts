@@ -53,7 +53,16 @@ export interface LincheckOptions {
 }
 
 export function defaultLincheckOptions(): LincheckOptions {
-  return { threads: 3, ops: 5, scenarios: 500, runs: 20, keys: 2, values: 'int', seed: Date.now() % 0x7fffffff, timeoutMs: 2_000 };
+  return {
+    threads: 3,
+    ops: 5,
+    scenarios: 500,
+    runs: 20,
+    keys: 2,
+    values: 'int',
+    seed: Date.now() % 0x7fffffff,
+    timeoutMs: 2_000,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -66,8 +75,23 @@ export const INT_VALUES: readonly number[] = [1, 2, 3, 4];
 
 /** Op weights (percent) by value kind; `add` needs numbers. */
 const WEIGHTS: Record<LincheckValues, Array<[HistoryOpName, number]>> = {
-  int: [['get', 22], ['has', 8], ['set', 20], ['delete', 10], ['putIfAbsent', 10], ['compareAndSet', 12], ['add', 18]],
-  string: [['get', 30], ['has', 8], ['set', 25], ['delete', 12], ['putIfAbsent', 12], ['compareAndSet', 13]],
+  int: [
+    ['get', 22],
+    ['has', 8],
+    ['set', 20],
+    ['delete', 10],
+    ['putIfAbsent', 10],
+    ['compareAndSet', 12],
+    ['add', 18],
+  ],
+  string: [
+    ['get', 30],
+    ['has', 8],
+    ['set', 25],
+    ['delete', 12],
+    ['putIfAbsent', 12],
+    ['compareAndSet', 13],
+  ],
 };
 
 function pickOp(rng: Rng, values: LincheckValues): HistoryOpName {
@@ -80,7 +104,13 @@ function pickOp(rng: Rng, values: LincheckValues): HistoryOpName {
 }
 
 /** A random scenario from `seed` (same seed, same sizes: same scenario). */
-export function generateScenario(seed: number, threads: number, ops: number, keys: number, values: LincheckValues): Scenario {
+export function generateScenario(
+  seed: number,
+  threads: number,
+  ops: number,
+  keys: number,
+  values: LincheckValues,
+): Scenario {
   const rng = new Rng(seed, 0x11c);
   const table: readonly JsonValue[] = values === 'int' ? INT_VALUES : STRING_VALUES;
   const value = (): JsonValue => table[rng.below(table.length)]!;
@@ -109,7 +139,10 @@ function formatArgs(o: ScenarioOp): string {
 export function formatScenario(s: Scenario): string {
   const lines = [`scenario (seed ${s.seed}, ${s.threads.length} threads, keys 0..${s.keys - 1}, ${s.values} values):`];
   s.threads.forEach((ops, t) => {
-    lines.push(`  thread ${t}: ` + ops.map((o) => `${o.op}(${[String(o.key), formatArgs(o)].filter((x) => x !== '').join(', ')})`).join('; '));
+    lines.push(
+      `  thread ${t}: ` +
+        ops.map((o) => `${o.op}(${[String(o.key), formatArgs(o)].filter((x) => x !== '').join(', ')})`).join('; '),
+    );
   });
   return lines.join('\n');
 }
@@ -192,7 +225,10 @@ export class LincheckSession {
 
   constructor(readonly options: SessionOptions) {
     const file = options.workerFile ?? new URL('../workers/lincheck.js', import.meta.url);
-    this.workers = Array.from({ length: options.threads }, () => new Worker(file, { workerData: options.workerData ?? { lincheck: 'real' } }));
+    this.workers = Array.from(
+      { length: options.threads },
+      () => new Worker(file, { workerData: options.workerData ?? { lincheck: 'real' } }),
+    );
     for (const w of this.workers) {
       w.on('error', (err) => {
         this.failure = err;
@@ -204,7 +240,8 @@ export class LincheckSession {
 
   /** Runs `scenario` `runs` times (stopping at the first violation) and checks every run. */
   async runScenario(scenario: Scenario, runs: number): Promise<ScenarioOutcome> {
-    if (scenario.threads.length !== this.workers.length) throw new Error(`scenario has ${scenario.threads.length} threads, the session ${this.workers.length}`);
+    if (scenario.threads.length !== this.workers.length)
+      throw new Error(`scenario has ${scenario.threads.length} threads, the session ${this.workers.length}`);
     const id = this.nextId++;
     const rng = new Rng(scenario.seed, 0x7177);
     const maps = Array.from({ length: runs }, () => SharedMap.create(this.mapOptions(scenario.values)));
@@ -223,7 +260,8 @@ export class LincheckSession {
               resolve(msg);
             };
             const onError = (err: Error): void => reject(err);
-            const onExit = (code: number): void => reject(new Error(`lincheck worker ${thread} exited with code ${code}`));
+            const onExit = (code: number): void =>
+              reject(new Error(`lincheck worker ${thread} exited with code ${code}`));
             w.on('message', onMessage);
             w.once('error', onError);
             w.once('exit', onExit);
@@ -306,17 +344,37 @@ export interface LincheckHooks {
 export async function runLincheck(options: LincheckOptions, hooks: LincheckHooks = {}): Promise<LincheckResult> {
   const started = performance.now();
   const session = new LincheckSession({ ...hooks.session, threads: options.threads, timeoutMs: options.timeoutMs });
-  const result: LincheckResult = { options, scenarios: 0, runs: 0, opsChecked: 0, unknownRuns: 0, overlappedRuns: 0, elapsedMs: 0, exitCode: 0 };
+  const result: LincheckResult = {
+    options,
+    scenarios: 0,
+    runs: 0,
+    opsChecked: 0,
+    unknownRuns: 0,
+    overlappedRuns: 0,
+    elapsedMs: 0,
+    exitCode: 0,
+  };
   try {
     for (let i = 0; i < options.scenarios && !hooks.signal?.aborted; i++) {
-      const scenario = generateScenario((options.seed + i) | 0, options.threads, options.ops, options.keys, options.values);
+      const scenario = generateScenario(
+        (options.seed + i) | 0,
+        options.threads,
+        options.ops,
+        options.keys,
+        options.values,
+      );
       const outcome = await session.runScenario(scenario, options.runs);
       result.scenarios++;
       result.runs += outcome.runs;
       result.opsChecked += outcome.opsChecked;
       result.unknownRuns += outcome.unknown;
       result.overlappedRuns += outcome.overlapped;
-      hooks.onProgress?.({ scenarios: result.scenarios, runs: result.runs, opsChecked: result.opsChecked, elapsedMs: performance.now() - started });
+      hooks.onProgress?.({
+        scenarios: result.scenarios,
+        runs: result.runs,
+        opsChecked: result.opsChecked,
+        elapsedMs: performance.now() - started,
+      });
       if (outcome.violation !== undefined || outcome.errors.length > 0 || outcome.dropped > 0) {
         result.failed = outcome;
         break;
@@ -344,7 +402,7 @@ export function formatFailure(o: LincheckOptions, f: ScenarioOutcome): string {
     formatScenario(f.scenario),
     '',
     `replay: ${replayCommand(o, f.scenario.seed)}`,
-    '  (the same scenario; the interleaving is the scheduler\'s, so raise --runs to hit it again)',
+    "  (the same scenario; the interleaving is the scheduler's, so raise --runs to hit it again)",
     '',
   ];
   if (f.violation !== undefined) {
@@ -360,7 +418,11 @@ export function formatFailure(o: LincheckOptions, f: ScenarioOutcome): string {
 export function formatLincheckSummary(r: LincheckResult): string {
   const o = r.options;
   const verdict =
-    r.exitCode === 0 ? 'PASS: every run linearizable' : r.exitCode === 3 ? `INCONCLUSIVE: ${r.unknownRuns} run(s) unknown, no violation` : 'FAIL';
+    r.exitCode === 0
+      ? 'PASS: every run linearizable'
+      : r.exitCode === 3
+        ? `INCONCLUSIVE: ${r.unknownRuns} run(s) unknown, no violation`
+        : 'FAIL';
   return [
     `lincheck: ${r.scenarios} scenarios x up to ${o.runs} runs = ${r.runs.toLocaleString('en-US')} runs, ` +
       `${r.opsChecked.toLocaleString('en-US')} ops checked in ${(r.elapsedMs / 1000).toFixed(1)} s ` +
@@ -374,7 +436,9 @@ export function formatLincheckSummary(r: LincheckResult): string {
 // ---------------------------------------------------------------------------
 // The command.
 
-const HELP = (d: LincheckOptions): string => `usage: shmap lincheck [--threads N] [--ops N] [--scenarios N] [--runs N] [--keys N] [--values int|string] [--seed S] [--timeout MS]
+const HELP = (
+  d: LincheckOptions,
+): string => `usage: shmap lincheck [--threads N] [--ops N] [--scenarios N] [--runs N] [--keys N] [--values int|string] [--seed S] [--timeout MS]
 
 Lincheck's stress mode for SharedMap: generates random small concurrent
 scenarios (per thread a list of --ops operations over --keys keys with small
@@ -458,7 +522,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const o = parsed.options;
-  process.stderr.write(`lincheck: seed ${o.seed}, ${o.scenarios} scenarios x ${o.runs} runs, ${o.threads} threads x ${o.ops} ops\n`);
+  process.stderr.write(
+    `lincheck: seed ${o.seed}, ${o.scenarios} scenarios x ${o.runs} runs, ${o.threads} threads x ${o.ops} ops\n`,
+  );
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
@@ -466,7 +532,11 @@ export async function run(argv: string[]): Promise<number> {
   let done = (): void => {};
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: 'lincheck [{bar}] {value}/{total} scenarios | {runs} runs | {ops} ops checked', hideCursor: true },
+      {
+        stream: process.stderr,
+        format: 'lincheck [{bar}] {value}/{total} scenarios | {runs} runs | {ops} ops checked',
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(o.scenarios, 0, { runs: 0, ops: 0 });
@@ -477,7 +547,9 @@ export async function run(argv: string[]): Promise<number> {
     onProgress = (p) => {
       if (p.elapsedMs - last < 2_000) return;
       last = p.elapsedMs;
-      process.stderr.write(`lincheck: ${p.scenarios}/${o.scenarios} scenarios, ${p.runs} runs, ${p.opsChecked} ops checked, ${(p.elapsedMs / 1000).toFixed(1)} s\n`);
+      process.stderr.write(
+        `lincheck: ${p.scenarios}/${o.scenarios} scenarios, ${p.runs} runs, ${p.opsChecked} ops checked, ${(p.elapsedMs / 1000).toFixed(1)} s\n`,
+      );
     };
   }
   let result: LincheckResult;

@@ -56,13 +56,19 @@ export function shmapFrames(profile: CpuProfile): { total: number; byFunction: M
 }
 
 function stamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/:/g, '-');
 }
 
 export function usage(): string {
   return stressUsage('profile')
     .replace('  -h, --help', '  --out DIR           where to write the flamegraphs (default profiles/)\n  -h, --help')
-    .replace(/--duration S        seconds of load \(default [\d.]+\)/, `--duration S        seconds of load (default ${DEFAULT_DURATION_S} under profile)`)
+    .replace(
+      /--duration S        seconds of load \(default [\d.]+\)/,
+      `--duration S        seconds of load (default ${DEFAULT_DURATION_S} under profile)`,
+    )
     .replace(
       /\nexit codes:[\s\S]*$/,
       "\nexit codes: the stress run's (0, 1); 2 bad arguments; 1 also when a flamegraph could not be written\nor no worker profile shows SharedMap frames",
@@ -93,7 +99,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return 0;
   }
-  if (!stressArgs.some((a) => a.startsWith('--duration') || a.startsWith('--ops'))) stressArgs.push('--duration', DEFAULT_DURATION_S);
+  if (!stressArgs.some((a) => a.startsWith('--duration') || a.startsWith('--ops')))
+    stressArgs.push('--duration', DEFAULT_DURATION_S);
 
   const mainJs = fileURLToPath(new URL('../main.js', import.meta.url));
   const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -104,14 +111,27 @@ export async function run(argv: string[]): Promise<number> {
 
   const child = spawnSync(
     process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', raw, '--cpu-prof-interval', String(SAMPLE_INTERVAL_US), mainJs, 'stress', ...stressArgs, '--report', join(dir, 'stress-report.txt')],
+    [
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      raw,
+      '--cpu-prof-interval',
+      String(SAMPLE_INTERVAL_US),
+      mainJs,
+      'stress',
+      ...stressArgs,
+      '--report',
+      join(dir, 'stress-report.txt'),
+    ],
     { stdio: 'inherit' },
   );
   const stressCode = child.status ?? 1;
   if (stressCode === 2) return 2;
 
   // CPU.<date>.<time>.<pid>.<threadId>.<seq>.cpuprofile
-  const files = readdirSync(raw).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(raw)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   if (files.length === 0) {
     process.stderr.write(`shmap profile: the stress run wrote no CPU profile (exit ${stressCode})\n`);
     return 1;
@@ -126,7 +146,11 @@ export async function run(argv: string[]): Promise<number> {
     const cpuprofile = join(dir, `${name}.cpuprofile`);
     const html = join(dir, `${name}.html`);
     copyFileSync(join(raw, f), cpuprofile);
-    const r = spawnSync(process.execPath, [zeroX, '--visualize-cpu-profile', cpuprofile, '--output-html', html, '--quiet'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [zeroX, '--visualize-cpu-profile', cpuprofile, '--output-html', html, '--quiet'],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0) {
       failures++;
       lines.push(`  ${relative(process.cwd(), html)}: 0x failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
@@ -136,12 +160,18 @@ export async function run(argv: string[]): Promise<number> {
     const top = [...frames.byFunction].sort((a, b) => b[1] - a[1]).slice(0, 6);
     if (tid !== 0 && top.length > 0) workersWithMapFrames++;
     const share = top.map(([fn, n]) => `${fn} ${((100 * n) / Math.max(frames.total, 1)).toFixed(1)}%`).join(', ');
-    lines.push(`  ${relative(process.cwd(), html)}  (${tid === 0 ? 'main thread' : `worker thread ${tid}`}; ${frames.total} samples${share ? `; SharedMap frames: ${share}` : ''})`);
+    lines.push(
+      `  ${relative(process.cwd(), html)}  (${tid === 0 ? 'main thread' : `worker thread ${tid}`}; ${frames.total} samples${share ? `; SharedMap frames: ${share}` : ''})`,
+    );
   }
   rmSync(raw, { recursive: true, force: true });
 
-  process.stdout.write(`\nflamegraphs (one per thread; open in a browser; profiles/README.md says how to read them):\n${lines.join('\n')}\n`);
-  process.stdout.write(`  ${relative(process.cwd(), join(dir, 'stress-report.txt'))}  (the run's summary and every conflict report)\n`);
+  process.stdout.write(
+    `\nflamegraphs (one per thread; open in a browser; profiles/README.md says how to read them):\n${lines.join('\n')}\n`,
+  );
+  process.stdout.write(
+    `  ${relative(process.cwd(), join(dir, 'stress-report.txt'))}  (the run's summary and every conflict report)\n`,
+  );
   if (failures > 0) return 1;
   if (workersWithMapFrames === 0) {
     process.stderr.write('shmap profile: no worker profile shows SharedMap frames (dist/shm/*.js)\n');

@@ -79,8 +79,8 @@ export function usage(command = 'stress'): string {
     `                      (default ${DEFAULT_MIX})`,
     '  --dist D            key choice: uniform | zipf:S (exponent S > 0) | hot:P (P% of picks on the hottest 1% of keys) (default uniform)',
     '  --sync MODE         lock (per-shard locks, default) | none (unsynchronized, to reproduce the races)',
-    '  --shards N          map shards, a power of two (default: the map\'s)',
-    '  --seed N            seeds key choice and the map\'s hash (default: from the clock; printed)',
+    "  --shards N          map shards, a power of two (default: the map's)",
+    "  --seed N            seeds key choice and the map's hash (default: from the clock; printed)",
     '  --json              print one JSON document on stdout and nothing else',
     '  --report FILE       also write the summary with every conflict report to FILE',
     '  --history FILE      record every op on the sampled keys and write the history (JSON Lines, as `check` reads) to FILE',
@@ -125,8 +125,10 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
   const help = values.help === true;
   if (str('scenario') !== undefined) o.scenario = str('scenario')!;
   if (str('workers') !== undefined) o.workers = parseInteger(str('workers')!, '--workers', 1, 256);
-  if (str('duration') !== undefined && str('ops') !== undefined) throw new UsageError('give --duration or --ops, not both');
-  if (str('duration') !== undefined) o.durationMs = Math.round(parsePositive(str('duration')!, '--duration', 86_400) * 1000);
+  if (str('duration') !== undefined && str('ops') !== undefined)
+    throw new UsageError('give --duration or --ops, not both');
+  if (str('duration') !== undefined)
+    o.durationMs = Math.round(parsePositive(str('duration')!, '--duration', 86_400) * 1000);
   if (str('ops') !== undefined) o.ops = parseInteger(str('ops')!, '--ops', 1);
   if (str('keys') !== undefined) o.keys = parseInteger(str('keys')!, '--keys', 1, 50_000_000);
   if (str('owned') !== undefined) o.owned = parseInteger(str('owned')!, '--owned', 1, 1_000_000);
@@ -150,13 +152,23 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
   const history = str('history');
   if (history === '') throw new UsageError('--history needs a file name');
   if (history === undefined) {
-    for (const name of ['history-keys', 'history-buffer', 'check-timeout']) if (str(name) !== undefined) throw new UsageError(`--${name} needs --history FILE`);
+    for (const name of ['history-keys', 'history-buffer', 'check-timeout'])
+      if (str(name) !== undefined) throw new UsageError(`--${name} needs --history FILE`);
     if (values.check === true) throw new UsageError('--check needs --history FILE');
   } else {
-    o.historyKeys = str('history-keys') === undefined ? DEFAULT_HISTORY_KEYS : parseInteger(str('history-keys')!, '--history-keys', 1, 1_000_000);
-    o.historyBuffer = str('history-buffer') === undefined ? DEFAULT_HISTORY_BUFFER : parseInteger(str('history-buffer')!, '--history-buffer', 1, 1 << 26);
+    o.historyKeys =
+      str('history-keys') === undefined
+        ? DEFAULT_HISTORY_KEYS
+        : parseInteger(str('history-keys')!, '--history-keys', 1, 1_000_000);
+    o.historyBuffer =
+      str('history-buffer') === undefined
+        ? DEFAULT_HISTORY_BUFFER
+        : parseInteger(str('history-buffer')!, '--history-buffer', 1, 1 << 26);
     if (values.check === true) {
-      o.historyCheckTimeoutMs = str('check-timeout') === undefined ? DEFAULT_CHECK_TIMEOUT_MS : parseInteger(str('check-timeout')!, '--check-timeout', 1);
+      o.historyCheckTimeoutMs =
+        str('check-timeout') === undefined
+          ? DEFAULT_CHECK_TIMEOUT_MS
+          : parseInteger(str('check-timeout')!, '--check-timeout', 1);
     } else if (str('check-timeout') !== undefined) throw new UsageError('--check-timeout needs --check');
   }
   if (!help) validateOptions(o);
@@ -170,7 +182,11 @@ function progressHooks(parsed: ParsedStressArgs): { hooks: RunHooks; done: () =>
   const what = o.ops === undefined ? `${o.durationMs / 1000} s` : `${o.ops} ops`;
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: `stress ${o.scenario} [{bar}] {percentage}% | {ops} ops | {rate} ops/s | ${what}`, hideCursor: true },
+      {
+        stream: process.stderr,
+        format: `stress ${o.scenario} [{bar}] {percentage}% | {ops} ops | {rate} ops/s | ${what}`,
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(100, 0, { ops: 0, rate: 0 });

@@ -124,13 +124,16 @@ export function toHistoryOp(value: unknown, line: number): HistoryOp {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('expected a JSON object');
   const o = value as Record<string, unknown>;
   const { thread, op, key, args, result, call, ret } = o;
-  if (typeof thread !== 'number' || !Number.isInteger(thread) || thread < 0) bad('"thread" must be a non-negative integer');
+  if (typeof thread !== 'number' || !Number.isInteger(thread) || thread < 0)
+    bad('"thread" must be a non-negative integer');
   if (!isOpName(op)) bad(`"op" must be one of ${Object.keys(OP_ARITY).join(', ')} (got ${JSON.stringify(op)})`);
   const name = op as HistoryOpName;
-  if (typeof key !== 'string' && (typeof key !== 'number' || !Number.isFinite(key))) bad('"key" must be a string or a finite number');
+  if (typeof key !== 'string' && (typeof key !== 'number' || !Number.isFinite(key)))
+    bad('"key" must be a string or a finite number');
   if (!Array.isArray(args)) bad('"args" must be an array');
   const argv = args as JsonValue[];
-  if (argv.length !== OP_ARITY[name]) bad(`${name} takes ${OP_ARITY[name]} argument(s) after the key, "args" has ${argv.length}`);
+  if (argv.length !== OP_ARITY[name])
+    bad(`${name} takes ${OP_ARITY[name]} argument(s) after the key, "args" has ${argv.length}`);
   if (!('result' in o)) bad('"result" is missing (write undefined as null)');
   if (typeof call !== 'number' || !Number.isFinite(call)) bad('"call" must be a finite number');
   if (typeof ret !== 'number' || !Number.isFinite(ret)) bad('"ret" must be a finite number');

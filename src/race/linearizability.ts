@@ -388,7 +388,12 @@ interface MinimizeOutcome {
  * still fails (Zeller's ddmin, greedily) until no single op can go. Past the
  * budget it stops and reports what it has (the whole history at worst).
  */
-function minimizeViolation(p: Prepared, blocked: number | undefined, timeoutMs: number, budgetMs: number): MinimizeOutcome {
+function minimizeViolation(
+  p: Prepared,
+  blocked: number | undefined,
+  timeoutMs: number,
+  budgetMs: number,
+): MinimizeOutcome {
   const budgetEnd = performance.now() + budgetMs;
   let outOfBudget = false;
   const n = p.n;
@@ -454,7 +459,7 @@ function minimizeViolation(p: Prepared, blocked: number | undefined, timeoutMs: 
 
   // 2. Drop chunks, halving the chunk size down to single ops.
   for (let chunk = core.length >>> 1; chunk >= 1 && !outOfBudget; chunk >>>= 1) {
-    for (let start = 0; start < core.length && !outOfBudget; ) {
+    for (let start = 0; start < core.length && !outOfBudget;) {
       const without = core.slice(0, start).concat(core.slice(start + chunk));
       if (fails(without)) core = without;
       else start += chunk;
@@ -464,7 +469,7 @@ function minimizeViolation(p: Prepared, blocked: number | undefined, timeoutMs: 
   let changed = !outOfBudget;
   while (changed && !outOfBudget) {
     changed = false;
-    for (let k = 0; k < core.length && !outOfBudget; ) {
+    for (let k = 0; k < core.length && !outOfBudget;) {
       const without = core.slice(0, k).concat(core.slice(k + 1));
       if (fails(without)) {
         core = without;
@@ -503,7 +508,14 @@ export function checkKeyHistory(ops: readonly HistoryOp[], options: CheckOptions
   if (r.status !== 'violation') return { status: r.status, elapsedMs: performance.now() - started };
   if (options.minimize === false) {
     const all = Array.from({ length: p.n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
-    return { status: 'violation', elapsedMs: performance.now() - started, counterexample: all, minimal: false, anyInitialState: false, overlapping: 0 };
+    return {
+      status: 'violation',
+      elapsedMs: performance.now() - started,
+      counterexample: all,
+      minimal: false,
+      anyInitialState: false,
+      overlapping: 0,
+    };
   }
   const m = minimizeViolation(p, r.blocked, timeoutMs, options.minimizeBudgetMs ?? DEFAULT_MINIMIZE_BUDGET_MS);
   return {
@@ -546,19 +558,44 @@ function toKeyResult(part: Partition, v: KeyVerdict): KeyCheckResult {
   return result;
 }
 
-function summarize(history: readonly HistoryOp[], results: KeyCheckResult[], workers: number, started: number): LinearizabilityResult {
+function summarize(
+  history: readonly HistoryOp[],
+  results: KeyCheckResult[],
+  workers: number,
+  started: number,
+): LinearizabilityResult {
   const counts: Record<CheckStatus, number> = { ok: 0, violation: 0, unknown: 0 };
   for (const r of results) counts[r.status]++;
-  const problems = [...results.filter((r) => r.status === 'violation'), ...results.filter((r) => r.status === 'unknown')];
+  const problems = [
+    ...results.filter((r) => r.status === 'violation'),
+    ...results.filter((r) => r.status === 'unknown'),
+  ];
   const status: CheckStatus = counts.violation > 0 ? 'violation' : counts.unknown > 0 ? 'unknown' : 'ok';
-  return { status, ops: history.length, keys: results.length, counts, problems, workers, elapsedMs: performance.now() - started };
+  return {
+    status,
+    ops: history.length,
+    keys: results.length,
+    counts,
+    problems,
+    workers,
+    elapsedMs: performance.now() - started,
+  };
 }
 
 /** Checks a history on the calling thread. */
-export function checkLinearizabilitySync(history: readonly HistoryOp[], options: CheckOptions = {}): LinearizabilityResult {
+export function checkLinearizabilitySync(
+  history: readonly HistoryOp[],
+  options: CheckOptions = {},
+): LinearizabilityResult {
   const started = performance.now();
   const results = partitionByKey(history).map((part) =>
-    toKeyResult(part, checkKeyHistory(part.indices.map((i) => history[i]!), options)),
+    toKeyResult(
+      part,
+      checkKeyHistory(
+        part.indices.map((i) => history[i]!),
+        options,
+      ),
+    ),
   );
   return summarize(history, results, 0, started);
 }
@@ -611,7 +648,11 @@ async function checkOnWorkers(
   if (current.length > 0) batches.push(current);
 
   const results: KeyCheckResult[][] = new Array(batches.length);
-  const taskOptions = { timeoutMs: options.timeoutMs, minimize: options.minimize, minimizeBudgetMs: options.minimizeBudgetMs };
+  const taskOptions = {
+    timeoutMs: options.timeoutMs,
+    minimize: options.minimize,
+    minimizeBudgetMs: options.minimizeBudgetMs,
+  };
   let nextBatch = 0;
   const pool = Array.from({ length: Math.min(workers, batches.length) }, () => new Worker(url));
   try {
@@ -663,11 +704,15 @@ export const INLINE_SLICE_MS = 100;
  * thread per core with the full `timeoutMs`. With `workers: N` every key goes
  * to a pool of N workers; with 0, everything runs inline.
  */
-export async function checkLinearizability(history: readonly HistoryOp[], options: CheckOptions = {}): Promise<LinearizabilityResult> {
+export async function checkLinearizability(
+  history: readonly HistoryOp[],
+  options: CheckOptions = {},
+): Promise<LinearizabilityResult> {
   const started = performance.now();
   const url = options.workerUrl ?? defaultWorkerUrl();
   const mode = options.workers ?? 'auto';
-  if (mode !== 'auto' && (!Number.isInteger(mode) || mode < 0)) throw new TypeError('options.workers must be a non-negative integer or "auto"');
+  if (mode !== 'auto' && (!Number.isInteger(mode) || mode < 0))
+    throw new TypeError('options.workers must be a non-negative integer or "auto"');
   const parts = partitionByKey(history);
   if (url === undefined || mode === 0) return checkLinearizabilitySync(history, options);
   if (mode !== 'auto') {
@@ -678,7 +723,13 @@ export async function checkLinearizability(history: readonly HistoryOp[], option
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const slice = Math.min(timeoutMs, INLINE_SLICE_MS);
   const results = parts.map((part) =>
-    toKeyResult(part, checkKeyHistory(part.indices.map((i) => history[i]!), { ...options, timeoutMs: slice })),
+    toKeyResult(
+      part,
+      checkKeyHistory(
+        part.indices.map((i) => history[i]!),
+        { ...options, timeoutMs: slice },
+      ),
+    ),
   );
   const slow = slice < timeoutMs ? parts.filter((_, k) => results[k]!.status === 'unknown') : [];
   if (slow.length === 0) return summarize(history, results, 0, started);
@@ -686,7 +737,15 @@ export async function checkLinearizability(history: readonly HistoryOp[], option
   // One slow key gains nothing from a worker: finish it here.
   const slowResults =
     workers <= 1
-      ? slow.map((part) => toKeyResult(part, checkKeyHistory(part.indices.map((i) => history[i]!), options)))
+      ? slow.map((part) =>
+          toKeyResult(
+            part,
+            checkKeyHistory(
+              part.indices.map((i) => history[i]!),
+              options,
+            ),
+          ),
+        )
       : await checkOnWorkers(history, slow, workers, url, options);
   const byPart = new Map(slow.map((part, k) => [part, slowResults[k]!]));
   return summarize(

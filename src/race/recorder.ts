@@ -46,7 +46,15 @@ export const REC_OP = {
   add: 6,
 } as const satisfies Record<HistoryOpName, number>;
 
-export const OP_NAMES: readonly HistoryOpName[] = ['get', 'has', 'set', 'delete', 'putIfAbsent', 'compareAndSet', 'add'];
+export const OP_NAMES: readonly HistoryOpName[] = [
+  'get',
+  'has',
+  'set',
+  'delete',
+  'putIfAbsent',
+  'compareAndSet',
+  'add',
+];
 
 /**
  * Kind of one stored value field:
@@ -142,8 +150,14 @@ export class HistoryRecorder {
    * `capacity`: most ops kept. `preset`: values to intern before the run (so
    * `record` finds them without inserting), e.g. a scenario's value table.
    */
-  constructor(capacity: number, coding: ValueCoding = PLAIN_CODING, preset: readonly unknown[] = [], internMax = DEFAULT_INTERN_MAX) {
-    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`HistoryRecorder: capacity must be a non-negative integer, got ${capacity}`);
+  constructor(
+    capacity: number,
+    coding: ValueCoding = PLAIN_CODING,
+    preset: readonly unknown[] = [],
+    internMax = DEFAULT_INTERN_MAX,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 0)
+      throw new RangeError(`HistoryRecorder: capacity must be a non-negative integer, got ${capacity}`);
     this.capacity = capacity;
     this.coding = coding;
     this.internMax = Math.max(internMax, preset.length);
@@ -177,7 +191,15 @@ export class HistoryRecorder {
    * the op has fewer), `result` what it returned, `call`/`ret` from `now()`.
    * Returns false when it was dropped.
    */
-  record(opCode: number, keyIndex: number, a0: unknown, a1: unknown, result: unknown, call: number, ret: number): boolean {
+  record(
+    opCode: number,
+    keyIndex: number,
+    a0: unknown,
+    a1: unknown,
+    result: unknown,
+    call: number,
+    ret: number,
+  ): boolean {
     if (this.stoppedBy !== undefined) {
       this.dropped++;
       return false;
@@ -185,7 +207,8 @@ export class HistoryRecorder {
     const i = this.count;
     if (i >= this.capacity) return this.stop('buffer full');
     const f = i * FIELDS;
-    if (!this.store(f, a0) || !this.store(f + 1, a1) || !this.store(f + 2, result)) return this.stop('intern table full');
+    if (!this.store(f, a0) || !this.store(f + 1, a1) || !this.store(f + 2, result))
+      return this.stop('intern table full');
     this.op[i] = opCode;
     this.key[i] = keyIndex;
     this.call[i] = call;
@@ -298,7 +321,12 @@ const ARITY = [0, 0, 1, 0, 1, 2, 1];
  * written as the ops' thread; `keys[i]`: the history key of key index i;
  * `coding`: the coding the recorder used (only `decode` is called).
  */
-export function decodeRecorded(rec: RecordedOps, thread: number, keys: (index: number) => HistoryKey, coding: ValueCoding = PLAIN_CODING): HistoryOp[] {
+export function decodeRecorded(
+  rec: RecordedOps,
+  thread: number,
+  keys: (index: number) => HistoryKey,
+  coding: ValueCoding = PLAIN_CODING,
+): HistoryOp[] {
   const out: HistoryOp[] = new Array(rec.count);
   for (let i = 0; i < rec.count; i++) {
     const code = rec.op[i]!;

@@ -55,7 +55,9 @@ export interface TimelineLayout {
 
 /** Lays out `indices` of `history`: rows per thread, columns by event order. */
 export function layoutTimeline(history: readonly HistoryOp[], indices: readonly number[]): TimelineLayout {
-  const ops = [...indices].sort((a, b) => history[a]!.call - history[b]!.call || history[a]!.ret - history[b]!.ret || a - b);
+  const ops = [...indices].sort(
+    (a, b) => history[a]!.call - history[b]!.call || history[a]!.ret - history[b]!.ret || a - b,
+  );
   const number = new Map<number, number>(ops.map((idx, k) => [idx, k + 1]));
   const label = new Map<number, string>(ops.map((idx) => [idx, `#${number.get(idx)} ${formatOpLabel(history[idx]!)}`]));
 
@@ -97,7 +99,14 @@ export function layoutTimeline(history: readonly HistoryOp[], indices: readonly 
         rows.push(`thread ${thread}${"'".repeat(lane)}`);
       }
       lanesEnd[lane] = x1.get(idx)!;
-      bars.push({ index: idx, number: number.get(idx)!, row: firstRow + lane, x0: x0.get(idx)!, x1: x1.get(idx)!, label: label.get(idx)! });
+      bars.push({
+        index: idx,
+        number: number.get(idx)!,
+        row: firstRow + lane,
+        x0: x0.get(idx)!,
+        x1: x1.get(idx)!,
+        label: label.get(idx)!,
+      });
     }
   }
   bars.sort((a, b) => a.number - b.number);
@@ -144,7 +153,11 @@ function realTimeOrder(history: readonly HistoryOp[], ops: readonly number[]): A
 }
 
 /** A key's verdict in words, with its timeline and table when it is a violation. */
-export function formatKeyResult(history: readonly HistoryOp[], result: KeyCheckResult, options: TimelineOptions = {}): string {
+export function formatKeyResult(
+  history: readonly HistoryOp[],
+  result: KeyCheckResult,
+  options: TimelineOptions = {},
+): string {
   const key = JSON.stringify(result.key);
   if (result.status === 'unknown') {
     return `key ${key}: unknown — ${result.ops} operations not decided within the time limit (${result.elapsedMs.toFixed(0)} ms)`;
@@ -159,24 +172,37 @@ export function formatKeyResult(history: readonly HistoryOp[], result: KeyCheckR
     result.minimal ? 'minimal: none can be left out' : 'shrunk within its time budget, maybe not minimal',
     result.anyInitialState ? `whatever ${key} held before them` : `from the start of the key's history`,
   ];
-  out.push(`key ${key}: violation — these ${ops.length} of its ${result.ops} operations cannot be ordered (${qualities.join('; ')})`);
+  out.push(
+    `key ${key}: violation — these ${ops.length} of its ${result.ops} operations cannot be ordered (${qualities.join('; ')})`,
+  );
   out.push('');
   out.push(formatTimeline(history, ops));
   out.push('');
   const rowsOut = ops.map((i) => {
     const op = history[i]!;
-    return [`#${num.get(i)}`, options.lines ? String(options.lines[i]) : String(i + 1), String(op.thread), formatOpLabel(op), rel(op.call, t0), rel(op.ret, t0)];
+    return [
+      `#${num.get(i)}`,
+      options.lines ? String(options.lines[i]) : String(i + 1),
+      String(op.thread),
+      formatOpLabel(op),
+      rel(op.call, t0),
+      rel(op.ret, t0),
+    ];
   });
   const header = ['op', options.lines ? 'line' : 'index', 'thread', 'operation', 'call', 'ret'];
   const widths = header.map((h, c) => Math.max(h.length, ...rowsOut.map((r) => r[c]!.length)));
-  const fmt = (r: string[]): string => '  ' + r.map((cell, c) => (c === 3 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const fmt = (r: string[]): string =>
+    '  ' + r.map((cell, c) => (c === 3 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   out.push(fmt(header));
   for (const r of rowsOut) out.push(fmt(r));
   out.push(`  (call/ret: ms after the first call, t0 = ${t0})`);
   out.push('');
   const order = realTimeOrder(history, ops);
   if (order.length > 0) {
-    out.push('  real-time order: ' + order.map(([a, b]) => `#${num.get(a)} returned before #${num.get(b)} was called`).join('; '));
+    out.push(
+      '  real-time order: ' +
+        order.map(([a, b]) => `#${num.get(a)} returned before #${num.get(b)} was called`).join('; '),
+    );
   } else {
     out.push('  real-time order: all of them overlap');
   }
@@ -193,7 +219,11 @@ export function formatKeyResult(history: readonly HistoryOp[], result: KeyCheckR
 export const MAX_DRAWN_VIOLATIONS = 5;
 
 /** The whole verdict in words: a summary line, then each violation drawn (up to MAX_DRAWN_VIOLATIONS) and the unknown keys listed. */
-export function formatCheckReport(history: readonly HistoryOp[], result: LinearizabilityResult, options: TimelineOptions = {}): string {
+export function formatCheckReport(
+  history: readonly HistoryOp[],
+  result: LinearizabilityResult,
+  options: TimelineOptions = {},
+): string {
   const { counts } = result;
   const out: string[] = [
     `${result.status}: ${result.ops} operations on ${result.keys} keys checked in ${result.elapsedMs.toFixed(0)} ms ` +
@@ -202,7 +232,8 @@ export function formatCheckReport(history: readonly HistoryOp[], result: Lineari
   ];
   const violations = result.problems.filter((p) => p.status === 'violation');
   for (const v of violations.slice(0, MAX_DRAWN_VIOLATIONS)) out.push('', formatKeyResult(history, v, options));
-  if (violations.length > MAX_DRAWN_VIOLATIONS) out.push('', `... and ${violations.length - MAX_DRAWN_VIOLATIONS} more keys in violation`);
+  if (violations.length > MAX_DRAWN_VIOLATIONS)
+    out.push('', `... and ${violations.length - MAX_DRAWN_VIOLATIONS} more keys in violation`);
   const unknown = result.problems.filter((p) => p.status === 'unknown');
   if (unknown.length > 0) out.push('', ...unknown.map((u) => formatKeyResult(history, u, options)));
   return out.join('\n');
@@ -222,7 +253,9 @@ function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, opti
   const width = LABEL_PX + layout.width * CELL_PX + 20;
   const height = layout.rows.length * ROW_PX + 10;
   const t0 = Math.min(...ops.map((i) => history[i]!.call));
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="12">`];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="12">`,
+  ];
   layout.rows.forEach((name, r) => {
     const y = r * ROW_PX + 5;
     parts.push(`<text x="4" y="${y + 18}" fill="#555">${escapeHtml(name)}</text>`);
@@ -251,11 +284,16 @@ function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, opti
  * violation its counterexample drawn as bars (hover for times and line
  * numbers), with the text report under it.
  */
-export function renderHtmlReport(history: readonly HistoryOp[], result: LinearizabilityResult, options: TimelineOptions = {}): string {
+export function renderHtmlReport(
+  history: readonly HistoryOp[],
+  result: LinearizabilityResult,
+  options: TimelineOptions = {},
+): string {
   const { counts } = result;
   const sections = result.problems.map((p) => {
     const text = `<pre>${escapeHtml(formatKeyResult(history, p, options))}</pre>`;
-    if (p.status !== 'violation') return `<section><h2>key ${escapeHtml(JSON.stringify(p.key))}: unknown</h2>${text}</section>`;
+    if (p.status !== 'violation')
+      return `<section><h2>key ${escapeHtml(JSON.stringify(p.key))}: unknown</h2>${text}</section>`;
     return `<section><h2>key ${escapeHtml(JSON.stringify(p.key))}: violation</h2>\n${svgTimeline(history, p, options)}\n${text}</section>`;
   });
   return `<!doctype html>

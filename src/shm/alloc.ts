@@ -66,7 +66,10 @@ export function allocRegion(v: Views, bytes: number, owner: number): number {
     const end = top + bytes;
     if (end > sab.byteLength) {
       if (end > sab.maxByteLength) return -1;
-      const want = Math.min(sab.maxByteLength, Math.max(end, Math.ceil((sab.byteLength * BUFFER_GROWTH) / REGION_ALIGN_BYTES) * REGION_ALIGN_BYTES));
+      const want = Math.min(
+        sab.maxByteLength,
+        Math.max(end, Math.ceil((sab.byteLength * BUFFER_GROWTH) / REGION_ALIGN_BYTES) * REGION_ALIGN_BYTES),
+      );
       sab.grow(want);
     }
     i32[H_ALLOC_TOP] = end;

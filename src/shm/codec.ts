@@ -104,7 +104,9 @@ export function parseType(spec: unknown, option: string, allowJson: boolean): Ty
       throw new InvalidOptionError(`options.${option}: N in '${spec}' must be between 1 and ${MAX_FIELD_N}`);
     }
   }
-  const kinds = allowJson ? "'int32', 'uint32', 'float64', 'bigint64', 'string:N', 'bytes:N' or 'json:N'" : "'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N'";
+  const kinds = allowJson
+    ? "'int32', 'uint32', 'float64', 'bigint64', 'string:N', 'bytes:N' or 'json:N'"
+    : "'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N'";
   throw new InvalidOptionError(`options.${option} must be one of ${kinds}, got ${describe(spec)}`);
 }
 
@@ -245,7 +247,8 @@ class Float64Key extends TwoWordKey {
 class BigInt64Key extends TwoWordKey {
   prepare(key: unknown): number {
     if (typeof key !== 'bigint') throw new ShmapTypeError(`key must be a bigint (bigint64), got ${describe(key)}`);
-    if (key < BIGINT64_MIN || key > BIGINT64_MAX) throw new ShmapTypeError(`key must fit in a signed 64-bit integer, got ${key}n`);
+    if (key < BIGINT64_MIN || key > BIGINT64_MAX)
+      throw new ShmapTypeError(`key must fit in a signed 64-bit integer, got ${key}n`);
     this.w.i64[0] = key;
     return this.hash();
   }
@@ -364,12 +367,15 @@ class StringKey extends SizedKey {
   override prepareWrite(key: unknown): number {
     const h = this.prepare(key);
     if (this.unstorable) {
-      throw new ShmapTypeError(`key must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(key)}`);
+      throw new ShmapTypeError(
+        `key must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(key)}`,
+      );
     }
     return h;
   }
   prepare(key: unknown): number {
-    if (typeof key !== 'string') throw new ShmapTypeError(`key must be a string (string:${this.n}), got ${describe(key)}`);
+    if (typeof key !== 'string')
+      throw new ShmapTypeError(`key must be a string (string:${this.n}), got ${describe(key)}`);
     const r = this.s.encodeString(key);
     if (r === -2) {
       // Can be looked up (and is never found: no stored length is -1), not stored.
@@ -381,7 +387,9 @@ class StringKey extends SizedKey {
     }
     this.unstorable = false;
     if (r < 0) {
-      throw new KeyTooLongError(`key is ${Buffer.byteLength(key)} UTF-8 bytes, over the map's string:${this.n}: ${describe(key)}`);
+      throw new KeyTooLongError(
+        `key is ${Buffer.byteLength(key)} UTF-8 bytes, over the map's string:${this.n}: ${describe(key)}`,
+      );
     }
     this.k = key;
     return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
@@ -396,8 +404,10 @@ class StringKey extends SizedKey {
 
 class BytesKey extends SizedKey {
   prepare(key: unknown): number {
-    if (!(key instanceof Uint8Array)) throw new ShmapTypeError(`key must be a Uint8Array (bytes:${this.n}), got ${describe(key)}`);
-    if (this.s.encodeBytes(key) < 0) throw new KeyTooLongError(`key is ${key.length} bytes, over the map's bytes:${this.n}`);
+    if (!(key instanceof Uint8Array))
+      throw new ShmapTypeError(`key must be a Uint8Array (bytes:${this.n}), got ${describe(key)}`);
+    if (this.s.encodeBytes(key) < 0)
+      throw new KeyTooLongError(`key is ${key.length} bytes, over the map's bytes:${this.n}`);
     return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
   }
   load(v: Views, at: number): unknown {
@@ -520,8 +530,10 @@ class BigInt64Value implements ValueCodec {
   readonly needsFinish = false;
   private x = 0n;
   prepare(value: unknown): void {
-    if (typeof value !== 'bigint') throw new ShmapTypeError(`value must be a bigint (bigint64), got ${describe(value)}`);
-    if (value < BIGINT64_MIN || value > BIGINT64_MAX) throw new ValueTooLargeError(`value ${value}n is out of bigint64 range`);
+    if (typeof value !== 'bigint')
+      throw new ShmapTypeError(`value must be a bigint (bigint64), got ${describe(value)}`);
+    if (value < BIGINT64_MIN || value > BIGINT64_MAX)
+      throw new ValueTooLargeError(`value ${value}n is out of bigint64 range`);
     this.x = value;
   }
   store(v: Views, at: number): void {
@@ -568,9 +580,13 @@ abstract class SizedValue implements ValueCodec {
 
 class StringValue extends SizedValue {
   prepare(value: unknown): void {
-    if (typeof value !== 'string') throw new ShmapTypeError(`value must be a string (string:${this.n}), got ${describe(value)}`);
+    if (typeof value !== 'string')
+      throw new ShmapTypeError(`value must be a string (string:${this.n}), got ${describe(value)}`);
     const r = this.s.encodeString(value);
-    if (r === -2) throw new ShmapTypeError(`value must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(value)}`);
+    if (r === -2)
+      throw new ShmapTypeError(
+        `value must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(value)}`,
+      );
     if (r < 0) {
       throw new ValueTooLargeError(`value is ${Buffer.byteLength(value)} UTF-8 bytes, over the map's string:${this.n}`);
     }
@@ -585,8 +601,10 @@ class StringValue extends SizedValue {
 
 class BytesValue extends SizedValue {
   prepare(value: unknown): void {
-    if (!(value instanceof Uint8Array)) throw new ShmapTypeError(`value must be a Uint8Array (bytes:${this.n}), got ${describe(value)}`);
-    if (this.s.encodeBytes(value) < 0) throw new ValueTooLargeError(`value is ${value.length} bytes, over the map's bytes:${this.n}`);
+    if (!(value instanceof Uint8Array))
+      throw new ShmapTypeError(`value must be a Uint8Array (bytes:${this.n}), got ${describe(value)}`);
+    if (this.s.encodeBytes(value) < 0)
+      throw new ValueTooLargeError(`value is ${value.length} bytes, over the map's bytes:${this.n}`);
   }
   load(v: Views, at: number): unknown {
     return loadBytes(v, at, this.n);

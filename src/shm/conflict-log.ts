@@ -37,8 +37,20 @@ import type { ConflictKind, ConflictRecord, OpName } from './types.js';
 
 /** Op codes stored in last-writer fields and records. Index = code. */
 export const OP_NAMES: readonly OpName[] = [
-  'unknown', 'get', 'has', 'set', 'delete', 'clear', 'putIfAbsent', 'compareAndSet',
-  'update', 'add', 'sweep', 'iterate', 'snapshot', 'rehash',
+  'unknown',
+  'get',
+  'has',
+  'set',
+  'delete',
+  'clear',
+  'putIfAbsent',
+  'compareAndSet',
+  'update',
+  'add',
+  'sweep',
+  'iterate',
+  'snapshot',
+  'rehash',
 ];
 export const OP = Object.fromEntries(OP_NAMES.map((n, i) => [n, i])) as Record<OpName, number>;
 
@@ -104,7 +116,8 @@ export function readConflicts(v: Views): ConflictRecord[] {
   for (let k = 0; k < n; k++) {
     const r = recordI32(i32[H_LOG_OFF]!, k);
     if (Atomics.load(i32, r + R_READY) !== 1) continue;
-    const text = (word: number, len: number) => v.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
+    const text = (word: number, len: number) =>
+      v.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
     out.push({
       kind: KIND_NAMES[i32[r + R_KIND]!] ?? 'concurrent map writes',
       time: v.f64[(r + R_TIME_F64_WORD) >> 1]!,
@@ -130,5 +143,8 @@ export function readConflicts(v: Views): ConflictRecord[] {
 /** Records written (complete or not) and records dropped. */
 export function conflictCounts(v: Views): { recorded: number; overflowed: number } {
   const i32 = v.i32;
-  return { recorded: Math.min(Atomics.load(i32, H_LOG_NEXT), i32[H_LOG_CAP]!), overflowed: Atomics.load(i32, H_LOG_OVERFLOW) };
+  return {
+    recorded: Math.min(Atomics.load(i32, H_LOG_NEXT), i32[H_LOG_CAP]!),
+    overflowed: Atomics.load(i32, H_LOG_OVERFLOW),
+  };
 }

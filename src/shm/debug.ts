@@ -39,7 +39,8 @@ export function checkInvariants(map: SharedMap<unknown, unknown>): void {
         tombs++;
         continue;
       }
-      if (c >= 0) throw new InvariantError(`shard ${s} slot ${i}: control word ${c} is neither EMPTY, TOMBSTONE nor FULL`);
+      if (c >= 0)
+        throw new InvariantError(`shard ${s} slot ${i}: control word ${c} is neither EMPTY, TOMBSTONE nor FULL`);
       full++;
       const key = map.kc.load(map.v, at + map.keyOffW);
       const id = keyId(key);
@@ -47,16 +48,22 @@ export function checkInvariants(map: SharedMap<unknown, unknown>): void {
       seen.add(id);
       for (let j = homeIndex(c & 0x7fff_ffff, cap); j !== i; j = j + 1 === cap ? 0 : j + 1) {
         if (slots[region + j * map.slotWords] === CTRL_EMPTY) {
-          throw new InvariantError(`shard ${s}: key ${id} at slot ${i} is unreachable: slot ${j} on its probe path is EMPTY`);
+          throw new InvariantError(
+            `shard ${s}: key ${id} at slot ${i} is unreachable: slot ${j} on its probe path is EMPTY`,
+          );
         }
       }
       const h = map.kc.prepare(key);
-      if ((h & map.shardMask) !== s) throw new InvariantError(`shard ${s}: key ${id} belongs to shard ${h & map.shardMask}`);
+      if ((h & map.shardMask) !== s)
+        throw new InvariantError(`shard ${s}: key ${id} belongs to shard ${h & map.shardMask}`);
     }
-    if (full !== i32[d + D_COUNT]) throw new InvariantError(`shard ${s}: ${full} FULL slots, count says ${i32[d + D_COUNT]}`);
-    if (tombs !== i32[d + D_TOMBS]) throw new InvariantError(`shard ${s}: ${tombs} tombstones, descriptor says ${i32[d + D_TOMBS]}`);
+    if (full !== i32[d + D_COUNT])
+      throw new InvariantError(`shard ${s}: ${full} FULL slots, count says ${i32[d + D_COUNT]}`);
+    if (tombs !== i32[d + D_TOMBS])
+      throw new InvariantError(`shard ${s}: ${tombs} tombstones, descriptor says ${i32[d + D_TOMBS]}`);
     if (empty === 0) throw new InvariantError(`shard ${s}: no EMPTY slot, probes could run forever`);
-    if ((full + tombs) * MAX_LOAD_DEN > cap * MAX_LOAD_NUM) throw new InvariantError(`shard ${s}: load ${full + tombs}/${cap} is over ${MAX_LOAD_NUM}/${MAX_LOAD_DEN}`);
+    if ((full + tombs) * MAX_LOAD_DEN > cap * MAX_LOAD_NUM)
+      throw new InvariantError(`shard ${s}: load ${full + tombs}/${cap} is over ${MAX_LOAD_NUM}/${MAX_LOAD_DEN}`);
   }
 }
 
@@ -78,7 +85,9 @@ export function dump(map: SharedMap<unknown, unknown>): string {
       const c = map.v.i32[region + i * map.slotWords];
       row += c === CTRL_EMPTY ? '.' : c === CTRL_TOMBSTONE ? 'x' : '#';
     }
-    lines.push(`shard ${s} seq ${i32[d + D_SEQ]} region @${region * 4} cap ${cap} count ${i32[d + D_COUNT]} tombs ${i32[d + D_TOMBS]}: ${row}`);
+    lines.push(
+      `shard ${s} seq ${i32[d + D_SEQ]} region @${region * 4} cap ${cap} count ${i32[d + D_COUNT]} tombs ${i32[d + D_TOMBS]}: ${row}`,
+    );
   }
   return lines.join('\n');
 }

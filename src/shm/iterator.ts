@@ -156,7 +156,9 @@ export class MapIterator implements IterableIterator<unknown> {
     map.conflict(KIND_ITERATION, map.shardD(s), OP.iterate, expected, now, keyText);
     if (map.throwOnConflict) {
       this.close();
-      throw new ConcurrentMapIterationError(` (shard ${s}: seq ${now}, expected ${expected}; thread ${map.thread} iterating)`);
+      throw new ConcurrentMapIterationError(
+        ` (shard ${s}: seq ${now}, expected ${expected}; thread ${map.thread} iterating)`,
+      );
     }
     // Record only: accept the shard as it is now and go on.
     this.startSeq[s] = now - (map.own[s]! - this.ownStart[s]!);

@@ -192,7 +192,14 @@ export interface SlotLayout {
  *
  *   ctrl | key | value | [expiry f64, with `ttl`] | [lease i32, with `leases`]
  */
-export function slotLayout(keyType: number, keyN: number, valueType: number, valueN: number, ttl = false, leases = false): SlotLayout {
+export function slotLayout(
+  keyType: number,
+  keyN: number,
+  valueType: number,
+  valueN: number,
+  ttl = false,
+  leases = false,
+): SlotLayout {
   const keyOffBytes = alignUp(4, fieldAlign(keyType));
   const valueOffBytes = alignUp(keyOffBytes + fieldBytes(keyType, keyN), fieldAlign(valueType));
   let end = valueOffBytes + fieldBytes(valueType, valueN);

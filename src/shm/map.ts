@@ -180,7 +180,16 @@ import { Views, keyCodec, parseType, typeName, valueCodec, describe, type KeyCod
 import { Table, homeIndex, slotsFor, slotsForCapacity, fullCtrl } from './shard.js';
 import { allocRegion, freeRegion } from './alloc.js';
 import { PLAIN_LOADS_ORDERED, mutexLock, mutexUnlock } from './sync.js';
-import { appendConflict, conflictCounts, readConflicts, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
+import {
+  appendConflict,
+  conflictCounts,
+  readConflicts,
+  sharedNow,
+  KIND_ITERATION,
+  KIND_READ,
+  KIND_WRITES,
+  OP,
+} from './conflict-log.js';
 import {
   ConcurrentMapReadError,
   ConcurrentMapWriteError,
@@ -192,7 +201,14 @@ import {
   ShmapTypeError,
 } from './errors.js';
 import { MapIterator, type IterKind } from './iterator.js';
-import type { ConflictRecord, RetireResult, SetOptions, SharedMapHandle, SharedMapOptions, SharedMapStats } from './types.js';
+import type {
+  ConflictRecord,
+  RetireResult,
+  SetOptions,
+  SharedMapHandle,
+  SharedMapOptions,
+  SharedMapStats,
+} from './types.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
@@ -234,7 +250,8 @@ function defaultShards(): number {
 
 /** Validates a TTL in ms: a positive finite number. */
 function checkTtl(ms: unknown, what: string): number {
-  if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity) throw new InvalidOptionError(`${what} must be a positive number of milliseconds, got ${describe(ms)}`);
+  if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity)
+    throw new InvalidOptionError(`${what} must be a positive number of milliseconds, got ${describe(ms)}`);
   return ms;
 }
 
@@ -244,7 +261,9 @@ function isPowerOfTwo(n: number): boolean {
 
 function checkPositiveInt(v: unknown, option: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    throw new InvalidOptionError(`options.${option} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`);
+    throw new InvalidOptionError(
+      `options.${option} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`,
+    );
   }
   return v;
 }
@@ -330,32 +349,46 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
 
   /** Makes a new map in a new buffer. */
   static create<K = unknown, V = unknown>(options: SharedMapOptions = {}): SharedMap<K, V> {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
     const key = parseType(options.key ?? 'int32', 'key', false);
     const value = parseType(options.value ?? 'float64', 'value', true);
     const capacity = options.capacity === undefined ? 1024 : checkPositiveInt(options.capacity, 'capacity', 1 << 28);
     const shards = options.shards === undefined ? defaultShards() : options.shards;
-    if (!isPowerOfTwo(shards) || shards > 4096) throw new InvalidOptionError(`options.shards must be a power of two from 1 to 4096, got ${describe(shards)}`);
+    if (!isPowerOfTwo(shards) || shards > 4096)
+      throw new InvalidOptionError(`options.shards must be a power of two from 1 to 4096, got ${describe(shards)}`);
     const sync = options.sync ?? 'lock';
-    if (sync !== 'lock' && sync !== 'none') throw new InvalidOptionError(`options.sync must be 'lock' or 'none', got ${describe(sync)}`);
+    if (sync !== 'lock' && sync !== 'none')
+      throw new InvalidOptionError(`options.sync must be 'lock' or 'none', got ${describe(sync)}`);
     const onConflict = options.onConflict ?? 'throw';
-    if (onConflict !== 'throw' && onConflict !== 'record') throw new InvalidOptionError(`options.onConflict must be 'throw' or 'record', got ${describe(onConflict)}`);
+    if (onConflict !== 'throw' && onConflict !== 'record')
+      throw new InvalidOptionError(`options.onConflict must be 'throw' or 'record', got ${describe(onConflict)}`);
     let seed: number;
     if (options.seed === undefined) {
       seed = getRandomValues(new Int32Array(1))[0]!;
     } else {
-      if (typeof options.seed !== 'number' || !Number.isInteger(options.seed)) throw new InvalidOptionError(`options.seed must be an integer, got ${describe(options.seed)}`);
+      if (typeof options.seed !== 'number' || !Number.isInteger(options.seed))
+        throw new InvalidOptionError(`options.seed must be an integer, got ${describe(options.seed)}`);
       seed = options.seed | 0;
     }
-    const logRecords = options.conflictLogSize === undefined ? DEFAULT_LOG_RECORDS : checkPositiveInt(options.conflictLogSize, 'conflictLogSize', 1 << 16);
+    const logRecords =
+      options.conflictLogSize === undefined
+        ? DEFAULT_LOG_RECORDS
+        : checkPositiveInt(options.conflictLogSize, 'conflictLogSize', 1 << 16);
     const explicitMax = options.maxCapacity !== undefined;
-    const maxCapacity = explicitMax ? checkPositiveInt(options.maxCapacity, 'maxCapacity', 1 << 28) : Math.max(DEFAULT_MAX_CAPACITY, capacity);
-    if (maxCapacity < capacity) throw new InvalidOptionError(`options.maxCapacity (${maxCapacity}) must be at least options.capacity (${capacity})`);
+    const maxCapacity = explicitMax
+      ? checkPositiveInt(options.maxCapacity, 'maxCapacity', 1 << 28)
+      : Math.max(DEFAULT_MAX_CAPACITY, capacity);
+    if (maxCapacity < capacity)
+      throw new InvalidOptionError(
+        `options.maxCapacity (${maxCapacity}) must be at least options.capacity (${capacity})`,
+      );
 
     const ttl = options.ttl ?? false;
     if (typeof ttl !== 'boolean') throw new InvalidOptionError(`options.ttl must be a boolean, got ${describe(ttl)}`);
     const leases = options.leases ?? false;
-    if (typeof leases !== 'boolean') throw new InvalidOptionError(`options.leases must be a boolean, got ${describe(leases)}`);
+    if (typeof leases !== 'boolean')
+      throw new InvalidOptionError(`options.leases must be a boolean, got ${describe(leases)}`);
     let defaultTtlMs = Infinity;
     if (options.defaultTtlMs !== undefined) {
       if (!ttl) throw new InvalidOptionError('options.defaultTtlMs needs options.ttl: true');
@@ -374,11 +407,18 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const shardMaxSlots = slotsFor(Math.ceil((maxCapacity / shards) * 1.5) + 32);
     const minBytes = regionsOff + regionBytes(slotsFor(maxCapacity), slot.slotBytes);
     if (explicitMax && minBytes > MAX_BUFFER_BYTES) {
-      throw new InvalidOptionError(`options.maxCapacity ${maxCapacity} needs a buffer of at least ${minBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`);
+      throw new InvalidOptionError(
+        `options.maxCapacity ${maxCapacity} needs a buffer of at least ${minBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`,
+      );
     }
-    const maxBytes = Math.min(MAX_BUFFER_BYTES, regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes));
+    const maxBytes = Math.min(
+      MAX_BUFFER_BYTES,
+      regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes),
+    );
     if (initialBytes > maxBytes) {
-      throw new InvalidOptionError(`options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`);
+      throw new InvalidOptionError(
+        `options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`,
+      );
     }
     const sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
     const i32 = new Int32Array(sab);
@@ -419,13 +459,21 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   static attach<K = unknown, V = unknown>(handle: SharedMapHandle): SharedMap<K, V> {
     const sab = (handle as { buffer?: unknown } | null | undefined)?.buffer;
     if (handle === null || typeof handle !== 'object' || !(sab instanceof SharedArrayBuffer)) {
-      throw new InvalidHandleError(`SharedMap.attach needs a handle ({ shmap: 1, buffer: SharedArrayBuffer }) from map.handle, got ${describe(handle)}`);
+      throw new InvalidHandleError(
+        `SharedMap.attach needs a handle ({ shmap: 1, buffer: SharedArrayBuffer }) from map.handle, got ${describe(handle)}`,
+      );
     }
-    if (sab.byteLength < HEADER_BYTES) throw new InvalidHandleError(`SharedMap.attach: the buffer (${sab.byteLength} bytes) is too small to be a shmap map`);
+    if (sab.byteLength < HEADER_BYTES)
+      throw new InvalidHandleError(
+        `SharedMap.attach: the buffer (${sab.byteLength} bytes) is too small to be a shmap map`,
+      );
     const i32 = new Int32Array(sab, 0, HEADER_BYTES >> 2);
-    if (i32[H_MAGIC] !== MAGIC) throw new InvalidHandleError('SharedMap.attach: the buffer is not a shmap map (bad magic)');
+    if (i32[H_MAGIC] !== MAGIC)
+      throw new InvalidHandleError('SharedMap.attach: the buffer is not a shmap map (bad magic)');
     if (i32[H_VERSION] !== LAYOUT_VERSION) {
-      throw new InvalidHandleError(`SharedMap.attach: the map has layout version ${i32[H_VERSION]}, this shmap reads version ${LAYOUT_VERSION}`);
+      throw new InvalidHandleError(
+        `SharedMap.attach: the map has layout version ${i32[H_VERSION]}, this shmap reads version ${LAYOUT_VERSION}`,
+      );
     }
     return new SharedMap<K, V>(sab);
   }
@@ -626,7 +674,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     this.lock(d, OP.compareAndSet);
     const at = this.t.findForWrite(d, h);
     const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
-    const equal = live >= 0 ? expected !== undefined && this.vc.matches(this.vc.load(this.v, live + this.valueOffW), expected) : expected === undefined;
+    const equal =
+      live >= 0
+        ? expected !== undefined && this.vc.matches(this.vc.load(this.v, live + this.valueOffW), expected)
+        : expected === undefined;
     if (!equal) {
       this.unlock(d);
       return false;
@@ -682,7 +733,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   /** Atomically adds `delta` to a number value (a missing key counts as 0) and returns the new value. */
   add(key: K, delta: number): number {
     if (busy.length !== 0) this.checkNotBusy();
-    if (!this.vc.numeric) throw new ShmapTypeError(`add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${this.types.value}`);
+    if (!this.vc.numeric)
+      throw new ShmapTypeError(
+        `add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${this.types.value}`,
+      );
     if (typeof delta !== 'number') throw new ShmapTypeError(`add: delta must be a number, got ${describe(delta)}`);
     const h = this.kc.prepareWrite(key);
     const d = this.shard0 + (h & this.shardMask) * 32;
@@ -780,7 +834,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     if (this.leases && this.v.i32[at + this.leaseOffW] !== 0) {
       const key = this.kc.preparedText();
       this.unlock(d);
-      throw new LeaseError(`key ${key} is retired or expired but still leased: it can be written again after its last release`);
+      throw new LeaseError(
+        `key ${key} is retired or expired but still leased: it can be written again after its last release`,
+      );
     }
     return -1;
   }
@@ -816,7 +872,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     const word = this.v.i32[at + this.leaseOffW];
     if ((word & LEASE_COUNT_MASK) === LEASE_COUNT_MASK) {
       this.unlock(d);
-      throw new LeaseError(`acquire: key ${this.kc.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`);
+      throw new LeaseError(
+        `acquire: key ${this.kc.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`,
+      );
     }
     // The count is never read by lock-free readers: a plain store under the lock.
     this.v.i32[at + this.leaseOffW] = word + 1;
@@ -903,7 +961,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   sweepExpired(now: number = sharedNow()): number {
     if (busy.length !== 0) this.checkNotBusy();
     if (!this.ttl) throw new InvalidOptionError('sweepExpired needs a map created with { ttl: true }');
-    if (typeof now !== 'number' || Number.isNaN(now)) throw new InvalidOptionError(`sweepExpired: now must be a number (ms on the shared clock), got ${describe(now)}`);
+    if (typeof now !== 'number' || Number.isNaN(now))
+      throw new InvalidOptionError(`sweepExpired: now must be a number (ms on the shared clock), got ${describe(now)}`);
     const i32 = this.i32;
     const sw = this.slotWords;
     let removed = 0;
@@ -1036,7 +1095,12 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       tombstones += i32[d + D_TOMBS];
       lockWaits += Atomics.load(i32, d + D_LOCK_WAITS);
       readRetries += Atomics.load(i32, d + D_READ_RETRIES);
-      perShard.push({ capacity: cap, count: i32[d + D_COUNT], tombstones: i32[d + D_TOMBS], regionBytes: regionBytes(cap, this.slotWords * 4) });
+      perShard.push({
+        capacity: cap,
+        count: i32[d + D_COUNT],
+        tombstones: i32[d + D_TOMBS],
+        regionBytes: regionBytes(cap, this.slotWords * 4),
+      });
       for (let i = 0; i < cap; i++) {
         const c = slots[region + i * this.slotWords];
         if (!(c < 0)) continue;
@@ -1072,7 +1136,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   private checkValue(value: unknown): void {
-    if (value === undefined) throw new ShmapTypeError('value must not be undefined (a missing key reads as undefined; use delete)');
+    if (value === undefined)
+      throw new ShmapTypeError('value must not be undefined (a missing key reads as undefined; use delete)');
   }
 
   /**
@@ -1102,7 +1167,9 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       const region = allocRegion(this.v, bytes, this.thread);
       if (region < 0) {
         this.unlock(d);
-        throw new MapFullError(`map is full: shard ${(d - this.shard0) >> 5} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`);
+        throw new MapFullError(
+          `map is full: shard ${(d - this.shard0) >> 5} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`,
+        );
       }
       this.t.zeroRegion(region, newCap);
       this.t.copyInto(d, region, newCap);
@@ -1285,4 +1352,3 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
   /** @internal */ lastRaw: unknown = undefined;
 }
-

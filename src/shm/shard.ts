@@ -12,16 +12,7 @@
  * There is always at least one EMPTY slot per region, because a shard grows
  * when live entries plus tombstones pass 7/8 of its capacity.
  */
-import {
-  CTRL_EMPTY,
-  CTRL_FULL_BIT,
-  CTRL_TOMBSTONE,
-  D_CAP,
-  D_COUNT,
-  D_REGION,
-  D_TOMBS,
-  regionBytes,
-} from './layout.js';
+import { CTRL_EMPTY, CTRL_FULL_BIT, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_REGION, D_TOMBS, regionBytes } from './layout.js';
 import type { KeyCodec, Views } from './codec.js';
 
 /** Load factor: a shard grows when (count + tombstones) / capacity would pass MAX_LOAD_NUM / MAX_LOAD_DEN. */

@@ -48,7 +48,10 @@ export function mutexLock(words: Int32Array, lockI32: number, waitersI32: number
   const me = owner + 1;
   if (Atomics.compareExchange(words, lockI32, UNLOCKED, me) === UNLOCKED) return true;
   for (let i = 0; i < LOCK_SPINS; i++) {
-    if (Atomics.load(words, lockI32) === UNLOCKED && Atomics.compareExchange(words, lockI32, UNLOCKED, me) === UNLOCKED) {
+    if (
+      Atomics.load(words, lockI32) === UNLOCKED &&
+      Atomics.compareExchange(words, lockI32, UNLOCKED, me) === UNLOCKED
+    ) {
       return false;
     }
   }
@@ -134,7 +137,10 @@ export function barrierWait(words: Int32Array, baseI32: number, parties: number,
   const deadline = timeoutMs === Infinity ? Infinity : Date.now() + timeoutMs;
   while (Atomics.load(words, genI32) === gen) {
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`barrier: timed out after ${timeoutMs} ms with ${Atomics.load(words, countI32)} of ${parties} arrived`);
+    if (left <= 0)
+      throw new Error(
+        `barrier: timed out after ${timeoutMs} ms with ${Atomics.load(words, countI32)} of ${parties} arrived`,
+      );
     Atomics.wait(words, genI32, gen, left === Infinity ? undefined : left);
   }
   return false;

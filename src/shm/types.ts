@@ -56,14 +56,24 @@ export interface SharedMapHandle {
 }
 
 export type ConflictKind =
-  | 'concurrent map writes'
-  | 'concurrent map read and map write'
-  | 'concurrent map iteration and map write';
+  'concurrent map writes' | 'concurrent map read and map write' | 'concurrent map iteration and map write';
 
 /** Operation names as they appear in conflict records and last-writer fields. */
 export type OpName =
-  | 'get' | 'has' | 'set' | 'delete' | 'clear' | 'putIfAbsent' | 'compareAndSet'
-  | 'update' | 'add' | 'sweep' | 'iterate' | 'snapshot' | 'rehash' | 'unknown';
+  | 'get'
+  | 'has'
+  | 'set'
+  | 'delete'
+  | 'clear'
+  | 'putIfAbsent'
+  | 'compareAndSet'
+  | 'update'
+  | 'add'
+  | 'sweep'
+  | 'iterate'
+  | 'snapshot'
+  | 'rehash'
+  | 'unknown';
 
 /** One party of a conflict. `thread` is the `worker_threads.threadId` (0 = main thread). */
 export interface ConflictParty {

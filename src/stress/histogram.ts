@@ -9,7 +9,12 @@ import * as hdr from 'hdr-histogram-js';
 
 /** Nanoseconds, 3 significant digits, grows as needed (an `iterate` op can take seconds). */
 export function newHistogram(): hdr.Histogram {
-  return hdr.build({ bitBucketSize: 64, autoResize: true, lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    bitBucketSize: 64,
+    autoResize: true,
+    lowestDiscernibleValue: 1,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 export function encodeHistogram(h: hdr.Histogram): string {

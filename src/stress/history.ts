@@ -17,7 +17,14 @@
 import { performance } from 'node:perf_hooks';
 import type { ValueType } from '../shm/types.js';
 import type { HistoryKey, HistoryOp } from '../race/history.js';
-import { decodeRecorded, mergeHistories, plainJson, PLAIN_CODING, type RecordedOps, type ValueCoding } from '../race/recorder.js';
+import {
+  decodeRecorded,
+  mergeHistories,
+  plainJson,
+  PLAIN_CODING,
+  type RecordedOps,
+  type ValueCoding,
+} from '../race/recorder.js';
 import { checkLinearizability, type LinearizabilityResult } from '../race/linearizability.js';
 import type { KeyCodec } from './keys.js';
 
@@ -53,7 +60,9 @@ export function stressCoding(type: ValueType): ValueCoding {
       },
       decode(code) {
         const len = code % 16;
-        return Math.floor(code / 16).toString(36).padStart(len, '0');
+        return Math.floor(code / 16)
+          .toString(36)
+          .padStart(len, '0');
       },
       toJson: plainJson,
     };
@@ -81,7 +90,17 @@ export function stressCoding(type: ValueType): ValueCoding {
         const o = v as { w?: unknown; n?: unknown } | null;
         if (typeof o !== 'object' || o === null) return NaN;
         const { w, n } = o;
-        if (typeof w !== 'number' || typeof n !== 'number' || !Number.isInteger(w) || !Number.isInteger(n) || w < 0 || w >= 1024 || n < 0 || n > 2 ** 42) return NaN;
+        if (
+          typeof w !== 'number' ||
+          typeof n !== 'number' ||
+          !Number.isInteger(w) ||
+          !Number.isInteger(n) ||
+          w < 0 ||
+          w >= 1024 ||
+          n < 0 ||
+          n > 2 ** 42
+        )
+          return NaN;
         return n * 1024 + w;
       },
       decode: (code) => ({ w: code % 1024, n: Math.floor(code / 1024) }),
@@ -175,7 +194,14 @@ export async function collectHistory(
     if (rec.stoppedBy !== undefined) stopped.push({ worker, why: rec.stoppedBy, dropped: rec.dropped });
   });
   const ops = mergeHistories(parts);
-  const out: StressHistory = { keys, recorded: ops.length - initial.length, initial: initial.length, dropped, stopped, ops };
+  const out: StressHistory = {
+    keys,
+    recorded: ops.length - initial.length,
+    initial: initial.length,
+    dropped,
+    stopped,
+    ops,
+  };
   if (check !== undefined) out.check = await checkLinearizability(ops, { timeoutMs: check.timeoutMs });
   return out;
 }

@@ -109,7 +109,9 @@ export interface ValueCodec {
 export function checkKeySpace(type: KeyType, maxId: number): void {
   const width = typeWidth(type);
   if (type.startsWith('string:') && width! < `k${maxId}`.length) {
-    throw new UsageError(`--key-type ${type} is too narrow for ${maxId} keys: needs string:${`k${maxId}`.length} or more`);
+    throw new UsageError(
+      `--key-type ${type} is too narrow for ${maxId} keys: needs string:${`k${maxId}`.length} or more`,
+    );
   }
   if (type.startsWith('bytes:') && width! < 4) throw new UsageError(`--key-type ${type}: needs bytes:4 or more`);
   if (maxId > 0x7fffffff) throw new UsageError(`key space too large: ${maxId} ids (at most 2^31 - 1)`);
@@ -118,7 +120,8 @@ export function checkKeySpace(type: KeyType, maxId: number): void {
 /** Checks that the value type can hold the stress values. */
 export function checkValueType(type: ValueType): void {
   const width = typeWidth(type);
-  if (type.startsWith('json:') && width! < 32) throw new UsageError(`--value-type ${type} is too narrow: needs json:32 or more`);
+  if (type.startsWith('json:') && width! < 32)
+    throw new UsageError(`--value-type ${type} is too narrow: needs json:32 or more`);
 }
 
 export function keyCodec(type: KeyType): KeyCodec {

@@ -100,7 +100,8 @@ export function parseInteger(text: string, what: string, min: number, max = Numb
 /** A finite number in (0, max]. */
 export function parsePositive(text: string, what: string, max = Number.MAX_VALUE): number {
   const n = text.trim() === '' ? NaN : Number(text.trim());
-  if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${what} must be a number in (0, ${max}], got '${text}'`);
+  if (!Number.isFinite(n) || n <= 0 || n > max)
+    throw new UsageError(`${what} must be a number in (0, ${max}], got '${text}'`);
   return n;
 }
 
@@ -125,7 +126,9 @@ export function parseMix(text: string): Mix {
 }
 
 export function formatMix(mix: Mix): string {
-  return MIX_OPS.filter((op) => mix[op] > 0).map((op) => `${op}=${mix[op]}`).join(',');
+  return MIX_OPS.filter((op) => mix[op] > 0)
+    .map((op) => `${op}=${mix[op]}`)
+    .join(',');
 }
 
 /** `uniform`, `zipf:S` (S > 0) or `hot:P` (0 < P <= 100). */
@@ -133,8 +136,10 @@ export function parseDist(text: string): Dist {
   const [name, arg, ...rest] = text.trim().split(':');
   if (rest.length === 0) {
     if (name === 'uniform' && arg === undefined) return { kind: 'uniform' };
-    if (name === 'zipf' && arg !== undefined) return { kind: 'zipf', s: parsePositive(arg, '--dist zipf:S exponent', 10) };
-    if (name === 'hot' && arg !== undefined) return { kind: 'hot', percent: parsePositive(arg, '--dist hot:P percent', 100) };
+    if (name === 'zipf' && arg !== undefined)
+      return { kind: 'zipf', s: parsePositive(arg, '--dist zipf:S exponent', 10) };
+    if (name === 'hot' && arg !== undefined)
+      return { kind: 'hot', percent: parsePositive(arg, '--dist hot:P percent', 100) };
   }
   throw new UsageError(`--dist must be uniform, zipf:S or hot:P, got '${text}'`);
 }
@@ -161,7 +166,9 @@ export function parseType(text: string, option: string, value: boolean): KeyType
     const n = parseInteger(m[2]!, `${option} ${m[1]}:N width`, 1, WIDTH_MAX);
     return `${m[1] as 'string' | 'bytes' | 'json'}:${n}`;
   }
-  const known = value ? 'int32, uint32, float64, bigint64, string:N, bytes:N, json:N' : 'int32, uint32, float64, bigint64, string:N, bytes:N';
+  const known = value
+    ? 'int32, uint32, float64, bigint64, string:N, bytes:N, json:N'
+    : 'int32, uint32, float64, bigint64, string:N, bytes:N';
   throw new UsageError(`${option} must be one of ${known}; got '${text}'`);
 }
 

@@ -109,12 +109,14 @@ export function doomedBase(task: Pick<StressTask, 'keys' | 'workers' | 'owned'>,
   return task.keys + task.workers * task.owned + index * DOOMED_PER_WORKER;
 }
 
-
 // ---------------------------------------------------------------------------
 // Scratch layouts.
 
 /** ttl: gen Int32[keys], then lower Float64[keys], upper Float64[keys]. */
-function ttlViews(scratch: SharedArrayBuffer, keys: number): { gen: Int32Array; lower: Float64Array; upper: Float64Array } {
+function ttlViews(
+  scratch: SharedArrayBuffer,
+  keys: number,
+): { gen: Int32Array; lower: Float64Array; upper: Float64Array } {
   const genBytes = Math.ceil((keys * 4) / 8) * 8;
   return {
     gen: new Int32Array(scratch, 0, keys),
@@ -124,7 +126,10 @@ function ttlViews(scratch: SharedArrayBuffer, keys: number): { gen: Int32Array; 
 }
 
 /** lease: held, retired, removed: Int32[keys] each. */
-function leaseViews(scratch: SharedArrayBuffer, keys: number): { held: Int32Array; retired: Int32Array; removed: Int32Array } {
+function leaseViews(
+  scratch: SharedArrayBuffer,
+  keys: number,
+): { held: Int32Array; retired: Int32Array; removed: Int32Array } {
   return {
     held: new Int32Array(scratch, 0, keys),
     retired: new Int32Array(scratch, keys * 4, keys),
@@ -192,7 +197,9 @@ export function runTtl(run: Run): void {
       add(c, 'expiredReadsChecked');
       if (got !== undefined && vc.equal(got, vc.value(g1, k % task.workers))) {
         add(c, 'expiredReadViolations');
-        run.loss(`key ${vc.show(kc.key(k))}: get at ${t0.toFixed(3)} returned the entry written as ${g1}, expired by ${bound.toFixed(3)} at the latest`);
+        run.loss(
+          `key ${vc.show(kc.key(k))}: get at ${t0.toFixed(3)} returned the entry written as ${g1}, expired by ${bound.toFixed(3)} at the latest`,
+        );
       }
     }
   }
@@ -217,7 +224,9 @@ export function runLeaseUser(run: Run): void {
     const now = run.op('get', lease.key);
     if (now !== undefined && !vc.equal(now, lease.value)) {
       add(c, 'removedWhileLeased');
-      run.loss(`key ${vc.show(lease.key)}: holding a lease on value ${vc.show(lease.value)}, get returned ${vc.show(now)} (another entry)`);
+      run.loss(
+        `key ${vc.show(lease.key)}: holding a lease on value ${vc.show(lease.value)}, get returned ${vc.show(now)} (another entry)`,
+      );
     }
   };
 
@@ -234,7 +243,9 @@ export function runLeaseUser(run: Run): void {
       const code = (err as { code?: unknown } | null)?.code;
       if (code !== 'SHMAP_LEASE') throw err;
       add(c, 'releaseErrors');
-      run.loss(`key ${vc.show(key)}: release threw LeaseError (${(err as Error).message}): the lease count would go below zero`);
+      run.loss(
+        `key ${vc.show(key)}: release threw LeaseError (${(err as Error).message}): the lease count would go below zero`,
+      );
     }
     run.recordLatency('release', t0);
     if (!last) return;
@@ -338,7 +349,8 @@ export function runRetirer(run: Run): void {
   // Every lease user has stopped and released: every deferred removal is done.
   const deadline = performance.now() + FINAL_WAIT_MS;
   while (pending.length > 0 && performance.now() < deadline) reinsertReady();
-  if (pending.length > 0) run.loss(`retirer: ${pending.length} retired entr(ies) never removed after every user stopped`);
+  if (pending.length > 0)
+    run.loss(`retirer: ${pending.length} retired entr(ies) never removed after every user stopped`);
 }
 
 /** delete-queue enqueuer: makes doomed keys, ranges over a snapshot and enqueues them instead of deleting (a handler role). */
@@ -392,7 +404,11 @@ export interface PatternRun {
   /** Tells the helper thread to finish (after every stress worker is done). */
   stop(): void;
   /** The scenario's own checks; returns counts for the summary and losses (empty when all hold). */
-  verify(map: SharedMap<unknown, unknown>, results: WorkerResult[], auxResult: unknown): Promise<{ checks: Record<string, number>; losses: string[] }>;
+  verify(
+    map: SharedMap<unknown, unknown>,
+    results: WorkerResult[],
+    auxResult: unknown,
+  ): Promise<{ checks: Record<string, number>; losses: string[] }>;
 }
 
 /** `name` in the folder of `base` (a path or a file: URL). */
@@ -411,7 +427,13 @@ function ownedPresent(results: WorkerResult[]): number {
 }
 
 /** Sets up the scenario's shared state and helper thread; undefined for the other scenarios. */
-export function preparePattern(o: StressOptions, map: SharedMap<unknown, unknown>, workerFile: string, kc: KeyCodec, vc: ValueCodec): PatternRun | undefined {
+export function preparePattern(
+  o: StressOptions,
+  map: SharedMap<unknown, unknown>,
+  workerFile: string,
+  kc: KeyCodec,
+  vc: ValueCodec,
+): PatternRun | undefined {
   const bytes = scratchBytes(o.scenario, o.keys, o.workers);
   if (bytes === 0) return undefined;
   const scratch = new SharedArrayBuffer(bytes);
@@ -420,7 +442,12 @@ export function preparePattern(o: StressOptions, map: SharedMap<unknown, unknown
   return queueRun(o, scratch, map, workerFile, kc, vc);
 }
 
-function ttlRun(o: StressOptions, scratch: SharedArrayBuffer, map: SharedMap<unknown, unknown>, workerFile: string): PatternRun {
+function ttlRun(
+  o: StressOptions,
+  scratch: SharedArrayBuffer,
+  map: SharedMap<unknown, unknown>,
+  workerFile: string,
+): PatternRun {
   const stop: StopSwitch = createStopSwitch();
   return {
     task: { scratch },
@@ -449,14 +476,18 @@ function ttlRun(o: StressOptions, scratch: SharedArrayBuffer, map: SharedMap<unk
       const ttlLeft = m.size - owned;
       checks.unexpiredAtFinalSweep = ttlLeft;
       if (ttlLeft < surely || ttlLeft > surely + maybe) {
-        losses.push(`ttl: after a sweep at T, ${ttlLeft} TTL entries remain; expected between ${surely} (expiring surely after T) and ${surely + maybe}`);
+        losses.push(
+          `ttl: after a sweep at T, ${ttlLeft} TTL entries remain; expected between ${surely} (expiring surely after T) and ${surely + maybe}`,
+        );
       }
       // Once every entry has expired, a sweep leaves exactly the owned entries.
       while (sharedNow() <= lastExpiry) await new Promise((resolve) => setTimeout(resolve, 1));
       checks.lastSweepRemoved = m.sweepExpired();
       const visible = m.snapshot().length;
       if (m.size !== owned || visible !== owned) {
-        losses.push(`ttl: after every TTL expired and a sweep, size ${m.size} and ${visible} visible entries; expected ${owned} (the owned entries)`);
+        losses.push(
+          `ttl: after every TTL expired and a sweep, size ${m.size} and ${visible} visible entries; expected ${owned} (the owned entries)`,
+        );
       }
       checks.finalSize = m.size;
       checks.expiredReadViolations ??= 0;
@@ -483,7 +514,10 @@ function leaseRun(o: StressOptions, scratch: SharedArrayBuffer, kc: KeyCodec): P
         const leases = map.leaseCount(key);
         if (retired[k] === removed[k] && held[k] === 0 && leases === 0) continue;
         bad++;
-        if (losses.length < 20) losses.push(`lease: key ${String(key)}: retired ${retired[k]}, removed ${removed[k]} (must be equal), held ${held[k]} and leaseCount ${leases} (must be 0)`);
+        if (losses.length < 20)
+          losses.push(
+            `lease: key ${String(key)}: retired ${retired[k]}, removed ${removed[k]} (must be equal), held ${held[k]} and leaseCount ${leases} (must be 0)`,
+          );
       }
       if (bad > losses.length) losses.push(`lease: ... ${bad - losses.length} more key(s) like that`);
       checks.keysChecked = o.keys;
@@ -493,18 +527,29 @@ function leaseRun(o: StressOptions, scratch: SharedArrayBuffer, kc: KeyCodec): P
   };
 }
 
-function queueRun(o: StressOptions, scratch: SharedArrayBuffer, map: SharedMap<unknown, unknown>, workerFile: string, kc: KeyCodec, vc: ValueCodec): PatternRun {
+function queueRun(
+  o: StressOptions,
+  scratch: SharedArrayBuffer,
+  map: SharedMap<unknown, unknown>,
+  workerFile: string,
+  kc: KeyCodec,
+  vc: ValueCodec,
+): PatternRun {
   const queue = DeleteQueue.create<unknown>({ capacity: QUEUE_CAPACITY, key: o.keyType });
   return {
     task: { scratch, queue: queue.handle },
-    aux: { file: siblingFile(workerFile, 'drainer.js'), task: { queue: queue.handle, map: map.handle, idleWaitMs: 100, finalWaitMs: FINAL_WAIT_MS } },
+    aux: {
+      file: siblingFile(workerFile, 'drainer.js'),
+      task: { queue: queue.handle, map: map.handle, idleWaitMs: 100, finalWaitMs: FINAL_WAIT_MS },
+    },
     stop: () => queue.close(),
     async verify(m, results, auxResult) {
       const checks = sumCounts(results);
       checks.enqueued ??= 0;
       checks.enqueueRefused ??= 0;
       const losses: string[] = [];
-      const drainer = auxResult as { drained: number; removed: number; absent: number; pendingAtExit: number } | undefined;
+      const drainer = auxResult as
+        { drained: number; removed: number; absent: number; pendingAtExit: number } | undefined;
       const qs = queue.stats();
       checks.queueFullRejections = qs.fullRejections;
       checks.queueFullWaits = qs.fullWaits;
@@ -513,14 +558,22 @@ function queueRun(o: StressOptions, scratch: SharedArrayBuffer, map: SharedMap<u
       checks.drainerFoundAbsent = drainer?.absent ?? 0;
       if (drainer === undefined) losses.push('delete-queue: the drainer thread returned no result');
       else {
-        if (drainer.removed !== checks.enqueued || drainer.absent !== 0 || qs.enqueued !== checks.enqueued || qs.drained !== checks.enqueued || drainer.pendingAtExit !== 0) {
+        if (
+          drainer.removed !== checks.enqueued ||
+          drainer.absent !== 0 ||
+          qs.enqueued !== checks.enqueued ||
+          qs.drained !== checks.enqueued ||
+          drainer.pendingAtExit !== 0
+        ) {
           losses.push(
             `delete-queue: enqueuers enqueued ${checks.enqueued}; queue says enqueued ${qs.enqueued}, drained ${qs.drained}; drainer deleted ${drainer.removed}, found ${drainer.absent} absent, left ${drainer.pendingAtExit} (each must equal the enqueued count, absent and left 0)`,
           );
         }
       }
       if (qs.fullRejections + qs.closedRejections !== checks.enqueueRefused) {
-        losses.push(`delete-queue: enqueuers saw ${checks.enqueueRefused} refusals, the queue counted ${qs.fullRejections} full + ${qs.closedRejections} closed`);
+        losses.push(
+          `delete-queue: enqueuers saw ${checks.enqueueRefused} refusals, the queue counted ${qs.fullRejections} full + ${qs.closedRejections} closed`,
+        );
       }
       let keysChecked = 0;
       let bad = 0;
@@ -535,7 +588,10 @@ function queueRun(o: StressOptions, scratch: SharedArrayBuffer, map: SharedMap<u
           const ok = state[i] === 2 ? got === undefined : got !== undefined;
           if (ok) continue;
           bad++;
-          if (losses.length < 20) losses.push(`delete-queue: worker ${w} key ${vc.show(key)}: ${state[i] === 2 ? 'enqueued, still present' : 'not enqueued, but gone'} (${vc.show(got)})`);
+          if (losses.length < 20)
+            losses.push(
+              `delete-queue: worker ${w} key ${vc.show(key)}: ${state[i] === 2 ? 'enqueued, still present' : 'not enqueued, but gone'} (${vc.show(got)})`,
+            );
         }
       }
       checks.doomedKeysChecked = keysChecked;

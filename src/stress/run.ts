@@ -134,7 +134,8 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   const kc = keyCodec(o.keyType);
   const vc = valueCodec(o.valueType);
   // Start with the shared key space full (counters start absent, i.e. 0).
-  if (o.scenario !== 'counters' && scenario.prefill !== false) for (let id = 0; id < o.keys; id++) map.set(kc.key(id), vc.value(0, 0));
+  if (o.scenario !== 'counters' && scenario.prefill !== false)
+    for (let id = 0; id < o.keys; id++) map.set(kc.key(id), vc.value(0, 0));
 
   const control = new SharedArrayBuffer(CONTROL.bytes(o.workers));
   const words = new Int32Array(control);
@@ -166,10 +167,14 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
   }, hooks.progressEveryMs ?? 250);
 
   // `--history`: the sampled keys' state before any worker starts (the main thread is thread `workers`).
-  const initial = (o.historyKeys ?? 0) > 0 ? recordInitialState(map, kc, Math.min(o.historyKeys!, o.keys), o.workers) : [];
+  const initial =
+    (o.historyKeys ?? 0) > 0 ? recordInitialState(map, kc, Math.min(o.historyKeys!, o.keys), o.workers) : [];
   let results: WorkerResult[];
   let auxResult: unknown;
-  const aux = pattern?.aux === undefined ? undefined : (pool.run(pattern.aux.task as never, { filename: pattern.aux.file }) as Promise<unknown>);
+  const aux =
+    pattern?.aux === undefined
+      ? undefined
+      : (pool.run(pattern.aux.task as never, { filename: pattern.aux.file }) as Promise<unknown>);
   aux?.catch(() => undefined);
   try {
     results = await Promise.all(
@@ -241,13 +246,19 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
         )
       : undefined;
   // A violation fails the run; `unknown` (a key's search ran out of time) is reported, not a failure.
-  if (history?.check?.status === 'violation') failures.push(`history not linearizable: ${history.check.counts.violation} key(s) in violation`);
-  if (verification.invariants !== 'ok' && verification.invariants !== 'unavailable') failures.push(`invariants: ${verification.invariants}`);
+  if (history?.check?.status === 'violation')
+    failures.push(`history not linearizable: ${history.check.counts.violation} key(s) in violation`);
+  if (verification.invariants !== 'ok' && verification.invariants !== 'unavailable')
+    failures.push(`invariants: ${verification.invariants}`);
   if (o.sync === 'lock') {
     if (unexpected > 0) failures.push(`${unexpected} unexpected conflict(s) with --sync lock`);
-    if (expected.length === 0 && stats.conflictsOverflowed > 0) failures.push(`${stats.conflictsOverflowed} conflict record(s) overflowed with --sync lock`);
-    const nonConflictErrors = results.flatMap((r) => Object.keys(r.errors)).filter((c) => c !== 'SHMAP_CONCURRENT_ITERATION');
-    if (nonConflictErrors.length > 0) failures.push(`map operations threw ${[...new Set(nonConflictErrors)].join(', ')}`);
+    if (expected.length === 0 && stats.conflictsOverflowed > 0)
+      failures.push(`${stats.conflictsOverflowed} conflict record(s) overflowed with --sync lock`);
+    const nonConflictErrors = results
+      .flatMap((r) => Object.keys(r.errors))
+      .filter((c) => c !== 'SHMAP_CONCURRENT_ITERATION');
+    if (nonConflictErrors.length > 0)
+      failures.push(`map operations threw ${[...new Set(nonConflictErrors)].join(', ')}`);
   }
 
   const totalOps = results.reduce((s, r) => s + r.ops, 0);
@@ -315,7 +326,10 @@ async function verify(
       const key = kc.key(e.id);
       const got = probe(key);
       const ok = e.present ? vc.equal(got, e.value) : got === undefined;
-      if (!ok) loss(`worker ${r.index} key ${vc.show(key)}: expected ${e.present ? vc.show(e.value) : 'absent'}, found ${vc.show(got)}`);
+      if (!ok)
+        loss(
+          `worker ${r.index} key ${vc.show(key)}: expected ${e.present ? vc.show(e.value) : 'absent'}, found ${vc.show(got)}`,
+        );
     }
   }
   let countersChecked = 0;
@@ -325,10 +339,20 @@ async function verify(
       const want = results.reduce((s, r) => s + (r.counterSums[c] ?? 0), 0);
       const key = kc.key(c);
       const got = probe(key) ?? 0;
-      if (got !== want) loss(`counter key ${vc.show(key)}: expected sum ${want}, found ${vc.show(got)} (${typeof got === 'number' ? want - got : '?'} lost)`);
+      if (got !== want)
+        loss(
+          `counter key ${vc.show(key)}: expected sum ${want}, found ${vc.show(got)} (${typeof got === 'number' ? want - got : '?'} lost)`,
+        );
     }
   }
-  return { ok: lossCount === 0, ownedKeysChecked, countersChecked, lossCount, losses, invariants: await invariants(map) };
+  return {
+    ok: lossCount === 0,
+    ownedKeysChecked,
+    countersChecked,
+    lossCount,
+    losses,
+    invariants: await invariants(map),
+  };
 }
 
 /** Runs src/shm/debug.ts checkInvariants(map) if that module exists. */
@@ -347,4 +371,3 @@ async function invariants(map: SharedMap<unknown, unknown>): Promise<string> {
     return err instanceof Error ? err.message : String(err);
   }
 }
-

@@ -69,7 +69,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'range-delete': {
     name: 'range-delete',
-    summary: 'handler workers range over the map and delete while the others write (the anti-pattern: expect conflicts)',
+    summary:
+      'handler workers range over the map and delete while the others write (the anti-pattern: expect conflicts)',
     minWorkers: 2,
     numeric: false,
     role: (i, n) => (i < handlerCount(n) ? 'range-deleter' : 'mixed'),
@@ -94,7 +95,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   // The safe cleanup shapes of issue 5; roles, checks and helper threads in ./patterns.ts.
   ttl: {
     name: 'ttl',
-    summary: 'workers set keys with 1-20 ms TTLs and read them while a sweeper thread reclaims: no expired entry readable',
+    summary:
+      'workers set keys with 1-20 ms TTLs and read them while a sweeper thread reclaims: no expired entry readable',
     minWorkers: 1,
     numeric: false,
     role: () => 'ttl',
@@ -104,7 +106,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   lease: {
     name: 'lease',
-    summary: 'workers acquire/use/release entries while worker 0 retires and re-inserts them: no leased entry removed, each retired entry removed once',
+    summary:
+      'workers acquire/use/release entries while worker 0 retires and re-inserts them: no leased entry removed, each retired entry removed once',
     minWorkers: 2,
     numeric: false,
     role: (i) => (i === 0 ? 'retirer' : 'lease-user'),
@@ -113,7 +116,8 @@ export const SCENARIOS: Record<string, Scenario> = {
   },
   'delete-queue': {
     name: 'delete-queue',
-    summary: 'handlers enqueue keys to delete into a DeleteQueue, a drainer thread deletes them: each exactly once, none lost when full',
+    summary:
+      'handlers enqueue keys to delete into a DeleteQueue, a drainer thread deletes them: each exactly once, none lost when full',
     minWorkers: 2,
     numeric: false,
     role: (i, n) => (i < handlerCount(n) ? 'enqueuer' : 'mixed'),

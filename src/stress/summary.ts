@@ -19,7 +19,9 @@ function rate(perSec: number): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => '  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+  return rows.map(
+    (r) => '  ' + r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
+  );
 }
 
 export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN): string {
@@ -49,13 +51,23 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     ]),
   );
   out.push('', 'latency (all workers, HDR):');
-  const kinds = [...MIX_OPS, ...Object.keys(r.latency).filter((k) => !(MIX_OPS as readonly string[]).includes(k))].filter((k) => r.latency[k]);
+  const kinds = [
+    ...MIX_OPS,
+    ...Object.keys(r.latency).filter((k) => !(MIX_OPS as readonly string[]).includes(k)),
+  ].filter((k) => r.latency[k]);
   out.push(
     ...table([
       ['op', 'count', 'p50', 'p99', 'p99.9', 'max'],
       ...kinds.map((k) => {
         const l = r.latency[k]!;
-        return [k, l.count.toLocaleString('en-US'), formatNs(l.p50), formatNs(l.p99), formatNs(l.p999), formatNs(l.max)];
+        return [
+          k,
+          l.count.toLocaleString('en-US'),
+          formatNs(l.p50),
+          formatNs(l.p99),
+          formatNs(l.p999),
+          formatNs(l.max),
+        ];
       }),
     ]),
   );
@@ -66,7 +78,10 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
   );
   const c = r.conflicts;
   const deleted = r.workers.reduce((n, w) => n + w.deleted, 0);
-  if (deleted > 0) out.push(`cleanup: ${deleted.toLocaleString('en-US')} entries deleted by ${o.scenario === 'sweep' ? 'sweep' : 'range-delete / sweep'}`);
+  if (deleted > 0)
+    out.push(
+      `cleanup: ${deleted.toLocaleString('en-US')} entries deleted by ${o.scenario === 'sweep' ? 'sweep' : 'range-delete / sweep'}`,
+    );
   out.push('');
   if (c.records.length === 0 && c.overflowed === 0) {
     out.push('conflicts: none');
@@ -74,7 +89,9 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     out.push(
       `conflicts: ${c.records.length} recorded (+${c.overflowed} overflowed); expected by this scenario: ${c.expected.length === 0 ? 'none' : c.expected.join(', ')}; unexpected: ${c.unexpected}`,
     );
-    out.push(formatConflicts(c.records, { overflowed: c.overflowed, limit: conflictsShown, threadNames: r.threadNames }));
+    out.push(
+      formatConflicts(c.records, { overflowed: c.overflowed, limit: conflictsShown, threadNames: r.threadNames }),
+    );
   }
   const v = r.verification;
   out.push('');
@@ -85,12 +102,18 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
         `; invariants ${v.invariants}`,
     );
   } else {
-    out.push(`verification: FAILED: ${v.lossCount} loss(es)${v.lossCount > LOSSES_SHOWN ? `, first ${LOSSES_SHOWN}` : ''}:`);
+    out.push(
+      `verification: FAILED: ${v.lossCount} loss(es)${v.lossCount > LOSSES_SHOWN ? `, first ${LOSSES_SHOWN}` : ''}:`,
+    );
     for (const l of v.losses) out.push(`  ${l}`);
     out.push(`  invariants ${v.invariants}`);
   }
   if (v.pattern !== undefined) {
-    out.push(`${o.scenario} checks: ${Object.entries(v.pattern).map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`).join(', ')}`);
+    out.push(
+      `${o.scenario} checks: ${Object.entries(v.pattern)
+        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
+        .join(', ')}`,
+    );
   }
   if (r.history !== undefined) out.push('', ...formatHistorySummary(r));
   out.push(r.exitCode === 0 ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
@@ -106,12 +129,21 @@ function formatHistorySummary(r: StressResult): string[] {
       (h.dropped > 0 ? `, ${h.dropped.toLocaleString('en-US')} NOT recorded` : ', none dropped'),
   ];
   for (const st of h.stopped) {
-    out.push(`  worker ${st.worker}: recording stopped (${st.why}), ${st.dropped.toLocaleString('en-US')} later ops on sampled keys not recorded`);
+    out.push(
+      `  worker ${st.worker}: recording stopped (${st.why}), ${st.dropped.toLocaleString('en-US')} later ops on sampled keys not recorded`,
+    );
   }
   if (h.check !== undefined) {
     const c = h.check;
-    if (c.status === 'ok') out.push(`linearizability: ok (${c.ops.toLocaleString('en-US')} ops on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`);
-    else out.push(`linearizability: ${formatCheckReport(h.ops, c)}` + (c.status === 'unknown' ? '\n  (unknown is reported, not a failure)' : ''));
+    if (c.status === 'ok')
+      out.push(
+        `linearizability: ok (${c.ops.toLocaleString('en-US')} ops on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`,
+      );
+    else
+      out.push(
+        `linearizability: ${formatCheckReport(h.ops, c)}` +
+          (c.status === 'unknown' ? '\n  (unknown is reported, not a failure)' : ''),
+      );
   }
   return out;
 }

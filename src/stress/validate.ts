@@ -13,12 +13,17 @@ export function validateOptions(o: StressOptions): void {
   if (scenario === undefined) {
     throw new UsageError(`--scenario: unknown scenario '${o.scenario}' (known: ${Object.keys(SCENARIOS).join(', ')})`);
   }
-  if (o.workers < scenario.minWorkers) throw new UsageError(`--scenario ${o.scenario} needs --workers ${scenario.minWorkers} or more`);
+  if (o.workers < scenario.minWorkers)
+    throw new UsageError(`--scenario ${o.scenario} needs --workers ${scenario.minWorkers} or more`);
   const numeric = isNumericType(o.valueType);
-  if (scenario.numeric && !numeric) throw new UsageError(`--scenario ${o.scenario} uses add: needs --value-type int32, uint32 or float64`);
-  if (o.mix.add > 0 && !numeric) throw new UsageError(`--mix add needs --value-type int32, uint32 or float64, not ${o.valueType}`);
-  if (o.scenario === 'counters' && o.keys < COUNTER_KEYS) throw new UsageError(`--scenario counters needs --keys ${COUNTER_KEYS} or more`);
-  if (o.ops !== undefined && o.ops < o.workers) throw new UsageError(`--ops must be at least --workers (${o.workers}), got ${o.ops}`);
+  if (scenario.numeric && !numeric)
+    throw new UsageError(`--scenario ${o.scenario} uses add: needs --value-type int32, uint32 or float64`);
+  if (o.mix.add > 0 && !numeric)
+    throw new UsageError(`--mix add needs --value-type int32, uint32 or float64, not ${o.valueType}`);
+  if (o.scenario === 'counters' && o.keys < COUNTER_KEYS)
+    throw new UsageError(`--scenario counters needs --keys ${COUNTER_KEYS} or more`);
+  if (o.ops !== undefined && o.ops < o.workers)
+    throw new UsageError(`--ops must be at least --workers (${o.workers}), got ${o.ops}`);
   checkKeySpace(o.keyType, o.keys + o.workers * o.owned + extraKeyIds(o.scenario, o.workers));
   checkValueType(o.valueType);
 }

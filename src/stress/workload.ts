@@ -97,7 +97,10 @@ export class Run {
     this.expected = new Array<unknown>(task.owned).fill(undefined);
     this.present = new Uint8Array(task.owned);
     this.sampled = Math.min(task.historyKeys ?? 0, task.keys);
-    this.recorder = this.sampled > 0 ? new HistoryRecorder(task.historyBuffer ?? DEFAULT_HISTORY_BUFFER, stressCoding(task.valueType)) : undefined;
+    this.recorder =
+      this.sampled > 0
+        ? new HistoryRecorder(task.historyBuffer ?? DEFAULT_HISTORY_BUFFER, stressCoding(task.valueType))
+        : undefined;
   }
 
   /**
@@ -245,7 +248,9 @@ export class Run {
   check(i: number, what: string, got: unknown): void {
     const want = this.expectedOf(i);
     if (!(want === undefined ? got === undefined : this.vc.equal(got, want))) {
-      this.loss(`key ${this.vc.show(this.ownedKey(i))}: ${what} saw ${this.vc.show(got)}, expected ${this.vc.show(want)}`);
+      this.loss(
+        `key ${this.vc.show(this.ownedKey(i))}: ${what} saw ${this.vc.show(got)}, expected ${this.vc.show(want)}`,
+      );
     }
   }
 
@@ -268,7 +273,8 @@ export class Run {
       }
       case 'delete': {
         const had = this.op('delete', key);
-        if (had !== (this.present[i] === 1)) this.loss(`key ${this.vc.show(key)}: delete returned ${had}, expected ${this.present[i] === 1}`);
+        if (had !== (this.present[i] === 1))
+          this.loss(`key ${this.vc.show(key)}: delete returned ${had}, expected ${this.present[i] === 1}`);
         this.present[i] = 0;
         return;
       }
@@ -340,7 +346,11 @@ export class Run {
     const owned: OwnedExpectation[] = [];
     for (let i = 0; i < this.task.owned; i++) {
       // Keys never written stay absent; report them too, so a stray write by another thread is caught.
-      owned.push({ id: this.ownedBase + i, present: this.present[i] === 1, value: this.present[i] ? this.expected[i] : undefined });
+      owned.push({
+        id: this.ownedBase + i,
+        present: this.present[i] === 1,
+        value: this.present[i] ? this.expected[i] : undefined,
+      });
     }
     const histograms: Record<string, string> = {};
     for (const [kind, h] of this.hist) histograms[kind] = encodeHistogram(h);
@@ -416,7 +426,10 @@ function runCounters(run: Run): void {
     }
     const c = rng.below(COUNTER_KEYS);
     const delta = 1 + rng.below(3);
-    const out = c < run.sampled ? run.recordedOp('add', c, counterKeys[c], delta, undefined) : run.op('add', counterKeys[c], delta);
+    const out =
+      c < run.sampled
+        ? run.recordedOp('add', c, counterKeys[c], delta, undefined)
+        : run.op('add', counterKeys[c], delta);
     // Count only adds that returned: one that threw may not have happened.
     if (out !== undefined) run.counterSums[c]! += delta;
   }

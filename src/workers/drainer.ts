@@ -71,7 +71,10 @@ if (!isMainThread && parentPort !== null && data !== null && typeof data === 'ob
     message = { type: 'drainer-result', result: drain(data as DrainerWorkerData) };
   } catch (e) {
     const err = e as { name?: string; code?: string; message?: string };
-    message = { type: 'drainer-error', error: { name: String(err?.name ?? 'Error'), code: err?.code, message: String(err?.message ?? e) } };
+    message = {
+      type: 'drainer-error',
+      error: { name: String(err?.name ?? 'Error'), code: err?.code, message: String(err?.message ?? e) },
+    };
   }
   parentPort.postMessage(message);
 }

@@ -113,7 +113,10 @@ function callOp(map: LincheckMap, o: ScenarioOp): unknown {
 }
 
 /** Runs every run of one scenario for this thread. */
-export function runScenarioThread(req: ScenarioRequest, attach: (handle: SharedMapHandle) => LincheckMap): ScenarioResponse {
+export function runScenarioThread(
+  req: ScenarioRequest,
+  attach: (handle: SharedMapHandle) => LincheckMap,
+): ScenarioResponse {
   const words = new Int32Array(req.control);
   const runs = req.handles.length;
   const rec = new HistoryRecorder(runs * req.ops.length, undefined, req.values);
@@ -135,7 +138,8 @@ export function runScenarioThread(req: ScenarioRequest, attach: (handle: SharedM
       try {
         result = callOp(map, o);
       } catch (err) {
-        if (errors.length < 20) errors.push(`run ${r}, op ${i} (${o.op}): ${err instanceof Error ? err.message : String(err)}`);
+        if (errors.length < 20)
+          errors.push(`run ${r}, op ${i} (${o.op}): ${err instanceof Error ? err.message : String(err)}`);
         continue;
       }
       const ret = rec.now();

@@ -62,7 +62,10 @@ if (!isMainThread && parentPort !== null && data !== null && typeof data === 'ob
     message = { type: 'sweeper-result', result: sweepUntilStopped(data) };
   } catch (e) {
     const err = e as { name?: string; code?: string; message?: string };
-    message = { type: 'sweeper-error', error: { name: String(err?.name ?? 'Error'), code: err?.code, message: String(err?.message ?? e) } };
+    message = {
+      type: 'sweeper-error',
+      error: { name: String(err?.name ?? 'Error'), code: err?.code, message: String(err?.message ?? e) },
+    };
   }
   parentPort.postMessage(message);
 }

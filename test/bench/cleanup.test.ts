@@ -12,23 +12,34 @@ type Mod = typeof import('../../src/bench/cleanup.js');
 const load = async (): Promise<Mod> => (await import(distPath('bench/cleanup.js'))) as Mod;
 
 const SEED = Number(process.env.SHMAP_SEED ?? Date.now() % 1_000_000);
-const tiny = (m: Mod, seed = SEED) => ({ ...m.QUICK, keys: 4_000, ageMs: 20, intervalMs: 10, warmupMs: 100, measureMs: 400, seed });
+const tiny = (m: Mod, seed = SEED) => ({
+  ...m.QUICK,
+  keys: 4_000,
+  ageMs: 20,
+  intervalMs: 10,
+  warmupMs: 100,
+  measureMs: 400,
+  seed,
+});
 
 describe('bench cleanup', () => {
-  it.each(['stop-the-world', 'sweep', 'ttl', 'delete-queue'] as const)('%s: cleans stale entries, nothing lost or wrong, no conflict', async (strategy) => {
-    const m = await load();
-    console.log(`bench cleanup ${strategy} seed=${SEED}`);
-    const r = await m.runStrategy(strategy, tiny(m));
-    expect(r.error).toBeUndefined();
-    expect(r.get.count).toBeGreaterThan(0);
-    expect(r.set.count).toBeGreaterThan(0);
-    expect(r.handlerOpsPerSec).toBeGreaterThan(0);
-    // Preloaded entries are all stale after 20 ms: every strategy must have removed some.
-    expect(r.cleaned).toBeGreaterThan(0);
-    expect(r.lost).toBe(0);
-    expect(r.wrong).toBe(0);
-    expect(r.conflicts).toBe(0);
-  });
+  it.each(['stop-the-world', 'sweep', 'ttl', 'delete-queue'] as const)(
+    '%s: cleans stale entries, nothing lost or wrong, no conflict',
+    async (strategy) => {
+      const m = await load();
+      console.log(`bench cleanup ${strategy} seed=${SEED}`);
+      const r = await m.runStrategy(strategy, tiny(m));
+      expect(r.error).toBeUndefined();
+      expect(r.get.count).toBeGreaterThan(0);
+      expect(r.set.count).toBeGreaterThan(0);
+      expect(r.handlerOpsPerSec).toBeGreaterThan(0);
+      // Preloaded entries are all stale after 20 ms: every strategy must have removed some.
+      expect(r.cleaned).toBeGreaterThan(0);
+      expect(r.lost).toBe(0);
+      expect(r.wrong).toBe(0);
+      expect(r.conflicts).toBe(0);
+    },
+  );
 
   it('range-none: the races show (conflicts recorded, or entries lost or wrong)', async () => {
     const m = await load();

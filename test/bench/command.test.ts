@@ -20,16 +20,19 @@ function captureStderr(): { text: () => string; restore: () => void } {
 }
 
 describe('bench command arguments', () => {
-  it.each([[['--bogus']], [['--only', 'nosuch']], [['--only', 'shmap,nosuch']], [['--only', '']], [['extra']]])('%j exits 2 with one line', async (argv) => {
-    const err = captureStderr();
-    try {
-      expect(await run(argv)).toBe(2);
-    } finally {
-      err.restore();
-    }
-    expect(err.text().trim().split('\n')).toHaveLength(1);
-    expect(err.text()).toMatch(/^shmap bench: /);
-  });
+  it.each([[['--bogus']], [['--only', 'nosuch']], [['--only', 'shmap,nosuch']], [['--only', '']], [['extra']]])(
+    '%j exits 2 with one line',
+    async (argv) => {
+      const err = captureStderr();
+      try {
+        expect(await run(argv)).toBe(2);
+      } finally {
+        err.restore();
+      }
+      expect(err.text().trim().split('\n')).toHaveLength(1);
+      expect(err.text()).toMatch(/^shmap bench: /);
+    },
+  );
 
   it('--help exits 0', async () => {
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
@@ -57,7 +60,9 @@ describe('runBench on real workers', () => {
     };
     const notes: string[] = [];
     const result = await runBench(config, { row: () => {}, note: (l) => notes.push(l) });
-    const errors = result.rows.filter((r) => r.error !== undefined).map((r) => `${r.system} ${r.workload} ${r.phase} ${r.threads}: ${r.error}`);
+    const errors = result.rows
+      .filter((r) => r.error !== undefined)
+      .map((r) => `${r.system} ${r.workload} ${r.phase} ${r.threads}: ${r.error}`);
     expect(errors).toEqual([]);
     // map: 1 thread x 2 phases; shmap-none: read-only x 2 threads; the others 2 phases x 2 threads; per workload.
     expect(result.rows).toHaveLength(2 * (2 + 4 + 4 + 2 + 4 + 4));
@@ -67,7 +72,9 @@ describe('runBench on real workers', () => {
       expect(r.latencySamples).toBeGreaterThan(0);
     }
     const rows = derive(result.rows);
-    const shmap2 = rows.find((r) => r.system === 'shmap' && r.threads === 2 && r.phase === 'get' && r.workload === 'int32');
+    const shmap2 = rows.find(
+      (r) => r.system === 'shmap' && r.threads === 2 && r.phase === 'get' && r.workload === 'int32',
+    );
     expect(shmap2?.shmapOver).toBe(1);
     expect(shmap2?.speedup).toBeGreaterThan(0);
     expect(rows.find((r) => r.system === 'lmdb' && r.threads === 1)?.overMap).toBeGreaterThan(0);

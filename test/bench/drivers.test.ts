@@ -19,7 +19,9 @@ const SEED = 0x1234abcd;
 const WORKLOADS: WorkloadName[] = ['int32', 'string'];
 const hasRedis = redisUnavailable() === undefined;
 const systems = SYSTEM_NAMES.filter((n) => hasRedis || !n.startsWith('redis'));
-console.log(`bench drivers test: seed ${SEED}; systems ${systems.join(', ')}${hasRedis ? '' : ' (redis-server not installed: redis skipped)'}`);
+console.log(
+  `bench drivers test: seed ${SEED}; systems ${systems.join(', ')}${hasRedis ? '' : ' (redis-server not installed: redis skipped)'}`,
+);
 
 const used: Driver[] = [];
 afterAll(async () => {
@@ -51,7 +53,9 @@ describe.each(systems)('bench driver %s', (name) => {
         const kNew: Key = tables.keys[PRELOAD + 5]!;
         const v: Value = tables.values[7]!;
         expect(await op(session.get(k0))).toStrictEqual(tables.values[0]);
-        expect(await op(session.get(tables.keys[PRELOAD - 1]!))).toStrictEqual(tables.values[(PRELOAD - 1) % tables.values.length]);
+        expect(await op(session.get(tables.keys[PRELOAD - 1]!))).toStrictEqual(
+          tables.values[(PRELOAD - 1) % tables.values.length],
+        );
         expect(await op(session.get(kNew))).toBeUndefined();
         await op(session.set(kNew, v));
         expect(await op(session.get(kNew))).toStrictEqual(v);
@@ -108,7 +112,12 @@ describe.each(systems)('bench driver %s', (name) => {
     const tables = buildTables('string', PRELOAD);
     const n = 512;
     const ops = opStream(generateOps(PRELOAD, n, 'get', 'zipf', SEED), tables);
-    const prepared = await driver.prepare({ workload: 'string', preload: PRELOAD, keys: tables.keys, values: tables.values });
+    const prepared = await driver.prepare({
+      workload: 'string',
+      preload: PRELOAD,
+      keys: tables.keys,
+      values: tables.values,
+    });
     const session = await driver.open(prepared.forWorker(0).data, 'string');
     try {
       expect(await runAll(session, ops, n)).toBe(n);

@@ -15,7 +15,20 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 it('writes a flamegraph per thread and finds get/set/probe frames in the workers', () => {
   const r = spawnSync(
     process.execPath,
-    [distPath('main.js'), 'profile', '--duration', '1', '--workers', '2', '--keys', '5000', '--seed', '3', '--out', out],
+    [
+      distPath('main.js'),
+      'profile',
+      '--duration',
+      '1',
+      '--workers',
+      '2',
+      '--keys',
+      '5000',
+      '--seed',
+      '3',
+      '--out',
+      out,
+    ],
     { encoding: 'utf8', timeout: 90_000 },
   );
   expect(r.stderr).not.toMatch(/no worker profile shows SharedMap frames/);

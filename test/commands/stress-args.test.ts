@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { distPath } from '../helpers/paths.js';
 
 function stress(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [distPath('main.js'), 'stress', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [distPath('main.js'), 'stress', ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -20,7 +23,10 @@ describe('stress arguments', () => {
     [['--duration=-3'], /--duration must be a number/],
     [['--duration', '0'], /--duration must be a number in \(0, 86400\]/],
     [['--duration', '1', '--ops', '100'], /give --duration or --ops, not both/],
-    [['--scenario', 'nope'], /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue\)/],
+    [
+      ['--scenario', 'nope'],
+      /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue\)/,
+    ],
     [['--mix', 'get=70,set=20'], /--mix: shares must sum to 100, got 90/],
     [['--mix', 'get=70,frob=30'], /--mix: unknown op 'frob'/],
     [['--mix', 'get=70,get=30'], /--mix: 'get' given twice/],
@@ -52,7 +58,23 @@ describe('stress arguments', () => {
   it('--help lists every option and the exit codes', () => {
     const r = stress('--help');
     expect(r.code).toBe(0);
-    for (const opt of ['--workers', '--duration', '--ops', '--keys', '--owned', '--key-type', '--value-type', '--mix', '--dist', '--sync', '--shards', '--scenario', '--seed', '--json', '--report']) {
+    for (const opt of [
+      '--workers',
+      '--duration',
+      '--ops',
+      '--keys',
+      '--owned',
+      '--key-type',
+      '--value-type',
+      '--mix',
+      '--dist',
+      '--sync',
+      '--shards',
+      '--scenario',
+      '--seed',
+      '--json',
+      '--report',
+    ]) {
       expect(r.stdout).toContain(opt);
     }
     for (const s of ['mixed', 'range-delete', 'sweep', 'counters']) expect(r.stdout).toContain(s);
@@ -63,7 +85,12 @@ describe('stress arguments', () => {
     const r = stress('--ops', '2000', '--workers', '2', '--keys', '200', '--owned', '20', '--seed', '7', '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { totalOps: number; verification: { ok: boolean }; conflicts: { records: unknown[] }; options: { seed: number } };
+    const doc = JSON.parse(r.stdout) as {
+      totalOps: number;
+      verification: { ok: boolean };
+      conflicts: { records: unknown[] };
+      options: { seed: number };
+    };
     expect(doc.totalOps).toBe(2000);
     expect(doc.verification.ok).toBe(true);
     expect(doc.conflicts.records).toEqual([]);

@@ -68,7 +68,9 @@ describe('HistoryRecorder', () => {
       for (const v of written) rec.record(REC_OP.set, 0, v, undefined, undefined, 0, 0);
       expect(rec.interned, type).toEqual([]);
       const back = decodeRecorded(rec.take(), 0, (i) => i, stressCoding(type)).map((o) => o.args[0]);
-      const expected = written.map((v) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? Array.from(v) : v));
+      const expected = written.map((v) =>
+        typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? Array.from(v) : v,
+      );
       expect(back, type).toEqual(expected);
     }
   });
@@ -77,7 +79,25 @@ describe('HistoryRecorder', () => {
 describe('stress --history FILE --check', () => {
   it('writes a parseable, linearizable history of the real map with ops recorded', async () => {
     const file = join(dir, 'h.jsonl');
-    const args = [distPath('main.js'), 'stress', '--workers', '3', '--ops', '30000', '--keys', '2000', '--dist', 'hot:80', '--seed', String(SEED), '--history', file, '--history-keys', '16', '--check'];
+    const args = [
+      distPath('main.js'),
+      'stress',
+      '--workers',
+      '3',
+      '--ops',
+      '30000',
+      '--keys',
+      '2000',
+      '--dist',
+      'hot:80',
+      '--seed',
+      String(SEED),
+      '--history',
+      file,
+      '--history-keys',
+      '16',
+      '--check',
+    ];
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
     expect(stdout).toMatch(/history: [\d,]+ ops recorded on 16 sampled keys/);
     expect(stdout).toContain('none dropped');
@@ -96,7 +116,23 @@ describe('stress --history FILE --check', () => {
     // scheduler decides: try up to 5 seeds, stop at the first run that fails.
     let err: { code: number; stdout: string } | undefined;
     for (let attempt = 0; attempt < 5 && err === undefined; attempt++) {
-      const args = [distPath('main.js'), 'stress', '--scenario', 'counters', '--sync', 'none', '--workers', '3', '--ops', '30000', '--seed', String(SEED + attempt), '--history', file, '--check'];
+      const args = [
+        distPath('main.js'),
+        'stress',
+        '--scenario',
+        'counters',
+        '--sync',
+        'none',
+        '--workers',
+        '3',
+        '--ops',
+        '30000',
+        '--seed',
+        String(SEED + attempt),
+        '--history',
+        file,
+        '--check',
+      ];
       err = await run(process.execPath, args, { maxBuffer: 1 << 24 }).then(
         () => undefined,
         (e: { code: number; stdout: string }) => e,
@@ -111,7 +147,24 @@ describe('stress --history FILE --check', () => {
 
   it('a small buffer: the summary says how many ops were not recorded', async () => {
     const file = join(dir, 'small.jsonl');
-    const args = [distPath('main.js'), 'stress', '--workers', '2', '--ops', '20000', '--keys', '100', '--seed', String(SEED), '--history', file, '--history-keys', '100', '--history-buffer', '50'];
+    const args = [
+      distPath('main.js'),
+      'stress',
+      '--workers',
+      '2',
+      '--ops',
+      '20000',
+      '--keys',
+      '100',
+      '--seed',
+      String(SEED),
+      '--history',
+      file,
+      '--history-keys',
+      '100',
+      '--history-buffer',
+      '50',
+    ];
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
     expect(stdout).toMatch(/NOT recorded/);
     expect(stdout).toMatch(/worker \d: recording stopped \(buffer full\)/);

@@ -7,7 +7,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatHistory, HistoryParseError, parseHistory, findThreadOverlap, type HistoryOp } from '../../src/race/history.js';
+import {
+  formatHistory,
+  HistoryParseError,
+  parseHistory,
+  findThreadOverlap,
+  type HistoryOp,
+} from '../../src/race/history.js';
 import { checkLinearizabilitySync } from '../../src/race/linearizability.js';
 import { formatCheckReport, formatTimeline, renderHtmlReport } from '../../src/race/timeline.js';
 import { distPath } from '../helpers/paths.js';
@@ -88,7 +94,10 @@ describe('timelines', () => {
 describe('shmap check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shmap-check-'));
   const cli = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, [distPath('main.js'), 'check', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, [distPath('main.js'), 'check', ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   const write = (name: string, ops: HistoryOp[] | string): string => {
@@ -137,8 +146,10 @@ describe('shmap check', () => {
 
   it('exit 3 when a key runs out of time', () => {
     const ops: HistoryOp[] = [];
-    for (let i = 0; i < 30; i++) ops.push({ thread: i, op: 'set', key: 'k', args: [i], result: null, call: 0, ret: 100 });
-    for (let i = 0; i < 30; i++) ops.push({ thread: 30 + i, op: 'get', key: 'k', args: [], result: (i * 7) % 30, call: 0, ret: 100 });
+    for (let i = 0; i < 30; i++)
+      ops.push({ thread: i, op: 'set', key: 'k', args: [i], result: null, call: 0, ret: 100 });
+    for (let i = 0; i < 30; i++)
+      ops.push({ thread: 30 + i, op: 'get', key: 'k', args: [], result: (i * 7) % 30, call: 0, ret: 100 });
     ops.push({ thread: 0, op: 'get', key: 'k', args: [], result: 'nobody', call: 200, ret: 210 });
     const r = cli(write('hard.jsonl', ops), '--timeout', '50');
     expect(r.code).toBe(3);
@@ -146,7 +157,10 @@ describe('shmap check', () => {
   });
 
   it('reads stdin with -', () => {
-    const r = spawnSync(process.execPath, [distPath('main.js'), 'check', '-'], { input: good.join('\n'), encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [distPath('main.js'), 'check', '-'], {
+      input: good.join('\n'),
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(1);
   });
 });

@@ -24,10 +24,15 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ op: fc.constant<HistoryOpName>('putIfAbsent'), key: keyArb, args: fc.tuple(valArb) }),
   fc.record({ op: fc.constant<HistoryOpName>('compareAndSet'), key: keyArb, args: fc.tuple(valArb, valArb) }),
   // add only on the counter key, which only ever holds numbers
-  fc.record({ op: fc.constant<HistoryOpName>('add'), key: fc.constant('n'), args: fc.tuple(fc.integer({ min: -2, max: 3 })) }),
+  fc.record({
+    op: fc.constant<HistoryOpName>('add'),
+    key: fc.constant('n'),
+    args: fc.tuple(fc.integer({ min: -2, max: 3 })),
+  }),
 );
 
-const same = (a: JsonValue | undefined, b: JsonValue): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+const same = (a: JsonValue | undefined, b: JsonValue): boolean =>
+  a !== undefined && JSON.stringify(a) === JSON.stringify(b);
 
 /** Runs commands in order on a Map; returns each result (undefined as null). */
 function runSequentially(cmds: Cmd[]): JsonValue[] {
@@ -84,7 +89,10 @@ describe('checker vs a sequential Map', () => {
     fc.assert(
       fc.property(
         fc.array(cmdArb, { minLength: 1, maxLength: 40 }),
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 })), { minLength: 40, maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 })), {
+          minLength: 40,
+          maxLength: 40,
+        }),
         fc.integer({ min: 1, max: 5 }),
         (cmds, slacks, threads) => {
           const h = toHistory(cmds, runSequentially(cmds), slacks, threads);
@@ -121,7 +129,12 @@ describe('checker vs a sequential Map', () => {
         }
         results[victim] = bad;
         // No overlap at all: gaps between ops, one thread.
-        const h = toHistory(cmds, results, cmds.map(() => [1, 1] as [number, number]), 1);
+        const h = toHistory(
+          cmds,
+          results,
+          cmds.map(() => [1, 1] as [number, number]),
+          1,
+        );
         const r = checkLinearizabilitySync(h);
         expect(r.status).toBe('violation');
         expect(r.problems[0]!.key).toBe(cmds[victim]!.key);

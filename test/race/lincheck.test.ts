@@ -37,7 +37,12 @@ function real(threads: number, mapOptions?: MapOptionsFor): LincheckSession {
 }
 
 function broken(threads: number, variant: string, mapOptions?: MapOptionsFor): LincheckSession {
-  session = new LincheckSession({ threads, workerFile: testPath('workers/lincheck-broken.mjs'), workerData: { variant }, mapOptions });
+  session = new LincheckSession({
+    threads,
+    workerFile: testPath('workers/lincheck-broken.mjs'),
+    workerData: { variant },
+    mapOptions,
+  });
   return session;
 }
 
@@ -48,7 +53,8 @@ const repeat = (n: number, f: (i: number) => ScenarioOp): ScenarioOp[] => Array.
  * (hundreds of ns) for an unvalidated read to overlap a write now and then.
  * A torn read is a value nobody wrote: the length of one with bytes of both.
  */
-const WIDE: MapOptionsFor = (values) => (values === 'string' ? { ...DEFAULT_MAP_OPTIONS(values), value: 'string:4096' } : DEFAULT_MAP_OPTIONS(values));
+const WIDE: MapOptionsFor = (values) =>
+  values === 'string' ? { ...DEFAULT_MAP_OPTIONS(values), value: 'string:4096' } : DEFAULT_MAP_OPTIONS(values);
 const SHORT = 'a'.repeat(2000);
 const LONG = 'b'.repeat(3000);
 
@@ -60,13 +66,21 @@ function tornScenario(seed: number): Scenario {
     seed,
     keys: 1,
     values: 'string',
-    threads: [repeat(60, (i) => ({ op: 'set', key: 0, args: [i % 2 === 0 ? long : short] })), repeat(60, () => ({ op: 'get', key: 0, args: [] }))],
+    threads: [
+      repeat(60, (i) => ({ op: 'set', key: 0, args: [i % 2 === 0 ? long : short] })),
+      repeat(60, () => ({ op: 'get', key: 0, args: [] })),
+    ],
   };
 }
 
 /** Every thread adds 1 to key 0, `n` times. */
 function addScenario(seed: number, threads: number, n: number): Scenario {
-  return { seed, keys: 1, values: 'int', threads: Array.from({ length: threads }, () => repeat(n, () => ({ op: 'add', key: 0, args: [1] }))) };
+  return {
+    seed,
+    keys: 1,
+    values: 'int',
+    threads: Array.from({ length: threads }, () => repeat(n, () => ({ op: 'add', key: 0, args: [1] }))),
+  };
 }
 
 /** Adds and putIfAbsent on two keys from every thread. */
@@ -88,7 +102,12 @@ function writersScenario(seed: number, threads: number, n: number): Scenario {
  * really interleave is the scheduler's call, and on a loaded machine it is
  * rare; the loop stops at the first violation, usually within tens of runs.
  */
-async function firstViolation(s: LincheckSession, scenario: Scenario, runs: number, batches: number): Promise<{ outcome: ScenarioOutcome; runsUsed: number }> {
+async function firstViolation(
+  s: LincheckSession,
+  scenario: Scenario,
+  runs: number,
+  batches: number,
+): Promise<{ outcome: ScenarioOutcome; runsUsed: number }> {
   let runsUsed = 0;
   let outcome!: ScenarioOutcome;
   for (let b = 0; b < batches; b++) {
@@ -149,7 +168,9 @@ describe('the real SharedMap passes every run', () => {
       // (a machine busy enough to run them one after the other), the passes
       // prove nothing about concurrency: say so rather than pass.
       if (overlapped === 0) {
-        ctx.skip(`inconclusive: in 1,000 runs of scenario ${scenario.seed} the threads never overlapped (machine too busy)`);
+        ctx.skip(
+          `inconclusive: in 1,000 runs of scenario ${scenario.seed} the threads never overlapped (machine too busy)`,
+        );
       }
     }
   });
@@ -158,7 +179,9 @@ describe('the real SharedMap passes every run', () => {
     for (const values of ['int', 'string'] as const) {
       const o = { ...defaultLincheckOptions(), seed: SEED, scenarios: 60, runs: 10, values };
       const r = await runLincheck(o, { session: { workerFile: distPath('workers/lincheck.js') } });
-      console.log(`random ${values}: ${r.runs} runs, ${r.opsChecked} ops, ${r.overlappedRuns} runs overlapped (seed ${SEED})`);
+      console.log(
+        `random ${values}: ${r.runs} runs, ${r.opsChecked} ops, ${r.overlappedRuns} runs overlapped (seed ${SEED})`,
+      );
       expect(r.failed === undefined ? 'ok' : formatFailure(o, r.failed)).toBe('ok');
       expect(r.scenarios).toBe(60);
       expect(r.exitCode).toBe(0);

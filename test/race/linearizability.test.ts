@@ -5,17 +5,33 @@
  * under a tiny time limit is unknown.
  */
 import { describe, expect, it } from 'vitest';
-import { checkLinearizability, checkLinearizabilitySync, type LinearizabilityResult } from '../../src/race/linearizability.js';
+import {
+  checkLinearizability,
+  checkLinearizabilitySync,
+  type LinearizabilityResult,
+} from '../../src/race/linearizability.js';
 import type { HistoryOp, HistoryOpName, JsonValue } from '../../src/race/history.js';
 import { simulateHistory } from '../../src/bench/checker.js';
 import { distPath } from '../helpers/paths.js';
 
-function op(thread: number, name: HistoryOpName, key: string | number, args: JsonValue[], result: JsonValue, call: number, ret: number): HistoryOp {
+function op(
+  thread: number,
+  name: HistoryOpName,
+  key: string | number,
+  args: JsonValue[],
+  result: JsonValue,
+  call: number,
+  ret: number,
+): HistoryOp {
   return { thread, op: name, key, args, result, call, ret };
 }
 
 /** Asserts one violation on `key` whose counterexample is a subset of that key's ops and fails by itself. */
-function expectViolation(history: HistoryOp[], key: string | number, result: LinearizabilityResult = checkLinearizabilitySync(history)): number[] {
+function expectViolation(
+  history: HistoryOp[],
+  key: string | number,
+  result: LinearizabilityResult = checkLinearizabilitySync(history),
+): number[] {
   expect(result.status).toBe('violation');
   expect(result.counts.violation).toBe(1);
   const v = result.problems[0]!;
@@ -62,7 +78,11 @@ describe('hand-written violations', () => {
   });
 
   it('a compareAndSet that succeeded on a wrong value', () => {
-    const h = [op(0, 'set', 'x', [1], null, 0, 10), op(1, 'compareAndSet', 'x', [2, 3], true, 20, 30), op(1, 'get', 'x', [], 3, 40, 50)];
+    const h = [
+      op(0, 'set', 'x', [1], null, 0, 10),
+      op(1, 'compareAndSet', 'x', [2, 3], true, 20, 30),
+      op(1, 'get', 'x', [], 3, 40, 50),
+    ];
     const ce = expectViolation(h, 'x');
     expect(ce.sort()).toEqual([0, 1]);
   });

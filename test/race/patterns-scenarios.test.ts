@@ -21,7 +21,15 @@ import { distPath } from '../helpers/paths.js';
 const BASE_SEED = Number(process.env.SHMAP_SEED ?? Date.now() % 1_000_000);
 
 async function stress(over: Partial<StressOptions>): Promise<StressResult> {
-  const o: StressOptions = { ...defaultOptions(), workers: 3, keys: 2_000, owned: 200, ops: 24_000, seed: BASE_SEED, ...over };
+  const o: StressOptions = {
+    ...defaultOptions(),
+    workers: 3,
+    keys: 2_000,
+    owned: 200,
+    ops: 24_000,
+    seed: BASE_SEED,
+    ...over,
+  };
   console.log(`stress ${o.scenario} workers=${o.workers} seed=${o.seed}`);
   return runStress(o, { workerFile: distPath('workers/stress.js') });
 }
@@ -40,7 +48,10 @@ function expectClean(r: StressResult): Record<string, number> {
 }
 
 /** Runs with successive seeds until `shows` holds (a path that needs an interleaving), at most 4 times; returns the last run. */
-async function until(over: Partial<StressOptions>, shows: (checks: Record<string, number>) => boolean): Promise<StressResult> {
+async function until(
+  over: Partial<StressOptions>,
+  shows: (checks: Record<string, number>) => boolean,
+): Promise<StressResult> {
   let last: StressResult | undefined;
   for (let attempt = 0; attempt < 4; attempt++) {
     last = await stress({ ...over, seed: BASE_SEED + attempt });
@@ -67,7 +78,9 @@ describe('safe cleanup scenarios (sync lock): zero conflicts, verified', () => {
   });
 
   it('ttl with one worker and string keys: verified', async () => {
-    const c = expectClean(await stress({ scenario: 'ttl', workers: 1, keyType: 'string:12', valueType: 'json:48', ops: 6_000 }));
+    const c = expectClean(
+      await stress({ scenario: 'ttl', workers: 1, keyType: 'string:12', valueType: 'json:48', ops: 6_000 }),
+    );
     expect(c.expiredReadsChecked).toBeGreaterThan(0);
   });
 
@@ -108,7 +121,7 @@ describe('safe cleanup scenarios (sync lock): zero conflicts, verified', () => {
   });
 });
 
-describe('negative controls: each scenario\'s verification catches the fault it is for', () => {
+describe("negative controls: each scenario's verification catches the fault it is for", () => {
   const kc = keyCodec('int32');
   const vc = valueCodec('float64');
   const noResults = [] as WorkerResult[];

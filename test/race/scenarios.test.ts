@@ -60,7 +60,12 @@ describe('stress scenarios with sync lock', () => {
   });
 
   it('mixed with iterate and sweep in the mix: only iteration conflicts, and they are expected', async () => {
-    const r = await stress({ scenario: 'mixed', mix: parseMix('get=40,set=40,add=5,iterate=5,sweep=10'), keys: 500, ops: 8_000 });
+    const r = await stress({
+      scenario: 'mixed',
+      mix: parseMix('get=40,set=40,add=5,iterate=5,sweep=10'),
+      keys: 500,
+      ops: 8_000,
+    });
     expectVerified(r);
     expect(kinds(r).filter((k) => k !== ITERATION)).toEqual([]);
     expect(r.conflicts.unexpected).toBe(0);
@@ -101,7 +106,10 @@ describe('stress scenarios with sync lock', () => {
 
 describe('stress scenarios with sync none (the races on purpose)', () => {
   /** A race may not show in one short run; try a few seeds, and fail if none shows it. */
-  async function untilRaceShows(over: Partial<StressOptions>, shows: (r: StressResult) => boolean): Promise<StressResult> {
+  async function untilRaceShows(
+    over: Partial<StressOptions>,
+    shows: (r: StressResult) => boolean,
+  ): Promise<StressResult> {
     let last: StressResult | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       last = await stress({ ...over, seed: BASE_SEED + attempt });
@@ -111,7 +119,8 @@ describe('stress scenarios with sync none (the races on purpose)', () => {
   }
 
   it('negative control: unsynchronized writers on the same keys make the checker or the verification fail', async () => {
-    const failed = (r: StressResult): boolean => r.conflicts.records.length + r.conflicts.overflowed > 0 || !r.verification.ok;
+    const failed = (r: StressResult): boolean =>
+      r.conflicts.records.length + r.conflicts.overflowed > 0 || !r.verification.ok;
     const r = await untilRaceShows({ scenario: 'counters', sync: 'none', workers: 4, ops: 40_000 }, failed);
     expect(failed(r)).toBe(true);
     if (r.conflicts.records.length > 0) expect(kinds(r)).toContain(WRITES);
@@ -119,7 +128,10 @@ describe('stress scenarios with sync none (the races on purpose)', () => {
   });
 
   it('the verification itself catches lost counter updates, key by key, and fails the run', async () => {
-    const r = await untilRaceShows({ scenario: 'counters', sync: 'none', workers: 4, ops: 40_000 }, (x) => !x.verification.ok);
+    const r = await untilRaceShows(
+      { scenario: 'counters', sync: 'none', workers: 4, ops: 40_000 },
+      (x) => !x.verification.ok,
+    );
     expect(r.verification.ok).toBe(false);
     expect(r.verification.losses.length).toBeGreaterThanOrEqual(1);
     expect(r.verification.losses.length).toBeLessThanOrEqual(20);
@@ -129,13 +141,22 @@ describe('stress scenarios with sync none (the races on purpose)', () => {
   });
 
   it('range-delete without locks shows the Go conflicts', async () => {
-    const r = await untilRaceShows({ scenario: 'range-delete', sync: 'none', workers: 4 }, (x) => x.conflicts.byKind[ITERATION] > 0);
+    const r = await untilRaceShows(
+      { scenario: 'range-delete', sync: 'none', workers: 4 },
+      (x) => x.conflicts.byKind[ITERATION] > 0,
+    );
     expect(r.conflicts.byKind[ITERATION]).toBeGreaterThanOrEqual(1);
   });
 
   it('mixed without locks on a hot key set records concurrent map writes', async () => {
     const r = await untilRaceShows(
-      { scenario: 'mixed', sync: 'none', workers: 4, mix: parseMix('get=50,set=50'), dist: { kind: 'hot', percent: 90 } },
+      {
+        scenario: 'mixed',
+        sync: 'none',
+        workers: 4,
+        mix: parseMix('get=50,set=50'),
+        dist: { kind: 'hot', percent: 90 },
+      },
       (x) => x.conflicts.byKind[WRITES] > 0,
     );
     expect(r.conflicts.byKind[WRITES]).toBeGreaterThanOrEqual(1);

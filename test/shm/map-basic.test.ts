@@ -59,7 +59,12 @@ describe('get / set / has / delete / size / clear (int32 -> float64)', () => {
     expect(map.size).toBe(2);
     expect(map.get(1)).toBe(12);
     check(map);
-    expect(canonEntries(map.entries())).toEqual(canonEntries([[1, 12], [2, 0]]));
+    expect(canonEntries(map.entries())).toEqual(
+      canonEntries([
+        [1, 12],
+        [2, 0],
+      ]),
+    );
   });
 
   it('set chains like Map.prototype.set', () => {
@@ -273,7 +278,10 @@ describe('string:N and bytes:N keys', () => {
 describe('value types', () => {
   it('int32 / uint32 values keep their exact range', () => {
     const a = SharedMap.create<number, number>({ key: 'int32', value: 'int32', capacity: 8, shards: 1 });
-    a.set(1, 2 ** 31 - 1).set(2, -(2 ** 31)).set(3, 0).set(4, -1);
+    a.set(1, 2 ** 31 - 1)
+      .set(2, -(2 ** 31))
+      .set(3, 0)
+      .set(4, -1);
     expect([a.get(1), a.get(2), a.get(3), a.get(4)]).toEqual([2 ** 31 - 1, -(2 ** 31), 0, -1]);
     const b = SharedMap.create<number, number>({ key: 'int32', value: 'uint32', capacity: 8, shards: 1 });
     b.set(1, 2 ** 32 - 1).set(2, 0);
@@ -292,7 +300,10 @@ describe('value types', () => {
 
   it('bigint64 values', () => {
     const map = SharedMap.create<number, bigint>({ key: 'int32', value: 'bigint64', capacity: 8, shards: 1 });
-    map.set(1, 2n ** 63n - 1n).set(2, -(2n ** 63n)).set(3, 0n);
+    map
+      .set(1, 2n ** 63n - 1n)
+      .set(2, -(2n ** 63n))
+      .set(3, 0n);
     expect([map.get(1), map.get(2), map.get(3)]).toEqual([2n ** 63n - 1n, -(2n ** 63n), 0n]);
     check(map);
   });
@@ -403,7 +414,7 @@ describe('handle and attach (one thread)', () => {
     expect(cloned.buffer.byteLength).toBe(h.buffer.byteLength);
   });
 
-  it('two handles on one buffer see each other\'s writes, across growth', () => {
+  it("two handles on one buffer see each other's writes, across growth", () => {
     const a = SharedMap.create<number, number>({ capacity: 8, shards: 2 });
     a.set(1, 1);
     const b = SharedMap.attach<number, number>(structuredClone(a.handle));

@@ -55,10 +55,7 @@ function writes(key: unknown, value: unknown): Array<[string, (m: AnyMap) => unk
 }
 
 function keyWrites(key: unknown, goodValue: unknown): Array<[string, (m: AnyMap) => unknown]> {
-  return [
-    ...writes(key, goodValue),
-    ['compareAndSet', (m) => m.compareAndSet(key, goodValue, goodValue)],
-  ];
+  return [...writes(key, goodValue), ['compareAndSet', (m) => m.compareAndSet(key, goodValue, goodValue)]];
 }
 
 describe('error classes', () => {
@@ -135,7 +132,14 @@ describe('keys of the wrong type: TypeError', () => {
   for (const [title, opts, good, badKeys] of table) {
     it(`${title} keys: every write path rejects, map unchanged`, () => {
       const map = SharedMap.create<any, any>({ ...opts, capacity: 8, shards: 2 } as never);
-      const goodKey = title === 'bigint64' ? 1n : title.startsWith('string') ? 'k' : title.startsWith('bytes') ? new Uint8Array([1]) : 1;
+      const goodKey =
+        title === 'bigint64'
+          ? 1n
+          : title.startsWith('string')
+            ? 'k'
+            : title.startsWith('bytes')
+              ? new Uint8Array([1])
+              : 1;
       map.set(goodKey, good);
       for (const k of badKeys) {
         for (const [, bad] of keyWrites(k, good)) rejects(map, bad, [TypeError]);
@@ -144,7 +148,7 @@ describe('keys of the wrong type: TypeError', () => {
     });
   }
 
-  it('number keys out of the type\'s range are rejected (TypeError or ValueTooLargeError), map unchanged', () => {
+  it("number keys out of the type's range are rejected (TypeError or ValueTooLargeError), map unchanged", () => {
     const cases: Array<[Record<string, unknown>, unknown[]]> = [
       [{ key: 'int32' }, [2 ** 31, -(2 ** 31) - 1, 2 ** 32]],
       [{ key: 'uint32' }, [-1, 2 ** 32]],
@@ -156,7 +160,9 @@ describe('keys of the wrong type: TypeError', () => {
       for (const k of keys) {
         for (const [, bad] of writes(k, 2)) {
           const e = rejects(map, bad, [Error]);
-          expect(e instanceof TypeError || e instanceof ValueTooLargeError, `${opts.key} key ${k}: ${String(e)}`).toBe(true);
+          expect(e instanceof TypeError || e instanceof ValueTooLargeError, `${opts.key} key ${k}: ${String(e)}`).toBe(
+            true,
+          );
         }
       }
     }
@@ -196,13 +202,87 @@ describe('keys over N bytes: KeyTooLongError', () => {
 describe('values over their width or not representable', () => {
   const table: Array<[string, Record<string, unknown>, unknown, Array<[unknown, ErrorClass]>]> = [
     // [title, options, a good value already stored, [bad value, expected class]]
-    ['string:4', { value: 'string:4' }, 'ok', [['abcde', ValueTooLargeError], ['ééé', ValueTooLargeError], ['😀!', ValueTooLargeError], [1, TypeError], [null, TypeError]]],
-    ['bytes:4', { value: 'bytes:4' }, new Uint8Array([1]), [[new Uint8Array(5), ValueTooLargeError], [1, TypeError], [null, TypeError]]],
-    ['json:8', { value: 'json:8' }, { a: 1 }, [[{ a: '12345678' }, ValueTooLargeError], ['ééééé', ValueTooLargeError], [() => 1, TypeError], [1n, TypeError], [Symbol('s'), TypeError]]],
-    ['int32', { value: 'int32' }, 5, [[2 ** 31, ValueTooLargeError], [-(2 ** 31) - 1, ValueTooLargeError], [1.5, TypeError], [NaN, TypeError], [Infinity, TypeError], ['1', TypeError], [1n, TypeError]]],
-    ['uint32', { value: 'uint32' }, 5, [[-1, ValueTooLargeError], [2 ** 32, ValueTooLargeError], [0.5, TypeError], ['1', TypeError]]],
-    ['float64', { value: 'float64' }, 5, [['1', TypeError], [1n, TypeError], [null, TypeError], [{}, TypeError]]],
-    ['bigint64', { value: 'bigint64' }, 5n, [[2n ** 63n, ValueTooLargeError], [-(2n ** 63n) - 1n, ValueTooLargeError], [1, TypeError], ['1', TypeError]]],
+    [
+      'string:4',
+      { value: 'string:4' },
+      'ok',
+      [
+        ['abcde', ValueTooLargeError],
+        ['ééé', ValueTooLargeError],
+        ['😀!', ValueTooLargeError],
+        [1, TypeError],
+        [null, TypeError],
+      ],
+    ],
+    [
+      'bytes:4',
+      { value: 'bytes:4' },
+      new Uint8Array([1]),
+      [
+        [new Uint8Array(5), ValueTooLargeError],
+        [1, TypeError],
+        [null, TypeError],
+      ],
+    ],
+    [
+      'json:8',
+      { value: 'json:8' },
+      { a: 1 },
+      [
+        [{ a: '12345678' }, ValueTooLargeError],
+        ['ééééé', ValueTooLargeError],
+        [() => 1, TypeError],
+        [1n, TypeError],
+        [Symbol('s'), TypeError],
+      ],
+    ],
+    [
+      'int32',
+      { value: 'int32' },
+      5,
+      [
+        [2 ** 31, ValueTooLargeError],
+        [-(2 ** 31) - 1, ValueTooLargeError],
+        [1.5, TypeError],
+        [NaN, TypeError],
+        [Infinity, TypeError],
+        ['1', TypeError],
+        [1n, TypeError],
+      ],
+    ],
+    [
+      'uint32',
+      { value: 'uint32' },
+      5,
+      [
+        [-1, ValueTooLargeError],
+        [2 ** 32, ValueTooLargeError],
+        [0.5, TypeError],
+        ['1', TypeError],
+      ],
+    ],
+    [
+      'float64',
+      { value: 'float64' },
+      5,
+      [
+        ['1', TypeError],
+        [1n, TypeError],
+        [null, TypeError],
+        [{}, TypeError],
+      ],
+    ],
+    [
+      'bigint64',
+      { value: 'bigint64' },
+      5n,
+      [
+        [2n ** 63n, ValueTooLargeError],
+        [-(2n ** 63n) - 1n, ValueTooLargeError],
+        [1, TypeError],
+        ['1', TypeError],
+      ],
+    ],
   ];
   for (const [title, opts, good, bads] of table) {
     it(`${title}: set / putIfAbsent / update on a new and on an existing key`, () => {
@@ -234,7 +314,8 @@ describe('undefined as a value: TypeError', () => {
   for (const value of ['float64', 'int32', 'string:8', 'bytes:8', 'json:16', 'bigint64']) {
     it(`${value}`, () => {
       const map = SharedMap.create<number, any>({ key: 'int32', value, capacity: 8, shards: 1 } as never);
-      const good = value === 'bigint64' ? 1n : value === 'string:8' ? 's' : value === 'bytes:8' ? new Uint8Array([1]) : 1;
+      const good =
+        value === 'bigint64' ? 1n : value === 'string:8' ? 's' : value === 'bytes:8' ? new Uint8Array([1]) : 1;
       map.set(1, good);
       for (const key of [1, 2]) {
         rejects(map, (m) => m.set(key, undefined), [TypeError]);
@@ -285,7 +366,13 @@ describe('add on a non-number value type, or with a bad delta', () => {
 describe('MapFullError at maxCapacity', () => {
   it('refuses new keys, still serves reads, overwrites, updates and deletes of existing keys', () => {
     const maxCapacity = 64;
-    const map = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: 8, maxCapacity, shards: 1 });
+    const map = SharedMap.create<number, number>({
+      key: 'int32',
+      value: 'float64',
+      capacity: 8,
+      maxCapacity,
+      shards: 1,
+    });
     let inserted = 0;
     let full: unknown;
     for (let k = 0; k < maxCapacity * 8; k++) {
@@ -347,7 +434,13 @@ describe('MapFullError at maxCapacity', () => {
   // maxCapacity), so the tombstones it leaves must be cleaned up in place.
   it('delete-then-insert churn at the limit keeps working', () => {
     const maxCapacity = 64;
-    const map = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: 8, maxCapacity, shards: 1 });
+    const map = SharedMap.create<number, number>({
+      key: 'int32',
+      value: 'float64',
+      capacity: 8,
+      maxCapacity,
+      shards: 1,
+    });
     let n = 0;
     try {
       for (; n < maxCapacity * 8; n++) map.set(n, n);
@@ -430,7 +523,7 @@ describe('attach: InvalidHandleError for anything that is not a shmap buffer of 
   });
 });
 
-describe('RecursiveUpdateError: update\'s fn (and sweep\'s predicate) calling back into the same map', () => {
+describe("RecursiveUpdateError: update's fn (and sweep's predicate) calling back into the same map", () => {
   beforeAll(requireDist);
 
   it('throws for every kind of call, through the same handle or a second one, never deadlocks, map unchanged', async () => {

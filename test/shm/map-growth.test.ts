@@ -17,13 +17,13 @@ describe('growth', () => {
       let lastCap = map.stats().capacity;
       let growths = 0;
       for (let i = 0; i < 3000; i++) {
-        map.set(i * 2654435761 | 0, i); // scattered keys
+        map.set((i * 2654435761) | 0, i); // scattered keys
         const cap = map.stats().capacity;
         if (cap !== lastCap) {
           growths++;
           lastCap = cap;
           check(map);
-          for (let j = 0; j <= i; j++) expect(map.get(j * 2654435761 | 0)).toBe(j);
+          for (let j = 0; j <= i; j++) expect(map.get((j * 2654435761) | 0)).toBe(j);
         }
         if (i < 300) check(map);
       }
@@ -131,7 +131,9 @@ describe('memory per entry', () => {
     expect(map.size).toBe(n);
     const s = map.stats();
     const perEntry = s.bytes / map.size;
-    console.log(`1M int32->float64: ${s.bytes} bytes, ${perEntry.toFixed(2)} bytes/entry, probe mean ${s.probeLengthMean.toFixed(2)} max ${s.probeLengthMax}`);
+    console.log(
+      `1M int32->float64: ${s.bytes} bytes, ${perEntry.toFixed(2)} bytes/entry, probe mean ${s.probeLengthMean.toFixed(2)} max ${s.probeLengthMax}`,
+    );
     expect(perEntry).toBeLessThanOrEqual(24);
     // types.ts: capacity is the number of "entries the map holds without growing".
     expect(s.bytes, 'the buffer grew although capacity was given up front').toBe(bytesEmpty);

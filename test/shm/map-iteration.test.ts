@@ -192,12 +192,24 @@ describe('every kind of own write during own iteration', () => {
     for (const [k] of map) {
       produced.push(k);
       switch (step++ % 6) {
-        case 0: map.add(k, 1); break;
-        case 1: map.update(k, (o) => (o ?? 0) + 1); break;
-        case 2: map.putIfAbsent(10_000 + k, 1); break;
-        case 3: map.compareAndSet(k, k * 10, -1); break;
-        case 4: map.update(10_000 + k - 2, () => undefined); break;
-        case 5: map.sweep((v, key) => key === 10_000 + k - 3); break;
+        case 0:
+          map.add(k, 1);
+          break;
+        case 1:
+          map.update(k, (o) => (o ?? 0) + 1);
+          break;
+        case 2:
+          map.putIfAbsent(10_000 + k, 1);
+          break;
+        case 3:
+          map.compareAndSet(k, k * 10, -1);
+          break;
+        case 4:
+          map.update(10_000 + k - 2, () => undefined);
+          break;
+        case 5:
+          map.sweep((v, key) => key === 10_000 + k - 3);
+          break;
       }
     }
     expect(duplicates(produced)).toEqual([]);

@@ -57,7 +57,12 @@ function opArb<K>(key: fc.Arbitrary<K>, value: fc.Arbitrary<number>, withBulk: b
     { weight: 2, arbitrary: fc.record({ t: fc.constant('compareAndSet' as const), k: key, e: value, v: value }) },
     {
       weight: 3,
-      arbitrary: fc.record({ t: fc.constant('update' as const), k: key, f: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>, c: value }),
+      arbitrary: fc.record({
+        t: fc.constant('update' as const),
+        k: key,
+        f: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
+        c: value,
+      }),
     },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('add' as const), k: key, d: fc.integer({ min: -3, max: 3 }) }) },
     { weight: 1, arbitrary: fc.constant({ t: 'clear' as const }) },
@@ -66,8 +71,22 @@ function opArb<K>(key: fc.Arbitrary<K>, value: fc.Arbitrary<number>, withBulk: b
   if (withBulk) {
     // Bulk inserts and deletes of a key range: growth and tombstone-heavy churn in few steps.
     ops.push(
-      { weight: 1, arbitrary: fc.record({ t: fc.constant('fill' as const), base: fc.integer({ min: -200, max: 200 }), n: fc.integer({ min: 1, max: 80 }) }) },
-      { weight: 1, arbitrary: fc.record({ t: fc.constant('drop' as const), base: fc.integer({ min: -200, max: 200 }), n: fc.integer({ min: 1, max: 80 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          t: fc.constant('fill' as const),
+          base: fc.integer({ min: -200, max: 200 }),
+          n: fc.integer({ min: 1, max: 80 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          t: fc.constant('drop' as const),
+          base: fc.integer({ min: -200, max: 200 }),
+          n: fc.integer({ min: 1, max: 80 }),
+        }),
+      },
     );
   }
   return fc.oneof(...ops);
@@ -178,9 +197,12 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
       { weight: 5, arbitrary: fc.integer({ min: -6, max: 20 }) },
       { weight: 1, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) },
     );
-    const value = fc.oneof({ weight: 5, arbitrary: smallInts }, { weight: 1, arbitrary: fc.constantFrom(0.5, -2.25, 1e300, -1e-300) });
+    const value = fc.oneof(
+      { weight: 5, arbitrary: smallInts },
+      { weight: 1, arbitrary: fc.constantFrom(0.5, -2.25, 1e300, -1e-300) },
+    );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, value, true), { maxLength: 300, size: "max" }), (cfg, ops) => {
+      fc.property(config, fc.array(opArb(key, value, true), { maxLength: 300, size: 'max' }), (cfg, ops) => {
         const map = SharedMap.create<number, number>({ key: 'int32', value: 'float64', maxCapacity: 1 << 14, ...cfg });
         runModel(map, ops, (i) => i);
       }),
@@ -190,13 +212,33 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
 
   it('float64 keys (SameValueZero: NaN, -0, infinities) -> float64', () => {
     const key = fc.oneof(
-      { weight: 3, arbitrary: fc.constantFrom(NaN, -0, 0, 1.5, -1.5, Infinity, -Infinity, Number.MIN_VALUE, 2 ** 53, 0.1 + 0.2, 0.3) },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          NaN,
+          -0,
+          0,
+          1.5,
+          -1.5,
+          Infinity,
+          -Infinity,
+          Number.MIN_VALUE,
+          2 ** 53,
+          0.1 + 0.2,
+          0.3,
+        ),
+      },
       { weight: 2, arbitrary: fc.integer({ min: -5, max: 5 }) },
       { weight: 1, arbitrary: fc.double({ noNaN: false }) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: "max" }), (cfg, ops) => {
-        const map = SharedMap.create<number, number>({ key: 'float64', value: 'float64', maxCapacity: 1 << 14, ...cfg });
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: 'max' }), (cfg, ops) => {
+        const map = SharedMap.create<number, number>({
+          key: 'float64',
+          value: 'float64',
+          maxCapacity: 1 << 14,
+          ...cfg,
+        });
         runModel(map, ops, (i) => i / 4);
       }),
       { numRuns: 100, ...replay },
@@ -205,13 +247,34 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
 
   it('string:12 keys (non-ASCII, NULs, empty) -> int32', () => {
     const key = fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom('', 'a', 'b', 'ab', 'ba', 'é', 'e\u0301', '日本', '😀', 'a\u0000', '\u0000', 'abcdefghijkl') },
+      {
+        weight: 4,
+        arbitrary: fc.constantFrom(
+          '',
+          'a',
+          'b',
+          'ab',
+          'ba',
+          'é',
+          'e\u0301',
+          '日本',
+          '😀',
+          'a\u0000',
+          '\u0000',
+          'abcdefghijkl',
+        ),
+      },
       { weight: 2, arbitrary: fc.string({ maxLength: 4 }) },
       { weight: 1, arbitrary: fc.string({ maxLength: 3, unit: 'grapheme' }).filter((s) => Buffer.byteLength(s) <= 12) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: "max" }), (cfg, ops) => {
-        const map = SharedMap.create<string, number>({ key: 'string:12', value: 'int32', maxCapacity: 1 << 14, ...cfg });
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: 'max' }), (cfg, ops) => {
+        const map = SharedMap.create<string, number>({
+          key: 'string:12',
+          value: 'int32',
+          maxCapacity: 1 << 14,
+          ...cfg,
+        });
         runModel(map, ops, (i) => `k${i}`);
       }),
       { numRuns: 100, ...replay },
@@ -224,8 +287,13 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
       { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }) },
     );
     fc.assert(
-      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 100, size: "max" }), (cfg, ops) => {
-        const map = SharedMap.create<bigint, number>({ key: 'bigint64', value: 'float64', maxCapacity: 1 << 14, ...cfg });
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 100, size: 'max' }), (cfg, ops) => {
+        const map = SharedMap.create<bigint, number>({
+          key: 'bigint64',
+          value: 'float64',
+          maxCapacity: 1 << 14,
+          ...cfg,
+        });
         runModel(map, ops, (i) => BigInt(i) * 1_000_003n);
       }),
       { numRuns: 60, ...replay },

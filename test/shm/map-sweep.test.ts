@@ -24,10 +24,11 @@ describe('sweep', () => {
       return v === 3;
     });
     let want = 0;
-    for (const [k, v] of model) if (v === 3) {
-      model.delete(k);
-      want++;
-    }
+    for (const [k, v] of model)
+      if (v === 3) {
+        model.delete(k);
+        want++;
+      }
     expect(n).toBe(want);
     expect(calls.length).toBe(1000); // every entry seen once
     expect(new Set(calls.map(([k]) => k)).size).toBe(1000);
@@ -49,7 +50,12 @@ describe('sweep', () => {
   });
 
   it('works on string keys and json values', () => {
-    const map = SharedMap.create<string, { ttl: number }>({ key: 'string:16', value: 'json:32', capacity: 8, shards: 2 });
+    const map = SharedMap.create<string, { ttl: number }>({
+      key: 'string:16',
+      value: 'json:32',
+      capacity: 8,
+      shards: 2,
+    });
     for (let i = 0; i < 200; i++) map.set(`sess-${i}`, { ttl: i });
     expect(map.sweep((v) => v.ttl < 150)).toBe(150);
     expect(map.size).toBe(50);
@@ -106,6 +112,11 @@ describe('snapshot', () => {
     expect(map.snapshot()).toEqual([[1, 1]]);
     map.set(1, 2);
     map.set(2, 3);
-    expect(canonEntries(map.snapshot())).toEqual(canonEntries([[1, 2], [2, 3]]));
+    expect(canonEntries(map.snapshot())).toEqual(
+      canonEntries([
+        [1, 2],
+        [2, 3],
+      ]),
+    );
   });
 });

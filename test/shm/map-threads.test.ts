@@ -41,7 +41,9 @@ describe('writers and adders', () => {
     const L = { barrier: 0 };
     const counters = 16;
     const iters = 60_000;
-    const runs = [0, 1, 2, 3].map(() => spawn('map-adder.mjs', { handle: map.handle, counters, iters, words, L, parties: 4 }));
+    const runs = [0, 1, 2, 3].map(() =>
+      spawn('map-adder.mjs', { handle: map.handle, counters, iters, words, L, parties: 4 }),
+    );
     await Promise.all(runs.map((r) => r.result));
     const want = new Array<number>(counters).fill(0);
     for (let i = 0; i < iters; i++) want[i % counters]! += 4 * (1 + (i % 3));
@@ -79,7 +81,9 @@ describe('atomic operations across threads', () => {
     const words = controlWords();
     const keys = 5000;
     type R = { threadId: number; won: number[]; told: Record<string, number> };
-    const runs = [0, 1, 2, 3].map(() => spawn<R>('map-claim.mjs', { handle: map.handle, keys, words, L: { barrier: 0 }, parties: 4 }));
+    const runs = [0, 1, 2, 3].map(() =>
+      spawn<R>('map-claim.mjs', { handle: map.handle, keys, words, L: { barrier: 0 }, parties: 4 }),
+    );
     const results = await Promise.all(runs.map((r) => r.result));
     const winner = new Map<number, number>();
     for (const r of results) {
@@ -103,7 +107,15 @@ describe('clear racing writers', () => {
     const L = { barrier: 0 };
     const per = 20_000;
     const writers = [0, 1].map((w) =>
-      spawn('map-writer.mjs', { handle: map.handle, from: w * per, to: (w + 1) * per, rounds: 1, words, L, parties: 3 }),
+      spawn('map-writer.mjs', {
+        handle: map.handle,
+        from: w * per,
+        to: (w + 1) * per,
+        rounds: 1,
+        words,
+        L,
+        parties: 3,
+      }),
     );
     const clearer = spawn('map-clearer.mjs', { handle: map.handle, clears: 300, words, L, parties: 3 });
     await Promise.all([...writers, clearer].map((r) => r.result));
@@ -155,11 +167,25 @@ describe('fail-fast iteration against another thread', () => {
     isIterationError: boolean;
   }
 
-  async function race(opts: { shards: number; n: number; before: number; op: string; key: number | 'first'; method?: string }) {
+  async function race(opts: {
+    shards: number;
+    n: number;
+    before: number;
+    op: string;
+    key: number | 'first';
+    method?: string;
+  }) {
     const map = SharedMap.create<number, number>({ capacity: 64, shards: opts.shards });
     for (let i = 0; i < opts.n; i++) map.set(i, i);
     const words = controlWords();
-    const iter = spawn<IterResult>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L, before: opts.before, method: opts.method });
+    const iter = spawn<IterResult>('map-iterate.mjs', {
+      role: 'iterate',
+      handle: map.handle,
+      words,
+      L,
+      before: opts.before,
+      method: opts.method,
+    });
     const writer = spawn<{ threadId: number; error: Err }>('map-iterate.mjs', {
       role: 'write',
       handle: map.handle,
@@ -174,7 +200,9 @@ describe('fail-fast iteration against another thread', () => {
   }
 
   function expectConflict(r: Awaited<ReturnType<typeof race>>, op: string) {
-    expect(r.it.error?.name, `iterator produced ${r.it.produced.length} and done=${r.it.done}`).toBe('ConcurrentMapIterationError');
+    expect(r.it.error?.name, `iterator produced ${r.it.produced.length} and done=${r.it.done}`).toBe(
+      'ConcurrentMapIterationError',
+    );
     expect(r.it.error?.code).toBe('SHMAP_CONCURRENT_ITERATION');
     expect(r.it.error?.message).toMatch(/^concurrent map iteration and map write/);
     const recs = r.map.conflicts().filter((c: ConflictRecord) => c.kind === 'concurrent map iteration and map write');
@@ -249,14 +277,23 @@ describe('a thread deleting during its own iteration', () => {
     for (let i = 0; i < n; i++) map.set(i, i);
     const words = controlWords();
     const L = { barrier: 0, done: 2 };
-    const deleter = spawn<{ produced: number[]; deleted: number[]; deletedAhead: number[]; error: Err }>('map-self-delete.mjs', {
-      role: 'delete',
+    const deleter = spawn<{ produced: number[]; deleted: number[]; deletedAhead: number[]; error: Err }>(
+      'map-self-delete.mjs',
+      {
+        role: 'delete',
+        handle: map.handle,
+        n,
+        words,
+        L,
+      },
+    );
+    const reader = spawn<{ reads: number; error: Err }>('map-self-delete.mjs', {
+      role: 'read',
       handle: map.handle,
       n,
       words,
       L,
     });
-    const reader = spawn<{ reads: number; error: Err }>('map-self-delete.mjs', { role: 'read', handle: map.handle, n, words, L });
     const [d, r] = await Promise.all([deleter.result, reader.result]);
     expect(d.error).toBeUndefined();
     expect(r.error).toBeUndefined();
@@ -299,13 +336,20 @@ describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
     for (const r of results) expect(r.error).toBeUndefined(); // record only: nothing thrown
     const writers = runs.map((r) => r.threadId);
     const recs = map.conflicts().filter((c) => c.kind === 'concurrent map writes');
-    console.log(`sync none, 2 writers: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} 'concurrent map writes' records`);
+    console.log(
+      `sync none, 2 writers: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} 'concurrent map writes' records`,
+    );
     expect(recs.length).toBeGreaterThanOrEqual(1);
     for (const rec of recs) {
       expect(writers).toContain(rec.detector.thread);
       expect(rec.detector.op).toBe('set');
     }
-    expect(recs.some((rec) => writers.includes(rec.other.thread) && rec.other.thread !== rec.detector.thread && rec.other.op === 'set')).toBe(true);
+    expect(
+      recs.some(
+        (rec) =>
+          writers.includes(rec.other.thread) && rec.other.thread !== rec.detector.thread && rec.other.op === 'set',
+      ),
+    ).toBe(true);
     const st = map.stats();
     expect(st.conflicts + st.conflictsOverflowed).toBeGreaterThanOrEqual(map.conflicts().length);
     expect(st.conflicts).toBeGreaterThanOrEqual(1);
@@ -316,7 +360,15 @@ describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
     const map = SharedMap.create<number, number>({ capacity: 8, shards: 2, sync: 'none', onConflict: 'throw' });
     for (let w = 0; w < 3; w++) {
       const words = controlWords();
-      const run = spawn('map-writer.mjs', { handle: map.handle, from: 0, to: 3000, rounds: 2, words, L: { barrier: 0 }, parties: 1 });
+      const run = spawn('map-writer.mjs', {
+        handle: map.handle,
+        from: 0,
+        to: 3000,
+        rounds: 2,
+        words,
+        L: { barrier: 0 },
+        parties: 1,
+      });
       await run.result;
       for (let k = 0; k < 100; k++) map.get(k); // and the test thread reads in between
     }
@@ -333,7 +385,9 @@ describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
     const results = await Promise.all(runs.map((r) => r.result));
     for (const r of results) expect(r.error).toBeUndefined();
     const recs = map.conflicts().filter((c) => c.kind === 'concurrent map read and map write');
-    console.log(`sync none, writer + reader: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} read/write records`);
+    console.log(
+      `sync none, writer + reader: ${results.map((r) => r.ops).join(' + ')} ops, ${recs.length} read/write records`,
+    );
     expect(recs.length).toBeGreaterThanOrEqual(1);
     expect(recs[0]!.detector.thread).toBe(runs[1]!.threadId);
     expect(recs[0]!.detector.op).toBe('get');
@@ -344,8 +398,21 @@ describe("sync: 'none' (Go's unsynchronized map with its checks)", () => {
     for (let i = 0; i < 100; i++) map.set(i, i);
     const words = controlWords();
     const L2 = { iterating: 0, wrote: 1, firstKey: 2 };
-    const iter = spawn<{ error: Err; done: boolean }>('map-iterate.mjs', { role: 'iterate', handle: map.handle, words, L: L2, before: 10 });
-    const writer = spawn<{ error: Err }>('map-iterate.mjs', { role: 'write', handle: map.handle, words, L: L2, op: 'set', key: 40 });
+    const iter = spawn<{ error: Err; done: boolean }>('map-iterate.mjs', {
+      role: 'iterate',
+      handle: map.handle,
+      words,
+      L: L2,
+      before: 10,
+    });
+    const writer = spawn<{ error: Err }>('map-iterate.mjs', {
+      role: 'write',
+      handle: map.handle,
+      words,
+      L: L2,
+      op: 'set',
+      key: 40,
+    });
     const [it, w] = await Promise.all([iter.result, writer.result]);
     expect(w.error).toBeUndefined();
     expect(it.error?.name).toBe('ConcurrentMapIterationError');

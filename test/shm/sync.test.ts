@@ -56,7 +56,13 @@ describe('mutex', () => {
     const workers = 4;
     const iters = 20_000;
     const runs = Array.from({ length: workers }, () =>
-      spawn<{ waited: number; wrongOwner: number }>('sync-mutex.mjs', { role: 'count', words, L, iters, parties: workers }),
+      spawn<{ waited: number; wrongOwner: number }>('sync-mutex.mjs', {
+        role: 'count',
+        words,
+        L,
+        iters,
+        parties: workers,
+      }),
     );
     const results = await Promise.all(runs.map((r) => r.result));
     expect(words[L.counter]).toBe(workers * iters);

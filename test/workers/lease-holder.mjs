@@ -28,17 +28,21 @@ function release(k, id, what) {
   try {
     return map.release(k);
   } catch (e) {
-    violation(`${what} release(${k}) of id ${id} threw ${e?.name}: ${e?.message}${e instanceof LeaseError ? ' (refcount below zero?)' : ''}`);
+    violation(
+      `${what} release(${k}) of id ${id} threw ${e?.name}: ${e?.message}${e instanceof LeaseError ? ' (refcount below zero?)' : ''}`,
+    );
     return false;
   }
 }
 
 function checkHeld(k, id, when) {
-  if (Atomics.load(removedBy, id) !== 0) violation(`id ${id} (key ${k}) removed while this holder held a lease (${when})`);
+  if (Atomics.load(removedBy, id) !== 0)
+    violation(`id ${id} (key ${k}) removed while this holder held a lease (${when})`);
   const n = map.leaseCount(k);
   if (n < 1) violation(`key ${k}: leaseCount ${n} while this holder held a lease on id ${id} (${when})`);
   const g = map.get(k);
-  if (g !== undefined && g !== id) violation(`key ${k}: get returned id ${g} while this holder held id ${id} (${when})`);
+  if (g !== undefined && g !== id)
+    violation(`key ${k}: get returned id ${g} while this holder held id ${id} (${when})`);
 }
 
 barrierWait(words, L.barrier, parties, 20_000);
@@ -73,14 +77,16 @@ for (let i = 0; i < iters; i++) {
     if (again !== undefined) {
       nested++;
       if (again !== id) violation(`key ${k}: nested acquire returned id ${again}, holding id ${id}`);
-      if (release(k, id, 'nested') !== false) violation(`key ${k}: nested release returned true with a lease still held on id ${id}`);
+      if (release(k, id, 'nested') !== false)
+        violation(`key ${k}: nested release returned true with a lease still held on id ${id}`);
     }
   }
   checkHeld(k, id, 'before release');
   Atomics.sub(holding, id, 1);
   if (release(k, id, 'last')) {
     lastReleases++;
-    if (Atomics.add(removedBy, id, 1) !== 0) violation(`id ${id} (key ${k}) removed twice (this release returned true)`);
+    if (Atomics.add(removedBy, id, 1) !== 0)
+      violation(`id ${id} (key ${k}) removed twice (this release returned true)`);
     const h = Atomics.load(holding, id);
     if (h !== 0) violation(`id ${id} (key ${k}) removed by a release while ${h} holder(s) held it`);
   }

@@ -56,7 +56,8 @@ function answerRendezvous() {
     const id = Atomics.load(words, rdv + 1);
     if (cur[k] === id) {
       const r = retireKey(k);
-      if (r !== 'deferred') violation(`rendezvous: retire(${k}) of id ${id} returned ${r} while holder ${h} held a lease`);
+      if (r !== 'deferred')
+        violation(`rendezvous: retire(${k}) of id ${id} returned ${r} while holder ${h} held a lease`);
       else rdvDeferred++;
     }
     Atomics.store(words, rdv, 0);
@@ -88,4 +89,14 @@ while (Atomics.load(words, L.holdersDone) < holders && ops < maxOps) {
   retireKey(k);
 }
 if (ops >= maxOps) violation(`gave up after ${maxOps} steps with holders still running`);
-parentPort.postMessage({ cur: Array.from(cur), nextId, ops, removedNow, deferred, rdvDeferred, blocked, reinserted, violations });
+parentPort.postMessage({
+  cur: Array.from(cur),
+  nextId,
+  ops,
+  removedNow,
+  deferred,
+  rdvDeferred,
+  blocked,
+  reinserted,
+  violations,
+});

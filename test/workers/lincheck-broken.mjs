@@ -56,5 +56,8 @@ function splitAdd(map) {
 
 const VARIANTS = { 'unvalidated-read': unvalidatedRead, 'split-add': splitAdd };
 const make = VARIANTS[variant];
-if (make === undefined) throw new Error(`lincheck-broken.mjs: unknown variant ${JSON.stringify(variant)} (known: ${Object.keys(VARIANTS).join(', ')})`);
+if (make === undefined)
+  throw new Error(
+    `lincheck-broken.mjs: unknown variant ${JSON.stringify(variant)} (known: ${Object.keys(VARIANTS).join(', ')})`,
+  );
 serveLincheck((handle) => make(SharedMap.attach(handle)));

@@ -40,7 +40,13 @@ if (role === 'iterate') {
     if (!paused) pause();
   } else {
     const it =
-      method === 'keys' ? map.keys() : method === 'values' ? map.values() : method === 'iterator' ? map[Symbol.iterator]() : map.entries();
+      method === 'keys'
+        ? map.keys()
+        : method === 'values'
+          ? map.values()
+          : method === 'iterator'
+            ? map[Symbol.iterator]()
+            : map.entries();
     const keyOf = (value) => (method === 'keys' ? value : method === 'values' ? value : value[0]);
     let steps = 0;
     try {
@@ -68,7 +74,13 @@ if (role === 'iterate') {
       }
     }
   }
-  parentPort.postMessage({ threadId, produced, done, error: describeError(error), isIterationError: error?.name === 'ConcurrentMapIterationError' });
+  parentPort.postMessage({
+    threadId,
+    produced,
+    done,
+    error: describeError(error),
+    isIterationError: error?.name === 'ConcurrentMapIterationError',
+  });
 } else if (role === 'write') {
   const { op } = workerData;
   waitUntil(words, L.iterating, 1);

@@ -24,13 +24,16 @@ const calls = {
   'set other key': (m) => m.set(otherKey, 1),
   'get other key': (m) => m.get(otherKey),
   'delete other key': (m) => m.delete(otherKey),
-  'clear': (m) => m.clear(),
-  'iterate': (m) => [...m.keys()],
+  clear: (m) => m.clear(),
+  iterate: (m) => [...m.keys()],
 };
 
 const results = [];
 for (const [name, call] of Object.entries(calls)) {
-  for (const [via, target] of [['same handle', map], ['second handle', second]]) {
+  for (const [via, target] of [
+    ['same handle', map],
+    ['second handle', second],
+  ]) {
     let outer;
     try {
       map.update(key, (old) => {
@@ -43,7 +46,10 @@ for (const [name, call] of Object.entries(calls)) {
     results.push({ op: 'update', name, via, error: describeError(outer) });
   }
 }
-for (const [via, target] of [['same handle', map], ['second handle', second]]) {
+for (const [via, target] of [
+  ['same handle', map],
+  ['second handle', second],
+]) {
   let outer;
   try {
     map.sweep(() => {

@@ -36,8 +36,10 @@ function readOnce(k, useHas) {
   reads++;
   const quiet = id0 !== 0 && s === id0; // the entry was write id0's for the whole read
   if (useHas) {
-    if (quiet && v && rs > upper[id0]) violation(`has(${k}) true at ${rs}, after write ${id0}'s expiry <= ${upper[id0]}`);
-    if (quiet && !v && re < lower[id0]) violation(`has(${k}) false at ${re}, before write ${id0}'s expiry >= ${lower[id0]}`);
+    if (quiet && v && rs > upper[id0])
+      violation(`has(${k}) true at ${rs}, after write ${id0}'s expiry <= ${upper[id0]}`);
+    if (quiet && !v && re < lower[id0])
+      violation(`has(${k}) false at ${re}, before write ${id0}'s expiry >= ${lower[id0]}`);
     if (quiet && re < lower[id0]) checkedAbsences++;
     return;
   }

@@ -44,7 +44,13 @@
  * keeps order, so it cannot skip it): like the map's dead-lock-owner case,
  * this needs the thread registry and is not handled yet.
  */
-import { InvalidHandleError, InvalidOptionError, KeyTooLongError, ShmapTypeError, ConcurrentMapWriteError } from '../errors.js';
+import {
+  InvalidHandleError,
+  InvalidOptionError,
+  KeyTooLongError,
+  ShmapTypeError,
+  ConcurrentMapWriteError,
+} from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import type { KeyType } from '../types.js';
 
@@ -219,48 +225,77 @@ function describe(v: unknown): string {
 }
 
 const int32Codec: KeyCodec<number> = {
-  code: KEY_INT32, n: 4, widthBytes: 4,
+  code: KEY_INT32,
+  n: 4,
+  widthBytes: 4,
   check(key) {
     if (typeof key !== 'number' || !Number.isInteger(key) || key < INT32_MIN || key > INT32_MAX) {
-      throw new ShmapTypeError(`delete queue key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`);
+      throw new ShmapTypeError(
+        `delete queue key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`,
+      );
     }
     return 0;
   },
-  write(key, view, _bytes, at) { view.setInt32(at, key, true); },
-  read(view, _bytes, at) { return view.getInt32(at, true); },
+  write(key, view, _bytes, at) {
+    view.setInt32(at, key, true);
+  },
+  read(view, _bytes, at) {
+    return view.getInt32(at, true);
+  },
 };
 
 const uint32Codec: KeyCodec<number> = {
-  code: KEY_UINT32, n: 4, widthBytes: 4,
+  code: KEY_UINT32,
+  n: 4,
+  widthBytes: 4,
   check(key) {
     if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key > UINT32_MAX) {
       throw new ShmapTypeError(`delete queue key must be a uint32 (an integer from 0 to 2^32-1), got ${describe(key)}`);
     }
     return 0;
   },
-  write(key, view, _bytes, at) { view.setUint32(at, key, true); },
-  read(view, _bytes, at) { return view.getUint32(at, true); },
+  write(key, view, _bytes, at) {
+    view.setUint32(at, key, true);
+  },
+  read(view, _bytes, at) {
+    return view.getUint32(at, true);
+  },
 };
 
 const float64Codec: KeyCodec<number> = {
-  code: KEY_FLOAT64, n: 8, widthBytes: 8,
+  code: KEY_FLOAT64,
+  n: 8,
+  widthBytes: 8,
   check(key) {
-    if (typeof key !== 'number') throw new ShmapTypeError(`delete queue key must be a number (float64), got ${describe(key)}`);
+    if (typeof key !== 'number')
+      throw new ShmapTypeError(`delete queue key must be a number (float64), got ${describe(key)}`);
     return 0;
   },
-  write(key, view, _bytes, at) { view.setFloat64(at, key, true); },
-  read(view, _bytes, at) { return view.getFloat64(at, true); },
+  write(key, view, _bytes, at) {
+    view.setFloat64(at, key, true);
+  },
+  read(view, _bytes, at) {
+    return view.getFloat64(at, true);
+  },
 };
 
 const bigint64Codec: KeyCodec<bigint> = {
-  code: KEY_BIGINT64, n: 8, widthBytes: 8,
+  code: KEY_BIGINT64,
+  n: 8,
+  widthBytes: 8,
   check(key) {
-    if (typeof key !== 'bigint') throw new ShmapTypeError(`delete queue key must be a bigint (bigint64), got ${describe(key)}`);
-    if (key < BIGINT64_MIN || key > BIGINT64_MAX) throw new ShmapTypeError(`delete queue key must fit in a signed 64-bit integer, got ${key}n`);
+    if (typeof key !== 'bigint')
+      throw new ShmapTypeError(`delete queue key must be a bigint (bigint64), got ${describe(key)}`);
+    if (key < BIGINT64_MIN || key > BIGINT64_MAX)
+      throw new ShmapTypeError(`delete queue key must fit in a signed 64-bit integer, got ${key}n`);
     return 0;
   },
-  write(key, view, _bytes, at) { view.setBigInt64(at, key, true); },
-  read(view, _bytes, at) { return view.getBigInt64(at, true); },
+  write(key, view, _bytes, at) {
+    view.setBigInt64(at, key, true);
+  },
+  read(view, _bytes, at) {
+    return view.getBigInt64(at, true);
+  },
 };
 
 const utf8Encoder = new TextEncoder();
@@ -271,42 +306,63 @@ function stringCodec(n: number): KeyCodec<string> {
   const scratch = new Uint8Array(n);
   let scratchLen = 0;
   return {
-    code: KEY_STRING, n, widthBytes: n,
+    code: KEY_STRING,
+    n,
+    widthBytes: n,
     check(key) {
-      if (typeof key !== 'string') throw new ShmapTypeError(`delete queue key must be a string (string:${n}), got ${describe(key)}`);
+      if (typeof key !== 'string')
+        throw new ShmapTypeError(`delete queue key must be a string (string:${n}), got ${describe(key)}`);
       const r = utf8Encoder.encodeInto(key, scratch);
       if (r.read < key.length) {
-        throw new KeyTooLongError(`delete queue key is ${Buffer.byteLength(key)} UTF-8 bytes, over the queue's string:${n}: ${describe(key)}`);
+        throw new KeyTooLongError(
+          `delete queue key is ${Buffer.byteLength(key)} UTF-8 bytes, over the queue's string:${n}: ${describe(key)}`,
+        );
       }
       scratchLen = r.written;
       return scratchLen;
     },
-    write(_key, _view, bytes, at) { bytes.set(scratchLen === n ? scratch : scratch.subarray(0, scratchLen), at); },
-    read(_view, bytes, at, len) { return utf8Decoder.decode(bytes.subarray(at, at + len)); },
+    write(_key, _view, bytes, at) {
+      bytes.set(scratchLen === n ? scratch : scratch.subarray(0, scratchLen), at);
+    },
+    read(_view, bytes, at, len) {
+      return utf8Decoder.decode(bytes.subarray(at, at + len));
+    },
   };
 }
 
 /** bytes:N — at most N bytes; read back as a fresh (unshared) Uint8Array. */
 function bytesCodec(n: number): KeyCodec<Uint8Array> {
   return {
-    code: KEY_BYTES, n, widthBytes: n,
+    code: KEY_BYTES,
+    n,
+    widthBytes: n,
     check(key) {
-      if (!(key instanceof Uint8Array)) throw new ShmapTypeError(`delete queue key must be a Uint8Array (bytes:${n}), got ${describe(key)}`);
-      if (key.length > n) throw new KeyTooLongError(`delete queue key is ${key.length} bytes, over the queue's bytes:${n}`);
+      if (!(key instanceof Uint8Array))
+        throw new ShmapTypeError(`delete queue key must be a Uint8Array (bytes:${n}), got ${describe(key)}`);
+      if (key.length > n)
+        throw new KeyTooLongError(`delete queue key is ${key.length} bytes, over the queue's bytes:${n}`);
       return key.length;
     },
-    write(key, _view, bytes, at) { bytes.set(key, at); },
+    write(key, _view, bytes, at) {
+      bytes.set(key, at);
+    },
     // slice() copies into a new, unshared ArrayBuffer.
-    read(_view, bytes, at, len) { return bytes.slice(at, at + len); },
+    read(_view, bytes, at, len) {
+      return bytes.slice(at, at + len);
+    },
   };
 }
 
 function parseKeyType(spec: unknown): { code: number; n: number } {
   switch (spec) {
-    case 'int32': return { code: KEY_INT32, n: 4 };
-    case 'uint32': return { code: KEY_UINT32, n: 4 };
-    case 'float64': return { code: KEY_FLOAT64, n: 8 };
-    case 'bigint64': return { code: KEY_BIGINT64, n: 8 };
+    case 'int32':
+      return { code: KEY_INT32, n: 4 };
+    case 'uint32':
+      return { code: KEY_UINT32, n: 4 };
+    case 'float64':
+      return { code: KEY_FLOAT64, n: 8 };
+    case 'bigint64':
+      return { code: KEY_BIGINT64, n: 8 };
   }
   const m = typeof spec === 'string' ? /^(string|bytes):(\d+)$/.exec(spec) : null;
   if (m) {
@@ -314,29 +370,43 @@ function parseKeyType(spec: unknown): { code: number; n: number } {
     if (n >= 1 && n <= MAX_QUEUE_KEY_N) return { code: m[1] === 'string' ? KEY_STRING : KEY_BYTES, n };
     throw new InvalidOptionError(`options.key: N in '${spec as string}' must be between 1 and ${MAX_QUEUE_KEY_N}`);
   }
-  throw new InvalidOptionError(`options.key must be one of 'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N', got ${describe(spec)}`);
+  throw new InvalidOptionError(
+    `options.key must be one of 'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N', got ${describe(spec)}`,
+  );
 }
 
 function codecFor(code: number, n: number): KeyCodec<unknown> | undefined {
   switch (code) {
-    case KEY_INT32: return int32Codec as KeyCodec<unknown>;
-    case KEY_UINT32: return uint32Codec as KeyCodec<unknown>;
-    case KEY_FLOAT64: return float64Codec as KeyCodec<unknown>;
-    case KEY_BIGINT64: return bigint64Codec as KeyCodec<unknown>;
-    case KEY_STRING: return n >= 1 && n <= MAX_QUEUE_KEY_N ? stringCodec(n) as KeyCodec<unknown> : undefined;
-    case KEY_BYTES: return n >= 1 && n <= MAX_QUEUE_KEY_N ? bytesCodec(n) as KeyCodec<unknown> : undefined;
+    case KEY_INT32:
+      return int32Codec as KeyCodec<unknown>;
+    case KEY_UINT32:
+      return uint32Codec as KeyCodec<unknown>;
+    case KEY_FLOAT64:
+      return float64Codec as KeyCodec<unknown>;
+    case KEY_BIGINT64:
+      return bigint64Codec as KeyCodec<unknown>;
+    case KEY_STRING:
+      return n >= 1 && n <= MAX_QUEUE_KEY_N ? (stringCodec(n) as KeyCodec<unknown>) : undefined;
+    case KEY_BYTES:
+      return n >= 1 && n <= MAX_QUEUE_KEY_N ? (bytesCodec(n) as KeyCodec<unknown>) : undefined;
   }
   return undefined;
 }
 
 function keyTypeName(code: number, n: number): KeyType {
   switch (code) {
-    case KEY_INT32: return 'int32';
-    case KEY_UINT32: return 'uint32';
-    case KEY_FLOAT64: return 'float64';
-    case KEY_BIGINT64: return 'bigint64';
-    case KEY_STRING: return `string:${n}`;
-    default: return `bytes:${n}`;
+    case KEY_INT32:
+      return 'int32';
+    case KEY_UINT32:
+      return 'uint32';
+    case KEY_FLOAT64:
+      return 'float64';
+    case KEY_BIGINT64:
+      return 'bigint64';
+    case KEY_STRING:
+      return `string:${n}`;
+    default:
+      return `bytes:${n}`;
   }
 }
 
@@ -395,7 +465,8 @@ export class DeleteQueue<K = number> {
 
   /** @internal Test back door: a queue whose positions start at `start` (to run across the 2^32 wrap). */
   static createAt<K = number>(options: DeleteQueueOptions, start: number): DeleteQueue<K> {
-    if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object with a capacity');
+    if (options === null || typeof options !== 'object')
+      throw new InvalidOptionError('options must be an object with a capacity');
     const capacity = options.capacity;
     if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > MAX_QUEUE_CAPACITY) {
       throw new InvalidOptionError(`options.capacity must be an integer from 1 to 2^30, got ${describe(capacity)}`);
@@ -406,7 +477,9 @@ export class DeleteQueue<K = number> {
     const slotBytes = slotBytesFor(codec.widthBytes);
     const totalBytes = SLOTS_BYTES + ringSlots * slotBytes;
     if (totalBytes > MAX_QUEUE_BYTES) {
-      throw new InvalidOptionError(`options.capacity: ${capacity} keys of ${options.key ?? 'int32'} take ${totalBytes} bytes, over 2 GiB`);
+      throw new InvalidOptionError(
+        `options.capacity: ${capacity} keys of ${options.key ?? 'int32'} take ${totalBytes} bytes, over 2 GiB`,
+      );
     }
     const buffer = new SharedArrayBuffer(totalBytes);
     const i32 = new Int32Array(buffer);
@@ -434,22 +507,36 @@ export class DeleteQueue<K = number> {
   static attach<K = number>(handle: DeleteQueueHandle): DeleteQueue<K> {
     const h = handle as Partial<DeleteQueueHandle> | null | undefined;
     if (h === null || typeof h !== 'object' || h.shmapQueue !== 1 || !(h.buffer instanceof SharedArrayBuffer)) {
-      throw new InvalidHandleError('DeleteQueue.attach: expected a delete queue handle ({ shmapQueue: 1, buffer: SharedArrayBuffer }), got ' +
-        (h !== null && typeof h === 'object' && 'shmap' in h ? 'a SharedMap handle' : describe(h)));
+      throw new InvalidHandleError(
+        'DeleteQueue.attach: expected a delete queue handle ({ shmapQueue: 1, buffer: SharedArrayBuffer }), got ' +
+          (h !== null && typeof h === 'object' && 'shmap' in h ? 'a SharedMap handle' : describe(h)),
+      );
     }
     const buffer = h.buffer;
-    if (buffer.byteLength < SLOTS_BYTES) throw new InvalidHandleError(`DeleteQueue.attach: buffer of ${buffer.byteLength} bytes is too small for a delete queue`);
+    if (buffer.byteLength < SLOTS_BYTES)
+      throw new InvalidHandleError(
+        `DeleteQueue.attach: buffer of ${buffer.byteLength} bytes is too small for a delete queue`,
+      );
     const i32 = new Int32Array(buffer, 0, SLOTS_BYTES >> 2);
-    if (i32[MAGIC_BYTES >> 2] !== MAGIC) throw new InvalidHandleError('DeleteQueue.attach: not a delete queue buffer (bad magic)');
+    if (i32[MAGIC_BYTES >> 2] !== MAGIC)
+      throw new InvalidHandleError('DeleteQueue.attach: not a delete queue buffer (bad magic)');
     if (i32[VERSION_BYTES >> 2] !== LAYOUT_VERSION) {
-      throw new InvalidHandleError(`DeleteQueue.attach: layout version ${i32[VERSION_BYTES >> 2]}, this build reads ${LAYOUT_VERSION}`);
+      throw new InvalidHandleError(
+        `DeleteQueue.attach: layout version ${i32[VERSION_BYTES >> 2]}, this build reads ${LAYOUT_VERSION}`,
+      );
     }
     const codec = codecFor(i32[KEY_TYPE_BYTES >> 2]!, i32[KEY_N_BYTES >> 2]!);
     const ringSlots = i32[RING_SLOTS_BYTES >> 2]!;
     const slotBytes = i32[SLOT_BYTES_BYTES >> 2]!;
     const capacity = i32[CAPACITY_BYTES >> 2]!;
-    if (codec === undefined || slotBytes !== slotBytesFor(codec.widthBytes) || ringSlots !== nextPowerOfTwo(capacity) ||
-        capacity < 1 || capacity > MAX_QUEUE_CAPACITY || buffer.byteLength < SLOTS_BYTES + ringSlots * slotBytes) {
+    if (
+      codec === undefined ||
+      slotBytes !== slotBytesFor(codec.widthBytes) ||
+      ringSlots !== nextPowerOfTwo(capacity) ||
+      capacity < 1 ||
+      capacity > MAX_QUEUE_CAPACITY ||
+      buffer.byteLength < SLOTS_BYTES + ringSlots * slotBytes
+    ) {
       throw new InvalidHandleError('DeleteQueue.attach: corrupt delete queue header');
     }
     return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
@@ -477,7 +564,9 @@ export class DeleteQueue<K = number> {
    */
   enqueueWait(key: K, timeoutMs: number): boolean {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new InvalidOptionError(`enqueueWait: timeoutMs must be a number >= 0 (or Infinity), got ${describe(timeoutMs)}`);
+      throw new InvalidOptionError(
+        `enqueueWait: timeoutMs must be a number >= 0 (or Infinity), got ${describe(timeoutMs)}`,
+      );
     }
     const len = this.codec.check(key);
     const i32 = this.i32;
@@ -704,7 +793,9 @@ export class DeleteQueue<K = number> {
     const me = threadId + 1;
     const owner = Atomics.compareExchange(this.i32, CONSUMER_BYTES >> 2, 0, me);
     if (owner !== 0) {
-      throw new ConcurrentMapWriteError(` (delete queue: thread ${owner - 1} is draining this queue; a DeleteQueue has one consumer at a time)`);
+      throw new ConcurrentMapWriteError(
+        ` (delete queue: thread ${owner - 1} is draining this queue; a DeleteQueue has one consumer at a time)`,
+      );
     }
   }
 
@@ -843,11 +934,17 @@ export interface DrainLoopResult {
  * returns its counts. Blocks the calling thread for the whole run: call it
  * on a dedicated thread.
  */
-export function runDrainLoop<K>(queue: DeleteQueue<K>, map: Deletable<K>, options: DrainLoopOptions = {}): DrainLoopResult {
+export function runDrainLoop<K>(
+  queue: DeleteQueue<K>,
+  map: Deletable<K>,
+  options: DrainLoopOptions = {},
+): DrainLoopResult {
   const idleWaitMs = options.idleWaitMs ?? 1000;
   const finalWaitMs = options.finalWaitMs ?? 1000;
-  if (!(idleWaitMs > 0)) throw new InvalidOptionError(`options.idleWaitMs must be a number > 0, got ${describe(idleWaitMs)}`);
-  if (!(finalWaitMs >= 0)) throw new InvalidOptionError(`options.finalWaitMs must be a number >= 0, got ${describe(finalWaitMs)}`);
+  if (!(idleWaitMs > 0))
+    throw new InvalidOptionError(`options.idleWaitMs must be a number > 0, got ${describe(idleWaitMs)}`);
+  if (!(finalWaitMs >= 0))
+    throw new InvalidOptionError(`options.finalWaitMs must be a number >= 0, got ${describe(finalWaitMs)}`);
   const t0 = performance.now();
   let removed = 0;
   let absent = 0;

@@ -37,7 +37,9 @@ export interface SweeperOptions {
 export function startSweeper(map: SharedMap<unknown, unknown>, options: SweeperOptions): () => void {
   const { intervalMs, onSweep } = options ?? ({} as SweeperOptions);
   if (typeof intervalMs !== 'number' || !(intervalMs > 0) || intervalMs === Infinity) {
-    throw new InvalidOptionError(`startSweeper: options.intervalMs must be a positive number of milliseconds, got ${String(intervalMs)}`);
+    throw new InvalidOptionError(
+      `startSweeper: options.intervalMs must be a positive number of milliseconds, got ${String(intervalMs)}`,
+    );
   }
   if (!map.ttl) throw new InvalidOptionError('startSweeper needs a map created with { ttl: true }');
   const timer = setInterval(() => {

@@ -42,8 +42,12 @@ async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Pro
 async function untilOr(cond: () => boolean, what: string, workers: Array<Promise<unknown>>): Promise<void> {
   const early = workers.map((w) =>
     w.then(
-      (r) => { throw new Error(`waiting for ${what}: a worker finished first with ${JSON.stringify(r)}`); },
-      (e: unknown) => { throw new Error(`waiting for ${what}: a worker failed first: ${String(e)}`); },
+      (r) => {
+        throw new Error(`waiting for ${what}: a worker finished first with ${JSON.stringify(r)}`);
+      },
+      (e: unknown) => {
+        throw new Error(`waiting for ${what}: a worker failed first: ${String(e)}`);
+      },
     ),
   );
   for (const e of early) e.catch(() => {}); // the race below reports it
@@ -269,7 +273,7 @@ describe('DeleteQueue, one thread', () => {
     expect(r.deleted).toEqual([1, 2]);
   });
 
-  it('close between a producer\'s claim and its publish: that enqueue returns false, the closing drain steps over it', () => {
+  it("close between a producer's claim and its publish: that enqueue returns false, the closing drain steps over it", () => {
     const q = DeleteQueue.create({ capacity: 4 });
     expect(q.enqueue(1)).toBe(true);
     const finish = q._enqueueInTwoSteps(2) as () => boolean;
@@ -289,7 +293,15 @@ describe('DeleteQueue, one thread', () => {
     q.enqueue(1);
     q.enqueue(2);
     const boom = new Error('boom');
-    expect(thrown(() => q.drainInto({ delete: () => { throw boom; } }))).toBe(boom);
+    expect(
+      thrown(() =>
+        q.drainInto({
+          delete: () => {
+            throw boom;
+          },
+        }),
+      ),
+    ).toBe(boom);
     expect(q.size).toBe(2);
     let inner: unknown;
     const r = recorder<number>();
@@ -351,11 +363,27 @@ describe('DeleteQueue, real worker threads', () => {
     const L = { fulls: 0, fullSeen: 1 };
     const log = new Int32Array(new SharedArrayBuffer(4 * (1 + total + 16)));
     const runs = Array.from({ length: producers }, (_, id) =>
-      spawn<{ fulls: number; waitFailures: number }>('delete-queue.mjs', { role: 'producer', queue: queue.handle, words, L, id, n: perProducer }),
+      spawn<{ fulls: number; waitFailures: number }>('delete-queue.mjs', {
+        role: 'producer',
+        queue: queue.handle,
+        words,
+        L,
+        id,
+        n: perProducer,
+      }),
     );
     // No drainer yet: the producers fill the ring and one must see false.
-    await untilOr(() => Atomics.load(words, L.fullSeen) === 1, 'a producer to find the queue full', runs.map((r) => r.result));
-    const drainer = spawn<DrainLoopResult>('delete-queue.mjs', { role: 'drain-log', queue: queue.handle, map: map?.handle, log });
+    await untilOr(
+      () => Atomics.load(words, L.fullSeen) === 1,
+      'a producer to find the queue full',
+      runs.map((r) => r.result),
+    );
+    const drainer = spawn<DrainLoopResult>('delete-queue.mjs', {
+      role: 'drain-log',
+      queue: queue.handle,
+      map: map?.handle,
+      log,
+    });
     const results = await Promise.all(runs.map((r) => r.result));
     queue.close();
     const drained = await drainer.result;
@@ -404,11 +432,13 @@ describe('DeleteQueue, real worker threads', () => {
     const worker = new Worker(distPath('workers/drainer.js'), {
       workerData: { shmapDrainer: 1, queue: queue.handle, map: map.handle, idleWaitMs: 100 },
     });
-    const message = new Promise<{ type: string; result?: DrainLoopResult & { queueStats: unknown }; error?: unknown }>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`drainer exited (${code}) without posting a result`)));
-    });
+    const message = new Promise<{ type: string; result?: DrainLoopResult & { queueStats: unknown }; error?: unknown }>(
+      (resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`drainer exited (${code}) without posting a result`)));
+      },
+    );
     const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
     await untilOr(() => queue.stats().consumerParks >= 1, 'the drainer to park on the empty queue', [message]);
     // Keys 0..1999 and each even key a second time: the second delete finds nothing.

@@ -360,7 +360,9 @@ interface RetirerResult {
 describe('leases across real threads', () => {
   it('holders acquire/check/release while a retirer retires and re-inserts: no removal under a lease, each retired entry removed once', async () => {
     const seed = Number(process.env.SHMAP_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
-    console.log(`lease threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`);
+    console.log(
+      `lease threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`,
+    );
     const keys = 24;
     const holders = 3;
     const iters = 25_000;
@@ -378,11 +380,18 @@ describe('leases across real threads', () => {
     const words = controlWords();
     const L = { barrier: 0, holdersDone: 4, rdv: 8 };
     const common = { handle: map.handle, keys, holding, removedBy, retired, words, L, parties: holders + 1 };
-    const hs = Array.from({ length: holders }, (_, i) => spawn<HolderResult>('lease-holder.mjs', { ...common, iters, h: i, seed: seed + i }));
+    const hs = Array.from({ length: holders }, (_, i) =>
+      spawn<HolderResult>('lease-holder.mjs', { ...common, iters, h: i, seed: seed + i }),
+    );
     const rt = spawn<RetirerResult>('lease-retirer.mjs', { ...common, holders, maxOps, maxId, seed: seed + 100 });
     const hr = await Promise.all(hs.map((h) => h.result));
     const rr = await rt.result;
-    console.log('lease threads: holders', hr.map(({ violations, ...n }) => n), 'retirer', { ...rr, cur: undefined });
+    console.log(
+      'lease threads: holders',
+      hr.map(({ violations, ...n }) => n),
+      'retirer',
+      { ...rr, cur: undefined },
+    );
     for (const h of hr) expect(h.violations, `seed ${seed}`).toEqual([]);
     expect(rr.violations, `seed ${seed}`).toEqual([]);
     // Not vacuous: leases were taken, retires were deferred and finished by a release, writes were refused.
@@ -396,7 +405,8 @@ describe('leases across real threads', () => {
     // Every retired id removed exactly once; every other id never.
     for (let id = 1; id < rr.nextId; id++) {
       const want = Atomics.load(retired, id) === 1 ? 1 : 0;
-      if (Atomics.load(removedBy, id) !== want) expect(Atomics.load(removedBy, id), `id ${id} (retired: ${want}) seed ${seed}`).toBe(want);
+      if (Atomics.load(removedBy, id) !== want)
+        expect(Atomics.load(removedBy, id), `id ${id} (retired: ${want}) seed ${seed}`).toBe(want);
       if (Atomics.load(holding, id) !== 0) expect(Atomics.load(holding, id), `id ${id} still held`).toBe(0);
     }
     expect(rr.removedNow + sum((h) => h.lastReleases)).toBe(countRetired(retired, rr.nextId));

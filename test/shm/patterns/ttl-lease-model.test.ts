@@ -25,7 +25,9 @@ import { checkInvariants } from '../../../src/shm/debug.js';
 import { canonEntries } from '../support.js';
 
 const replay: fc.Parameters<unknown> =
-  process.env.SHMAP_FC_SEED !== undefined ? { seed: Number(process.env.SHMAP_FC_SEED), path: process.env.SHMAP_FC_PATH } : {};
+  process.env.SHMAP_FC_SEED !== undefined
+    ? { seed: Number(process.env.SHMAP_FC_SEED), path: process.env.SHMAP_FC_PATH }
+    : {};
 
 const TICK_MS = 1e6;
 /** TTL classes in ticks; 0 = no ttlMs given (the map's default applies). */
@@ -60,18 +62,39 @@ const value = fc.integer({ min: -50, max: 50 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ t: fc.constant('get' as const), k: key }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('has' as const), k: key }) },
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('set' as const), k: key, v: value, ttl: fc.constantFrom<Ttl>(0, 1, 2, 3) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ t: fc.constant('set' as const), k: key, v: value, ttl: fc.constantFrom<Ttl>(0, 1, 2, 3) }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('delete' as const), k: key }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('putIfAbsent' as const), k: key, v: value }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('compareAndSet' as const), k: key, e: fc.option(value, { nil: undefined }), v: value }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('compareAndSet' as const),
+      k: key,
+      e: fc.option(value, { nil: undefined }),
+      v: value,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('update' as const), k: key, del: fc.boolean(), c: value }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('add' as const), k: key, d: value }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('acquire' as const), k: key }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('release' as const), k: key }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('retire' as const), k: key }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('leaseCount' as const), k: key }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('sweepExpired' as const), level: fc.integer({ min: 0, max: 4 }) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('fill' as const), base: fc.integer({ min: 100, max: 400 }), n: fc.integer({ min: 1, max: 40 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('sweepExpired' as const), level: fc.integer({ min: 0, max: 4 }) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('fill' as const),
+      base: fc.integer({ min: 100, max: 400 }),
+      n: fc.integer({ min: 1, max: 40 }),
+    }),
+  },
 );
 
 /** What an op returned: a value, or the name of the error it threw. */
@@ -215,7 +238,9 @@ function run(map: SharedMap<number, number>, op: Op, base: number): Outcome {
     case 'has':
       return outcome(() => map.has(op.k));
     case 'set':
-      return outcome(() => (map.set(op.k, op.v, op.ttl === 0 ? undefined : { ttlMs: op.ttl * TICK_MS }) === map ? 'map' : 'other'));
+      return outcome(() =>
+        map.set(op.k, op.v, op.ttl === 0 ? undefined : { ttlMs: op.ttl * TICK_MS }) === map ? 'map' : 'other',
+      );
     case 'delete':
       return outcome(() => map.delete(op.k));
     case 'putIfAbsent':
@@ -271,7 +296,11 @@ function check(ops: Op[], defaultTicks: number): void {
   for (const [k, e] of model.m) expect(map.leaseCount(k), `leaseCount(${k})`).toBe(e.leases);
   // Release everything still leased, then the map holds exactly the model's unretired entries.
   for (const [k, e] of [...model.m]) {
-    for (let n = e.leases; n > 0; n--) expect(outcome(() => map.release(k)), `final release(${k})`).toEqual(model.apply({ t: 'release', k }));
+    for (let n = e.leases; n > 0; n--)
+      expect(
+        outcome(() => map.release(k)),
+        `final release(${k})`,
+      ).toEqual(model.apply({ t: 'release', k }));
   }
   expect(map.size).toBe(model.m.size);
   expect(canonEntries(map.snapshot())).toEqual(canonEntries(model.visible()));

@@ -75,12 +75,27 @@ describe('lazy expiry: an expired entry is absent to every read at once', () => 
     expect(map.has(3)).toBe(false);
     expect([...map.keys()].sort()).toEqual([1, 2]);
     expect([...map.values()].sort()).toEqual([10, 20]);
-    expect(canonEntries(map.entries())).toEqual(canonEntries([[1, 10], [2, 20]]));
-    expect(canonEntries(map)).toEqual(canonEntries([[1, 10], [2, 20]]));
+    expect(canonEntries(map.entries())).toEqual(
+      canonEntries([
+        [1, 10],
+        [2, 20],
+      ]),
+    );
+    expect(canonEntries(map)).toEqual(
+      canonEntries([
+        [1, 10],
+        [2, 20],
+      ]),
+    );
     const seen: number[] = [];
     map.forEach((_v, k) => seen.push(k as number));
     expect(seen.sort()).toEqual([1, 2]);
-    expect(canonEntries(map.snapshot())).toEqual(canonEntries([[1, 10], [2, 20]]));
+    expect(canonEntries(map.snapshot())).toEqual(
+      canonEntries([
+        [1, 10],
+        [2, 20],
+      ]),
+    );
     const visited: number[] = [];
     expect(map.sweep((_v, k) => (visited.push(k as number), false))).toBe(0);
     expect(visited.sort()).toEqual([1, 2]);
@@ -230,7 +245,14 @@ describe('every write sets the expiry anew (its ttlMs, else defaultTtlMs, else n
     expect(map.compareAndSet(5, 999, 50)).toBe(false); // unchanged
     expect(map.putIfAbsent(6, 60)).toBe(6); // unchanged
     expect(map.sweepExpired(later)).toBe(2);
-    expect(canonEntries(map.snapshot())).toEqual(canonEntries([[1, 10], [2, 3], [3, 4], [4, 40]]));
+    expect(canonEntries(map.snapshot())).toEqual(
+      canonEntries([
+        [1, 10],
+        [2, 3],
+        [3, 4],
+        [4, 40],
+      ]),
+    );
     expect(map.sweepExpired(FAR())).toBe(1);
     expect(map.sweepExpired(Number.MAX_VALUE)).toBe(0);
     expect(map.size).toBe(3);
@@ -414,8 +436,14 @@ interface SweeperResult {
   removed: number;
 }
 
-function runSweeperWorker(handle: unknown, stop: unknown, intervalMs: number): { worker: Worker; result: Promise<SweeperResult> } {
-  const worker = new Worker(distPath('workers/sweeper.js'), { workerData: { shmapSweeper: 1, map: handle, stop, intervalMs } });
+function runSweeperWorker(
+  handle: unknown,
+  stop: unknown,
+  intervalMs: number,
+): { worker: Worker; result: Promise<SweeperResult> } {
+  const worker = new Worker(distPath('workers/sweeper.js'), {
+    workerData: { shmapSweeper: 1, map: handle, stop, intervalMs },
+  });
   const result = new Promise<SweeperResult>((resolve, reject) => {
     worker.once('exit', (code) => reject(new Error(`sweeper: exited with code ${code} before posting a result`)));
     const timer = setTimeout(() => {
@@ -439,7 +467,9 @@ function runSweeperWorker(handle: unknown, stop: unknown, intervalMs: number): {
 describe('TTL across real threads', () => {
   it('no entry is readable after its expiry; the sweeper thread reclaims; size ends at the unexpired count', async () => {
     const seed = Number(process.env.SHMAP_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0);
-    console.log(`ttl threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`);
+    console.log(
+      `ttl threads: seed ${seed} (replay the workers' random choices with SHMAP_SEED=${seed}; thread timing still varies)`,
+    );
     const W = 2;
     const R = 2;
     const keys = 512;
@@ -460,10 +490,15 @@ describe('TTL across real threads', () => {
     const writers = Array.from({ length: W }, (_, w) =>
       spawn<WriterResult>('ttl-writer.mjs', { ...common, w, W, maxWrites, runMs: 400, seed: seed + w }),
     );
-    const readers = Array.from({ length: R }, (_, r) => spawn<ReaderResult>('ttl-reader.mjs', { ...common, W, seed: seed + 100 + r }));
+    const readers = Array.from({ length: R }, (_, r) =>
+      spawn<ReaderResult>('ttl-reader.mjs', { ...common, W, seed: seed + 100 + r }),
+    );
     const wr = await Promise.all(writers.map((x) => x.result));
     const rr = await Promise.all(readers.map((x) => x.result));
-    console.log(`ttl threads: writes ${wr.map((x) => x.writes).join('+')}; readers`, rr.map(({ violations, ...n }) => n));
+    console.log(
+      `ttl threads: writes ${wr.map((x) => x.writes).join('+')}; readers`,
+      rr.map(({ violations, ...n }) => n),
+    );
     for (const r of rr) expect(r.violations, `seed ${seed}`).toEqual([]);
     const longKeys = wr.flatMap((x) => x.longKeys);
     const shortKeys = wr.flatMap((x) => x.shortKeys);
@@ -475,7 +510,10 @@ describe('TTL across real threads', () => {
     expect(sum((r) => r.expiredMisses)).toBeGreaterThan(0);
     expect(sum((r) => r.checkedAbsences)).toBeGreaterThan(0);
     // Every short key is now past its expiry: the sweeper thread reclaims them all.
-    await until(() => map.size === longKeys.length, `the sweeper thread to bring size to ${longKeys.length} (seed ${seed})`);
+    await until(
+      () => map.size === longKeys.length,
+      `the sweeper thread to bring size to ${longKeys.length} (seed ${seed})`,
+    );
     requestStop(stop);
     const sw = await sweeper.result;
     const last = map.sweepExpired();
