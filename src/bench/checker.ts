@@ -138,7 +138,7 @@ async function main(): Promise<void> {
 
   const big = simulateHistory({ ops: 100_000, keys: 1_000, threads: 8, seed });
   const text = formatHistory(big);
-  let t = performance.now();
+  const t = performance.now();
   const parsed = parseHistory(text);
   const parseMs = performance.now() - t;
   process.stdout.write(

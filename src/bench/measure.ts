@@ -90,7 +90,7 @@ export async function measure(
     let gets = 0;
     const t0 = performance.now();
     const end = t0 + ms;
-    let t = t0;
+    let t: number;
     if (session.kind === 'sync') {
       do {
         hits += session.run(ops, pos, pos + unit);

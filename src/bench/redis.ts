@@ -16,7 +16,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createClient } from 'redis';
 import {
-  DEL,
   GET,
   SET,
   type AsyncSession,

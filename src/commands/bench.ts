@@ -207,7 +207,7 @@ export async function run(argv: string[]): Promise<number> {
     rows,
     targets,
   };
-  let written = '';
+  let written: string;
   try {
     mkdirSync(`${ROOT}bench/results`, { recursive: true });
     writeFileSync(`${file}.json`, JSON.stringify(json, null, 2) + '\n');

@@ -66,7 +66,7 @@ export function usage(): string {
   return stressUsage('profile')
     .replace('  -h, --help', '  --out DIR           where to write the flamegraphs (default profiles/)\n  -h, --help')
     .replace(
-      /--duration S        seconds of load \(default [\d.]+\)/,
+      /--duration S {8}seconds of load \(default [\d.]+\)/,
       `--duration S        seconds of load (default ${DEFAULT_DURATION_S} under profile)`,
     )
     .replace(

@@ -12,7 +12,7 @@ import type { HistoryOp, HistoryOpName, JsonValue } from '../../src/race/history
 const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
 console.log(`lin-property seed: ${SEED} (replay with SEED=${SEED})`);
 
-type Cmd = { op: HistoryOpName; key: string | number; args: JsonValue[] };
+type Cmd = { op: HistoryOpName; key: string | number; args: readonly JsonValue[] };
 
 const keyArb = fc.constantFrom<string | number>('a', 'b', 1, '1');
 const valArb = fc.oneof(fc.integer({ min: 0, max: 3 }), fc.constantFrom<JsonValue>('x', { p: [1, 2] }));
@@ -80,7 +80,7 @@ function toHistory(cmds: Cmd[], results: JsonValue[], slacks: Array<[number, num
     const call = Math.max(at - before, lastRet[thread]! + 0.001);
     const ret = at + after;
     lastRet[thread] = ret;
-    return { thread, op: c.op, key: c.key, args: c.args, result: results[i]!, call: Math.min(call, at), ret };
+    return { thread, op: c.op, key: c.key, args: [...c.args], result: results[i]!, call: Math.min(call, at), ret };
   });
 }
 

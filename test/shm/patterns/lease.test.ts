@@ -388,7 +388,7 @@ describe('leases across real threads', () => {
     const rr = await rt.result;
     console.log(
       'lease threads: holders',
-      hr.map(({ violations, ...n }) => n),
+      hr.map(({ violations: _violations, ...n }) => n),
       'retirer',
       { ...rr, cur: undefined },
     );

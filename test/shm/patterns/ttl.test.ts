@@ -497,7 +497,7 @@ describe('TTL across real threads', () => {
     const rr = await Promise.all(readers.map((x) => x.result));
     console.log(
       `ttl threads: writes ${wr.map((x) => x.writes).join('+')}; readers`,
-      rr.map(({ violations, ...n }) => n),
+      rr.map(({ violations: _violations, ...n }) => n),
     );
     for (const r of rr) expect(r.violations, `seed ${seed}`).toEqual([]);
     const longKeys = wr.flatMap((x) => x.longKeys);
