@@ -1,25 +1,43 @@
 /**
- * `npm run bench:core`: SharedMap against a plain Map in one thread, side by
- * side in one run, ns per operation on 1M keys, and the GC work each does.
+ * `npm run bench:core`: SharedMap against a plain Map in one thread, the
+ * per-operation cost of each, side by side in one run.
  *
- * Each phase runs the same pre-generated key order against both maps (filled
- * in another order), three rounds alternating which goes first; the table
- * shows the median round.
- * Run with --expose-gc (the npm script does) so each phase starts from a
- * collected heap.
+ * Rows: int32 -> float64 get and set (overwrite), string:32 -> string:32 get
+ * with the stored key object and with an equal string built afresh (as a key
+ * parsed from a request is), and `forEach`; each at 1,024 keys (in cache) and
+ * 1M keys (memory-bound). Every measurement does the same pre-generated
+ * random sequence of operations on both maps (filled in another order: a
+ * `Map` keeps insertion order, which flatters lookups in that order). Rounds
+ * alternate which map goes first; the table shows the median round of each
+ * and the ratio of the medians, with the range of the per-round ratios.
+ *
+ * The machine may be shared: the load average is printed before and after.
+ * A benchmark, not a test: it exits 0 whatever it measures (an exception is
+ * printed and still exits 0).
+ *
+ * Environment: SHMAP_BENCH_ROUNDS (default 5), SHMAP_BENCH_OPS (operations
+ * per measurement, default 2^20), SHMAP_BENCH_SIZES (default "1024,1048576").
+ * Run with --expose-gc (the npm script does) so each measurement starts from
+ * a collected heap.
  */
+import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { Buffer } from 'node:buffer';
 import { SharedMap } from '../shm/map.js';
 
-const N = Number(process.env.SHMAP_BENCH_KEYS ?? 1_000_000);
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.SHMAP_BENCH_ROUNDS ?? 5);
+const OPS = Number(process.env.SHMAP_BENCH_OPS ?? 1 << 20);
+const SIZES = (process.env.SHMAP_BENCH_SIZES ?? '1024,1048576').split(',').map(Number);
 
 interface AnyMap {
   get(k: unknown): unknown;
   set(k: unknown, v: unknown): unknown;
+  has(k: unknown): boolean;
   delete(k: unknown): boolean;
+  forEach(fn: (v: unknown, k: unknown) => void): void;
 }
 
+/** A deterministic xorshift shuffle (the same order in every run). */
 function shuffle<T>(a: T[], seed: number): T[] {
   let s = seed >>> 0 || 1;
   for (let i = a.length - 1; i > 0; i--) {
@@ -32,6 +50,14 @@ function shuffle<T>(a: T[], seed: number): T[] {
   return a;
 }
 
+/** `ops` picks from `keys` in random order, each key about equally often. */
+function visitOrder<T>(keys: T[], ops: number, seed: number): T[] {
+  const out: T[] = [];
+  while (out.length < ops) out.push(...shuffle(keys.slice(), seed + out.length));
+  out.length = ops;
+  return out;
+}
+
 let gcCount = 0;
 new PerformanceObserver((list) => {
   gcCount += list.getEntries().length;
@@ -40,109 +66,71 @@ new PerformanceObserver((list) => {
 const flush = () => new Promise((r) => setImmediate(r));
 const collect = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
-interface Phase {
-  name: string;
-  /** Runs the phase over `keys` once; returns a checksum so nothing is optimized away. */
-  run(m: AnyMap, keys: unknown[], values: unknown[], missing: unknown[]): number;
-  /** Prepares the map before the phase (outside the timing). */
-  setup(make: () => AnyMap, keys: unknown[], values: unknown[]): AnyMap;
+/**
+ * A copy of `f` with its own type feedback. The loops below call `m.get(k)`
+ * on a Map in one measurement and a SharedMap in the next; one shared loop
+ * would make every call site polymorphic and slow both down. `f` must not
+ * use anything from its surrounding scope.
+ */
+function ownCopy<F extends (...args: never[]) => unknown>(f: F): F {
+  return new Function(`return (${f.toString()});`)() as F;
+}
+
+type Loop = (m: AnyMap, keys: unknown[], values: unknown[]) => number;
+
+// Function expressions, not methods: `ownCopy` re-evaluates their source text.
+const LOOPS = {
+  get: function (m: AnyMap, keys: unknown[]): number {
+    let x = 0;
+    for (let i = 0; i < keys.length; i++) if (m.get(keys[i]) !== undefined) x++;
+    return x;
+  },
+  set: function (m: AnyMap, keys: unknown[], values: unknown[]): number {
+    const n = values.length;
+    for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i % n]);
+    return keys.length;
+  },
+  forEach: function (m: AnyMap, keys: unknown[]): number {
+    // keys.length / size passes over the whole map.
+    let x = 0;
+    let visited = 0;
+    while (visited < keys.length) {
+      m.forEach((v) => {
+        x += v as number;
+        visited++;
+      });
+    }
+    return x;
+  },
+} satisfies Record<string, Loop>;
+
+interface Target {
+  max: number;
+}
+
+interface Row {
+  op: string;
+  keys: number;
+  keyObject: string;
+  mapNs: number;
+  sharedNs: number;
+  ratioLo: number;
+  ratioHi: number;
+  target?: Target;
 }
 
 /**
- * Fills the map in a different order than the phases then use: a Map keeps
- * its entries in insertion order, so looking keys up in the order they went
- * in walks its entry table sequentially, which flatters it.
+ * One measurement: `loop` over `ops` operations on `m`, ns per operation.
+ * `prepare` builds the operation's inputs (outside the timing).
  */
-function filled(make: () => AnyMap, keys: unknown[], values: unknown[]): AnyMap {
-  const m = make();
-  const order = insertionOrder(keys.length);
-  for (let j = 0; j < order.length; j++) {
-    const i = order[j]!;
-    m.set(keys[i], values[i]);
-  }
-  return m;
-}
-
-let cachedOrder: number[] | null = null;
-function insertionOrder(n: number): number[] {
-  if (cachedOrder === null || cachedOrder.length !== n)
-    cachedOrder = shuffle(
-      Array.from({ length: n }, (_, i) => i),
-      99,
-    );
-  return cachedOrder;
-}
-
-const PHASES: Phase[] = [
-  {
-    name: 'get-hit',
-    setup: filled,
-    run(m, keys) {
-      let x = 0;
-      for (let i = 0; i < keys.length; i++) if (m.get(keys[i]) !== undefined) x++;
-      return x;
-    },
-  },
-  {
-    name: 'get-miss',
-    setup: filled,
-    run(m, _keys, _values, missing) {
-      let x = 0;
-      for (let i = 0; i < missing.length; i++) if (m.get(missing[i]) === undefined) x++;
-      return x;
-    },
-  },
-  {
-    name: 'set-update',
-    setup: filled,
-    run(m, keys, values) {
-      for (let i = 0; i < keys.length; i++) m.set(keys[i], values[keys.length - 1 - i]);
-      return keys.length;
-    },
-  },
-  {
-    name: 'set-insert',
-    setup: (make) => make(),
-    run(m, keys, values) {
-      for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i]);
-      return keys.length;
-    },
-  },
-  {
-    name: 'delete',
-    setup: filled,
-    run(m, keys) {
-      let x = 0;
-      for (let i = 0; i < keys.length; i++) if (m.delete(keys[i])) x++;
-      return x;
-    },
-  },
-];
-
-interface Row {
-  workload: string;
-  phase: string;
-  mapNs: number;
-  sharedNs: number;
-  sharedGcs: number;
-  sharedHeapMiB: number;
-  mapGcs: number;
-  mapHeapMiB: number;
-}
-
-async function measure(phase: Phase, make: () => AnyMap, keys: unknown[], values: unknown[], missing: unknown[]) {
-  const m = phase.setup(make, keys, values);
+async function timeOnce(loop: Loop, m: AnyMap, keys: unknown[], values: unknown[]): Promise<number> {
   collect();
   await flush();
-  const gc0 = gcCount;
-  const heap0 = process.memoryUsage().heapUsed;
   const t0 = process.hrtime.bigint();
-  const check = phase.run(m, keys, values, missing);
+  const check = loop(m, keys, values);
   const ns = Number(process.hrtime.bigint() - t0) / keys.length;
-  const heap1 = process.memoryUsage().heapUsed;
-  await flush();
   if (check < 0) throw new Error('unreachable');
-  return { ns, gcs: gcCount - gc0, heapMiB: (heap1 - heap0) / 2 ** 20 };
+  return ns;
 }
 
 function median(xs: number[]): number {
@@ -150,84 +138,217 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-async function workload(
-  name: string,
-  keys: unknown[],
+/**
+ * Alternating rounds of `loop` on `map` and `shared`; `inputs(which)` gives
+ * each measurement its key sequence (called afresh per measurement when the
+ * keys must be fresh strings). One uncounted warm-up round first.
+ */
+async function compare(
+  op: keyof typeof LOOPS,
+  map: AnyMap,
+  shared: AnyMap,
+  inputs: () => unknown[],
   values: unknown[],
-  missing: unknown[],
-  makeShared: () => AnyMap,
-): Promise<Row[]> {
-  const rows: Row[] = [];
-  const makeMap = () => new Map() as unknown as AnyMap;
-  for (const phase of PHASES) {
-    const map: Array<{ ns: number; gcs: number; heapMiB: number }> = [];
-    const shared: typeof map = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      if (r % 2 === 0) {
-        map.push(await measure(phase, makeMap, keys, values, missing));
-        shared.push(await measure(phase, makeShared, keys, values, missing));
-      } else {
-        shared.push(await measure(phase, makeShared, keys, values, missing));
-        map.push(await measure(phase, makeMap, keys, values, missing));
-      }
-    }
-    rows.push({
-      workload: name,
-      phase: phase.name,
-      mapNs: median(map.map((x) => x.ns)),
-      sharedNs: median(shared.map((x) => x.ns)),
-      sharedGcs: median(shared.map((x) => x.gcs)),
-      sharedHeapMiB: median(shared.map((x) => x.heapMiB)),
-      mapGcs: median(map.map((x) => x.gcs)),
-      mapHeapMiB: median(map.map((x) => x.heapMiB)),
-    });
+): Promise<Pick<Row, 'mapNs' | 'sharedNs' | 'ratioLo' | 'ratioHi'>> {
+  const mapLoop = ownCopy(LOOPS[op] as Loop);
+  const sharedLoop = ownCopy(LOOPS[op] as Loop);
+  const mapNs: number[] = [];
+  const sharedNs: number[] = [];
+  const ratios: number[] = [];
+  for (let r = -1; r < ROUNDS; r++) {
+    const first = r % 2 === 0;
+    const a = first
+      ? await timeOnce(mapLoop, map, inputs(), values)
+      : await timeOnce(sharedLoop, shared, inputs(), values);
+    const b = first
+      ? await timeOnce(sharedLoop, shared, inputs(), values)
+      : await timeOnce(mapLoop, map, inputs(), values);
+    if (r < 0) continue;
+    const [m, s] = first ? [a, b] : [b, a];
+    mapNs.push(m);
+    sharedNs.push(s);
+    ratios.push(s / m);
   }
+  return {
+    mapNs: median(mapNs),
+    sharedNs: median(sharedNs),
+    ratioLo: Math.min(...ratios),
+    ratioHi: Math.max(...ratios),
+  };
+}
+
+function filled(m: AnyMap, keys: unknown[], values: unknown[]): AnyMap {
+  const order = shuffle(
+    Array.from({ length: keys.length }, (_, i) => i),
+    99,
+  );
+  for (const i of order) m.set(keys[i], values[i]);
+  return m;
+}
+
+function mapOf(): AnyMap {
+  return new Map() as unknown as AnyMap;
+}
+
+const memory: string[] = [];
+
+async function intRows(size: number): Promise<Row[]> {
+  const keys = shuffle(
+    Array.from({ length: size }, (_, i) => i * 7 + 1),
+    1,
+  );
+  // Integers stored as float64: a fractional float64 returned by a call that
+  // is not inlined is a new heap number (Map returns the one it stored).
+  const values = Array.from({ length: size }, (_, i) => i * 0.5);
+  const map = filled(mapOf(), keys, values);
+  const shared = filled(
+    SharedMap.create({ key: 'int32', value: 'float64', capacity: size }) as unknown as AnyMap,
+    keys,
+    values,
+  );
+  const stats = (shared as unknown as SharedMap).stats();
+  memory.push(
+    `memory: ${size.toLocaleString('en-US')} int32 -> float64 entries, capacity given up front: ${(stats.bytes / stats.count).toFixed(1)} bytes per entry (stats().bytes / count)`,
+  );
+  const order = visitOrder(keys, OPS, 5);
+  const overwrite = values.slice().reverse();
+  const rows: Row[] = [];
+  const row = (op: string, r: Awaited<ReturnType<typeof compare>>, target?: number): Row => ({
+    op,
+    keys: size,
+    keyObject: '-',
+    ...r,
+    target: target === undefined ? undefined : { max: target },
+  });
+  rows.push(row('int32 get', await compare('get', map, shared, () => order, values), size <= 1024 ? 1.5 : 1.0));
+  rows.push(
+    row(
+      'int32 set (overwrite)',
+      await compare('set', map, shared, () => order, overwrite),
+      size <= 1024 ? 2.0 : undefined,
+    ),
+  );
+  rows.push(
+    row(
+      'int32 forEach (per entry)',
+      await compare('forEach', map, shared, () => order, values),
+      size >= 1 << 20 ? 3.0 : undefined,
+    ),
+  );
+  return rows;
+}
+
+/**
+ * Equal strings built afresh, one per operation: decoded from bytes as a
+ * request's key is, so no string carries a hash computed earlier.
+ */
+class FreshStrings {
+  private readonly buf: Buffer;
+  private readonly ends: Int32Array;
+  constructor(order: string[]) {
+    this.buf = Buffer.from(order.join(''), 'latin1');
+    this.ends = new Int32Array(order.length);
+    let end = 0;
+    for (let i = 0; i < order.length; i++) this.ends[i] = end += order[i]!.length;
+  }
+  build(): string[] {
+    const out: string[] = new Array(this.ends.length);
+    let start = 0;
+    for (let i = 0; i < this.ends.length; i++) {
+      const end = this.ends[i]!;
+      out[i] = this.buf.toString('latin1', start, end);
+      start = end;
+    }
+    return out;
+  }
+}
+
+async function stringRows(size: number): Promise<Row[]> {
+  const keys = shuffle(
+    Array.from({ length: size }, (_, i) => 'session:' + (i * 7919 + 100000).toString(36)),
+    3,
+  );
+  const values = Array.from({ length: size }, (_, i) => ('v' + i.toString(36)).padEnd(32, '.'));
+  const map = filled(mapOf(), keys, values);
+  const shared = filled(
+    SharedMap.create({ key: 'string:32', value: 'string:32', capacity: size }) as unknown as AnyMap,
+    keys,
+    values,
+  );
+  const order = visitOrder(keys, OPS, 7);
+  const fresh = new FreshStrings(order);
+  const rows: Row[] = [];
+  const stored = await compare('get', map, shared, () => order, values);
+  rows.push({
+    op: 'string:32 get',
+    keys: size,
+    keyObject: 'stored',
+    ...stored,
+    target: size <= 1024 ? { max: 3.0 } : undefined,
+  });
+  const built = await compare('get', map, shared, () => fresh.build(), values);
+  rows.push({
+    op: 'string:32 get',
+    keys: size,
+    keyObject: 'fresh',
+    ...built,
+    target: { max: size <= 1024 ? 2.0 : 1.2 },
+  });
+  const overwrite = values.slice().reverse();
+  rows.push({
+    op: 'string:32 set (overwrite)',
+    keys: size,
+    keyObject: 'stored',
+    ...(await compare('set', map, shared, () => order, overwrite)),
+  });
   return rows;
 }
 
 function table(rows: Row[]): string {
-  const head = [
-    'workload',
-    'op',
-    'Map ns/op',
-    'SharedMap ns/op',
-    'SharedMap/Map',
-    'GCs Map',
-    'GCs Shared',
-    'heap MiB Map',
-    'heap MiB Shared',
-  ];
-  const body = rows.map((r) => [
-    r.workload,
-    r.phase,
-    r.mapNs.toFixed(1),
-    r.sharedNs.toFixed(1),
-    (r.sharedNs / r.mapNs).toFixed(2) + 'x',
-    String(r.mapGcs),
-    String(r.sharedGcs),
-    r.mapHeapMiB.toFixed(1),
-    r.sharedHeapMiB.toFixed(1),
-  ]);
+  const head = ['op', 'keys', 'key object', 'Map ns/op', 'SharedMap ns/op', 'SharedMap/Map', 'round ratios', 'target'];
+  const body = rows.map((r) => {
+    const ratio = r.sharedNs / r.mapNs;
+    const target =
+      r.target === undefined ? '' : `<= ${r.target.max.toFixed(1)}x ${ratio <= r.target.max ? 'met' : 'MISSED'}`;
+    return [
+      r.op,
+      r.keys.toLocaleString('en-US'),
+      r.keyObject,
+      r.mapNs.toFixed(1),
+      r.sharedNs.toFixed(1),
+      ratio.toFixed(2) + 'x',
+      `${r.ratioLo.toFixed(2)}-${r.ratioHi.toFixed(2)}`,
+      target,
+    ];
+  });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
-  return [line(head), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...body.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    '| ' + cells.map((c, i) => (i < 3 || i === 7 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ') + ' |';
+  const rule =
+    '|' + widths.map((w, i) => (i < 3 || i === 7 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(head), rule, ...body.map(line)].join('\n');
 }
 
 /**
- * Heap allocation per operation on number keys and values: 1M of each op on
- * one map, GC count and heap growth. Values are integers stored as float64
- * (a fractional float64 returned from any JS function is a new heap number
- * unless the call is inlined; Map returns the one it stored).
+ * Heap allocation per operation on number keys and values: `OPS` of each op
+ * on one map after warm-up, GCs and heap growth. Values are integers stored
+ * as float64 (a fractional one returned from a call that is not inlined is a
+ * new heap number).
  */
-async function allocation(keys: number[]): Promise<void> {
-  const m = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: keys.length });
+async function allocation(size: number): Promise<void> {
+  const keys = shuffle(
+    Array.from({ length: size }, (_, i) => i * 7 + 1),
+    1,
+  );
+  const order = visitOrder(keys, OPS, 11);
+  const m = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: size });
   for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i);
   const ops: Array<[string, () => number]> = [
     [
       'get',
       () => {
         let x = 0;
-        for (let i = 0; i < keys.length; i++) x += m.get(keys[i]!)!;
+        for (let i = 0; i < order.length; i++) x += m.get(order[i]!) ?? 0;
         return x;
       },
     ],
@@ -235,45 +356,32 @@ async function allocation(keys: number[]): Promise<void> {
       'has',
       () => {
         let x = 0;
-        for (let i = 0; i < keys.length; i++) if (m.has(keys[i]!)) x++;
+        for (let i = 0; i < order.length; i++) if (m.has(order[i]!)) x++;
         return x;
       },
     ],
     [
-      'set (update)',
+      'set (overwrite)',
       () => {
-        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i + 1);
+        for (let i = 0; i < order.length; i++) m.set(order[i]!, i & 1023);
         return 0;
       },
     ],
     [
-      'add',
+      'delete + set',
       () => {
         let x = 0;
-        for (let i = 0; i < keys.length; i++) x += m.add(keys[i]!, 1);
+        for (let i = 0; i < order.length; i++) {
+          if (m.delete(order[i]!)) x++;
+          m.set(order[i]!, i & 1023);
+        }
         return x;
-      },
-    ],
-    [
-      'delete',
-      () => {
-        let x = 0;
-        for (let i = 0; i < keys.length; i++) if (m.delete(keys[i]!)) x++;
-        return x;
-      },
-    ],
-    [
-      'set (insert)',
-      () => {
-        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i);
-        return 0;
       },
     ],
   ];
   console.log(
-    `\nallocation: ${keys.length} ops each on int32 -> float64 (integer values), SharedMap, after three warm-up passes of every op`,
+    `\nallocation: ${OPS.toLocaleString('en-US')} ops each on int32 -> float64 (${size.toLocaleString('en-US')} keys, integer values), SharedMap, after three warm-up passes of every op`,
   );
-  // Warm-up: the first passes run unoptimized or on-stack-replaced code, which boxes numbers.
   for (let pass = 0; pass < 3; pass++) for (const [, run] of ops) run();
   for (const [name, run] of ops) {
     collect();
@@ -284,63 +392,39 @@ async function allocation(keys: number[]): Promise<void> {
     run();
     const heap1 = process.memoryUsage().heapUsed;
     await flush();
+    const gcs = gcCount - gc0;
     console.log(
-      `  ${name.padEnd(13)} GCs ${String(gcCount - gc0).padStart(2)}   heap growth ${((heap1 - heap0) / 2 ** 20).toFixed(2)} MiB`,
+      `  ${name.padEnd(16)} GCs ${String(gcs).padStart(2)}   heap growth ${((heap1 - heap0) / OPS).toFixed(3)} bytes/op${gcs === 0 && heap1 - heap0 < OPS / 100 ? '   (0 per op)' : ''}`,
     );
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`bench:core: ${N} keys, single thread, median of ${ROUNDS} rounds; Node ${process.version}`);
-  const intKeys = shuffle(
-    Array.from({ length: N }, (_, i) => i * 7 + 1),
-    1,
-  );
-  const intMissing = shuffle(
-    Array.from({ length: N }, (_, i) => -(i * 7 + 2)),
-    2,
-  );
-  const floatValues = Array.from({ length: N }, (_, i) => i * 0.5);
-  const rows = await workload(
-    'int32 -> float64',
-    intKeys,
-    floatValues,
-    intMissing,
-    () => SharedMap.create({ key: 'int32', value: 'float64', capacity: N }) as unknown as AnyMap,
-  );
-  const strKeys = shuffle(
-    Array.from({ length: N }, (_, i) => 'session:' + (i * 7919 + 100000).toString(36)),
-    3,
-  );
-  const strMissing = shuffle(
-    Array.from({ length: N }, (_, i) => 'session:x' + i.toString(36)),
-    4,
-  );
-  const strValues = Array.from({ length: N }, (_, i) => ('v' + i.toString(36)).padEnd(32, '.'));
-  rows.push(
-    ...(await workload(
-      'string:32 -> string:32',
-      strKeys,
-      strValues,
-      strMissing,
-      () => SharedMap.create({ key: 'string:32', value: 'string:32', capacity: N }) as unknown as AnyMap,
-    )),
-  );
-  console.log(table(rows));
-  await allocation(intKeys);
-  const m = SharedMap.create({ key: 'int32', value: 'float64', capacity: N });
-  for (let i = 0; i < N; i++) m.set(intKeys[i], floatValues[i]);
-  console.log(
-    `\nmemory: ${N} int32 -> float64 entries, capacity given up front: ${(m.stats().bytes / m.size).toFixed(1)} bytes per entry (stats().bytes / size)`,
-  );
-  collect();
-  const before = process.memoryUsage().heapUsed;
-  const jsMap = new Map<number, number>();
-  for (let i = 0; i < N; i++) jsMap.set(intKeys[i]!, floatValues[i]!);
-  collect();
-  console.log(
-    `memory: the same in a Map: ${((process.memoryUsage().heapUsed - before) / jsMap.size).toFixed(1)} bytes per entry (heapUsed growth)`,
-  );
+function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 }
 
-await main();
+async function main(): Promise<void> {
+  console.log(
+    `bench:core: Node ${process.version} (${process.arch}), single thread, ${OPS.toLocaleString('en-US')} ops per measurement, median of ${ROUNDS} alternating rounds (+1 warm-up); load average ${load()}`,
+  );
+  const rows: Row[] = [];
+  for (const size of SIZES) rows.push(...(await intRows(size)));
+  await allocation(1024);
+  for (const size of SIZES) rows.push(...(await stringRows(size)));
+  console.log('');
+  console.log(table(rows));
+  console.log(
+    `\nkey object: stored = the very string object stored in the map; fresh = an equal string decoded from bytes per lookup (as from a request).`,
+  );
+  for (const line of memory) console.log(line);
+  console.log(`load average at the end: ${load()}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error('bench:core failed:', err);
+}
+process.exitCode = 0;
