@@ -10,6 +10,8 @@
  * `Map` keeps insertion order, which flatters lookups in that order). Rounds
  * alternate which map goes first; the table shows the median round of each
  * and the ratio of the medians, with the range of the per-round ratios.
+ * Times are the process's CPU time (`process.cpuUsage`), which a loaded
+ * machine inflates far less than wall time.
  *
  * The machine may be shared: the load average is printed before and after.
  * A benchmark, not a test: it exits 0 whatever it measures (an exception is
@@ -53,7 +55,7 @@ function shuffle<T>(a: T[], seed: number): T[] {
 /** `ops` picks from `keys` in random order, each key about equally often. */
 function visitOrder<T>(keys: T[], ops: number, seed: number): T[] {
   const out: T[] = [];
-  while (out.length < ops) out.push(...shuffle(keys.slice(), seed + out.length));
+  while (out.length < ops) for (const k of shuffle(keys.slice(), seed + out.length)) out.push(k);
   out.length = ops;
   return out;
 }
@@ -120,15 +122,17 @@ interface Row {
 }
 
 /**
- * One measurement: `loop` over `ops` operations on `m`, ns per operation.
- * `prepare` builds the operation's inputs (outside the timing).
+ * One measurement: `loop` over `keys.length` operations on `m`, CPU ns per
+ * operation. CPU time of this process, not wall time: on a machine shared
+ * with other work, time spent waiting for a core is not the map's.
  */
 async function timeOnce(loop: Loop, m: AnyMap, keys: unknown[], values: unknown[]): Promise<number> {
   collect();
   await flush();
-  const t0 = process.hrtime.bigint();
+  const t0 = process.cpuUsage();
   const check = loop(m, keys, values);
-  const ns = Number(process.hrtime.bigint() - t0) / keys.length;
+  const cpu = process.cpuUsage(t0);
+  const ns = ((cpu.user + cpu.system) * 1000) / keys.length;
   if (check < 0) throw new Error('unreachable');
   return ns;
 }
@@ -407,7 +411,7 @@ function load(): string {
 
 async function main(): Promise<void> {
   console.log(
-    `bench:core: Node ${process.version} (${process.arch}), single thread, ${OPS.toLocaleString('en-US')} ops per measurement, median of ${ROUNDS} alternating rounds (+1 warm-up); load average ${load()}`,
+    `bench:core: Node ${process.version} (${process.arch}), single thread, CPU ns per op, ${OPS.toLocaleString('en-US')} ops per measurement, median of ${ROUNDS} alternating rounds (+1 warm-up); load average ${load()}`,
   );
   const rows: Row[] = [];
   for (const size of SIZES) rows.push(...(await intRows(size)));
