@@ -27,6 +27,7 @@ export type {
   WaitResult,
   DrainLoopOptions,
   DrainLoopResult,
+  QueueRecovery,
 } from './shm/patterns/delete-queue.js';
 export { formatConflicts, formatConflict, countConflicts, CONFLICT_KINDS } from './race/report.js';
 export type { FormatConflictsOptions } from './race/report.js';

@@ -17,6 +17,12 @@
  *    anything is claimed or written.
  *  - MAY: a drain stops early at a slot claimed by a producer that has not
  *    finished writing it; the next drain picks it up.
+ *  - MUST: a producer that dies between claiming a position and publishing
+ *    it stalls the drain only until `recover(itsThreadId)`; then the drain
+ *    skips that position (its key was never acknowledged) and goes on.
+ *  - MUST: a drainer that dies can be replaced, after `recover`, by a new
+ *    one that drains everything the dead one had not finished, its last
+ *    key included (handed over again; `delete` is idempotent).
  *
  * Glossary
  *  - position: a ticket number, int32 arithmetic modulo 2^32. Producers take
@@ -34,15 +40,39 @@
  * 0    header   magic, version, key type, key width, capacity, ring slots, slot bytes, start
  * 64   TAIL     line of its own: every producer CASes it
  * 128  HEAD     line of the consumer: head, laps, consumer owner
- * 192  SIGNALS  closed, parked, wake, room waiters, room epoch
+ * 192  SIGNALS  closed, parked, wake, room waiters, room epoch, unrecorded claims, dead records
  * 256  STATS    64-bit counters of rare events
- * 320  slots    ringSlots x slotBytes: [seq i32][len i32][key bytes, padded to 8]
+ * 320  RECORDS  producers x 16: [owner i32][state i32][intent i32][unused]
+ * ...  slots    ringSlots x slotBytes: [seq i32][len i32][key bytes, padded to 8]
  * ```
  *
- * A producer or drainer thread that is terminated between claiming a
- * position and publishing it stops the ring at that position (the consumer
- * keeps order, so it cannot skip it): like the map's dead-lock-owner case,
- * this needs the thread registry and is not handled yet.
+ * # Threads that die (`worker.terminate()`, a piscina abort)
+ *
+ * A thread can be stopped between any two of its statements, and a `finally`
+ * does not run. Two places in the queue would then wait forever:
+ *
+ *  - A producer dead between claiming position p (the TAIL CAS) and
+ *    publishing it. The consumer keeps order, so it stops at p. Each
+ *    producing handle therefore owns a *producer record* (RECORDS below,
+ *    taken on its first enqueue): before each claim it stores the position it
+ *    is about to claim (INTENT) and marks itself busy (STATE = 1), and it
+ *    clears STATE only after publishing. `recover(threadId)` marks a dead
+ *    thread's busy records DEAD. The consumer skips an unpublished, claimed
+ *    position p only when no record that is not DEAD is busy with INTENT p
+ *    (and no unrecorded producer is mid-claim): the winner of p stored
+ *    INTENT p before its CAS and keeps it until it has published, so if it
+ *    were alive the consumer would see it. A skipped position was never
+ *    acknowledged (the dead producer's `enqueue` never returned), so nothing
+ *    acknowledged is lost.
+ *  - A consumer dead inside a drain keeps CONSUMER, so the next drainer is
+ *    refused. `recover(threadId)` clears it. The dead drainer's last key was
+ *    handed to `map.delete` before HEAD moved past it (see drainPublished):
+ *    the next drain hands it over again, and `delete` is idempotent.
+ *
+ * A thread is known dead when someone says so: `recover(threadId)` (from a
+ * Worker's 'exit', piscina's 'workerDestroy', or the map's death watch). A
+ * thread still alive must never be recovered: it would write a slot the ring
+ * has given to another position.
  */
 import {
   InvalidHandleError,
@@ -59,7 +89,7 @@ import type { KeyType } from '../types.js';
 // is shared, and only read afterwards.
 
 const MAGIC = 0x5144_4d53; // 'SMDQ' little-endian
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 
 const MAGIC_BYTES = 0;
 const VERSION_BYTES = 4;
@@ -74,6 +104,10 @@ const RING_SLOTS_BYTES = 20;
 const SLOT_BYTES_BYTES = 24;
 /** The first position (0, or what the test back door chose); stats count from it. */
 const START_BYTES = 28;
+/** Producer records (the `producers` option). */
+const PRODUCERS_BYTES = 32;
+/** Byte offset of slot 0: RECORDS_BYTES + producers * RECORD_BYTES. */
+const SLOTS_OFF_BYTES = 36;
 
 /**
  * Next position a producer claims. Written by producers only, with
@@ -102,6 +136,15 @@ const WAKE_BYTES = 200;
 const ROOM_WAITERS_BYTES = 204;
 /** Room wake-up counter producers park on in `enqueueWait`. Bumped (`Atomics.add`, then `Atomics.notify`) by the consumer after it frees a slot while ROOM_WAITERS > 0, and by `close()`. */
 const ROOM_EPOCH_BYTES = 208;
+/**
+ * Producers mid-claim that have no record (more producing handles than
+ * records): `Atomics.add` before the TAIL CAS, `Atomics.sub` after
+ * publishing. While it is > 0 the consumer skips nothing (it cannot tell
+ * whose claim a position is). A producer dead there leaves it > 0 for good.
+ */
+const UNRECORDED_BYTES = 212;
+/** Records marked DEAD by `recover` and not yet freed by the consumer. `Atomics.add` by recover, `Atomics.sub` by the consumer when it frees one. */
+const DEAD_RECORDS_BYTES = 216;
 
 // 64-bit counters (BigInt64Array, `Atomics.add`), all on the rare paths.
 /** `enqueue` calls that returned false because the queue was full (enqueueWait timeouts included). Producers. */
@@ -116,8 +159,34 @@ const CANCELLED_BYTES = 280;
 const CANCELS_SKIPPED_BYTES = 288;
 /** Times the consumer parked in `waitForKeys`. Consumer. */
 const PARKS_BYTES = 296;
+/** Positions skipped because their producer died between claim and publish. Consumer. */
+const ORPHANS_SKIPPED_BYTES = 304;
+/** `recover` calls that found something of that thread's (a record or the consumer word). Any thread. */
+const RECOVERIES_BYTES = 312;
 
-const SLOTS_BYTES = 320;
+/**
+ * Producer records, RECORD_BYTES each from RECORDS_BYTES. Words of record r:
+ *  - OWNER: 0 = free; threadId + 1 of the handle that took it
+ *    (`Atomics.compareExchange(0, me)` on its first enqueue); DEAD (-1) once
+ *    `recover` found its thread dead while busy. The consumer frees a DEAD
+ *    record (`Atomics.store(0)`) once HEAD is past its INTENT.
+ *  - STATE: 1 while its producer is inside a claim (from before the TAIL CAS
+ *    until after publishing), else 0. Owner only, `Atomics.store`.
+ *  - INTENT: the position the owner is about to claim or has claimed;
+ *    meaningful while STATE is 1. Owner only, `Atomics.store`, before each
+ *    TAIL CAS.
+ */
+const RECORDS_BYTES = 320;
+const RECORD_BYTES = 16;
+const REC_OWNER = 0;
+const REC_STATE = 4;
+const REC_INTENT = 8;
+const DEAD = -1;
+/** A handle with no record yet / none left. */
+const NO_RECORD = -1;
+const UNRECORDED = -2;
+const DEFAULT_PRODUCERS = 128;
+const MAX_PRODUCERS = 1 << 16;
 
 // Slot: [seq i32 | len i32 | key bytes ...]. The key starts 8 bytes in, so
 // 8-byte keys are 8-aligned.
@@ -156,6 +225,25 @@ export interface DeleteQueueOptions {
   capacity: number;
   /** Key type, as the map's. Default `'int32'`. */
   key?: KeyType;
+  /**
+   * Producing handles tracked at once so that a producer's death can be
+   * recovered (one 16-byte record each; a record is freed when its thread is
+   * recovered). Beyond that, producers still work, but a death of an
+   * untracked producer between claim and publish stalls the drainer. Default
+   * 128, from 1 to 65536.
+   */
+  producers?: number;
+}
+
+/** What `recover(threadId)` did for the queue. */
+export interface QueueRecovery {
+  threadId: number;
+  /** The thread's producer records that were idle: freed. */
+  recordsFreed: number;
+  /** Its records that were busy (claiming or publishing): marked dead; the drainer skips their position if it was claimed and never published. */
+  claimsOrphaned: number;
+  /** The thread was the consumer: the consumer word was cleared, so a new drainer can start. */
+  consumerReleased: boolean;
 }
 
 /** What `DeleteQueue.attach` takes. Structured-clonable: passes through postMessage, workerData, piscina task arguments. */
@@ -190,6 +278,10 @@ export interface DeleteQueueStats {
   closedRejections: number;
   /** Times the consumer parked waiting for keys. */
   consumerParks: number;
+  /** Positions skipped because their producer died between claim and publish (that enqueue never returned true). */
+  orphansSkipped: number;
+  /** `recover` calls that found something of the dead thread's. */
+  recoveries: number;
   closed: boolean;
 }
 
@@ -443,6 +535,14 @@ export class DeleteQueue<K = number> {
   private readonly mask: number;
   private readonly slotBytes: number;
   private readonly start: number;
+  /** Byte offset of slot 0. */
+  private readonly slotsOff: number;
+  /** Producer records in the buffer. */
+  private readonly producers: number;
+  /** This handle's producer record: its index, NO_RECORD before the first claim, UNRECORDED when none was free. */
+  private rec = NO_RECORD;
+  /** @internal Test switch: false = never skip a dead producer's position (the negative control). */
+  _skipOrphans = true;
 
   private constructor(buffer: SharedArrayBuffer, codec: KeyCodec<K>) {
     this.handle = { shmapQueue: 1, buffer };
@@ -455,6 +555,8 @@ export class DeleteQueue<K = number> {
     this.mask = this.i32[RING_SLOTS_BYTES >> 2]! - 1;
     this.slotBytes = this.i32[SLOT_BYTES_BYTES >> 2]!;
     this.start = this.i32[START_BYTES >> 2]!;
+    this.producers = this.i32[PRODUCERS_BYTES >> 2]!;
+    this.slotsOff = this.i32[SLOTS_OFF_BYTES >> 2]!;
     this.keyType = keyTypeName(codec.code, codec.n);
   }
 
@@ -472,10 +574,17 @@ export class DeleteQueue<K = number> {
       throw new InvalidOptionError(`options.capacity must be an integer from 1 to 2^30, got ${describe(capacity)}`);
     }
     const { code, n } = parseKeyType(options.key ?? 'int32');
+    const producers = options.producers ?? DEFAULT_PRODUCERS;
+    if (typeof producers !== 'number' || !Number.isInteger(producers) || producers < 1 || producers > MAX_PRODUCERS) {
+      throw new InvalidOptionError(
+        `options.producers must be an integer from 1 to ${MAX_PRODUCERS}, got ${describe(producers)}`,
+      );
+    }
     const codec = codecFor(code, n)!;
     const ringSlots = nextPowerOfTwo(capacity);
     const slotBytes = slotBytesFor(codec.widthBytes);
-    const totalBytes = SLOTS_BYTES + ringSlots * slotBytes;
+    const slotsOff = RECORDS_BYTES + producers * RECORD_BYTES;
+    const totalBytes = slotsOff + ringSlots * slotBytes;
     if (totalBytes > MAX_QUEUE_BYTES) {
       throw new InvalidOptionError(
         `options.capacity: ${capacity} keys of ${options.key ?? 'int32'} take ${totalBytes} bytes, over 2 GiB`,
@@ -493,12 +602,14 @@ export class DeleteQueue<K = number> {
     i32[RING_SLOTS_BYTES >> 2] = ringSlots;
     i32[SLOT_BYTES_BYTES >> 2] = slotBytes;
     i32[START_BYTES >> 2] = start | 0;
+    i32[PRODUCERS_BYTES >> 2] = producers;
+    i32[SLOTS_OFF_BYTES >> 2] = slotsOff;
     i32[TAIL_BYTES >> 2] = start | 0;
     i32[HEAD_BYTES >> 2] = start | 0;
     // Slot of position p starts "free for p": seq = p.
     for (let k = 0; k < ringSlots; k++) {
       const p = (start + k) | 0;
-      i32[(SLOTS_BYTES + (p & (ringSlots - 1)) * slotBytes + SLOT_SEQ_BYTES) >> 2] = p;
+      i32[(slotsOff + (p & (ringSlots - 1)) * slotBytes + SLOT_SEQ_BYTES) >> 2] = p;
     }
     return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
   }
@@ -513,11 +624,11 @@ export class DeleteQueue<K = number> {
       );
     }
     const buffer = h.buffer;
-    if (buffer.byteLength < SLOTS_BYTES)
+    if (buffer.byteLength < RECORDS_BYTES)
       throw new InvalidHandleError(
         `DeleteQueue.attach: buffer of ${buffer.byteLength} bytes is too small for a delete queue`,
       );
-    const i32 = new Int32Array(buffer, 0, SLOTS_BYTES >> 2);
+    const i32 = new Int32Array(buffer, 0, RECORDS_BYTES >> 2);
     if (i32[MAGIC_BYTES >> 2] !== MAGIC)
       throw new InvalidHandleError('DeleteQueue.attach: not a delete queue buffer (bad magic)');
     if (i32[VERSION_BYTES >> 2] !== LAYOUT_VERSION) {
@@ -529,13 +640,18 @@ export class DeleteQueue<K = number> {
     const ringSlots = i32[RING_SLOTS_BYTES >> 2]!;
     const slotBytes = i32[SLOT_BYTES_BYTES >> 2]!;
     const capacity = i32[CAPACITY_BYTES >> 2]!;
+    const producers = i32[PRODUCERS_BYTES >> 2]!;
+    const slotsOff = i32[SLOTS_OFF_BYTES >> 2]!;
     if (
       codec === undefined ||
+      producers < 1 ||
+      producers > MAX_PRODUCERS ||
+      slotsOff !== RECORDS_BYTES + producers * RECORD_BYTES ||
       slotBytes !== slotBytesFor(codec.widthBytes) ||
       ringSlots !== nextPowerOfTwo(capacity) ||
       capacity < 1 ||
       capacity > MAX_QUEUE_CAPACITY ||
-      buffer.byteLength < SLOTS_BYTES + ringSlots * slotBytes
+      buffer.byteLength < slotsOff + ringSlots * slotBytes
     ) {
       throw new InvalidHandleError('DeleteQueue.attach: corrupt delete queue header');
     }
@@ -622,6 +738,9 @@ export class DeleteQueue<K = number> {
    *    `p - h` is at most the keys held at the moment HEAD was loaded; when it
    *    is >= capacity the queue was full at that moment and we report full.
    *    A stale p only makes the CAS below fail.
+   * 2b. Record: INTENT = p, STATE = 1 in this handle's producer record
+   *    (`enterClaim`), cleared after step 7 (`leaveClaim`): recovery's
+   *    evidence (see the file's head).
    * 3. Claim: `Atomics.compareExchange(TAIL, p, p + 1)`. Exactly one producer
    *    wins each p; p - h < capacity <= ringSlots means the consumer has
    *    finished with position p - ringSlots (it stores HEAD only after it is
@@ -653,14 +772,62 @@ export class DeleteQueue<K = number> {
     const pos = Atomics.load(i32, TAIL_BYTES >> 2);
     const head = Atomics.load(i32, HEAD_BYTES >> 2);
     if (((pos - head) | 0) >= this.capacity) return CLAIM_FULL;
-    if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) return CLAIM_RETRY;
-    return this.publish(pos, key, len);
+    const rec = this.enterClaim(pos);
+    if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
+      this.leaveClaim(rec);
+      return CLAIM_RETRY;
+    }
+    const r = this.publish(pos, key, len);
+    this.leaveClaim(rec);
+    return r;
+  }
+
+  /**
+   * Step 2b of `claim`, before the TAIL CAS for `pos`: this handle's record
+   * says "busy, claiming pos" (INTENT, then STATE = 1, both `Atomics.store`).
+   * A winner's record keeps saying so until `leaveClaim`, after it published:
+   * that is what lets the consumer tell a dead winner from a slow one
+   * (`orphaned`). Without a record (all taken), counts itself in UNRECORDED
+   * instead. Returns the byte offset of the record, or UNRECORDED.
+   */
+  private enterClaim(pos: number): number {
+    const i32 = this.i32;
+    if (this.rec < 0) this.rec = this.takeRecord();
+    if (this.rec === UNRECORDED) {
+      Atomics.add(i32, UNRECORDED_BYTES >> 2, 1);
+      return UNRECORDED;
+    }
+    const at = RECORDS_BYTES + this.rec * RECORD_BYTES;
+    Atomics.store(i32, (at + REC_INTENT) >> 2, pos);
+    Atomics.store(i32, (at + REC_STATE) >> 2, 1);
+    return at;
+  }
+
+  private leaveClaim(at: number): void {
+    if (at === UNRECORDED) {
+      Atomics.sub(this.i32, UNRECORDED_BYTES >> 2, 1);
+      // Try for a record again next time (one may have been freed by `recover`).
+      this.rec = NO_RECORD;
+    } else Atomics.store(this.i32, (at + REC_STATE) >> 2, 0);
+  }
+
+  /** Takes a free producer record for this handle (`Atomics.compareExchange(OWNER, 0, me)`); UNRECORDED when none is free. */
+  private takeRecord(): number {
+    const me = threadId + 1;
+    const n = this.producers;
+    for (let k = 0; k < n; k++) {
+      const r = (threadId + k) % n;
+      const at = RECORDS_BYTES + r * RECORD_BYTES;
+      if (Atomics.load(this.i32, (at + REC_OWNER) >> 2) !== 0) continue;
+      if (Atomics.compareExchange(this.i32, (at + REC_OWNER) >> 2, 0, me) === 0) return r;
+    }
+    return UNRECORDED;
   }
 
   /** Steps 4-7 of `claim` for the position `pos` this thread claimed. */
   private publish(pos: number, key: K, len: number): number {
     const i32 = this.i32;
-    const slot = SLOTS_BYTES + (pos & this.mask) * this.slotBytes;
+    const slot = this.slotsOff + (pos & this.mask) * this.slotBytes;
     let result = CLAIM_DONE;
     if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
       i32[(slot + SLOT_LEN_BYTES) >> 2] = CANCELLED;
@@ -692,8 +859,16 @@ export class DeleteQueue<K = number> {
       if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return false;
       const pos = Atomics.load(i32, TAIL_BYTES >> 2);
       if (((pos - Atomics.load(i32, HEAD_BYTES >> 2)) | 0) >= this.capacity) return false;
-      if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) continue;
-      return () => this.publish(pos, key, len) === CLAIM_DONE;
+      const rec = this.enterClaim(pos);
+      if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
+        this.leaveClaim(rec);
+        continue;
+      }
+      return () => {
+        const done = this.publish(pos, key, len) === CLAIM_DONE;
+        this.leaveClaim(rec);
+        return done;
+      };
     }
   }
 
@@ -756,7 +931,7 @@ export class DeleteQueue<K = number> {
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
       if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return 'closed';
-      if (this.headPublished()) return 'ready';
+      if (this.headReady()) return 'ready';
       const left = deadline - performance.now();
       if (left <= 0) return 'timeout';
       this.park(left, true);
@@ -776,17 +951,61 @@ export class DeleteQueue<K = number> {
     const i32 = this.i32;
     const wake = Atomics.load(i32, WAKE_BYTES >> 2);
     Atomics.store(i32, PARKED_BYTES >> 2, 1);
-    if (!this.headPublished() && !(untilClosed && Atomics.load(i32, CLOSED_BYTES >> 2) !== 0)) {
+    if (!this.headReady() && !(untilClosed && Atomics.load(i32, CLOSED_BYTES >> 2) !== 0)) {
       Atomics.add(this.i64, PARKS_BYTES >> 3, 1n);
       Atomics.wait(i32, WAKE_BYTES >> 2, wake, ms === Infinity ? undefined : ms);
     }
     Atomics.store(i32, PARKED_BYTES >> 2, 0);
   }
 
-  private headPublished(): boolean {
+  /** The head position is published, or is a dead producer's that the next drain skips. */
+  private headReady(): boolean {
     const head = Atomics.load(this.i32, HEAD_BYTES >> 2);
-    const slot = SLOTS_BYTES + (head & this.mask) * this.slotBytes;
-    return Atomics.load(this.i32, (slot + SLOT_SEQ_BYTES) >> 2) === ((head + 1) | 0);
+    const slot = this.slotsOff + (head & this.mask) * this.slotBytes;
+    if (Atomics.load(this.i32, (slot + SLOT_SEQ_BYTES) >> 2) === ((head + 1) | 0)) return true;
+    return this.orphaned(head);
+  }
+
+  /**
+   * True when position `p` (the head, not published) was claimed by a
+   * producer that is dead: some record marked DEAD by `recover` was busy with
+   * INTENT p, no other record is busy with INTENT p, no unrecorded producer is
+   * mid-claim, and p is still unpublished after that look. The winner of p
+   * stored INTENT p and STATE 1 before its TAIL CAS, which came before our
+   * TAIL load that showed p claimed (all SC atomics), and clears STATE only
+   * after publishing; so a live winner is seen either busy with p or, by
+   * the re-check, published. A DEAD record's thread never writes again, so
+   * skipping p cannot race with it. Consumer only.
+   */
+  private orphaned(p: number): boolean {
+    const i32 = this.i32;
+    if (!this._skipOrphans || Atomics.load(i32, DEAD_RECORDS_BYTES >> 2) === 0) return false;
+    if (((Atomics.load(i32, TAIL_BYTES >> 2) - p) | 0) <= 0) return false;
+    if (Atomics.load(i32, UNRECORDED_BYTES >> 2) !== 0) return false;
+    let deadClaim = false;
+    for (let r = 0; r < this.producers; r++) {
+      const at = RECORDS_BYTES + r * RECORD_BYTES;
+      const owner = Atomics.load(i32, (at + REC_OWNER) >> 2);
+      if (owner === 0 || Atomics.load(i32, (at + REC_STATE) >> 2) !== 1) continue;
+      if (Atomics.load(i32, (at + REC_INTENT) >> 2) !== p) continue;
+      if (owner !== DEAD) return false;
+      deadClaim = true;
+    }
+    const slot = this.slotsOff + (p & this.mask) * this.slotBytes;
+    return deadClaim && Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((p + 1) | 0);
+  }
+
+  /** Frees DEAD records whose INTENT the head has passed (they can no longer matter). Consumer only. */
+  private freeDeadRecords(head: number): void {
+    const i32 = this.i32;
+    for (let r = 0; r < this.producers; r++) {
+      const at = RECORDS_BYTES + r * RECORD_BYTES;
+      if (Atomics.load(i32, (at + REC_OWNER) >> 2) !== DEAD) continue;
+      if (((Atomics.load(i32, (at + REC_INTENT) >> 2) - head) | 0) >= 0) continue;
+      Atomics.store(i32, (at + REC_STATE) >> 2, 0);
+      if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, DEAD, 0) === DEAD)
+        Atomics.sub(i32, DEAD_RECORDS_BYTES >> 2, 1);
+    }
   }
 
   private enterConsumer(): void {
@@ -813,30 +1032,83 @@ export class DeleteQueue<K = number> {
     const i32 = this.i32;
     let head = Atomics.load(i32, HEAD_BYTES >> 2);
     let drained = 0;
-    let skipped = 0;
     try {
       for (;;) {
-        const slot = SLOTS_BYTES + (head & this.mask) * this.slotBytes;
-        if (Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((head + 1) | 0)) break;
-        const len = i32[(slot + SLOT_LEN_BYTES) >> 2]!;
-        if (len === CANCELLED) {
-          skipped++;
+        const slot = this.slotsOff + (head & this.mask) * this.slotBytes;
+        // What position `head` was: 0 a key, else the stats counter of a skip.
+        let skip = 0;
+        if (Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((head + 1) | 0)) {
+          if (!this.orphaned(head)) break;
+          skip = ORPHANS_SKIPPED_BYTES;
+        } else if (i32[(slot + SLOT_LEN_BYTES) >> 2]! === CANCELLED) {
+          skip = CANCELS_SKIPPED_BYTES;
         } else {
+          const len = i32[(slot + SLOT_LEN_BYTES) >> 2]!;
           map.delete(this.codec.read(this.view, this.bytes, slot + SLOT_KEY_BYTES, len));
           drained++;
         }
         head = (head + 1) | 0;
         if (head === this.start) Atomics.store(i32, LAPS_BYTES >> 2, Atomics.load(i32, LAPS_BYTES >> 2) + 1);
         Atomics.store(i32, HEAD_BYTES >> 2, head);
+        // Counted at once, not at the end: a drainer killed later keeps the stats right.
+        if (skip !== 0) Atomics.add(this.i64, skip >> 3, 1n);
         if (Atomics.load(i32, ROOM_WAITERS_BYTES >> 2) > 0) {
           Atomics.add(i32, ROOM_EPOCH_BYTES >> 2, 1);
           Atomics.notify(i32, ROOM_EPOCH_BYTES >> 2);
         }
       }
     } finally {
-      if (skipped > 0) Atomics.add(this.i64, CANCELS_SKIPPED_BYTES >> 3, BigInt(skipped));
+      if (Atomics.load(i32, DEAD_RECORDS_BYTES >> 2) > 0) this.freeDeadRecords(head);
     }
     return drained;
+  }
+
+  // -------------------------------------------------------------------------
+  // Recovery
+
+  /**
+   * Recovers what thread `deadThreadId` (a `threadId`) held in this queue,
+   * for a thread known to be dead (its Worker emitted 'exit', piscina emitted
+   * 'workerDestroy' for it): frees its idle producer records, marks its busy
+   * ones DEAD (the drainer then skips a position it claimed and never
+   * published), and clears the consumer word if it was draining, so another
+   * drainer can start. Wakes the drainer. Idempotent; returns what it did.
+   *
+   * Never call it for a thread that may still run: a producer recovered
+   * while alive could write a slot the ring has given to a later position.
+   * Refuses the calling thread itself (InvalidOptionError).
+   */
+  recover(deadThreadId: number): QueueRecovery {
+    if (typeof deadThreadId !== 'number' || !Number.isInteger(deadThreadId) || deadThreadId < 0) {
+      throw new InvalidOptionError(`recover: threadId must be an integer >= 0, got ${describe(deadThreadId)}`);
+    }
+    if (deadThreadId === threadId) {
+      throw new InvalidOptionError(
+        `recover: thread ${deadThreadId} is the calling thread; recover is for threads known to be dead`,
+      );
+    }
+    const i32 = this.i32;
+    const owner = deadThreadId + 1;
+    let recordsFreed = 0;
+    let claimsOrphaned = 0;
+    for (let r = 0; r < this.producers; r++) {
+      const at = RECORDS_BYTES + r * RECORD_BYTES;
+      if (Atomics.load(i32, (at + REC_OWNER) >> 2) !== owner) continue;
+      if (Atomics.load(i32, (at + REC_STATE) >> 2) === 0) {
+        if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, owner, 0) === owner) recordsFreed++;
+      } else if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, owner, DEAD) === owner) {
+        Atomics.add(i32, DEAD_RECORDS_BYTES >> 2, 1);
+        claimsOrphaned++;
+      }
+    }
+    const consumerReleased = Atomics.compareExchange(i32, CONSUMER_BYTES >> 2, owner, 0) === owner;
+    if (recordsFreed + claimsOrphaned > 0 || consumerReleased) {
+      Atomics.add(this.i64, RECOVERIES_BYTES >> 3, 1n);
+      // The drainer may be parked at the orphaned position: let it look again.
+      Atomics.add(i32, WAKE_BYTES >> 2, 1);
+      Atomics.notify(i32, WAKE_BYTES >> 2);
+    }
+    return { threadId: deadThreadId, recordsFreed, claimsOrphaned, consumerReleased };
   }
 
   // -------------------------------------------------------------------------
@@ -882,15 +1154,18 @@ export class DeleteQueue<K = number> {
     const size = (tail - head) >>> 0;
     const cancelled = Number(Atomics.load(i64, CANCELLED_BYTES >> 3));
     const skipped = Number(Atomics.load(i64, CANCELS_SKIPPED_BYTES >> 3));
+    const orphans = Number(Atomics.load(i64, ORPHANS_SKIPPED_BYTES >> 3));
     return {
       capacity: this.capacity,
       size,
-      enqueued: consumed + size - cancelled,
-      drained: consumed - skipped,
+      enqueued: consumed + size - cancelled - orphans,
+      drained: consumed - skipped - orphans,
       fullRejections: Number(Atomics.load(i64, FULL_REJECTIONS_BYTES >> 3)),
       fullWaits: Number(Atomics.load(i64, FULL_WAITS_BYTES >> 3)),
       closedRejections: Number(Atomics.load(i64, CLOSED_REJECTIONS_BYTES >> 3)),
       consumerParks: Number(Atomics.load(i64, PARKS_BYTES >> 3)),
+      orphansSkipped: orphans,
+      recoveries: Number(Atomics.load(i64, RECOVERIES_BYTES >> 3)),
       closed: Atomics.load(i32, CLOSED_BYTES >> 2) !== 0,
     };
   }
