@@ -20,6 +20,7 @@ const COMMANDS: Record<string, string> = {
     'benchmark shmap against Map, postMessage, Redis and lmdb side by side (`bench cleanup`: the cleanup strategies)',
   check: 'check a JSON Lines history for linearizability, key by key',
   lincheck: 'generate small concurrent scenarios, run them on real workers and check every run',
+  serve: 'an HTTP session service whose handler threads share one SharedMap (`bench http` loads it)',
 };
 
 function usage(): string {

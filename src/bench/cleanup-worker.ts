@@ -23,6 +23,8 @@ import { SharedMap } from '../shm/map.js';
 import { barrierWait } from '../shm/sync.js';
 import { DeleteQueue, runDrainLoop, type DeleteQueueHandle } from '../shm/patterns/delete-queue.js';
 import { sharedNow } from '../shm/patterns/ttl.js';
+import { staleDeleter } from './conditional-delete.js';
+import { enterShared, exitShared, resumeTheWorld, stopTheWorld } from './world-lock.js';
 import type { SharedMapHandle } from '../shm/types.js';
 
 export type Strategy = 'range-none' | 'stop-the-world' | 'sweep' | 'ttl' | 'delete-queue';
@@ -31,10 +33,8 @@ export type Strategy = 'range-none' | 'stop-the-world' | 'sweep' | 'ttl' | 'dele
 export const CTL = {
   /** Start barrier (2 words): every handler and the cleaner. */
   BARRIER_I32: 0,
-  /** Stop-the-world: handlers inside an op (Atomics.add / sub around each op). */
+  /** Stop-the-world: the world lock's two words (readers, then writer; see world-lock.ts). */
   READERS_I32: 2,
-  /** Stop-the-world: 1 while the cleaner wants or holds the world (it parks handlers on this word). */
-  WRITER_I32: 3,
   /** Float64 index (bytes 16..31): shared-clock time (ms) the measured window starts; index + 1: when it ends. */
   WINDOW_F64: 2,
   /** 1 once the last party through the barrier has set the window (others park on it). */
@@ -163,13 +163,13 @@ function runHandler(task: CleanupTask): HandlerResult {
     const isSet = random() < SET_SHARE;
     const before = sharedNow();
     const t0 = performance.now();
-    if (stw) enterShared(words);
+    if (stw) enterShared(words, CTL.READERS_I32);
     let v: number | undefined;
     if (isSet) {
       if (ttlOptions === undefined) map.set(key, before);
       else map.set(key, before, ttlOptions);
     } else v = map.get(key);
-    if (stw) exitShared(words);
+    if (stw) exitShared(words, CTL.READERS_I32);
     const ns = (performance.now() - t0) * 1e6;
     if (isSet) {
       last[i] = before;
@@ -223,40 +223,6 @@ function runHandler(task: CleanupTask): HandlerResult {
   };
 }
 
-/** Stop-the-world, handler side: enter unless the cleaner holds (or wants) the world. */
-function enterShared(words: Int32Array): void {
-  for (;;) {
-    if (Atomics.load(words, CTL.WRITER_I32) !== 0) {
-      Atomics.wait(words, CTL.WRITER_I32, 1);
-      continue;
-    }
-    Atomics.add(words, CTL.READERS_I32, 1);
-    if (Atomics.load(words, CTL.WRITER_I32) === 0) return;
-    // The cleaner came in between: back out and wake it if we were the last.
-    exitShared(words);
-  }
-}
-
-function exitShared(words: Int32Array): void {
-  if (Atomics.sub(words, CTL.READERS_I32, 1) === 1 && Atomics.load(words, CTL.WRITER_I32) !== 0)
-    Atomics.notify(words, CTL.READERS_I32);
-}
-
-/** Stop-the-world, cleaner side: stop new ops, wait until none is in flight. */
-function stopTheWorld(words: Int32Array): void {
-  Atomics.store(words, CTL.WRITER_I32, 1);
-  for (;;) {
-    const r = Atomics.load(words, CTL.READERS_I32);
-    if (r === 0) return;
-    Atomics.wait(words, CTL.READERS_I32, r, 1);
-  }
-}
-
-function resumeTheWorld(words: Int32Array): void {
-  Atomics.store(words, CTL.WRITER_I32, 0);
-  Atomics.notify(words, CTL.WRITER_I32);
-}
-
 function runCleaner(task: CleanupTask): CleanerResult {
   const map = SharedMap.attach<number, number>(task.map);
   const words = new Int32Array(task.control);
@@ -275,7 +241,7 @@ function runCleaner(task: CleanupTask): CleanerResult {
     if (task.strategy === 'sweep') {
       removed += map.sweep((v) => now - v > age);
     } else {
-      if (task.strategy === 'stop-the-world') stopTheWorld(words);
+      if (task.strategy === 'stop-the-world') stopTheWorld(words, CTL.READERS_I32);
       try {
         for (const [k, v] of map) {
           if (now - v > age && map.delete(k)) removed++;
@@ -283,7 +249,7 @@ function runCleaner(task: CleanupTask): CleanerResult {
       } catch {
         // sync 'none' with onConflict 'record' records and goes on; anything else ends the pass.
       } finally {
-        if (task.strategy === 'stop-the-world') resumeTheWorld(words);
+        if (task.strategy === 'stop-the-world') resumeTheWorld(words, CTL.READERS_I32);
       }
     }
     passes++;
@@ -297,28 +263,15 @@ function runDrainer(task: CleanupTask): CleanerResult {
   const map = SharedMap.attach<number, number>(task.map);
   const queue = DeleteQueue.attach<number>(task.queue!);
   const age = task.ageMs;
-  let removed = 0;
-  let kept = 0;
-  let now = 0;
-  let old: number | undefined;
-  // Delete only if still stale: the handler may have refreshed the key after queueing it.
-  const staleOrKeep = (o: number | undefined): number | undefined => {
-    old = o;
-    return o === undefined || now - o > age ? undefined : o;
-  };
   const t0 = performance.now();
-  const conditional = {
-    delete(key: number): boolean {
-      now = sharedNow();
-      old = undefined;
-      const after = map.update(key, staleOrKeep);
-      if (after !== undefined) kept++;
-      else if (old !== undefined) removed++;
-      return after === undefined;
-    },
-  };
+  const conditional = staleDeleter<number, number>(map, (written, now) => now - written > age);
   runDrainLoop(queue, conditional, { idleWaitMs: 50, finalWaitMs: 1000 });
-  return { removed, passes: 0, kept, elapsedMs: performance.now() - t0 };
+  return {
+    removed: conditional.counts.removed,
+    passes: 0,
+    kept: conditional.counts.kept,
+    elapsedMs: performance.now() - t0,
+  };
 }
 
 export default async function cleanupTask(task: CleanupTask): Promise<HandlerResult | CleanerResult> {

@@ -1,0 +1,163 @@
+/**
+ * `serve`'s routes, independent of how the request reached the thread (its
+ * own server in reuseport mode, a piscina task in dispatch mode): a request
+ * in (method, path, body), a reply out. Bad input is refused before the
+ * store is touched, so it changes nothing.
+ */
+import { cpus } from 'node:os';
+import { KeyTooLongError, LeaseError, ShmapTypeError, ValueTooLargeError } from '../shm/errors.js';
+import { readCounters, C, type ThreadCounters } from './counters.js';
+import { isConflictError, type ServeShared, type Store } from './store.js';
+
+export interface Reply {
+  status: number;
+  body: string;
+  /** 'json' (application/json) or 'text' (text/plain; Prometheus text uses version=0.0.4). */
+  type: 'json' | 'text' | 'metrics';
+}
+
+const json = (status: number, value: unknown): Reply => ({ status, body: JSON.stringify(value), type: 'json' });
+const error = (status: number, message: string): Reply => json(status, { error: message });
+
+const SESSION_RE = /^\/sessions\/([^/]+)$/;
+const TOUCH_RE = /^\/sessions\/([^/]+)\/touch$/;
+
+/** A context per thread: the store, this thread's counters, the shared setup. */
+export interface App {
+  store: Store;
+  counters: ThreadCounters;
+  shared: ServeShared;
+  mode: string;
+}
+
+/** Decodes and checks a session id; a string is the error message. */
+function parseId(raw: string, idBytes: number): { id: string } | { bad: string } {
+  let id: string;
+  try {
+    id = decodeURIComponent(raw);
+  } catch {
+    return { bad: `session id is not valid percent-encoding: '${raw.slice(0, 80)}'` };
+  }
+  if (!id.isWellFormed()) return { bad: 'session id has a lone surrogate (not well-formed UTF-16)' };
+  const bytes = Buffer.byteLength(id, 'utf8');
+  if (bytes > idBytes) return { bad: `session id is ${bytes} bytes, over the limit of ${idBytes} (--id-bytes)` };
+  return { id };
+}
+
+/** Handles one request. `body` is the request body as text ('' when none). Never throws. */
+export async function handle(app: App, method: string, url: string, body: string): Promise<Reply> {
+  app.counters.add(C.REQUESTS);
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  try {
+    return await route(app, method, path, body);
+  } catch (err) {
+    if (err instanceof KeyTooLongError || err instanceof ShmapTypeError) return error(400, err.message);
+    if (err instanceof ValueTooLargeError) return error(413, err.message);
+    if (err instanceof LeaseError) return error(409, err.message);
+    if (isConflictError(err)) return error(500, (err as Error).message);
+    return error(500, `internal error: ${(err as Error).message ?? String(err)}`);
+  }
+}
+
+async function route(app: App, method: string, path: string, body: string): Promise<Reply> {
+  const { store } = app;
+  let m = SESSION_RE.exec(path);
+  if (m !== null) {
+    const p = parseId(m[1]!, app.shared.options.idBytes);
+    if ('bad' in p) return error(400, p.bad);
+    if (method === 'GET') {
+      const s = await store.get(p.id);
+      return s === undefined ? error(404, 'no such session') : json(200, s);
+    }
+    if (method === 'PUT') {
+      if (body.trim() === '') return error(400, 'malformed JSON: the body is empty');
+      let data: unknown;
+      try {
+        data = JSON.parse(body);
+      } catch (err) {
+        return error(400, `malformed JSON: ${(err as Error).message}`);
+      }
+      return json(200, await store.put(p.id, data));
+    }
+    if (method === 'DELETE') return json(200, { deleted: await store.delete(p.id) });
+    return error(405, `${method} is not allowed on /sessions/:id (GET, PUT, DELETE)`);
+  }
+  m = TOUCH_RE.exec(path);
+  if (m !== null) {
+    const p = parseId(m[1]!, app.shared.options.idBytes);
+    if ('bad' in p) return error(400, p.bad);
+    if (method !== 'POST') return error(405, `${method} is not allowed on /sessions/:id/touch (POST)`);
+    const s = await store.touch(p.id);
+    return s === undefined ? error(404, 'no such session') : json(200, s);
+  }
+  if (method === 'GET' && path === '/stats') return json(200, await statsDoc(app));
+  if (method === 'GET' && path === '/conflicts') return { status: 200, body: store.conflictsText(), type: 'text' };
+  if (method === 'GET' && path === '/metrics')
+    return { status: 200, body: metricsText(await statsDoc(app)), type: 'metrics' };
+  return error(404, `no route for ${method} ${path}`);
+}
+
+export interface StatsDoc {
+  mode: string;
+  store: string;
+  cleanup: string;
+  sync: string;
+  threads: number;
+  staleMs: number;
+  map: Record<string, unknown>;
+  server: ReturnType<typeof readCounters>;
+  /** The process's peak resident set size, bytes. */
+  maxRssBytes: number;
+  cores: number;
+  node: string;
+}
+
+export async function statsDoc(app: App): Promise<StatsDoc> {
+  const o = app.shared.options;
+  return {
+    mode: app.mode,
+    store: o.store,
+    cleanup: o.cleanup,
+    sync: o.sync,
+    threads: o.threads,
+    staleMs: o.staleMs,
+    map: await app.store.stats(),
+    server: readCounters(app.shared.counters),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cores: cpus().length,
+    node: process.version,
+  };
+}
+
+/**
+ * The map's stats as Prometheus text (exposition format 0.0.4). A small
+ * stand-in: the metrics module's collector replaces it once it exists.
+ */
+export function metricsText(doc: StatsDoc): string {
+  const lines: string[] = [];
+  const labels = `{cleanup="${doc.cleanup}",store="${doc.store}"}`;
+  const metric = (name: string, type: 'gauge' | 'counter', help: string, value: unknown) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) return;
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
+  };
+  const map = doc.map;
+  metric('shmap_entries', 'gauge', 'Live entries in the map.', map.count);
+  metric('shmap_capacity_slots', 'gauge', 'Slots over all shards.', map.capacity);
+  metric('shmap_tombstones', 'gauge', 'Tombstone slots over all shards.', map.tombstones);
+  metric('shmap_bytes', 'gauge', "The map's buffer size in bytes.", map.bytes);
+  metric('shmap_lock_waits_total', 'counter', "Times a writer found its shard's lock taken.", map.lockWaits);
+  metric('shmap_read_retries_total', 'counter', 'Times a reader saw its shard change and read again.', map.readRetries);
+  metric('shmap_conflicts_total', 'counter', 'Conflicts the race checker recorded.', map.conflicts);
+  metric('shmap_serve_requests_total', 'counter', 'Requests answered, all threads.', doc.server.requests);
+  metric(
+    'shmap_serve_cleaned_total',
+    'counter',
+    'Sessions cleaned by the handlers and the cleaner.',
+    doc.server.cleaned,
+  );
+  metric('shmap_serve_gc_pauses_total', 'counter', "GC pauses in the server's threads.", doc.server.gcCount);
+  metric('shmap_serve_gc_pause_seconds_total', 'counter', 'Time in GC pauses.', doc.server.gcMs / 1000);
+  metric('shmap_serve_max_rss_bytes', 'gauge', "The process's peak resident set size.", doc.maxRssBytes);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,138 @@
+/**
+ * `serve` as a user runs it: a child process on an ephemeral port answers
+ * every endpoint, refuses each bad request with the right status and leaves
+ * the map unchanged, and on SIGTERM finishes, stops every thread and exits 0.
+ * Dispatch mode runs on every Node; reuseport mode needs Node >= 22.12 on
+ * Linux (skipped with the reason elsewhere).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnServe, type ServeChild } from '../../src/serve/child.js';
+import { reusePortAvailable } from '../../src/serve/options.js';
+import { distPath } from '../helpers/paths.js';
+
+distPath('main.js');
+
+let running: ServeChild | undefined;
+afterEach(async () => {
+  await running?.stop().catch(() => undefined);
+  running = undefined;
+});
+
+async function call(base: string, method: string, path: string, body?: string) {
+  const res = await fetch(base + path, { method, ...(body === undefined ? {} : { body }) });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text };
+}
+
+async function mapCount(base: string): Promise<number> {
+  const r = await call(base, 'GET', '/stats');
+  return (JSON.parse(r.text) as { map: { count: number } }).map.count;
+}
+
+const modes = [
+  { mode: 'dispatch', available: true, reason: '' },
+  {
+    mode: 'reuseport',
+    available: reusePortAvailable(),
+    reason: `reusePort needs Linux and Node >= 22.12; this is ${process.platform}, Node ${process.versions.node}`,
+  },
+] as const;
+
+describe.each(modes)('serve --mode $mode', ({ mode, available, reason }) => {
+  it.skipIf(!available)(
+    `answers every endpoint, refuses bad requests without changing the map, stops on SIGTERM${available ? '' : ` (skipped: ${reason})`}`,
+    async () => {
+      running = await spawnServe([
+        '--port',
+        '0',
+        '--threads',
+        '2',
+        '--mode',
+        mode,
+        '--id-bytes',
+        '16',
+        '--value-bytes',
+        '64',
+      ]);
+      const base = running.url;
+      expect(running.modeLine).toContain(`mode ${mode}`);
+
+      // Every endpoint.
+      const put = await call(base, 'PUT', '/sessions/alice', '{"user":7}');
+      expect(put.status).toBe(200);
+      expect(put.type).toContain('application/json');
+      const stored = JSON.parse(put.text) as { data: unknown; seen: number; hits: number };
+      expect(stored.data).toEqual({ user: 7 });
+      expect(stored.hits).toBe(0);
+      expect((await call(base, 'GET', '/sessions/alice')).text).toBe(put.text);
+      const touched = await call(base, 'POST', '/sessions/alice/touch');
+      expect(touched.status).toBe(200);
+      expect(JSON.parse(touched.text)).toMatchObject({ data: { user: 7 }, hits: 1 });
+      expect((await call(base, 'GET', '/sessions/alice')).text).toBe(touched.text);
+      expect((await call(base, 'PUT', '/sessions/bob', '[1,2]')).status).toBe(200);
+      expect(await call(base, 'DELETE', '/sessions/bob')).toMatchObject({ status: 200, text: '{"deleted":true}' });
+      expect(await call(base, 'DELETE', '/sessions/bob')).toMatchObject({ status: 200, text: '{"deleted":false}' });
+      expect((await call(base, 'GET', '/sessions/bob')).status).toBe(404);
+      expect((await call(base, 'POST', '/sessions/bob/touch')).status).toBe(404);
+      const stats = await call(base, 'GET', '/stats');
+      expect(stats.status).toBe(200);
+      expect(JSON.parse(stats.text)).toMatchObject({ mode, store: 'shmap', map: { count: 1, conflicts: 0 } });
+      const conflicts = await call(base, 'GET', '/conflicts');
+      expect(conflicts).toMatchObject({ status: 200, text: 'no conflicts recorded\n' });
+      const metrics = await call(base, 'GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.type).toContain('text/plain');
+      expect(metrics.text).toMatch(/^# TYPE shmap_entries gauge$/m);
+      expect(metrics.text).toMatch(/^shmap_entries\{[^}]*\} 1$/m);
+
+      // Bad requests: each gets its status and a JSON error, and changes nothing.
+      const bad: Array<[string, string, string | undefined, number]> = [
+        ['PUT', '/sessions/alice', '{"user":', 400],
+        ['PUT', '/sessions/alice', '', 400],
+        ['PUT', '/sessions/carol', 'not json', 400],
+        ['PUT', '/sessions/' + 'x'.repeat(17), '{}', 400],
+        ['GET', '/sessions/' + 'x'.repeat(17), undefined, 400],
+        ['POST', '/sessions/' + 'é'.repeat(9) + '/touch', undefined, 400],
+        ['PUT', '/sessions/%E0%A4%A', '{}', 400],
+        ['PUT', '/sessions/alice', JSON.stringify({ pad: 'y'.repeat(100) }), 413],
+        ['PUT', '/sessions/dave', 'z'.repeat(100_000), 413],
+        ['GET', '/nothing/here', undefined, 404],
+        ['GET', '/sessions', undefined, 404],
+        ['POST', '/sessions/alice', '{}', 405],
+      ];
+      for (const [method, path, body, status] of bad) {
+        const r = await call(base, method, path, body);
+        expect(r.status, `${method} ${path.slice(0, 40)}`).toBe(status);
+        expect(JSON.parse(r.text)).toHaveProperty('error');
+      }
+      expect(await mapCount(base)).toBe(1);
+      expect((await call(base, 'GET', '/sessions/alice')).text).toBe(touched.text);
+      expect((await call(base, 'GET', '/sessions/carol')).status).toBe(404);
+
+      // SIGTERM: exit 0, every thread ended by itself.
+      const stopped = await running.stop();
+      running = undefined;
+      expect(stopped.code).toBe(0);
+      expect(stopped.summary?.forced).toBe(0);
+      expect(stopped.summary?.stats.server.requests).toBeGreaterThan(20);
+    },
+  );
+});
+
+describe('serve arguments', () => {
+  it('refuses bad options with exit 2, naming the option', async () => {
+    for (const [args, name] of [
+      [['--cleanup', 'bogus'], '--cleanup'],
+      [['--threads', '0'], '--threads'],
+      [['--sync', 'none', '--cleanup', 'sweep'], '--sync'],
+      [['--store', 'redis'], '--redis-url'],
+    ] as const) {
+      await expect(spawnServe([...args, '--port', '0'], { startTimeoutMs: 20_000 })).rejects.toThrow(
+        new RegExp(`code 2[\\s\\S]*${name}`),
+      );
+    }
+    if (!reusePortAvailable()) {
+      await expect(spawnServe(['--mode', 'reuseport', '--port', '0'])).rejects.toThrow(/code 2[\s\S]*--mode reuseport/);
+    }
+  });
+});
