@@ -11,11 +11,16 @@ import { formatCheckReport, renderHtmlReport } from '../race/timeline.js';
 
 const HELP = `usage: shmap check FILE|- [--timeout MS] [--html FILE] [--json] [--workers N]
 
-Checks a history (JSON Lines, one completed operation per line:
+Checks a history (JSON Lines, one operation per line:
   {"thread": 3, "op": "set", "key": "k7", "args": [42], "result": null, "call": 1200, "ret": 1350})
 for linearizability: is there one order of all operations, respecting real
 time, in which a single-threaded map gives every result that was recorded?
+An op with no "ret" (or "ret": null) is pending: it never returned, so it may
+have taken effect or not, with any result; it must be its thread's last.
 Keys are checked separately, in parallel on worker threads. FILE - reads stdin.
+A violation prints a counterexample: a few ops (#n) that no order explains,
+with the overlapping ops that could change the key (#n?, each may be placed
+among them or left out), their times, and the real-time order to check by hand.
 
 options:
   --timeout MS   time limit per key (default ${DEFAULT_TIMEOUT_MS}); a key that runs out is "unknown"
@@ -25,7 +30,8 @@ options:
   -h, --help     this text
 
 exit codes: 0 linearizable, 1 violation (a counterexample is printed),
-            3 unknown (a key timed out, no violation found),
+            3 inconclusive: unknown (a key timed out, no violation found), or
+              nothing to check (the history has no operations),
             2 bad arguments or bad input (the first bad line is named; nothing is
               checked unless the whole file parses)
 `;
@@ -108,14 +114,25 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
 
+  if (history.length === 0) {
+    // Nothing tested is not a pass.
+    if (values.json) process.stdout.write(JSON.stringify({ status: 'empty', ops: 0, keys: 0 }) + '\n');
+    else process.stdout.write(`nothing checked: ${file} holds no operations (inconclusive)\n`);
+    return 3;
+  }
   const result = await checkLinearizability(history, { timeoutMs, workers });
   if (values.json) {
     // Counterexamples spelled out: each op with its line, not just its index.
+    const spell = (i: number): unknown => {
+      const op = history[i]!;
+      return { line: lines[i], ...op, ret: Number.isFinite(op.ret) ? op.ret : null };
+    };
     const withOps = {
       ...result,
       problems: result.problems.map((p) => ({
         ...p,
-        counterexampleOps: p.counterexample?.map((i) => ({ line: lines[i], ...history[i]! })),
+        counterexampleOps: p.counterexample?.map(spell),
+        otherOps: p.others?.map(spell),
       })),
     };
     process.stdout.write(JSON.stringify(withOps, null, 2) + '\n');

@@ -330,7 +330,11 @@ export interface LincheckResult {
   elapsedMs: number;
   /** The scenario that failed (violation or an op that threw), if any. */
   failed?: ScenarioOutcome;
-  /** 0 every run linearizable, 1 a violation or an error, 3 some runs unknown and nothing failed. */
+  /**
+   * 0 every run linearizable and some overlapped; 1 a violation or an error;
+   * 3 inconclusive: nothing failed, but some runs were unknown, or no run
+   * overlapped ops of different threads (nothing concurrent was tested).
+   */
   exitCode: 0 | 1 | 3;
 }
 
@@ -384,8 +388,19 @@ export async function runLincheck(options: LincheckOptions, hooks: LincheckHooks
     await session.close();
   }
   result.elapsedMs = performance.now() - started;
-  result.exitCode = result.failed !== undefined ? 1 : result.unknownRuns > 0 ? 3 : 0;
+  result.exitCode = lincheckExitCode(result);
   return result;
+}
+
+/**
+ * The exit code of a lincheck run: 1 when something failed; 3 (inconclusive)
+ * when nothing failed but some run's check was unknown, or no run overlapped
+ * ops of different threads — every run was then sequential, and a sequential
+ * run passes on any map, broken or not, so it says nothing; else 0.
+ */
+export function lincheckExitCode(r: Pick<LincheckResult, 'failed' | 'unknownRuns' | 'overlappedRuns'>): 0 | 1 | 3 {
+  if (r.failed !== undefined) return 1;
+  return r.unknownRuns > 0 || r.overlappedRuns === 0 ? 3 : 0;
 }
 
 /** How to replay a failed scenario from the command line. */
@@ -417,11 +432,17 @@ export function formatFailure(o: LincheckOptions, f: ScenarioOutcome): string {
 
 export function formatLincheckSummary(r: LincheckResult): string {
   const o = r.options;
+  const inconclusive: string[] = [];
+  if (r.overlappedRuns === 0)
+    inconclusive.push(
+      'no run overlapped ops of different threads, so nothing concurrent was tested: raise --runs or --ops (or --threads)',
+    );
+  if (r.unknownRuns > 0) inconclusive.push(`${r.unknownRuns} run(s) unknown (raise --timeout)`);
   const verdict =
     r.exitCode === 0
       ? 'PASS: every run linearizable'
       : r.exitCode === 3
-        ? `INCONCLUSIVE: ${r.unknownRuns} run(s) unknown, no violation`
+        ? `INCONCLUSIVE: no violation, but ${inconclusive.join('; ')}`
         : 'FAIL';
   return [
     `lincheck: ${r.scenarios} scenarios x up to ${o.runs} runs = ${r.runs.toLocaleString('en-US')} runs, ` +
@@ -462,8 +483,12 @@ options:
 
 Ops: get, has, set, delete, putIfAbsent, compareAndSet (expected null = absent), add.
 
-exit codes: 0 every run linearizable, 1 a violation (or an op threw),
-            2 bad arguments, 3 some runs unknown and no violation
+exit codes: 0 every run linearizable, and ops of different threads overlapped
+              in time in at least one run
+            1 a violation (or an op threw)
+            2 bad arguments
+            3 inconclusive, no violation: some runs unknown (a check timed out),
+              or no run overlapped (nothing concurrent tested: raise --runs or --ops)
 `;
 
 /** Parses lincheck arguments; throws UsageError with a one-line reason. */

@@ -5,9 +5,12 @@
  *
  * ## Format (the contract; other tools read and write it)
  *
- * JSON Lines, one completed operation per line:
+ * JSON Lines, one operation per line:
  *
  *     {"thread": 3, "op": "set", "key": "k7", "args": [42], "result": null, "call": 1200, "ret": 1350}
+ *     {"thread": 4, "op": "add", "key": "k7", "args": [1], "call": 1300}
+ *
+ * The first is a completed op; the second is pending (below).
  *
  * - `thread`: a non-negative integer naming the thread that made the call.
  * - `op`: one of `get`, `has`, `set`, `delete`, `putIfAbsent`, `compareAndSet`, `add`.
@@ -18,6 +21,20 @@
  * - `result`: what the call returned; `undefined` is written as `null`.
  * - `call`, `ret`: when the call started and when it returned, on one clock
  *   shared by every thread (below). `call <= ret`.
+ *
+ * ## Pending operations
+ *
+ * An op with no `ret` (or `"ret": null`) is **pending**: it was called and
+ * its return was never seen — the history was cut off while it was in flight
+ * (`stress --history` cuts every thread's recording at one common point), or
+ * its thread was killed inside it. Its `result` must be absent or null. The
+ * checker treats it as Herlihy and Wing do an op that has not returned: it
+ * may have taken effect at any moment after its call, or not at all, and its
+ * result is not checked. A thread makes one call at a time, so a pending op
+ * must be its thread's last. In memory (`HistoryOp`), a pending op has
+ * `ret: Infinity` (`isPending`), so every "returned before" comparison is
+ * false for it without a special case; `formatHistoryLine` writes it back
+ * as `"ret": null`.
  *
  * Other fields are ignored, so recorders may add their own (a sequence
  * number, a run id). Blank lines are skipped.
@@ -68,7 +85,7 @@ export type HistoryKey = string | number;
 /** The operations a history can hold. */
 export type HistoryOpName = 'get' | 'has' | 'set' | 'delete' | 'putIfAbsent' | 'compareAndSet' | 'add';
 
-/** One completed operation: one line of a history file. */
+/** One operation: one line of a history file (completed, or pending: `ret` Infinity). */
 export interface HistoryOp {
   /** The thread that made the call (a non-negative integer). */
   thread: number;
@@ -76,12 +93,17 @@ export interface HistoryOp {
   key: HistoryKey;
   /** The arguments after the key. */
   args: JsonValue[];
-  /** What the call returned; `undefined` is null. */
+  /** What the call returned; `undefined` is null. Null (and not checked) for a pending op. */
   result: JsonValue;
   /** When the call started, in ms on the shared clock (see the module comment). */
   call: number;
-  /** When the call returned, in ms on the same clock; `call <= ret`. */
+  /** When the call returned, in ms on the same clock; `call <= ret`. Infinity: pending, never returned. */
   ret: number;
+}
+
+/** Whether `op` is pending: called, never seen to return (see "Pending operations" above). */
+export function isPending(op: Pick<HistoryOp, 'ret'>): boolean {
+  return op.ret === Infinity;
 }
 
 /** A history: completed operations in any order (the checker sorts what it needs). */
@@ -134,9 +156,24 @@ export function toHistoryOp(value: unknown, line: number): HistoryOp {
   const argv = args as JsonValue[];
   if (argv.length !== OP_ARITY[name])
     bad(`${name} takes ${OP_ARITY[name]} argument(s) after the key, "args" has ${argv.length}`);
-  if (!('result' in o)) bad('"result" is missing (write undefined as null)');
   if (typeof call !== 'number' || !Number.isFinite(call)) bad('"call" must be a finite number');
-  if (typeof ret !== 'number' || !Number.isFinite(ret)) bad('"ret" must be a finite number');
+  if (ret === undefined || ret === null) {
+    // Pending: the result was never seen.
+    if (result !== undefined && result !== null)
+      bad(`a pending op (no "ret") has no result, "result" is ${JSON.stringify(result)}`);
+    if (name === 'add' && typeof argv[0] !== 'number') bad('add takes a number delta');
+    return {
+      thread: thread as number,
+      op: name,
+      key: key as HistoryKey,
+      args: argv,
+      result: null,
+      call: call as number,
+      ret: Infinity,
+    };
+  }
+  if (!('result' in o)) bad('"result" is missing (write undefined as null; leave out "ret" for a pending op)');
+  if (typeof ret !== 'number' || !Number.isFinite(ret)) bad('"ret" must be a finite number, or null for a pending op');
   if ((ret as number) < (call as number)) bad(`"ret" (${ret as number}) is before "call" (${call as number})`);
   switch (name) {
     case 'has':
@@ -222,16 +259,17 @@ export function findThreadOverlap(history: readonly HistoryOp[]): number {
   return first;
 }
 
-/** One op as a history line (no newline). */
+/** One op as a history line (no newline); a pending op is written with `"ret": null`. */
 export function formatHistoryLine(op: HistoryOp): string {
+  const pending = isPending(op);
   return JSON.stringify({
     thread: op.thread,
     op: op.op,
     key: op.key,
     args: op.args,
-    result: op.result,
+    result: pending ? null : op.result,
     call: op.call,
-    ret: op.ret,
+    ret: pending ? null : op.ret,
   });
 }
 
@@ -282,6 +320,8 @@ export interface ModelOp {
   delta: number;
   /** canonical(result). */
   result: string;
+  /** A pending op: its result is not checked (and the search may leave it out). */
+  pending: boolean;
 }
 
 export function toModelOp(op: HistoryOp): ModelOp {
@@ -291,6 +331,7 @@ export function toModelOp(op: HistoryOp): ModelOp {
     a1: op.args.length > 1 ? canonicalJson(op.args[1]!) : '',
     delta: op.op === 'add' ? (op.args[0] as number) : 0,
     result: canonicalJson(op.result),
+    pending: isPending(op),
   };
 }
 
@@ -300,25 +341,26 @@ const FALSE = 'false';
 
 /**
  * Applies `op` to a key in `state`. Returns the next state when the op, run
- * alone on that state, returns exactly the recorded result; otherwise
- * undefined (this op cannot come next).
+ * alone on that state, returns exactly the recorded result (any result, for
+ * a pending op); otherwise undefined (this op cannot come next).
  */
 export function stepModel(state: string, op: ModelOp): string | undefined {
+  const any = op.pending;
   switch (op.op) {
     case 'get':
-      return op.result === (state === ABSENT ? NULL : state) ? state : undefined;
+      return any || op.result === (state === ABSENT ? NULL : state) ? state : undefined;
     case 'has':
-      return op.result === (state === ABSENT ? FALSE : TRUE) ? state : undefined;
+      return any || op.result === (state === ABSENT ? FALSE : TRUE) ? state : undefined;
     case 'set':
-      return op.result === NULL ? op.a0 : undefined;
+      return any || op.result === NULL ? op.a0 : undefined;
     case 'delete':
-      return op.result === (state === ABSENT ? FALSE : TRUE) ? ABSENT : undefined;
+      return any || op.result === (state === ABSENT ? FALSE : TRUE) ? ABSENT : undefined;
     case 'putIfAbsent':
-      if (state === ABSENT) return op.result === NULL ? op.a0 : undefined;
-      return op.result === state ? state : undefined;
+      if (state === ABSENT) return any || op.result === NULL ? op.a0 : undefined;
+      return any || op.result === state ? state : undefined;
     case 'compareAndSet': {
       const matches = state === op.a0 || (state === ABSENT && op.a0 === NULL);
-      if (op.result !== (matches ? TRUE : FALSE)) return undefined;
+      if (!any && op.result !== (matches ? TRUE : FALSE)) return undefined;
       return matches ? op.a1 : state;
     }
     case 'add': {
@@ -328,7 +370,7 @@ export function stepModel(state: string, op: ModelOp): string | undefined {
         if (typeof old !== 'number') return undefined;
       }
       const next = JSON.stringify(old + op.delta);
-      return op.result === next ? next : undefined;
+      return any || op.result === next ? next : undefined;
     }
   }
 }

@@ -34,6 +34,10 @@
  *   operations overlapping them placed among them — so it is a faithful
  *   witness and reads on its own: "set(2) returned before get() was called,
  *   yet get() returned 1" (see "Shrinking a violation" below).
+ * - **Pending ops** (history.ts, "Pending operations": called, never seen to
+ *   return) have their return at +Infinity, may be placed anywhere after
+ *   their call with any result, or left out: the search treats them as the
+ *   optional ops of shrinking below, with their result unchecked.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -93,18 +97,27 @@ export interface KeyCheckResult {
    */
   anyInitialState?: boolean;
   /**
-   * violation only: how many other ops overlap the counterexample in time.
-   * It fails even when any of them are placed among its ops (or left out),
-   * which is what makes it a faithful witness of the whole history's failure.
+   * violation only: how many other ops that can change the key's state
+   * overlap the counterexample in time. It fails even when any of them are
+   * placed among its ops (or left out), which is what makes it a faithful
+   * witness of the whole history's failure.
    */
   overlapping?: number;
+  /**
+   * violation only: those overlapping ops (indices into the checked history,
+   * sorted by call), so the witness can be checked by hand from what is
+   * printed: the counterexample's ops, plus these, each placed or left out.
+   */
+  others?: number[];
 }
 
 /** The verdict for a history. */
 export interface LinearizabilityResult {
   status: CheckStatus;
-  /** Operations checked. */
+  /** Operations checked (pending ones included). */
   ops: number;
+  /** Of those, pending (no return: history.ts, "Pending operations"). */
+  pending: number;
   /** Keys (partitions) checked. */
   keys: number;
   /** How many keys were ok / violation / unknown. */
@@ -129,8 +142,10 @@ interface Prepared {
   call: Float64Array;
   ret: Float64Array;
   /**
-   * 1 for an op the search may also leave out (it must still match its
-   * result when it is placed); used when shrinking (see minimizeViolation).
+   * 1 for an op the search may also leave out: a pending op (its result is
+   * not checked either), or, when shrinking, an op overlapping the set being
+   * tested (it must still match its result when it is placed; see
+   * minimizeViolation).
    */
   optional?: Uint8Array;
 }
@@ -140,13 +155,15 @@ function prepare(ops: readonly HistoryOp[]): Prepared {
   const call = new Float64Array(n);
   const ret = new Float64Array(n);
   const model: ModelOp[] = new Array(n);
+  let optional: Uint8Array | undefined;
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
     call[i] = op.call;
     ret[i] = op.ret;
     model[i] = toModelOp(op);
+    if (model[i]!.pending) (optional ??= new Uint8Array(n))[i] = 1;
   }
-  return { n, model, call, ret };
+  return { n, model, call, ret, optional };
 }
 
 /** A sub-history: the prepared ops at `required`, then those at `optional` marked optional. */
@@ -156,17 +173,19 @@ function restrict(p: Prepared, required: readonly number[], optional: readonly n
   const ret = new Float64Array(n);
   const model: ModelOp[] = new Array(n);
   const flags = new Uint8Array(n);
+  let any = false;
   let i = 0;
   for (const list of [required, optional]) {
     for (const j of list) {
       call[i] = p.call[j]!;
       ret[i] = p.ret[j]!;
       model[i] = p.model[j]!;
-      flags[i] = list === optional ? 1 : 0;
+      flags[i] = list === optional || p.model[j]!.pending ? 1 : 0;
+      any ||= flags[i] === 1;
       i++;
     }
   }
-  return { n, model, call, ret, optional: optional.length > 0 ? flags : undefined };
+  return { n, model, call, ret, optional: any ? flags : undefined };
 }
 
 interface SearchOutcome {
@@ -214,10 +233,15 @@ function search(p: Prepared, initial: string, deadline: number): SearchOutcome {
 
   // Events: 2i is op i's call, 2i+1 its return. Sorted by time; at equal
   // times calls come first, so ops whose stamps touch count as overlapping.
+  // Pending ops return at +Infinity: after every other event.
   const order = new Int32Array(2 * n);
   for (let i = 0; i < 2 * n; i++) order[i] = i;
   const time = (e: number): number => ((e & 1) === 0 ? p.call[e >> 1]! : p.ret[e >> 1]!);
-  order.sort((a, b) => time(a) - time(b) || (a & 1) - (b & 1));
+  order.sort((a, b) => {
+    const ta = time(a);
+    const tb = time(b);
+    return ta < tb ? -1 : ta > tb ? 1 : (a & 1) - (b & 1);
+  });
 
   // Doubly linked list over events; HEAD is a sentinel, -1 ends the list.
   const HEAD = 2 * n;
@@ -350,6 +374,29 @@ function search(p: Prepared, initial: string, deadline: number): SearchOutcome {
 // results, the whole history cannot be linearized either: S is a
 // counterexample that reads on its own. The search lets OTHERS be placed or
 // left out (`Prepared.optional`).
+//
+// Only the OTHERS that can change the key's state are kept (`mayWrite`): an
+// op that, placed, leaves the state as it found it (a get, a has, a delete
+// that returned false, a putIfAbsent that returned a value, a compareAndSet
+// that returned false) can always be left out instead, which constrains
+// nothing, so it never helps an order exist. That keeps the witness — S plus
+// the OTHERS printed beside it — small enough to check by hand.
+
+/** Whether op `m`, placed in an order, can change the key's state (see above). */
+function mayWrite(m: ModelOp): boolean {
+  switch (m.op) {
+    case 'get':
+    case 'has':
+      return false;
+    case 'delete':
+    case 'compareAndSet':
+      return m.pending || m.result === 'true';
+    case 'putIfAbsent':
+      return m.pending || m.result === 'null';
+    default:
+      return true;
+  }
+}
 
 /** A value none of a history's ops mention: stands for "anything else" as a state. */
 const OTHER_VALUE = canonicalJson('\u0000shmap: some other value');
@@ -365,6 +412,7 @@ function initialStates(p: Prepared): string[] {
   for (const m of p.model) {
     if (m.a0 !== '') states.add(m.a0);
     if (m.a1 !== '') states.add(m.a1);
+    if (m.pending) continue; // its result says nothing
     if (m.op === 'add') states.add(JSON.stringify((JSON.parse(m.result) as number) - m.delta));
     else if (m.op === 'get' || m.op === 'putIfAbsent') states.add(m.result);
   }
@@ -376,8 +424,8 @@ interface MinimizeOutcome {
   core: number[];
   minimal: boolean;
   anyInitialState: boolean;
-  /** How many other ops overlap the core (allowed in or out of the order). */
-  overlapping: number;
+  /** The other ops that overlap the core (allowed in or out of the order), sorted by call. */
+  others: number[];
 }
 
 /**
@@ -397,10 +445,14 @@ function minimizeViolation(
   const budgetEnd = performance.now() + budgetMs;
   let outOfBudget = false;
   const n = p.n;
-  const all = Array.from({ length: n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
+  // Candidates for the core: the completed ops (a pending op is optional
+  // wherever it is, so it only ever takes part as one of the others).
+  const all = Array.from({ length: n }, (_, i) => i)
+    .filter((i) => !p.model[i]!.pending)
+    .sort((a, b) => p.call[a]! - p.call[b]! || a - b);
 
   /** The test, and the facts of the set it was run on. */
-  const probe = (required: readonly number[]): { fails: boolean; anyState: boolean; overlapping: number } => {
+  const probe = (required: readonly number[]): { fails: boolean; anyState: boolean; others: number[] } => {
     let minCall = Infinity;
     let maxRet = -Infinity;
     const inSet = new Uint8Array(n);
@@ -414,9 +466,9 @@ function minimizeViolation(
     for (let i = 0; i < n; i++) {
       if (inSet[i] === 1) continue;
       if (p.ret[i]! < minCall) pastExists = true;
-      else if (p.call[i]! <= maxRet) others.push(i);
+      else if (p.call[i]! <= maxRet && mayWrite(p.model[i]!)) others.push(i);
     }
-    const result = { fails: false, anyState: pastExists, overlapping: others.length };
+    const result = { fails: false, anyState: pastExists, others };
     if (required.length === 0) return result;
     const sub = restrict(p, required, others);
     for (const init of pastExists ? initialStates(sub) : [ABSENT]) {
@@ -437,15 +489,16 @@ function minimizeViolation(
   // 1. A failing window: the ops inside [a, b], from the stuck op's own
   //    interval, doubled back in time (then forward) until it fails.
   let core = all;
-  if (blocked !== undefined && blocked >= 0) {
+  if (blocked !== undefined && blocked >= 0 && all.length > 0) {
     const firstCall = p.call[all[0]!]!;
-    const lastRet = Math.max(...p.ret);
-    let b = p.ret[blocked]!;
+    let lastRet = -Infinity;
+    for (const i of all) lastRet = Math.max(lastRet, p.ret[i]!);
+    let b = Math.min(p.ret[blocked]!, lastRet);
     let a = p.call[blocked]!;
     let width = Math.max(b - a, 1e-6);
     while (!outOfBudget) {
       const window = all.filter((i) => p.call[i]! >= a && p.ret[i]! <= b);
-      if (window.length === n) break;
+      if (window.length === all.length) break;
       if (fails(window)) {
         core = window;
         break;
@@ -480,7 +533,8 @@ function minimizeViolation(
   const facts = probe(core);
   // `facts.fails` is true unless the budget ran out on this last probe; every
   // core kept was seen to fail (or is the whole history, known to).
-  return { core, minimal: !outOfBudget, anyInitialState: facts.anyState, overlapping: facts.overlapping };
+  const others = facts.others.sort((x, y) => p.call[x]! - p.call[y]! || x - y);
+  return { core, minimal: !outOfBudget, anyInitialState: facts.anyState, others };
 }
 
 // ---------------------------------------------------------------------------
@@ -494,6 +548,7 @@ export interface KeyVerdict {
   minimal?: boolean;
   anyInitialState?: boolean;
   overlapping?: number;
+  others?: number[];
 }
 
 /**
@@ -507,14 +562,18 @@ export function checkKeyHistory(ops: readonly HistoryOp[], options: CheckOptions
   const r = search(p, ABSENT, started + timeoutMs);
   if (r.status !== 'violation') return { status: r.status, elapsedMs: performance.now() - started };
   if (options.minimize === false) {
-    const all = Array.from({ length: p.n }, (_, i) => i).sort((a, b) => p.call[a]! - p.call[b]! || a - b);
+    // The whole key: its completed ops, with its pending ones as the others.
+    const byCall = (a: number, b: number): number => p.call[a]! - p.call[b]! || a - b;
+    const all = Array.from({ length: p.n }, (_, i) => i);
+    const others = all.filter((i) => p.model[i]!.pending).sort(byCall);
     return {
       status: 'violation',
       elapsedMs: performance.now() - started,
-      counterexample: all,
+      counterexample: all.filter((i) => !p.model[i]!.pending).sort(byCall),
       minimal: false,
       anyInitialState: false,
-      overlapping: 0,
+      overlapping: others.length,
+      others,
     };
   }
   const m = minimizeViolation(p, r.blocked, timeoutMs, options.minimizeBudgetMs ?? DEFAULT_MINIMIZE_BUDGET_MS);
@@ -524,7 +583,8 @@ export function checkKeyHistory(ops: readonly HistoryOp[], options: CheckOptions
     counterexample: m.core,
     minimal: m.minimal,
     anyInitialState: m.anyInitialState,
-    overlapping: m.overlapping,
+    overlapping: m.others.length,
+    others: m.others,
   };
 }
 
@@ -554,6 +614,7 @@ function toKeyResult(part: Partition, v: KeyVerdict): KeyCheckResult {
     result.minimal = v.minimal;
     result.anyInitialState = v.anyInitialState;
     result.overlapping = v.overlapping;
+    result.others = v.others?.map((i) => part.indices[i]!);
   }
   return result;
 }
@@ -571,9 +632,12 @@ function summarize(
     ...results.filter((r) => r.status === 'unknown'),
   ];
   const status: CheckStatus = counts.violation > 0 ? 'violation' : counts.unknown > 0 ? 'unknown' : 'ok';
+  let pending = 0;
+  for (const op of history) if (op.ret === Infinity) pending++;
   return {
     status,
     ops: history.length,
+    pending,
     keys: results.length,
     counts,
     problems,

@@ -10,7 +10,7 @@
  * for its label, and two events are drawn in the order they happened (equal
  * stamps share a column). Real times are in the table under the drawing.
  */
-import type { HistoryOp, JsonValue } from './history.js';
+import { isPending, type HistoryOp, type JsonValue } from './history.js';
 import type { KeyCheckResult, LinearizabilityResult } from './linearizability.js';
 
 /** How timelines name things. */
@@ -23,14 +23,19 @@ function showValue(v: JsonValue): string {
   return JSON.stringify(v);
 }
 
+/** What an op returned, or `pending` (never returned: any result). */
+function showResult(op: HistoryOp): string {
+  return isPending(op) ? '(pending)' : showValue(op.result);
+}
+
 /** An op as it reads in a timeline: `set(42) → null`, `get() → 1` (the key is the timeline's, so it is left out). */
 export function formatOpLabel(op: HistoryOp): string {
-  return `${op.op}(${op.args.map(showValue).join(', ')}) → ${showValue(op.result)}`;
+  return `${op.op}(${op.args.map(showValue).join(', ')}) → ${showResult(op)}`;
 }
 
 /** An op with its key: `set("k7", 42) → null`. */
 export function formatOp(op: HistoryOp): string {
-  return `${op.op}(${[op.key, ...op.args].map((v) => showValue(v)).join(', ')}) → ${showValue(op.result)}`;
+  return `${op.op}(${[op.key, ...op.args].map((v) => showValue(v)).join(', ')}) → ${showResult(op)}`;
 }
 
 /** One bar of a laid-out timeline. `x0`/`x1` are columns (character cells). */
@@ -53,13 +58,30 @@ export interface TimelineLayout {
   width: number;
 }
 
-/** Lays out `indices` of `history`: rows per thread, columns by event order. */
-export function layoutTimeline(history: readonly HistoryOp[], indices: readonly number[]): TimelineLayout {
-  const ops = [...indices].sort(
-    (a, b) => history[a]!.call - history[b]!.call || history[a]!.ret - history[b]!.ret || a - b,
-  );
+/** Sorts op indices by call, then return (pending last), then index. */
+function byTime(history: readonly HistoryOp[]): (a: number, b: number) => number {
+  return (a, b) => {
+    const x = history[a]!;
+    const y = history[b]!;
+    return x.call - y.call || (x.ret < y.ret ? -1 : x.ret > y.ret ? 1 : 0) || a - b;
+  };
+}
+
+/**
+ * Lays out `indices` of `history`: rows per thread, columns by event order.
+ * Ops in `optional` are labelled `#n?` (they may be placed or left out); a
+ * pending op's bar runs to the right edge.
+ */
+export function layoutTimeline(
+  history: readonly HistoryOp[],
+  indices: readonly number[],
+  optional: ReadonlySet<number> = new Set(),
+): TimelineLayout {
+  const ops = [...indices].sort(byTime(history));
   const number = new Map<number, number>(ops.map((idx, k) => [idx, k + 1]));
-  const label = new Map<number, string>(ops.map((idx) => [idx, `#${number.get(idx)} ${formatOpLabel(history[idx]!)}`]));
+  const label = new Map<number, string>(
+    ops.map((idx) => [idx, `#${number.get(idx)}${optional.has(idx) ? '?' : ''} ${formatOpLabel(history[idx]!)}`]),
+  );
 
   // Columns: walk the events in time order (calls before returns at equal
   // times, as the checker orders them); a return is placed far enough right
@@ -69,13 +91,13 @@ export function layoutTimeline(history: readonly HistoryOp[], indices: readonly 
   for (const idx of ops) {
     events.push({ t: history[idx]!.call, ret: false, idx }, { t: history[idx]!.ret, ret: true, idx });
   }
-  events.sort((a, b) => a.t - b.t || Number(a.ret) - Number(b.ret));
+  events.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : Number(a.ret) - Number(b.ret)));
   const x0 = new Map<number, number>();
   const x1 = new Map<number, number>();
   let cursor = 0;
   let prev: Ev | undefined;
   for (const ev of events) {
-    let x = prev === undefined ? 0 : prev.t === ev.t && prev.ret === ev.ret ? cursor : cursor + 2;
+    let x = prev === undefined ? 0 : prev.t === ev.t && prev.ret === ev.ret && ev.t !== Infinity ? cursor : cursor + 2;
     if (ev.ret) x = Math.max(x, x0.get(ev.idx)! + label.get(ev.idx)!.length + 3);
     (ev.ret ? x1 : x0).set(ev.idx, x);
     cursor = Math.max(cursor, x);
@@ -119,23 +141,27 @@ export function layoutTimeline(history: readonly HistoryOp[], indices: readonly 
  *     thread 0  [#1 set(2) → null-]
  *     thread 1                        [#2 get() → 1-]
  */
-export function formatTimeline(history: readonly HistoryOp[], indices: readonly number[]): string {
-  const layout = layoutTimeline(history, indices);
+export function formatTimeline(
+  history: readonly HistoryOp[],
+  indices: readonly number[],
+  optional: ReadonlySet<number> = new Set(),
+): string {
+  const layout = layoutTimeline(history, indices, optional);
   const nameWidth = Math.max(0, ...layout.rows.map((r) => r.length));
   const grid = layout.rows.map(() => Array<string>(layout.width).fill(' '));
   for (const bar of layout.bars) {
     const row = grid[bar.row]!;
     row[bar.x0] = '[';
-    row[bar.x1] = ']';
+    row[bar.x1] = isPending(history[bar.index]!) ? '>' : ']';
     for (let x = bar.x0 + 1; x < bar.x1; x++) row[x] = '-';
     for (let k = 0; k < bar.label.length && bar.x0 + 1 + k < bar.x1; k++) row[bar.x0 + 1 + k] = bar.label[k]!;
   }
   return layout.rows.map((name, r) => `  ${name.padEnd(nameWidth)}  ${grid[r]!.join('').trimEnd()}`).join('\n');
 }
 
-/** Milliseconds since `t0`, short: `+0.150`. */
+/** Milliseconds since `t0`, short: `+0.150`; `pending` for a return that never came. */
 function rel(t: number, t0: number): string {
-  return '+' + (t - t0).toFixed(3);
+  return t === Infinity ? 'pending' : '+' + (t - t0).toFixed(3);
 }
 
 /** Pairs (a, b) of the set where a returned before b was called, without the ones implied by others. */
@@ -152,6 +178,9 @@ function realTimeOrder(history: readonly HistoryOp[], ops: readonly number[]): A
   return pairs;
 }
 
+/** Most of a counterexample's overlapping ops (`others`) drawn; the rest are listed by line. */
+export const MAX_OTHERS_DRAWN = 30;
+
 /** A key's verdict in words, with its timeline and table when it is a violation. */
 export function formatKeyResult(
   history: readonly HistoryOp[],
@@ -163,9 +192,14 @@ export function formatKeyResult(
     return `key ${key}: unknown — ${result.ops} operations not decided within the time limit (${result.elapsedMs.toFixed(0)} ms)`;
   }
   if (result.status === 'ok' || result.counterexample === undefined) return `key ${key}: ok (${result.ops} operations)`;
-  const ops = [...result.counterexample].sort((a, b) => history[a]!.call - history[b]!.call || a - b);
-  const layout = layoutTimeline(history, ops);
+  const core = [...result.counterexample].sort(byTime(history));
+  const allOthers = [...(result.others ?? [])].sort(byTime(history));
+  const others = allOthers.slice(0, MAX_OTHERS_DRAWN);
+  const optional = new Set(others);
+  const ops = [...core, ...others].sort(byTime(history));
+  const layout = layoutTimeline(history, ops, optional);
   const num = new Map(layout.bars.map((b) => [b.index, b.number]));
+  const name = (i: number): string => `#${num.get(i)}${optional.has(i) ? '?' : ''}`;
   const t0 = Math.min(...ops.map((i) => history[i]!.call));
   const out: string[] = [];
   const qualities = [
@@ -173,15 +207,15 @@ export function formatKeyResult(
     result.anyInitialState ? `whatever ${key} held before them` : `from the start of the key's history`,
   ];
   out.push(
-    `key ${key}: violation — these ${ops.length} of its ${result.ops} operations cannot be ordered (${qualities.join('; ')})`,
+    `key ${key}: violation — these ${core.length} of its ${result.ops} operations cannot be ordered (${qualities.join('; ')})`,
   );
   out.push('');
-  out.push(formatTimeline(history, ops));
+  out.push(formatTimeline(history, ops, optional));
   out.push('');
   const rowsOut = ops.map((i) => {
     const op = history[i]!;
     return [
-      `#${num.get(i)}`,
+      name(i),
       options.lines ? String(options.lines[i]) : String(i + 1),
       String(op.thread),
       formatOpLabel(op),
@@ -200,18 +234,32 @@ export function formatKeyResult(
   const order = realTimeOrder(history, ops);
   if (order.length > 0) {
     out.push(
-      '  real-time order: ' +
-        order.map(([a, b]) => `#${num.get(a)} returned before #${num.get(b)} was called`).join('; '),
+      '  real-time order: ' + order.map(([a, b]) => `${name(a)} returned before ${name(b)} was called`).join('; '),
     );
   } else {
     out.push('  real-time order: all of them overlap');
   }
-  const others = result.overlapping ?? 0;
+  const required = core.map(name).join(', ');
   out.push(
-    `  no order of these ${ops.length} gives every recorded result` +
+    `  no order of ${required} gives every recorded result` +
       (result.anyInitialState ? `, whatever state the ops before them left` : `, starting from a missing key`) +
-      (others > 0 ? `, even with any of the ${others} other operations that overlap them placed among them` : ''),
+      (others.length > 0
+        ? `, even with any of ${others.map(name).join(', ')} (the other ops that overlap them) placed among them or left out`
+        : ''),
   );
+  if (allOthers.length > others.length)
+    out.push(
+      `  (and ${allOthers.length - others.length} more ops that overlap them, not drawn: ${options.lines ? 'lines' : 'indices'} ` +
+        allOthers
+          .slice(others.length)
+          .map((i) => (options.lines ? String(options.lines[i]) : String(i + 1)))
+          .join(', ') +
+        ')',
+    );
+  if (others.length > 0 || ops.some((i) => isPending(history[i]!)))
+    out.push(
+      '  (an op marked ? that is placed must give its own result too; a pending op, one that never returned, may take effect or not, with any result)',
+    );
   return out.join('\n');
 }
 
@@ -226,7 +274,7 @@ export function formatCheckReport(
 ): string {
   const { counts } = result;
   const out: string[] = [
-    `${result.status}: ${result.ops} operations on ${result.keys} keys checked in ${result.elapsedMs.toFixed(0)} ms ` +
+    `${result.status}: ${result.ops} operations${result.pending > 0 ? ` (${result.pending} pending)` : ''} on ${result.keys} keys checked in ${result.elapsedMs.toFixed(0)} ms ` +
       `(${result.workers === 0 ? 'inline' : `${result.workers} worker threads`}) — ` +
       `${counts.ok} ok, ${counts.violation} in violation, ${counts.unknown} unknown`,
   ];
@@ -248,8 +296,9 @@ const ROW_PX = 30;
 const LABEL_PX = 90;
 
 function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, options: TimelineOptions): string {
-  const ops = result.counterexample ?? [];
-  const layout = layoutTimeline(history, ops);
+  const optional = new Set(result.others ?? []);
+  const ops = [...(result.counterexample ?? []), ...optional];
+  const layout = layoutTimeline(history, ops, optional);
   const width = LABEL_PX + layout.width * CELL_PX + 20;
   const height = layout.rows.length * ROW_PX + 10;
   const t0 = Math.min(...ops.map((i) => history[i]!.call));
@@ -268,7 +317,7 @@ function svgTimeline(history: readonly HistoryOp[], result: KeyCheckResult, opti
     const y = bar.row * ROW_PX + 5;
     const where = options.lines ? `line ${options.lines[bar.index]}` : `index ${bar.index}`;
     const tip = `${formatOp(op)}\nthread ${op.thread}, ${where}\ncall ${op.call} (${rel(op.call, t0)} ms)\nret ${op.ret} (${rel(op.ret, t0)} ms)`;
-    const fill = '#ffe0dc';
+    const fill = optional.has(bar.index) ? '#eef2ff' : '#ffe0dc';
     parts.push(
       `<g><title>${escapeHtml(tip)}</title>` +
         `<rect x="${x}" y="${y}" width="${w}" height="22" rx="4" fill="${fill}" stroke="#666"/>` +

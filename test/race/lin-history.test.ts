@@ -156,6 +156,17 @@ describe('shmap check', () => {
     expect(r.stdout).toContain('unknown');
   });
 
+  it('exit 3 on an empty history: nothing was checked', () => {
+    for (const text of ['', '\n\n']) {
+      const r = cli(write('empty.jsonl', text));
+      expect(r.code).toBe(3);
+      expect(r.stdout).toContain('nothing checked');
+      const j = cli(join(dir, 'empty.jsonl'), '--json');
+      expect(j.code).toBe(3);
+      expect(JSON.parse(j.stdout)).toMatchObject({ status: 'empty', ops: 0 });
+    }
+  });
+
   it('reads stdin with -', () => {
     const r = spawnSync(process.execPath, [distPath('main.js'), 'check', '-'], {
       input: good.join('\n'),

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   formatFailure,
   generateScenario,
+  lincheckExitCode,
   LincheckSession,
   DEFAULT_MAP_OPTIONS,
   defaultLincheckOptions,
@@ -207,6 +208,24 @@ describe('lincheck command', () => {
     expect(r.stdout).toMatch(/lincheck: 20 scenarios x up to 5 runs = 100 runs, 1,500 ops checked in/);
     expect(r.stdout).toContain('result: PASS');
     expect(r.stderr).toContain(`seed ${SEED}`);
+  });
+
+  it('a run in which no ops of different threads overlapped is inconclusive (exit 3), not a pass', async () => {
+    expect(lincheckExitCode({ failed: undefined, unknownRuns: 0, overlappedRuns: 0 })).toBe(3);
+    expect(lincheckExitCode({ failed: undefined, unknownRuns: 0, overlappedRuns: 1 })).toBe(0);
+    expect(lincheckExitCode({ failed: undefined, unknownRuns: 2, overlappedRuns: 9 })).toBe(3);
+    // The command that once said PASS having overlapped 0 of 100 runs: its verdict now follows its own count.
+    const r = await cli(['--threads', '2', '--ops', '3', '--scenarios', '20', '--runs', '5', '--seed', '1']);
+    const overlapped = Number(/overlapped in time: (\d+) of 100/.exec(r.stdout)?.[1]);
+    expect(Number.isInteger(overlapped)).toBe(true);
+    if (overlapped === 0) {
+      expect(r.code).toBe(3);
+      expect(r.stdout).toContain('INCONCLUSIVE');
+      expect(r.stdout).toContain('raise --runs or --ops');
+    } else {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('result: PASS');
+    }
   });
 
   it('--help exits 0; bad arguments exit 2 with a reason', async () => {
