@@ -73,3 +73,5 @@ export { SharedMap } from './shm/map.js';
 export { checkInvariants, dump } from './shm/debug.js';
 export { startSweeper, createStopSwitch, requestStop, waitForStop, sharedNow } from './shm/patterns/ttl.js';
 export type { SweeperOptions, StopSwitch } from './shm/patterns/ttl.js';
+export { followConflicts } from './metrics/follow.js';
+export type { FollowConflictsOptions, FollowStatus } from './metrics/follow.js';

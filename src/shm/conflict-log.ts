@@ -8,6 +8,12 @@
  * writes the record's fields with plain stores and publishes it last with
  * `Atomics.store(R_READY, 1)`; a reader takes a record only after
  * `Atomics.load(R_READY) === 1`, so it never sees half a record.
+ *
+ * After the records, the log's tally (layout.ts, T_*): conflicts by kind,
+ * recorded or dropped, and an events word that every append bumps and
+ * notifies, so that a follower (src/metrics/follow.ts) sleeps on it in
+ * `Atomics.waitAsync` instead of polling. Both are on the conflict path only;
+ * the map's operations never touch them.
  */
 import {
   H_LOG_CAP,
@@ -30,6 +36,10 @@ import {
   R_SEQ_SEEN,
   R_SHARD,
   R_TIME_F64_WORD,
+  T_BY_KIND,
+  T_EVENTS,
+  T_KINDS,
+  logTallyI32,
   recordI32,
 } from './layout.js';
 import { writeText, type Views } from './codec.js';
@@ -87,9 +97,12 @@ export interface ConflictInput {
 export function appendConflict(v: Views, c: ConflictInput): void {
   const i32 = v.i32;
   const cap = i32[H_LOG_CAP]!;
+  const tally = logTallyI32(i32[H_LOG_OFF]!, cap);
+  Atomics.add(i32, tally + T_BY_KIND + Math.min(c.kind, T_KINDS - 1), 1);
   const n = Atomics.add(i32, H_LOG_NEXT, 1);
   if (n >= cap) {
     Atomics.add(i32, H_LOG_OVERFLOW, 1);
+    logEvent(i32, tally);
     return;
   }
   const r = recordI32(i32[H_LOG_OFF]!, n);
@@ -106,38 +119,77 @@ export function appendConflict(v: Views, c: ConflictInput): void {
   i32[r + R_DET_KEY_LEN] = writeText(v.u8, (r + R_DET_KEY) << 2, c.detKey, LOG_KEY_BYTES);
   i32[r + R_OTHER_KEY_LEN] = writeText(v.u8, (r + R_OTHER_KEY) << 2, c.otherKey, LOG_KEY_BYTES);
   Atomics.store(i32, r + R_READY, 1);
+  logEvent(i32, tally);
+}
+
+/** Wakes the log's followers: a record was published or dropped. */
+function logEvent(i32: Int32Array, tally: number): void {
+  Atomics.add(i32, tally + T_EVENTS, 1);
+  Atomics.notify(i32, tally + T_EVENTS);
 }
 
 /** Every complete record, oldest first. */
 export function readConflicts(v: Views): ConflictRecord[] {
-  const i32 = v.i32;
-  const n = Math.min(Atomics.load(i32, H_LOG_NEXT), i32[H_LOG_CAP]!);
+  const n = Math.min(Atomics.load(v.i32, H_LOG_NEXT), v.i32[H_LOG_CAP]!);
   const out: ConflictRecord[] = [];
   for (let k = 0; k < n; k++) {
-    const r = recordI32(i32[H_LOG_OFF]!, k);
-    if (Atomics.load(i32, r + R_READY) !== 1) continue;
-    const text = (word: number, len: number) =>
-      v.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
-    out.push({
-      kind: KIND_NAMES[i32[r + R_KIND]!] ?? 'concurrent map writes',
-      time: v.f64[(r + R_TIME_F64_WORD) >> 1]!,
-      shard: i32[r + R_SHARD]!,
-      detector: {
-        thread: i32[r + R_DET_THREAD]!,
-        op: OP_NAMES[i32[r + R_DET_OP]!] ?? 'unknown',
-        key: text(r + R_DET_KEY, i32[r + R_DET_KEY_LEN]!),
-        seqSeen: i32[r + R_SEQ_SEEN]!,
-        seqNow: i32[r + R_SEQ_NOW]!,
-      },
-      other: {
-        thread: i32[r + R_OTHER_THREAD]!,
-        op: OP_NAMES[i32[r + R_OTHER_OP]!] ?? 'unknown',
-        key: text(r + R_OTHER_KEY, i32[r + R_OTHER_KEY_LEN]!),
-        seq: i32[r + R_OTHER_SEQ]!,
-      },
-    });
+    const record = readConflict(v, k);
+    if (record !== undefined) out.push(record);
   }
   return out;
+}
+
+/** Record number `k` (0 = oldest), or undefined while it is still being written (or was never claimed). */
+export function readConflict(v: Views, k: number): ConflictRecord | undefined {
+  const i32 = v.i32;
+  if (k < 0 || k >= i32[H_LOG_CAP]!) return undefined;
+  const r = recordI32(i32[H_LOG_OFF]!, k);
+  if (Atomics.load(i32, r + R_READY) !== 1) return undefined;
+  const text = (word: number, len: number) =>
+    v.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
+  return {
+    kind: KIND_NAMES[i32[r + R_KIND]!] ?? 'concurrent map writes',
+    time: v.f64[(r + R_TIME_F64_WORD) >> 1]!,
+    shard: i32[r + R_SHARD]!,
+    detector: {
+      thread: i32[r + R_DET_THREAD]!,
+      op: OP_NAMES[i32[r + R_DET_OP]!] ?? 'unknown',
+      key: text(r + R_DET_KEY, i32[r + R_DET_KEY_LEN]!),
+      seqSeen: i32[r + R_SEQ_SEEN]!,
+      seqNow: i32[r + R_SEQ_NOW]!,
+    },
+    other: {
+      thread: i32[r + R_OTHER_THREAD]!,
+      op: OP_NAMES[i32[r + R_OTHER_OP]!] ?? 'unknown',
+      key: text(r + R_OTHER_KEY, i32[r + R_OTHER_KEY_LEN]!),
+      seq: i32[r + R_OTHER_SEQ]!,
+    },
+  };
+}
+
+/**
+ * The log's position, for a follower: `claimed` records numbers handed out so
+ * far (complete or not, dropped ones included), `overflowed` the dropped
+ * ones, `events` the events word (wait on it at `logEventsI32`), `byKind`
+ * conflicts detected per kind code (recorded or dropped).
+ */
+export function logPosition(v: Views): { claimed: number; overflowed: number; events: number; byKind: number[] } {
+  const i32 = v.i32;
+  const tally = logTallyI32(i32[H_LOG_OFF]!, i32[H_LOG_CAP]!);
+  const events = Atomics.load(i32, tally + T_EVENTS);
+  const byKind: number[] = [];
+  for (let k = 0; k < T_KINDS; k++) byKind.push(Atomics.load(i32, tally + T_BY_KIND + k));
+  return {
+    claimed: Atomics.load(i32, H_LOG_NEXT),
+    overflowed: Atomics.load(i32, H_LOG_OVERFLOW),
+    events,
+    byKind,
+  };
+}
+
+/** Word index of the log's events word (layout.ts T_EVENTS), to wait on. */
+export function logEventsI32(v: Views): number {
+  return logTallyI32(v.i32[H_LOG_OFF]!, v.i32[H_LOG_CAP]!) + T_EVENTS;
 }
 
 /** Records written (complete or not) and records dropped. */

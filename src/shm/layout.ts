@@ -5,11 +5,11 @@
  * ```
  *  byte 0                      HEADER_BYTES
  *  +---------------------------+--------------------------------+-----------------+-------------------------+
- *  | header (64 x i32)         | shard descriptors              | conflict log    | regions ...              |
- *  | magic, version, types,    | SHARD_BYTES (128) per shard:   | LOG_RECORD_BYTES| one per shard, appended  |
- *  | seed, allocator, log ptrs | lock, seq, region, cap, counts | per record      | as shards grow; freed    |
- *  +---------------------------+--------------------------------+-----------------+ ones are reused          |
- *                                                                                  +-------------------------+
+ *  | header (64 x i32)         | shard descriptors              | conflict log    | log     | regions ...              |
+ *  | magic, version, types,    | SHARD_BYTES (128) per shard:   | LOG_RECORD_BYTES| tally   | one per shard, appended  |
+ *  | seed, allocator, log ptrs | lock, seq, region, cap, counts | per record      | (64 B)  | as shards grow; freed    |
+ *  +---------------------------+--------------------------------+-----------------+---------+ ones are reused          |
+ *                                                                                            +-------------------------+
  * ```
  *
  * Units in names: `...Bytes` is a byte count or byte offset, `...I32` an
@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 1;
+export const LAYOUT_VERSION = 2;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -273,6 +273,28 @@ export const R_OTHER_KEY = 23;
 export const LOG_KEY_BYTES = 36;
 
 // ---------------------------------------------------------------------------
+// Log tally: LOG_TALLY_BYTES right after the last conflict record (its word
+// index is logTallyI32(H_LOG_OFF, H_LOG_CAP)), what a live follower of the
+// log (src/metrics/follow.ts) and a metrics scrape read. Word indices
+// relative to the tally's first word.
+
+export const LOG_TALLY_BYTES = 64;
+/**
+ * Log events: +1 (Atomics.add) by any thread after it published a record
+ * (R_READY = 1) or counted one as dropped (H_LOG_OVERFLOW), then
+ * Atomics.notify on this word. Followers Atomics.wait / waitAsync on it with
+ * the value they read before looking at the log, so no publish is missed.
+ */
+export const T_EVENTS = 0;
+/**
+ * Conflicts detected, by kind code (KIND_* in conflict-log.ts), recorded or
+ * dropped alike: Atomics.add by the detecting thread. T_KINDS words from
+ * T_BY_KIND; a kind code at or past T_KINDS counts in the last word.
+ */
+export const T_BY_KIND = 1;
+export const T_KINDS = 8;
+
+// ---------------------------------------------------------------------------
 // Whole-buffer arithmetic.
 
 /** Byte offset of the shard descriptors (right after the header). */
@@ -285,9 +307,14 @@ export function logOffBytes(shards: number): number {
   return HEADER_BYTES + shards * SHARD_BYTES;
 }
 
-/** Byte offset where regions start. */
+/** Byte offset where regions start (after the log's records and its tally). */
 export function regionsOffBytes(shards: number, logRecords: number): number {
-  return alignUp(logOffBytes(shards) + logRecords * LOG_RECORD_BYTES, REGION_ALIGN_BYTES);
+  return alignUp(logOffBytes(shards) + logRecords * LOG_RECORD_BYTES + LOG_TALLY_BYTES, REGION_ALIGN_BYTES);
+}
+
+/** Word index of the log tally of a log whose record 0 is at byte `logOff` and which holds `logRecords` records. */
+export function logTallyI32(logOff: number, logRecords: number): number {
+  return (logOff >> 2) + logRecords * LOG_RECORD_WORDS;
 }
 
 /** Word index of shard `s`'s descriptor. */

@@ -210,6 +210,9 @@ import type {
   SharedMapStats,
 } from './types.js';
 
+/** Upper bounds of the probe-length buckets of `stats()` (powers of two, then everything longer). */
+const PROBE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, Infinity];
+
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
 /** Default most entries (when `maxCapacity` is not given): 2^24, as far as the 2 GiB buffer allows. */
@@ -1085,6 +1088,7 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
     let probeSum = 0;
     let probeMax = 0;
     const perShard: SharedMapStats['perShard'] = [];
+    const probeBuckets = PROBE_BUCKETS.map(() => 0);
     for (let s = 0; s < this.shards; s++) {
       const d = this.shard0 + s * 32;
       const cap = i32[d + D_CAP];
@@ -1100,6 +1104,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
         count: i32[d + D_COUNT],
         tombstones: i32[d + D_TOMBS],
         regionBytes: regionBytes(cap, this.slotWords * 4),
+        lockWaits: Atomics.load(i32, d + D_LOCK_WAITS),
+        readRetries: Atomics.load(i32, d + D_READ_RETRIES),
       });
       for (let i = 0; i < cap; i++) {
         const c = slots[region + i * this.slotWords];
@@ -1108,6 +1114,8 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
         const len = ((i - home + cap) % cap) + 1;
         probeSum += len;
         if (len > probeMax) probeMax = len;
+        // Bucket b holds lengths in (2^(b-1), 2^b]; the last one everything longer.
+        probeBuckets[Math.min(PROBE_BUCKETS.length - 1, 32 - Math.clz32(len - 1))]!++;
       }
     }
     const conflicts = conflictCounts(this.v);
@@ -1120,6 +1128,10 @@ export class SharedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
       maxBytes: this.v.sab.maxByteLength,
       probeLengthMean: count === 0 ? 0 : probeSum / count,
       probeLengthMax: probeMax,
+      probeLengthBuckets: PROBE_BUCKETS.map((le, b) => ({
+        le,
+        count: probeBuckets.slice(0, b + 1).reduce((sum, n) => sum + n, 0),
+      })),
       lockWaits,
       readRetries,
       conflicts: conflicts.recorded,

@@ -113,6 +113,8 @@ export interface SharedMapStats {
   /** Probe length (slots visited to find a present key, 1 = home slot): mean and max. */
   probeLengthMean: number;
   probeLengthMax: number;
+  /** Entries by probe length, cumulative: `count` entries have a probe length of at most `le` (1, 2, 4, ... 128, Infinity). */
+  probeLengthBuckets: Array<{ le: number; count: number }>;
   /** Times a writer found its shard's lock taken (over all threads). */
   lockWaits: number;
   /** Times a reader saw its shard change under it and read again (over all threads). */
@@ -120,5 +122,13 @@ export interface SharedMapStats {
   /** Conflicts recorded, and records dropped because the log was full. */
   conflicts: number;
   conflictsOverflowed: number;
-  perShard: Array<{ capacity: number; count: number; tombstones: number; regionBytes: number }>;
+  /** Each shard's slots, entries, tombstones and region size, and its own lock waits and read retries (imbalance shows here). */
+  perShard: Array<{
+    capacity: number;
+    count: number;
+    tombstones: number;
+    regionBytes: number;
+    lockWaits: number;
+    readRetries: number;
+  }>;
 }
