@@ -71,7 +71,14 @@ export { HistoryRecorder, decodeRecorded, mergeHistories, plainJson, PLAIN_CODIN
 export type { RecordedOps, ValueCoding } from './race/recorder.js';
 export { SharedMap } from './shm/map.js';
 export { checkInvariants, dump } from './shm/debug.js';
-export { startSweeper, createStopSwitch, requestStop, waitForStop, sharedNow } from './shm/patterns/ttl.js';
-export type { SweeperOptions, StopSwitch } from './shm/patterns/ttl.js';
+export {
+  startSweeper,
+  createStopSwitch,
+  requestStop,
+  waitForStop,
+  sweeperTotals,
+  sharedNow,
+} from './shm/patterns/ttl.js';
+export type { SweeperOptions, StopSwitch, SweeperTotals } from './shm/patterns/ttl.js';
 export { followConflicts } from './metrics/follow.js';
 export type { FollowConflictsOptions, FollowStatus } from './metrics/follow.js';

@@ -9,13 +9,19 @@
  *  - plain Worker: `new Worker(thisFile, { workerData: { shmapSweeper: 1, ...task } })`.
  *    It posts one `SweeperMessage` and exits.
  *
+ * Replacing: a sweeper thread that dies (terminated, its piscina task
+ * aborted) is replaced by running the same task again; the new thread
+ * resumes (same stop switch, counts go on). Entries the dead one removed in
+ * its last sweep stay removed; what it had not reached yet, the next sweep
+ * removes. A death while it holds a shard lock is the map's to recover.
+ *
  * Stopping: any thread calls `requestStop(task.stop)`. The thread parks
  * between sweeps with `Atomics.wait` on the stop word rather than a timer,
  * so a stop request wakes it at once even though its event loop never runs.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
-import { waitForStop, type StopSwitch } from '../shm/patterns/ttl.js';
+import { runSweeperLoop, type StopSwitch, type SweeperTotals } from '../shm/patterns/ttl.js';
 import type { SharedMapHandle } from '../shm/types.js';
 
 export interface SweeperTask {
@@ -25,11 +31,12 @@ export interface SweeperTask {
   intervalMs?: number;
 }
 
-export interface SweeperResult {
-  /** Sweeps run, and entries they reclaimed. */
-  sweeps: number;
-  removed: number;
-}
+/**
+ * Sweeps run and entries they reclaimed, by every sweeper thread started with
+ * this stop switch: a thread that replaced a dead one reports the dead one's
+ * work too (`threads` > 1).
+ */
+export type SweeperResult = SweeperTotals;
 
 export type SweeperMessage =
   | { type: 'sweeper-result'; result: SweeperResult }
@@ -38,15 +45,7 @@ export type SweeperMessage =
 /** Runs the sweep loop in this thread until stopped (one last sweep after the stop). Blocks the thread. */
 export function sweepUntilStopped(task: SweeperTask): SweeperResult {
   const map = SharedMap.attach<unknown, unknown>(task.map);
-  const intervalMs = task.intervalMs ?? 100;
-  let sweeps = 0;
-  let removed = 0;
-  for (;;) {
-    removed += map.sweepExpired();
-    sweeps++;
-    if (waitForStop(task.stop, intervalMs)) break;
-  }
-  return { sweeps, removed };
+  return runSweeperLoop(task.stop, task.intervalMs ?? 100, () => map.sweepExpired(), threadId);
 }
 
 /** piscina entry point. */

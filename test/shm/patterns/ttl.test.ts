@@ -19,6 +19,7 @@ import {
   startSweeper,
   createStopSwitch,
   requestStop,
+  sweeperTotals,
   sharedNow,
   type SharedMapOptions,
 } from '../../../src/index.js';
@@ -434,6 +435,8 @@ interface ReaderResult {
 interface SweeperResult {
   sweeps: number;
   removed: number;
+  threads: number;
+  running?: number;
 }
 
 function runSweeperWorker(
@@ -539,7 +542,33 @@ describe('TTL across real threads', () => {
     const sweeper = runSweeperWorker(map.handle, stop, 600_000);
     await until(() => map.size === 1, 'the first sweep');
     requestStop(stop);
-    expect(await sweeper.result).toEqual({ sweeps: 1, removed: 10 });
+    expect(await sweeper.result).toEqual({ sweeps: 1, removed: 10, threads: 1, running: undefined });
+    check(map);
+  });
+
+  it('a sweeper thread terminated between sweeps is replaced by a new one on the same switch, which resumes', async () => {
+    const map = SharedMap.create<number, number>({ ttl: true, capacity: 64, shards: 2 });
+    let t = 0;
+    for (let k = 0; k < 10; k++) t = setShort(map, k, k, 5);
+    map.set(100, 1);
+    waitPast(t);
+    const stop = createStopSwitch();
+    const first = runSweeperWorker(map.handle, stop, 600_000);
+    await until(() => map.size === 1, 'the first sweep');
+    await until(() => sweeperTotals(stop).sweeps === 1, 'the first sweep to be counted');
+    const firstThread = first.worker.threadId;
+    await first.worker.terminate();
+    // The switch still names the dead thread as running: nothing stopped it normally.
+    expect(sweeperTotals(stop)).toEqual({ sweeps: 1, removed: 10, threads: 1, running: firstThread });
+    for (let k = 10; k < 15; k++) t = setShort(map, k, k, 5);
+    waitPast(t);
+    expect(map.size).toBe(6);
+    const second = runSweeperWorker(map.handle, stop, 600_000);
+    await until(() => map.size === 1, 'the replacement to sweep');
+    requestStop(stop);
+    // Its result counts the dead thread's work too.
+    expect(await second.result).toEqual({ sweeps: 2, removed: 15, threads: 2 });
+    expect(sweeperTotals(stop).running).toBeUndefined();
     check(map);
   });
 
