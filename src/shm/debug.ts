@@ -6,7 +6,7 @@ import { CTRL_EMPTY, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_SEQ, D_TOMBS } from './la
 import { homeIndex } from './shard.js';
 import { MAX_LOAD_DEN, MAX_LOAD_NUM } from './shard.js';
 import { InvariantError } from './errors.js';
-import type { SharedMap } from './map.js';
+import type { MapCore } from './core.js';
 
 /**
  * Throws InvariantError unless, in every shard: the seq is even (no write
@@ -15,7 +15,7 @@ import type { SharedMap } from './map.js';
  * the load factor; every FULL slot's key is found by a probe from its home
  * slot (no EMPTY slot between home and the key); and no key is stored twice.
  */
-export function checkInvariants(map: SharedMap<unknown, unknown>): void {
+export function checkInvariants(map: MapCore): void {
   const i32 = map.i32;
   for (let s = 0; s < map.shards; s++) {
     const d = map.shardD(s);
@@ -73,7 +73,7 @@ function keyId(key: unknown): string {
 }
 
 /** A text picture of every shard's slots: `.` EMPTY, `x` TOMBSTONE, `#` FULL. For debugging. */
-export function dump(map: SharedMap<unknown, unknown>): string {
+export function dump(map: MapCore): string {
   const i32 = map.i32;
   const lines: string[] = [];
   for (let s = 0; s < map.shards; s++) {

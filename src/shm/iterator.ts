@@ -26,7 +26,7 @@ import { D_CAP, D_SEQ } from './layout.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
-import type { SharedMap } from './map.js';
+import type { MapCore } from './core.js';
 
 export type IterKind = 'keys' | 'values' | 'entries';
 
@@ -45,7 +45,7 @@ export class MapIterator implements IterableIterator<unknown> {
   private finished = false;
 
   constructor(
-    private readonly map: SharedMap<unknown, unknown>,
+    private readonly map: MapCore,
     private readonly kind: IterKind,
   ) {
     const n = map.shards;

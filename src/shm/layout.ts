@@ -96,8 +96,20 @@ export const TYPE_JSON = 7;
 // Shard descriptor: SHARD_BYTES per shard, 64-byte aligned, so no two shards
 // share a cache line. Word indices relative to the descriptor's first word.
 
-export const SHARD_BYTES = 128;
-export const SHARD_WORDS = SHARD_BYTES / 4;
+/** log2(SHARD_WORDS): descriptor word offset -> shard number is a shift. */
+const SHARD_WORDS_LOG2 = 5;
+export const SHARD_WORDS = 1 << SHARD_WORDS_LOG2;
+export const SHARD_BYTES = SHARD_WORDS * 4;
+
+/** Word index of shard `s`'s descriptor, given shard 0's (`shard0I32`, from `shardI32(H_SHARDS_OFF value, 0)`). */
+export function descI32(shard0I32: number, s: number): number {
+  return shard0I32 + s * SHARD_WORDS;
+}
+
+/** The shard number whose descriptor starts at word `dI32` (the inverse of `descI32`). */
+export function shardOf(shard0I32: number, dI32: number): number {
+  return (dI32 - shard0I32) >> SHARD_WORDS_LOG2;
+}
 
 /** Lock word: 0 = free, else owner's threadId + 1. CAS to take, Atomics.store(0) to release ('lock' mode only). */
 export const D_LOCK = 0;
@@ -319,7 +331,7 @@ export function logTallyI32(logOff: number, logRecords: number): number {
 
 /** Word index of shard `s`'s descriptor. */
 export function shardI32(shardsOffBytesValue: number, s: number): number {
-  return (shardsOffBytesValue >> 2) + s * SHARD_WORDS;
+  return descI32(shardsOffBytesValue >> 2, s);
 }
 
 /** Word index of conflict record `r`. */

@@ -1,0 +1,473 @@
+/**
+ * MapCore: one thread's handle on a map's buffer, and what every operation
+ * shares: the views and codecs, routing a key to its shard, the validated
+ * read, visibility (TTL, leases), the write internals (insert, overwrite,
+ * grow, remove) and conflict records. `SharedMap` (map.ts) is the public API
+ * on top; the essay at the top of map.ts explains the design. The lock and
+ * the odd-seq window are window.ts.
+ */
+import { threadId } from 'node:worker_threads';
+import {
+  D_CAP,
+  D_COUNT,
+  D_LAST_OP,
+  D_LAST_SEQ,
+  D_LAST_SLOT,
+  D_LAST_THREAD,
+  D_READ_RETRIES,
+  D_REGION,
+  D_SEQ,
+  D_TOMBS,
+  FLAG_LEASES,
+  FLAG_TTL,
+  H_COUNT,
+  H_DEFAULT_TTL_F64_WORD,
+  H_EXPIRY_OFF,
+  H_FLAGS,
+  H_KEY_N,
+  H_KEY_OFF,
+  H_KEY_TYPE,
+  H_LEASE_OFF,
+  H_MAP_ID,
+  H_MAX_CAPACITY,
+  H_ON_CONFLICT,
+  H_SEED,
+  H_SHARDS,
+  H_SHARDS_OFF,
+  H_SLOT_BYTES,
+  H_SYNC,
+  H_VALUE_N,
+  H_VALUE_OFF,
+  H_VALUE_TYPE,
+  LEASE_COUNT_MASK,
+  LEASE_RETIRED,
+  descI32,
+  regionBytes,
+  shardI32,
+  shardOf,
+} from './layout.js';
+import { Views, keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './codec.js';
+import { Table, fullCtrl } from './shard.js';
+import { allocRegion, freeRegion } from './alloc.js';
+import { appendConflict, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';
+import {
+  ConcurrentMapReadError,
+  ConcurrentMapWriteError,
+  InvalidOptionError,
+  LeaseError,
+  MapFullError,
+  RecursiveUpdateError,
+  ShmapTypeError,
+} from './errors.js';
+import { checkTtl } from './options.js';
+import { WriteWindow } from './window.js';
+import type { SetOptions, SharedMapHandle } from './types.js';
+
+/** Optimistic read attempts before a reader takes the lock instead. */
+const READ_SPINS = 64;
+
+/**
+ * Maps whose `update` function or `sweep` predicate is running in this
+ * thread. A call into one of them from inside throws RecursiveUpdateError.
+ */
+export const busy: SharedArrayBuffer[] = [];
+
+/** What a handle tells its thread's open iterators (iterator.ts) before it publishes a new region for a shard. */
+export interface RehashListener {
+  shardRehashing(s: number): void;
+}
+
+/**
+ * Per thread and map (by the map's random id, H_MAP_ID): the own-write
+ * counts and open iterators that every handle on that map in this thread
+ * shares, so that a write through a second handle in the iterating thread is
+ * an own write, as Go's rules mean it.
+ */
+const threadState = new Map<number, { own: Int32Array; iterators: Set<RehashListener> }>();
+
+function threadLocal(mapId: number, shards: number): { own: Int32Array; iterators: Set<RehashListener> } {
+  let st = threadState.get(mapId);
+  if (st === undefined || st.own.length !== shards) {
+    st = { own: new Int32Array(shards), iterators: new Set() };
+    threadState.set(mapId, st);
+  }
+  return st;
+}
+
+export class MapCore {
+  /** What another thread passes to `SharedMap.attach`. */
+  readonly handle: SharedMapHandle;
+
+  /** @internal */ readonly v: Views;
+  /** @internal A view over the header and shard descriptors only (regions: `v.i32`, after `v.fit`). */ readonly i32: Int32Array;
+  /** @internal */ readonly kc: KeyCodec;
+  /** @internal */ readonly vc: ValueCodec;
+  /** @internal */ readonly t: Table;
+  /** @internal */ readonly shards: number;
+  /** @internal */ readonly shardMask: number;
+  /** @internal word index of shard 0's descriptor */ readonly shard0: number;
+  /** @internal */ readonly slotWords: number;
+  /** @internal */ readonly keyOffW: number;
+  /** @internal */ readonly valueOffW: number;
+  /** @internal */ readonly none: boolean;
+  /** @internal */ readonly throwOnConflict: boolean;
+  /** @internal this thread's id */
+  readonly thread: number;
+  /** @internal */ readonly maxCapacity: number;
+  /**
+   * @internal Seq added to each shard by this thread's own writes (+2 per
+   * write), shared by every handle on this map in this thread. Iterators
+   * compare it with the shards' seqs to tell own writes from foreign ones.
+   */
+  readonly own: Int32Array;
+  /** @internal This thread's open iterators on this map (told when this thread rehashes a shard). */
+  readonly iterators: Set<RehashListener>;
+  /** @internal Features chosen at create: TTL, leases, and whether either is on (`meta`: reads must check visibility). */
+  readonly ttl: boolean;
+  readonly leases: boolean;
+  readonly meta: boolean;
+  /** @internal `get` may take its inlined fast path: 'lock' mode, no TTL, no leases (one flag, one branch on the hot path). */
+  readonly plainGet: boolean;
+  /** @internal Word offsets in a slot of the expiry (float64) and lease word; 0 when off. */
+  readonly expiryOffW: number;
+  /** @internal */ readonly leaseOffW: number;
+  /** @internal */ readonly defaultTtlMs: number;
+  /** @internal The expiry the current write gives its entry (computed before locking). */
+  expiry = Infinity;
+
+  /** @internal The lock and the odd-seq window (window.ts). */
+  readonly win: WriteWindow;
+  /** @internal The value read by the last `readSlot` (valid when it returned >= 0). */
+  raw: unknown = undefined;
+  /** @internal */ lastRaw: unknown = undefined;
+
+  /** @internal */
+  constructor(sab: SharedArrayBuffer) {
+    this.handle = { shmap: 1, buffer: sab };
+    const v = new Views(sab);
+    this.v = v;
+    const i32 = v.i32;
+    this.i32 = i32;
+    const seed = i32[H_SEED];
+    this.kc = keyCodec(i32[H_KEY_TYPE], i32[H_KEY_N], seed);
+    this.vc = valueCodec(i32[H_VALUE_TYPE], i32[H_VALUE_N]);
+    this.slotWords = i32[H_SLOT_BYTES] >> 2;
+    this.keyOffW = i32[H_KEY_OFF] >> 2;
+    this.valueOffW = i32[H_VALUE_OFF] >> 2;
+    this.t = new Table(v, this.kc, this.slotWords, this.keyOffW, this.valueOffW);
+    this.shards = i32[H_SHARDS];
+    this.shardMask = this.shards - 1;
+    this.shard0 = shardI32(i32[H_SHARDS_OFF], 0);
+    this.none = i32[H_SYNC] === 1;
+    this.throwOnConflict = i32[H_ON_CONFLICT] === 0;
+    this.maxCapacity = i32[H_MAX_CAPACITY];
+    this.thread = threadId;
+    const flags = i32[H_FLAGS];
+    this.ttl = (flags & FLAG_TTL) !== 0;
+    this.leases = (flags & FLAG_LEASES) !== 0;
+    this.meta = this.ttl || this.leases;
+    this.plainGet = !this.none && !this.meta;
+    this.expiryOffW = i32[H_EXPIRY_OFF] >> 2;
+    this.leaseOffW = i32[H_LEASE_OFF] >> 2;
+    this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];
+    const mine = threadLocal(i32[H_MAP_ID], this.shards);
+    this.own = mine.own;
+    this.iterators = mine.iterators;
+    this.win = new WriteWindow(
+      i32,
+      this.none,
+      this.thread,
+      this.own,
+      this.shard0,
+      this.keyOffW,
+      (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
+    );
+  }
+
+  /**
+   * @internal The seqlock read: finds the prepared key (hash `h`) in shard `d` and loads
+   * its value into `this.raw`; returns the slot's word index or -1. The two
+   * `Atomics.load`s of the seq bracket plain reads of the slot (see
+   * "Concurrency" above for why that is enough on x86-64 and ARM64).
+   */
+  readSlot(d: number, h: number, op: number): number {
+    const i32 = this.i32;
+    for (let tries = 0; ; tries++) {
+      const seq = Atomics.load(i32, d + D_SEQ);
+      if ((seq & 1) === 0 || this.none) {
+        let at = this.t.find(d, h);
+        if (at >= 0 && this.meta && !this.visible(at)) at = -1;
+        if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
+        const seq2 = Atomics.load(i32, d + D_SEQ);
+        if (seq2 === seq && (seq & 1) === 0) return at;
+        if (this.none) {
+          this.conflict(KIND_READ, d, op, seq, seq2);
+          return at;
+        }
+      }
+      if (tries === 0) Atomics.add(i32, d + D_READ_RETRIES, 1);
+      if (tries >= READ_SPINS) return this.readSlotLocked(d, h);
+    }
+  }
+
+  /** @internal */ readSlotLocked(d: number, h: number): number {
+    this.win.lockForRead(d, OP.get);
+    let at = this.t.find(d, h);
+    if (at >= 0 && this.meta && !this.visible(at)) at = -1;
+    if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
+    this.win.unlockRead(d);
+    return at;
+  }
+
+  /** @internal Copies shard `d`'s keys and raw values into the arrays (cleared first), seq-validated; under the lock after READ_SPINS tries ('none' mode: best effort). */
+  copyShard(d: number, keys: unknown[], raws: unknown[]): void {
+    const i32 = this.i32;
+    for (let tries = 0; ; tries++) {
+      const locked = tries >= READ_SPINS && !this.none;
+      if (locked) this.win.lockForRead(d, OP.snapshot);
+      const seq = Atomics.load(i32, d + D_SEQ);
+      if ((seq & 1) === 0 || locked || tries >= READ_SPINS) {
+        keys.length = 0;
+        raws.length = 0;
+        this.copySlots(d, keys, raws);
+        if (locked) {
+          this.win.unlockRead(d);
+          return;
+        }
+        if (Atomics.load(i32, d + D_SEQ) === seq || tries >= READ_SPINS) return;
+      }
+      if (tries === 0) Atomics.add(i32, d + D_READ_RETRIES, 1);
+    }
+  }
+
+  /** @internal */ copySlots(d: number, keys: unknown[], raws: unknown[]): void {
+    const region = this.t.regionW(d);
+    const cap = this.i32[d + D_CAP];
+    const i32 = this.v.i32;
+    const sw = this.slotWords;
+    for (let i = 0; i < cap; i++) {
+      const at = region + i * sw;
+      if (!(i32[at] < 0) || (this.meta && !this.visible(at))) continue;
+      keys.push(this.kc.load(this.v, at + this.keyOffW));
+      raws.push(this.vc.load(this.v, at + this.valueOffW));
+    }
+  }
+
+  /** @internal Whether the FULL slot `at` is visible to reads: not expired, not retired. Only called on maps with `meta`. */
+  visible(at: number): boolean {
+    if (this.ttl && this.v.f64[(at + this.expiryOffW) >> 1] <= sharedNow()) return false;
+    if (this.leases && (this.v.i32[at + this.leaseOffW] & LEASE_RETIRED) !== 0) return false;
+    return true;
+  }
+
+  /** @internal */ expiryFor(options: SetOptions | undefined): number {
+    if (options !== undefined && options !== null && options.ttlMs !== undefined) {
+      return sharedNow() + checkTtl(options.ttlMs, 'set: options.ttlMs');
+    }
+    return this.defaultTtlMs === Infinity ? Infinity : sharedNow() + this.defaultTtlMs;
+  }
+
+  /** @internal */ noTtlOption(options: SetOptions | null): void {
+    if (options === null || (typeof options === 'object' && options.ttlMs === undefined)) return;
+    throw new InvalidOptionError('set: options.ttlMs needs a map created with { ttl: true }');
+  }
+
+  /**
+   * @internal A write found its key's slot invisible (expired or retired). Still
+   * leased (or retired): the slot belongs to its lease holders, so the write
+   * is refused (unlocking first). Otherwise the write may take the slot over
+   * as if the key were absent: returns -1 (the "live" slot).
+   */
+  checkReplaceable(d: number, at: number): number {
+    if (this.leases && this.v.i32[at + this.leaseOffW] !== 0) {
+      const key = this.kc.preparedText();
+      this.win.unlock(d);
+      throw new LeaseError(
+        `key ${key} is retired or expired but still leased: it can be written again after its last release`,
+      );
+    }
+    return -1;
+  }
+
+  /** @internal Writes a slot's lease word inside the odd-seq window (it may change what readers see). Precondition: lock held. */
+  setLeaseWord(d: number, at: number, word: number, op: number): void {
+    this.win.begin(d);
+    this.v.i32[at + this.leaseOffW] = word;
+    this.win.end(d, op, at);
+  }
+
+  /** @internal */ needLeases(what: string): void {
+    if (!this.leases) throw new LeaseError(`${what} needs a map created with { leases: true }`);
+  }
+
+  /** @internal `delete` on a map with TTL or leases: an entry still leased is retired (hidden, removed by its last release). Unlocks. */
+  deleteWithMeta(d: number, at: number): boolean {
+    const live = this.visible(at);
+    const lease = this.leases ? this.v.i32[at + this.leaseOffW] : 0;
+    if ((lease & LEASE_COUNT_MASK) !== 0) {
+      if ((lease & LEASE_RETIRED) === 0) this.setLeaseWord(d, at, lease | LEASE_RETIRED, OP.delete);
+    } else {
+      this.removeAt(d, at, OP.delete);
+    }
+    this.win.unlock(d);
+    return live;
+  }
+
+  /** @internal */ checkNotBusy(): void {
+    if (busy.includes(this.v.sab)) throw new RecursiveUpdateError();
+  }
+
+  /** @internal */ checkValue(value: unknown): void {
+    if (value === undefined)
+      throw new ShmapTypeError('value must not be undefined (a missing key reads as undefined; use delete)');
+  }
+
+  /**
+   * @internal Writes the prepared key and value into shard `d`: over the slot `at` when
+   * the key is present (at >= 0), else into `t.insertAt` as noted by
+   * `findForWrite`, growing the shard first when needed. Precondition: lock
+   * held ('lock' mode) and `findForWrite` just ran. Throws MapFullError,
+   * unlocking first, with nothing changed.
+   */
+  writePrepared(d: number, h: number, at: number, op: number): void {
+    const i32 = this.i32;
+    if (at >= 0) {
+      this.win.begin(d);
+      this.vc.store(this.v, at + this.valueOffW);
+      if (this.ttl) this.v.f64[(at + this.expiryOffW) >> 1] = this.expiry;
+      this.win.end(d, op, at);
+      return;
+    }
+    if (this.maxCapacity !== 0 && Atomics.load(i32, H_COUNT) >= this.maxCapacity) {
+      this.win.unlock(d);
+      throw new MapFullError(`map is full: it holds maxCapacity (${this.maxCapacity}) entries`);
+    }
+    let slot = this.t.insertAt;
+    if (!this.t.insertIntoTombstone && this.t.needsGrowth(d)) {
+      const newCap = this.t.growthCapacity(d);
+      const bytes = regionBytes(newCap, this.slotWords * 4);
+      const region = allocRegion(this.v, bytes, this.thread);
+      if (region < 0) {
+        this.win.unlock(d);
+        throw new MapFullError(
+          `map is full: shard ${shardOf(this.shard0, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`,
+        );
+      }
+      this.t.zeroRegion(region, newCap);
+      this.t.copyInto(d, region, newCap);
+      if (this.iterators.size !== 0) this.tellIterators(d);
+      const oldRegion = i32[d + D_REGION];
+      const oldCap = i32[d + D_CAP];
+      this.win.begin(d);
+      i32[d + D_REGION] = region;
+      i32[d + D_CAP] = newCap;
+      i32[d + D_TOMBS] = 0;
+      freeRegion(this.v, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread);
+      this.t.findForWrite(d, h);
+      slot = this.t.insertAt;
+    } else {
+      this.win.begin(d);
+      if (this.t.insertIntoTombstone) i32[d + D_TOMBS]--;
+    }
+    this.v.i32[slot] = fullCtrl(h);
+    this.kc.store(this.v, slot + this.keyOffW);
+    this.vc.store(this.v, slot + this.valueOffW);
+    if (this.meta) {
+      if (this.ttl) this.v.f64[(slot + this.expiryOffW) >> 1] = this.expiry;
+      if (this.leases) this.v.i32[slot + this.leaseOffW] = 0;
+    }
+    i32[d + D_COUNT]++;
+    if (this.maxCapacity !== 0) Atomics.add(i32, H_COUNT, 1);
+    this.win.end(d, op, slot);
+  }
+
+  /**
+   * @internal Inside an odd-seq window: removes the FULL slot `at`, or, when it is
+   * leased, retires it (hidden; its last release removes it). Returns true
+   * when it removed it.
+   */
+  removeOrRetire(d: number, at: number): boolean {
+    if (this.leases) {
+      const lease = this.v.i32[at + this.leaseOffW];
+      if ((lease & LEASE_COUNT_MASK) !== 0) {
+        this.v.i32[at + this.leaseOffW] = lease | LEASE_RETIRED;
+        return false;
+      }
+    }
+    this.t.remove(d, at);
+    if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
+    return true;
+  }
+
+  /** @internal `removeOrRetire` on every FULL slot of shard `d` for which `pred(at)` holds. Precondition: inside an odd-seq window. */
+  removeOrRetireAll(d: number, pred: (at: number) => boolean): void {
+    const region = this.t.regionW(d);
+    const cap = this.i32[d + D_CAP];
+    for (let i = 0; i < cap; i++) {
+      const at = region + i * this.slotWords;
+      if (this.v.i32[at] < 0 && pred(at)) this.removeOrRetire(d, at);
+    }
+  }
+
+  /** @internal Deletes the FULL slot `at` of shard `d`. Precondition: lock held. */
+  removeAt(d: number, at: number, op: number): void {
+    this.win.begin(d);
+    this.t.remove(d, at);
+    if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
+    this.win.end(d, op, at);
+  }
+
+  /** @internal */ tellIterators(d: number): void {
+    const s = shardOf(this.shard0, d);
+    for (const it of this.iterators) it.shardRehashing(s);
+  }
+
+  /**
+   * @internal Records a conflict detected by this thread in shard `d`, naming
+   * the shard's last writer as the other party, and throws when the map
+   * throws on conflicts. `detKey`: the key this thread was working on
+   * (defaults to the prepared key).
+   */
+  conflict(kind: number, d: number, op: number, seqSeen: number, seqNow: number, detKey?: string): void {
+    const i32 = this.i32;
+    const lastSlot = i32[d + D_LAST_SLOT];
+    let otherKey = '';
+    if (lastSlot >= 0) {
+      try {
+        otherKey = String(this.kc.load(this.v, lastSlot));
+      } catch {
+        otherKey = '';
+      }
+    }
+    appendConflict(this.v, {
+      kind,
+      shard: shardOf(this.shard0, d),
+      detThread: this.thread,
+      detOp: op,
+      detKey: detKey ?? this.kc.preparedText(),
+      seqSeen,
+      seqNow,
+      otherThread: i32[d + D_LAST_THREAD],
+      otherOp: i32[d + D_LAST_OP],
+      otherKey,
+      otherSeq: i32[d + D_LAST_SEQ],
+    });
+    if (!this.throwOnConflict || kind === KIND_ITERATION) return;
+    const detail = ` (shard ${shardOf(this.shard0, d)}, thread ${this.thread} vs thread ${i32[d + D_LAST_THREAD]})`;
+    throw kind === KIND_WRITES ? new ConcurrentMapWriteError(detail) : new ConcurrentMapReadError(detail);
+  }
+
+  /** @internal Word index of shard `s`'s descriptor. */
+  shardD(s: number): number {
+    return descI32(this.shard0, s);
+  }
+
+  /** @internal For the iterator: validated lookup of a key it already decoded (after growth). Returns whether present; value in `lastRaw`. */
+  lookupRaw(key: unknown): boolean {
+    const h = this.kc.prepare(key);
+    const d = descI32(this.shard0, h & this.shardMask);
+    const at = this.readSlot(d, h, OP.iterate);
+    this.lastRaw = this.raw;
+    return at >= 0;
+  }
+}

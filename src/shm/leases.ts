@@ -1,0 +1,149 @@
+/**
+ * TTL and lease operations (maps created with `ttl: true` / `leases: true`):
+ * taking and giving back leases, retiring entries, and reclaiming expired
+ * ones. What "visible" means and how a write treats an invisible entry is in
+ * core.ts (`visible`, `checkReplaceable`); the rules are in the essay at the
+ * top of map.ts ("TTL and leases"). `SharedMap` exposes these as methods.
+ */
+import { D_CAP, LEASE_COUNT_MASK, LEASE_RETIRED, descI32 } from './layout.js';
+import { describe } from './codec.js';
+import { OP } from './conflict-log.js';
+import { InvalidOptionError, LeaseError } from './errors.js';
+import { busy, type MapCore } from './core.js';
+import type { RetireResult } from './types.js';
+
+/**
+ * Takes a lease on a present, not retired, not expired entry and returns
+ * its value; undefined when there is no such entry. While any lease is
+ * held the entry is never removed: `delete`, `retire` and expiry only
+ * retire it, and the last `release` removes it.
+ */
+export function acquire(map: MapCore, key: unknown): unknown {
+  if (busy.length !== 0) map.checkNotBusy();
+  map.needLeases('acquire');
+  const h = map.kc.prepare(key);
+  const d = descI32(map.shard0, h & map.shardMask);
+  map.win.lock(d, OP.get);
+  const at = map.t.find(d, h);
+  if (at < 0 || !map.visible(at)) {
+    map.win.unlock(d);
+    return undefined;
+  }
+  const word = map.v.i32[at + map.leaseOffW];
+  if ((word & LEASE_COUNT_MASK) === LEASE_COUNT_MASK) {
+    map.win.unlock(d);
+    throw new LeaseError(`acquire: key ${map.kc.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`);
+  }
+  // The count is never read by lock-free readers: a plain store under the lock.
+  map.v.i32[at + map.leaseOffW] = word + 1;
+  const raw = map.vc.load(map.v, at + map.valueOffW);
+  map.win.unlock(d);
+  return map.vc.finish(raw);
+}
+
+/**
+ * Gives back a lease taken with `acquire`. Returns true when it was the
+ * last lease on a retired entry: the entry is gone now, and the caller
+ * should close the resource it stood for. Throws LeaseError when the key
+ * holds no lease.
+ */
+export function release(map: MapCore, key: unknown): boolean {
+  if (busy.length !== 0) map.checkNotBusy();
+  map.needLeases('release');
+  const h = map.kc.prepare(key);
+  const d = descI32(map.shard0, h & map.shardMask);
+  map.win.lock(d, OP.delete);
+  const at = map.t.find(d, h);
+  const word = at < 0 ? 0 : map.v.i32[at + map.leaseOffW];
+  if ((word & LEASE_COUNT_MASK) === 0) {
+    map.win.unlock(d);
+    throw new LeaseError(`release: key ${map.kc.preparedText()} holds no lease`);
+  }
+  const next = word - 1;
+  if (next === LEASE_RETIRED) {
+    map.removeAt(d, at, OP.delete);
+    map.win.unlock(d);
+    return true;
+  }
+  map.v.i32[at + map.leaseOffW] = next;
+  map.win.unlock(d);
+  return false;
+}
+
+/**
+ * Marks an entry for removal: removed at once when nobody holds a lease
+ * ('removed'), else hidden from reads and acquires and removed by the last
+ * `release` ('deferred'); 'absent' when there is no such entry.
+ */
+export function retire(map: MapCore, key: unknown): RetireResult {
+  if (busy.length !== 0) map.checkNotBusy();
+  map.needLeases('retire');
+  const h = map.kc.prepare(key);
+  const d = descI32(map.shard0, h & map.shardMask);
+  map.win.lock(d, OP.delete);
+  const at = map.t.find(d, h);
+  if (at < 0) {
+    map.win.unlock(d);
+    return 'absent';
+  }
+  const word = map.v.i32[at + map.leaseOffW];
+  if ((word & LEASE_COUNT_MASK) === 0) {
+    const live = map.visible(at);
+    map.removeAt(d, at, OP.delete);
+    map.win.unlock(d);
+    return live ? 'removed' : 'absent';
+  }
+  if ((word & LEASE_RETIRED) === 0) map.setLeaseWord(d, at, word | LEASE_RETIRED, OP.delete);
+  map.win.unlock(d);
+  return 'deferred';
+}
+
+/** Leases held on the key's entry (retired or not), 0 when none or absent. */
+export function leaseCount(map: MapCore, key: unknown): number {
+  map.needLeases('leaseCount');
+  const h = map.kc.prepare(key);
+  const d = descI32(map.shard0, h & map.shardMask);
+  map.win.lock(d, OP.get);
+  const at = map.t.find(d, h);
+  const n = at < 0 ? 0 : map.v.i32[at + map.leaseOffW] & LEASE_COUNT_MASK;
+  map.win.unlock(d);
+  return n;
+}
+
+/**
+ * Reclaims entries expired at `now` (default: the shared clock now), shard
+ * by shard under each shard's lock, and returns how many it removed. An
+ * expired entry still leased is retired instead, and removed by its last
+ * release.
+ */
+export function sweepExpired(map: MapCore, now: number): number {
+  if (busy.length !== 0) map.checkNotBusy();
+  if (!map.ttl) throw new InvalidOptionError('sweepExpired needs a map created with { ttl: true }');
+  if (typeof now !== 'number' || Number.isNaN(now))
+    throw new InvalidOptionError(`sweepExpired: now must be a number (ms on the shared clock), got ${describe(now)}`);
+  const i32 = map.i32;
+  const sw = map.slotWords;
+  let removed = 0;
+  for (let s = 0; s < map.shards; s++) {
+    const d = descI32(map.shard0, s);
+    map.win.lock(d, OP.sweep);
+    let writing = false;
+    const region = map.t.regionW(d);
+    const cap = i32[d + D_CAP];
+    for (let i = 0; i < cap; i++) {
+      const at = region + i * sw;
+      const slots = map.v.i32;
+      const expiry = map.v.f64[(at + map.expiryOffW) >> 1];
+      // Entries without an expiry (+Infinity) never go, even for sweepExpired(Infinity).
+      if (slots[at] >= 0 || expiry > now || expiry === Infinity) continue;
+      if (!writing) {
+        map.win.begin(d);
+        writing = true;
+      }
+      if (map.removeOrRetire(d, at)) removed++;
+    }
+    if (writing) map.win.end(d, OP.sweep, -1);
+    map.win.unlock(d);
+  }
+  return removed;
+}

@@ -1,0 +1,220 @@
+/**
+ * Create options and the header: checks every option a map is created with
+ * (each error names the option, and nothing is allocated before all of them
+ * pass), sizes the buffer, and writes the header and the shard descriptors.
+ * `attach` checks a handle here too, before anything reads the buffer.
+ */
+import { availableParallelism } from 'node:os';
+import { getRandomValues } from 'node:crypto';
+import {
+  D_CAP,
+  D_LAST_SLOT,
+  D_LAST_THREAD,
+  D_REGION,
+  FLAG_LEASES,
+  FLAG_TTL,
+  HEADER_BYTES,
+  H_ALLOC_TOP,
+  H_DEFAULT_TTL_F64_WORD,
+  H_EXPIRY_OFF,
+  H_FLAGS,
+  H_KEY_N,
+  H_KEY_OFF,
+  H_KEY_TYPE,
+  H_LEASE_OFF,
+  H_LOG_CAP,
+  H_LOG_OFF,
+  H_MAGIC,
+  H_MAP_ID,
+  H_MAX_CAPACITY,
+  H_ON_CONFLICT,
+  H_SEED,
+  H_SHARDS,
+  H_SHARDS_OFF,
+  H_SLOT_BYTES,
+  H_SYNC,
+  H_VALUE_N,
+  H_VALUE_OFF,
+  H_VALUE_TYPE,
+  H_VERSION,
+  LAYOUT_VERSION,
+  MAGIC,
+  MAX_BUFFER_BYTES,
+  logOffBytes,
+  regionBytes,
+  regionsOffBytes,
+  shardI32,
+  slotLayout,
+} from './layout.js';
+import { describe, parseType } from './codec.js';
+import { slotsFor, slotsForCapacity } from './shard.js';
+import { InvalidHandleError, InvalidOptionError } from './errors.js';
+import type { SharedMapHandle, SharedMapOptions } from './types.js';
+
+/** Default most entries (when `maxCapacity` is not given): 2^24, as far as the 2 GiB buffer allows. */
+const DEFAULT_MAX_CAPACITY = 1 << 24;
+/** Default conflict log records. */
+const DEFAULT_LOG_RECORDS = 256;
+/** Regions a shard may hold at once over its lifetime's worth of growth (new + old + free-list slack), for sizing maxByteLength. */
+const REGION_SLACK = 3;
+
+function defaultShards(): number {
+  let n = 1;
+  while (n < availableParallelism() * 8) n *= 2;
+  return n;
+}
+
+/** Validates a TTL in ms: a positive finite number. */
+export function checkTtl(ms: unknown, what: string): number {
+  if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity)
+    throw new InvalidOptionError(`${what} must be a positive number of milliseconds, got ${describe(ms)}`);
+  return ms;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && (n & (n - 1)) === 0;
+}
+
+function checkPositiveInt(v: unknown, option: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new InvalidOptionError(
+      `options.${option} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * Checks `options` and makes the buffer of a new map: header written, every
+ * shard given its first region. Throws InvalidOptionError naming the option
+ * at fault before allocating anything.
+ */
+export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
+  const key = parseType(options.key ?? 'int32', 'key', false);
+  const value = parseType(options.value ?? 'float64', 'value', true);
+  const capacity = options.capacity === undefined ? 1024 : checkPositiveInt(options.capacity, 'capacity', 1 << 28);
+  const shards = options.shards === undefined ? defaultShards() : options.shards;
+  if (!isPowerOfTwo(shards) || shards > 4096)
+    throw new InvalidOptionError(`options.shards must be a power of two from 1 to 4096, got ${describe(shards)}`);
+  const sync = options.sync ?? 'lock';
+  if (sync !== 'lock' && sync !== 'none')
+    throw new InvalidOptionError(`options.sync must be 'lock' or 'none', got ${describe(sync)}`);
+  const onConflict = options.onConflict ?? 'throw';
+  if (onConflict !== 'throw' && onConflict !== 'record')
+    throw new InvalidOptionError(`options.onConflict must be 'throw' or 'record', got ${describe(onConflict)}`);
+  let seed: number;
+  if (options.seed === undefined) {
+    seed = getRandomValues(new Int32Array(1))[0]!;
+  } else {
+    if (typeof options.seed !== 'number' || !Number.isInteger(options.seed))
+      throw new InvalidOptionError(`options.seed must be an integer, got ${describe(options.seed)}`);
+    seed = options.seed | 0;
+  }
+  const logRecords =
+    options.conflictLogSize === undefined
+      ? DEFAULT_LOG_RECORDS
+      : checkPositiveInt(options.conflictLogSize, 'conflictLogSize', 1 << 16);
+  const explicitMax = options.maxCapacity !== undefined;
+  const maxCapacity = explicitMax
+    ? checkPositiveInt(options.maxCapacity, 'maxCapacity', 1 << 28)
+    : Math.max(DEFAULT_MAX_CAPACITY, capacity);
+  if (maxCapacity < capacity)
+    throw new InvalidOptionError(
+      `options.maxCapacity (${maxCapacity}) must be at least options.capacity (${capacity})`,
+    );
+
+  const ttl = options.ttl ?? false;
+  if (typeof ttl !== 'boolean') throw new InvalidOptionError(`options.ttl must be a boolean, got ${describe(ttl)}`);
+  const leases = options.leases ?? false;
+  if (typeof leases !== 'boolean')
+    throw new InvalidOptionError(`options.leases must be a boolean, got ${describe(leases)}`);
+  let defaultTtlMs = Infinity;
+  if (options.defaultTtlMs !== undefined) {
+    if (!ttl) throw new InvalidOptionError('options.defaultTtlMs needs options.ttl: true');
+    defaultTtlMs = checkTtl(options.defaultTtlMs, 'options.defaultTtlMs');
+  }
+  const slot = slotLayout(key.code, key.n, value.code, value.n, ttl, leases);
+  const regionsOff = regionsOffBytes(shards, logRecords);
+  // Per shard: room for its share of `capacity` plus 5% for uneven hashing.
+  const shardSlots = slotsForCapacity(Math.ceil((capacity / shards) * 1.05) + 1);
+  const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
+  const initialBytes = regionsOff + shards * shardRegionBytes;
+  // The buffer may grow to: every shard's share of maxCapacity (a generous
+  // share: hashing is uneven for small maps), doubled by growth steps, with
+  // room for the regions it leaves behind; the count check enforces
+  // maxCapacity exactly, this only reserves address space.
+  const shardMaxSlots = slotsFor(Math.ceil((maxCapacity / shards) * 1.5) + 32);
+  const minBytes = regionsOff + regionBytes(slotsFor(maxCapacity), slot.slotBytes);
+  if (explicitMax && minBytes > MAX_BUFFER_BYTES) {
+    throw new InvalidOptionError(
+      `options.maxCapacity ${maxCapacity} needs a buffer of at least ${minBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`,
+    );
+  }
+  const maxBytes = Math.min(
+    MAX_BUFFER_BYTES,
+    regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes),
+  );
+  if (initialBytes > maxBytes) {
+    throw new InvalidOptionError(
+      `options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`,
+    );
+  }
+  const sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+  const i32 = new Int32Array(sab);
+  i32[H_MAGIC] = MAGIC;
+  i32[H_VERSION] = LAYOUT_VERSION;
+  i32[H_SYNC] = sync === 'lock' ? 0 : 1;
+  i32[H_ON_CONFLICT] = onConflict === 'throw' ? 0 : 1;
+  i32[H_KEY_TYPE] = key.code;
+  i32[H_KEY_N] = key.n;
+  i32[H_VALUE_TYPE] = value.code;
+  i32[H_VALUE_N] = value.n;
+  i32[H_SHARDS] = shards;
+  i32[H_SEED] = seed;
+  i32[H_SLOT_BYTES] = slot.slotBytes;
+  i32[H_KEY_OFF] = slot.keyOffBytes;
+  i32[H_VALUE_OFF] = slot.valueOffBytes;
+  i32[H_MAX_CAPACITY] = explicitMax ? maxCapacity : 0;
+  i32[H_FLAGS] = (ttl ? FLAG_TTL : 0) | (leases ? FLAG_LEASES : 0);
+  i32[H_EXPIRY_OFF] = slot.expiryOffBytes;
+  i32[H_LEASE_OFF] = slot.leaseOffBytes;
+  new Float64Array(sab, 0, HEADER_BYTES >> 3)[H_DEFAULT_TTL_F64_WORD >> 1] = defaultTtlMs;
+  i32[H_LOG_OFF] = logOffBytes(shards);
+  i32[H_LOG_CAP] = logRecords;
+  i32[H_SHARDS_OFF] = HEADER_BYTES;
+  i32[H_MAP_ID] = getRandomValues(new Int32Array(1))[0]!;
+  for (let s = 0; s < shards; s++) {
+    const d = shardI32(HEADER_BYTES, s);
+    i32[d + D_REGION] = regionsOff + s * shardRegionBytes;
+    i32[d + D_CAP] = shardSlots;
+    i32[d + D_LAST_THREAD] = -1;
+    i32[d + D_LAST_SLOT] = -1;
+  }
+  i32[H_ALLOC_TOP] = initialBytes;
+  return sab;
+}
+
+/** The buffer of a map handle from another thread, checked: a shmap buffer of this layout version. Throws InvalidHandleError. */
+export function handleBuffer(handle: SharedMapHandle): SharedArrayBuffer {
+  const sab = (handle as { buffer?: unknown } | null | undefined)?.buffer;
+  if (handle === null || typeof handle !== 'object' || !(sab instanceof SharedArrayBuffer)) {
+    throw new InvalidHandleError(
+      `SharedMap.attach needs a handle ({ shmap: 1, buffer: SharedArrayBuffer }) from map.handle, got ${describe(handle)}`,
+    );
+  }
+  if (sab.byteLength < HEADER_BYTES)
+    throw new InvalidHandleError(
+      `SharedMap.attach: the buffer (${sab.byteLength} bytes) is too small to be a shmap map`,
+    );
+  const i32 = new Int32Array(sab, 0, HEADER_BYTES >> 2);
+  if (i32[H_MAGIC] !== MAGIC)
+    throw new InvalidHandleError('SharedMap.attach: the buffer is not a shmap map (bad magic)');
+  if (i32[H_VERSION] !== LAYOUT_VERSION) {
+    throw new InvalidHandleError(
+      `SharedMap.attach: the map has layout version ${i32[H_VERSION]}, this shmap reads version ${LAYOUT_VERSION}`,
+    );
+  }
+  return sab;
+}
