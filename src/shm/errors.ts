@@ -4,6 +4,13 @@
  *
  * Misuse by a program (a race shmap detected) is one of the Concurrent*
  * errors, with Go's fixed messages. A missing key is not an error.
+ *
+ * Across threads: an error thrown in a worker reaches another thread by
+ * structured clone (piscina's rejected `run`, `postMessage`), which keeps
+ * `message` and `stack` and drops the class, `name` and `code`. The stack's
+ * first line still reads `ConcurrentMapIterationError: ...`, so
+ * `reviveError(err)` restores the class (and with it `code` and
+ * `instanceof`), and `isShmapError(err)` recognizes one.
  */
 
 export type ShmapErrorCode =
@@ -116,4 +123,77 @@ export class InvariantError extends ShmapError {
   constructor(message: string) {
     super('SHMAP_INVARIANT', 'invariant failed: ' + message);
   }
+}
+
+/** Any error shmap throws: `ShmapError` and its subclasses, and the two that extend `TypeError`. */
+export type AnyShmapError = ShmapError | InvalidOptionError | ShmapTypeError;
+
+type ErrorClass = abstract new (...args: never[]) => AnyShmapError;
+
+/** Every concrete class by its `name` (the first word of its stack), and the `code` each carries. */
+const CLASSES: Record<string, { cls: ErrorClass; code: ShmapErrorCode }> = {
+  InvalidOptionError: { cls: InvalidOptionError, code: 'SHMAP_INVALID_OPTION' },
+  ShmapTypeError: { cls: ShmapTypeError, code: 'SHMAP_INVALID_TYPE' },
+  KeyTooLongError: { cls: KeyTooLongError, code: 'SHMAP_KEY_TOO_LONG' },
+  ValueTooLargeError: { cls: ValueTooLargeError, code: 'SHMAP_VALUE_TOO_LARGE' },
+  MapFullError: { cls: MapFullError, code: 'SHMAP_MAP_FULL' },
+  InvalidHandleError: { cls: InvalidHandleError, code: 'SHMAP_INVALID_HANDLE' },
+  ConcurrentMapIterationError: { cls: ConcurrentMapIterationError, code: 'SHMAP_CONCURRENT_ITERATION' },
+  ConcurrentMapWriteError: { cls: ConcurrentMapWriteError, code: 'SHMAP_CONCURRENT_WRITE' },
+  ConcurrentMapReadError: { cls: ConcurrentMapReadError, code: 'SHMAP_CONCURRENT_READ' },
+  RecursiveUpdateError: { cls: RecursiveUpdateError, code: 'SHMAP_RECURSIVE_UPDATE' },
+  LeaseError: { cls: LeaseError, code: 'SHMAP_LEASE' },
+  InvariantError: { cls: InvariantError, code: 'SHMAP_INVARIANT' },
+};
+
+/** The class an error-like value came from: by its own `code`, else its `name`, else its stack's first word. */
+function classOf(err: { code?: unknown; name?: unknown; stack?: unknown }): string | undefined {
+  if (typeof err.code === 'string') {
+    const byCode = Object.keys(CLASSES).find((name) => CLASSES[name]!.code === err.code);
+    if (byCode !== undefined) return byCode;
+  }
+  if (typeof err.name === 'string' && Object.hasOwn(CLASSES, err.name)) return err.name;
+  const first = typeof err.stack === 'string' ? /^(\w+)(?: \[\w+\])?: /.exec(err.stack)?.[1] : undefined;
+  return first !== undefined && Object.hasOwn(CLASSES, first) ? first : undefined;
+}
+
+/**
+ * Restores a shmap error that crossed a thread boundary (structured clone
+ * turns it into a plain `Error` without `code`): returns an instance of the
+ * original class with the same `message`, `stack` and `cause`, and its
+ * `code`. Anything else (not a shmap error, or already one) is returned as
+ * it is.
+ *
+ * ```ts
+ * try { await pool.run(task); } catch (e) {
+ *   const err = reviveError(e);
+ *   if (err instanceof ConcurrentMapIterationError) ...   // or err.code === 'SHMAP_CONCURRENT_ITERATION'
+ * }
+ * ```
+ */
+export function reviveError<T>(err: T): T | AnyShmapError {
+  if (err === null || typeof err !== 'object') return err;
+  const name = classOf(err as { code?: unknown; name?: unknown; stack?: unknown });
+  if (name === undefined) return err;
+  const { cls, code } = CLASSES[name]!;
+  if (err instanceof cls) return err;
+  const from = err as { message?: unknown; stack?: unknown; cause?: unknown };
+  const revived = Object.create(cls.prototype as object) as AnyShmapError;
+  const own = (key: string, value: unknown, enumerable: boolean) =>
+    Object.defineProperty(revived, key, { value, enumerable, writable: true, configurable: true });
+  own('message', String(from.message ?? ''), false);
+  own('stack', from.stack, false);
+  if ('cause' in from) own('cause', from.cause, false);
+  own('code', code, true);
+  own('name', name, true);
+  return revived;
+}
+
+/**
+ * Whether `err` is a shmap error, here or after crossing a thread boundary.
+ * A cloned one is a plain `Error`: `reviveError(err)` gives it back its
+ * class and `code`.
+ */
+export function isShmapError(err: unknown): boolean {
+  return err !== null && typeof err === 'object' && classOf(err) !== undefined;
 }
