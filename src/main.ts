@@ -4,9 +4,11 @@
  * that command's module in src/commands/. Each command returns its exit code.
  *
  * Exit codes (every command): 0 success, 1 the run found a failure
- * (verification, conflicts, violation), 2 bad arguments, 3 inconclusive
- * (`check`: a key timed out).
+ * (verification, conflicts, violation), 2 bad arguments (or a missing
+ * optional package the command needs), 3 inconclusive (`check`: a key timed
+ * out).
  */
+import { packageVersion } from './optional.js';
 
 /** One CLI command: parses its own arguments and returns the exit code. */
 export interface Command {
@@ -26,12 +28,13 @@ const COMMANDS: Record<string, string> = {
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   return [
-    'usage: shmap <command> [options]     (node dist/main.js <command> --help for its options)',
+    'usage: shmap <command> [options]     (shmap <command> --help for its options)',
+    '       shmap --version',
     '',
     'commands:',
     ...Object.entries(COMMANDS).map(([name, text]) => `  ${name.padEnd(width)}  ${text}`),
     '',
-    'exit codes: 0 ok, 1 failure found, 2 bad arguments, 3 inconclusive',
+    'exit codes: 0 ok, 1 failure found, 2 bad arguments or a missing optional package, 3 inconclusive',
   ].join('\n');
 }
 
@@ -40,6 +43,10 @@ async function main(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
   }
   if (!Object.hasOwn(COMMANDS, name)) {
     process.stderr.write(`shmap: unknown command '${name}'\n\n${usage()}\n`);

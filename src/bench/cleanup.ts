@@ -37,7 +37,7 @@ import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { DeleteQueue } from '../shm/patterns/delete-queue.js';
 import { createStopSwitch, requestStop, sharedNow } from '../shm/patterns/ttl.js';
-import { ROOT, fileStamp, gitCommit } from './results.js';
+import { fileStamp, gitCommit, resultsDir } from './results.js';
 import { CTL, type CleanerResult, type CleanupTask, type HandlerResult, type Strategy } from './cleanup-worker.js';
 
 export const STRATEGIES: Strategy[] = ['range-none', 'stop-the-world', 'sweep', 'ttl', 'delete-queue'];
@@ -364,7 +364,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const doc = { command: `bench cleanup${values.quick ? ' --quick' : ''}`, config: c, machine, elapsedS, rows };
   try {
-    const dir = ROOT + 'bench/results/';
+    const dir = resultsDir() + '/';
     mkdirSync(dir, { recursive: true });
     const name = `${fileStamp(new Date())}_${gitCommit()}_cleanup${values.quick ? '_quick' : ''}`;
     writeFileSync(dir + name + '.json', JSON.stringify(doc, null, 2) + '\n');

@@ -27,7 +27,7 @@ export type OpKind = typeof GET | typeof SET | typeof DEL;
 export type Key = number | string;
 export type Value = number | string;
 
-/** The workloads of issue 4: int32 keys / float64 values, and `session:<base36>` keys / ~32-byte strings. */
+/** The benchmark workloads: int32 keys / float64 values, and `session:<base36>` keys / ~32-byte strings. */
 export type WorkloadName = 'int32' | 'string';
 
 /** One thread's ops: op i is `kinds[i]` on `keys[keyIdx[i]]` (with `values[valIdx[i]]` for a set). Lengths are equal and a power of two. */

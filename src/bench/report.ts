@@ -209,7 +209,7 @@ export function evaluateTargets(rows: readonly DerivedRow[]): TargetResult[] {
 }
 
 export function formatTargets(targets: readonly TargetResult[]): string {
-  const out = ['', '== targets (issue 4), judged on this run =='];
+  const out = ['', "== shmap's performance targets, judged on this run =="];
   for (const t of targets) {
     if (t.met === undefined) {
       out.push(`  n/a     ${t.target}: not measured in this run`);

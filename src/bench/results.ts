@@ -1,20 +1,33 @@
 /**
  * Naming of generated output (benchmark results, profiles): by date and
- * commit, as STYLE.md asks. One place, used by `bench`, `bench cleanup` and
+ * commit. One place, used by `bench`, `bench cleanup` and
  * `profile`.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../optional.js';
 
-/** The project's root (where `bench/results/` and `profiles/` live), from dist/bench/. */
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** shmap's own folder (the repository, or node_modules/shmap when installed), from dist/bench/. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `git rev-parse --short HEAD` in `cwd`, or 'nogit' outside a checkout. */
-export function gitCommit(cwd: string = ROOT): string {
+/** Where `bench` and `bench cleanup` write their results: under the current directory, never inside the package. */
+export function resultsDir(): string {
+  return resolve('bench', 'results');
+}
+
+/**
+ * What produced the output: `git rev-parse --short HEAD` when shmap runs from
+ * its own checkout, else `v<version>` (an installed package; git would name
+ * the commit of the project that installed it).
+ */
+export function gitCommit(): string {
+  if (!existsSync(join(PACKAGE_ROOT, '.git'))) return `v${packageVersion()}`;
   try {
     return (
       execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-        cwd,
+        cwd: PACKAGE_ROOT,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim() || 'nogit'

@@ -10,7 +10,7 @@ import * as hdr from 'hdr-histogram-js';
 import { BARRIER_WORDS } from '../shm/sync.js';
 import type { Driver, Prepared, WorkloadName } from './driver.js';
 import { measure, type MeasureResult, type Plan } from './measure.js';
-import { loadDriver } from './systems.js';
+import { loadDriver, missingPackage } from './systems.js';
 import type { BenchTask } from './worker.js';
 import { cachedTables, generateOps, opStream, zipfTable, type Dist, type OpArrays, type Phase } from './workload.js';
 
@@ -167,14 +167,16 @@ export async function runBench(config: BenchConfig, progress: Progress): Promise
   const drivers: Driver[] = [];
   const skipped: Skipped[] = [];
   for (const name of config.systems) {
-    const d = await loadDriver(name);
-    const reason = d.unavailable?.();
-    if (reason !== undefined) {
-      if (!skipped.some((s) => s.reason === reason)) progress.note(reason);
-      skipped.push({ system: name, reason });
-    } else {
+    const missing = missingPackage(name);
+    const d = missing === undefined ? await loadDriver(name) : undefined;
+    const reason = missing ?? d?.unavailable?.();
+    if (d !== undefined && reason === undefined) {
       drivers.push(d);
+      continue;
     }
+    const why = reason ?? `${name}: unavailable`;
+    if (!skipped.some((s) => s.reason === why)) progress.note(why);
+    skipped.push({ system: name, reason: why });
   }
   const total = config.workloads.length * drivers.reduce((n, d) => n + runsOf(d, config).length, 0);
   const maxThreads = Math.max(...config.threads);

@@ -3,6 +3,7 @@
  * run (or a worker) that skips Redis never loads the Redis client.
  */
 import type { Driver } from './driver.js';
+import { installed } from '../optional.js';
 
 const MODULES: Record<string, () => Promise<{ drivers: Driver[] }>> = {
   map: () => import('./map-single.js'),
@@ -21,6 +22,16 @@ export const SYSTEM_NAMES: readonly string[] = Object.keys(MODULES);
 
 /** The system all ratios are taken against. */
 export const REFERENCE = 'shmap';
+
+/** The optional peer dependency a system's module imports, if any. */
+const NEEDS: Record<string, string> = { redis: 'redis', 'redis-p64': 'redis', lmdb: 'lmdb' };
+
+/** Why a system cannot load here (its npm package is not installed), in one line; undefined when it can. */
+export function missingPackage(name: string): string | undefined {
+  const pkg = NEEDS[name];
+  if (pkg === undefined || installed(pkg)) return undefined;
+  return `${pkg}: the '${pkg}' package is not installed, skipping the ${pkg} rows (include them: npm install ${pkg})`;
+}
 
 export async function loadDriver(name: string): Promise<Driver> {
   const load = MODULES[name];

@@ -6,15 +6,16 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
 import { derive, evaluateTargets, fmtRate, formatTables, formatTargets } from '../bench/report.js';
-import { ROOT, fileStamp, gitCommit } from '../bench/results.js';
+import { fileStamp, gitCommit, resultsDir } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
 import { SYSTEM_NAMES } from '../bench/systems.js';
 
-/** The full matrix of issue 4 (about 8 minutes on 2 cores). */
+/** The full matrix (about 8 minutes on 2 cores). */
 const FULL: Omit<BenchConfig, 'systems' | 'workerFile'> = {
   preload: 1_000_000,
   opsLength: 1 << 20,
@@ -48,7 +49,8 @@ function help(): string {
     'repetitions. Prints ops/s (median of repetitions, spread = half the range),',
     'ns/op per thread, p50/p99/p99.9 latency (per op, or per batch of 64 for batched',
     "rows), shmap's ratio to each row, this/Map for single-thread rows, scaling over",
-    'the 1-thread row, and the targets of issue 4. Writes bench/results/<date>_<commit>.json.',
+    "the 1-thread row, and shmap's performance targets judged on the run. Writes",
+    'bench/results/<date>_<commit>.json under the current directory.',
     '',
     'options:',
     `  --quick        under a minute: ${QUICK.preload.toLocaleString('en-US')} keys, uniform only, 1 and 2 workers, short windows`,
@@ -194,7 +196,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   const text = [...head, formatTables(rows, config.preload), formatTargets(targets)].join('\n') + '\n';
 
-  const file = `${ROOT}bench/results/${fileStamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
+  const file = `${resultsDir()}/${fileStamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
   const json = {
     command,
     machine,
@@ -209,10 +211,10 @@ export async function run(argv: string[]): Promise<number> {
   };
   let written: string;
   try {
-    mkdirSync(`${ROOT}bench/results`, { recursive: true });
+    mkdirSync(resultsDir(), { recursive: true });
     writeFileSync(`${file}.json`, JSON.stringify(json, null, 2) + '\n');
     writeFileSync(`${file}.txt`, text);
-    written = `results: ${file}.json (and .txt)\n`;
+    written = `results: ${relative(process.cwd(), file)}.json (and .txt)\n`;
   } catch (err) {
     written = `results not written: ${(err as Error).message}\n`;
   }

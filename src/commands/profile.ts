@@ -16,11 +16,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gitCommit } from '../bench/results.js';
+import { installHint, installed } from '../optional.js';
 import { UsageError } from '../stress/options.js';
 import { parseStressArgs, usage as stressUsage } from './stress.js';
 
@@ -99,13 +99,17 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return 0;
   }
+  // Checked before any work: without 0x there would be profiles and no flamegraphs.
+  if (!installed('0x/cmd.js')) {
+    process.stderr.write(`shmap profile: ${installHint('drawing flamegraphs', '0x')}\n`);
+    return 2;
+  }
   if (!stressArgs.some((a) => a.startsWith('--duration') || a.startsWith('--ops')))
     stressArgs.push('--duration', DEFAULT_DURATION_S);
 
   const mainJs = fileURLToPath(new URL('../main.js', import.meta.url));
-  const root = fileURLToPath(new URL('../../', import.meta.url));
   const scenario = parsed.options.scenario;
-  const dir = resolve(outDir, `${scenario}-${stamp()}-${gitCommit(root)}`);
+  const dir = resolve(outDir, `${scenario}-${stamp()}-${gitCommit()}`);
   mkdirSync(dir, { recursive: true });
   const raw = mkdtempSync(join(tmpdir(), 'shmap-cpuprof-'));
 
@@ -136,7 +140,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`shmap profile: the stress run wrote no CPU profile (exit ${stressCode})\n`);
     return 1;
   }
-  const zeroX = createRequire(import.meta.url).resolve('0x/cmd.js');
+  const zeroX = fileURLToPath(import.meta.resolve('0x/cmd.js'));
   let failures = 0;
   let workersWithMapFrames = 0;
   const lines: string[] = [];

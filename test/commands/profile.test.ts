@@ -29,7 +29,7 @@ it('writes a flamegraph per thread and finds get/set/probe frames in the workers
       '--out',
       out,
     ],
-    { encoding: 'utf8', timeout: 90_000 },
+    { encoding: 'utf8', timeout: 500_000 },
   );
   expect(r.stderr).not.toMatch(/no worker profile shows SharedMap frames/);
   expect(r.status).toBe(0);
@@ -56,4 +56,4 @@ it('writes a flamegraph per thread and finds get/set/probe frames in the workers
   expect(page).toMatch(frame('set', 'map'));
   expect(page).toMatch(frame('find|findForWrite|readSlot', '(shard|map)'));
   expect(page).toContain('runMixed');
-});
+}, 600_000); // a loaded machine stretches a 1 s stress run under the profiler to minutes: slow is no failure

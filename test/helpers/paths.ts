@@ -19,3 +19,8 @@ export function distPath(rel: string): string {
 export function testPath(rel: string): string {
   return root + 'test/' + rel;
 }
+
+/** Absolute path of a file in the repository, e.g. repoPath('package.json'); repoPath('') is the root. */
+export function repoPath(rel: string): string {
+  return root + rel;
+}
