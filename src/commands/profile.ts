@@ -34,6 +34,9 @@ interface CpuProfile {
   samples?: number[];
 }
 
+/** Functions under src/shm/ that only the stress harness calls (its start barrier), not SharedMap's work. */
+const HARNESS_FRAMES = new Set(['sync.js:barrierWait']);
+
 /** Share of samples per SharedMap function (self + callees, i.e. inclusive) in one profile. */
 export function shmapFrames(profile: CpuProfile): { total: number; byFunction: Map<string, number> } {
   const parent = new Map<number, number>();
@@ -47,7 +50,7 @@ export function shmapFrames(profile: CpuProfile): { total: number; byFunction: M
       const f = byId.get(id)!.callFrame;
       if (!/\/shm\/[^/]+\.js$/.test(f.url)) continue;
       const name = `${f.url.slice(f.url.lastIndexOf('/') + 1)}:${f.functionName || '(anonymous)'}`;
-      if (seen.has(name)) continue;
+      if (seen.has(name) || HARNESS_FRAMES.has(name)) continue;
       seen.add(name);
       byFunction.set(name, (byFunction.get(name) ?? 0) + 1);
     }
@@ -185,6 +188,6 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function bad(reason: string): number {
-  process.stderr.write(`shmap profile: ${reason}\n(see node dist/main.js profile --help)\n`);
+  process.stderr.write(`shmap profile: ${reason}\n(see shmap profile --help)\n`);
   return 2;
 }

@@ -11,6 +11,7 @@ import type { KeyType, ValueType } from '../shm/types.js';
 import {
   DEFAULT_MIX,
   defaultOptions,
+  joinNegativeValues,
   parseDist,
   parseInteger,
   parseMix,
@@ -81,7 +82,7 @@ export function usage(command = 'stress'): string {
     '  --sync MODE         lock (per-shard locks, default) | none (unsynchronized, to reproduce the races)',
     "  --shards N          map shards, a power of two (default: the map's)",
     "  --seed N            seeds key choice and the map's hash (default: from the clock; printed)",
-    '  --json              print one JSON document on stdout and nothing else',
+    '  --json              print one JSON document on stdout (progress stays on stderr when it is a terminal)',
     '  --report FILE       also write the summary with every conflict report to FILE',
     '  --history FILE      record every op on the sampled keys and write the history (JSON Lines, as `check` reads) to FILE',
     `  --history-keys N    keys to sample: ids 0..N-1 of the shared space, the hottest of every --dist (default ${DEFAULT_HISTORY_KEYS});`,
@@ -116,7 +117,9 @@ export interface ParsedStressArgs {
 export function parseStressArgs(argv: string[]): ParsedStressArgs {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    const valued = new Set(Object.keys(OPTIONS).filter((k) => OPTIONS[k as keyof typeof OPTIONS].type === 'string'));
+    const args = joinNegativeValues(argv, valued);
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
   } catch (err) {
     throw new UsageError((err as Error).message.split('\n')[0]!);
   }
@@ -175,9 +178,13 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
   return { options: o, json: values.json === true, report, history, help };
 }
 
-/** Progress on stderr: a bar on a terminal, a plain line every 2 s otherwise, nothing with --json. */
+/**
+ * Progress on stderr: a bar on a terminal (with --json too: stdout carries
+ * the document, stderr the bar), a plain line every 2 s otherwise, nothing
+ * with --json when stderr is not a terminal.
+ */
 function progressHooks(parsed: ParsedStressArgs): { hooks: RunHooks; done: () => void } {
-  if (parsed.json) return { hooks: {}, done: () => {} };
+  if (parsed.json && !process.stderr.isTTY) return { hooks: {}, done: () => {} };
   const o = parsed.options;
   const what = o.ops === undefined ? `${o.durationMs / 1000} s` : `${o.ops} ops`;
   if (process.stderr.isTTY) {
@@ -239,7 +246,7 @@ export async function run(argv: string[]): Promise<number> {
     parsed = parseStressArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`shmap stress: ${err.message}\n(see node dist/main.js stress --help)\n`);
+      process.stderr.write(`shmap stress: ${err.message}\n(see shmap stress --help)\n`);
       return 2;
     }
     throw err;

@@ -27,18 +27,22 @@ function table(rows: string[][]): string[] {
 export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN): string {
   const o = r.options;
   const out: string[] = [];
+  // Only workers in the 'mixed' role run the --mix workload; a scenario without them ignores it.
+  const mixUsed = r.workers.some((w) => w.role === 'mixed');
   out.push(
     `shmap stress: scenario ${o.scenario}, ${o.workers} workers, sync ${o.sync}, seed ${o.seed}`,
-    `  keys ${o.keys} shared + ${o.owned} owned per worker (${o.keyType} -> ${o.valueType}), mix ${o.mix}, dist ${o.dist}`,
+    `  keys ${o.keys} shared + ${o.owned} owned per worker (${o.keyType} -> ${o.valueType})` +
+      (mixUsed ? `, mix ${o.mix}` : '') +
+      `, dist ${o.dist}`,
     '',
     `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s = ${rate(r.opsPerSec)} ops/s` +
       (r.interrupted ? ' (interrupted: stopped early, what was done is verified)' : ''),
   );
   out.push(
     ...table([
-      ['worker', 'thread', 'role', 'ops', 'ops/s', 'gc pauses', 'gc total', 'gc max', 'iter ok/aborted'],
+      ['worker', 'thread id', 'role', 'ops', 'ops/s', 'gc pauses', 'gc total', 'gc max', 'iter ok/aborted'],
       ...r.workers.map((w) => [
-        `w${w.index}`,
+        String(w.index),
         String(w.threadId),
         w.role,
         w.ops.toLocaleString('en-US'),
@@ -108,16 +112,50 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     for (const l of v.losses) out.push(`  ${l}`);
     out.push(`  invariants ${v.invariants}`);
   }
-  if (v.pattern !== undefined) {
-    out.push(
-      `${o.scenario} checks: ${Object.entries(v.pattern)
-        .map(([k, n]) => `${k} ${n.toLocaleString('en-US')}`)
-        .join(', ')}`,
-    );
-  }
+  if (v.pattern !== undefined) out.push(...formatPatternChecks(o.scenario, v.pattern));
   if (r.history !== undefined) out.push('', ...formatHistorySummary(r));
   out.push(r.exitCode === 0 ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
   return out.join('\n');
+}
+
+/** `fooBarBaz` as `foo bar baz`. */
+function words(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/**
+ * The checks of the ttl, lease and delete-queue scenarios as sentences.
+ * Counts a sentence does not use (a scenario's new check) follow in words.
+ */
+function formatPatternChecks(scenario: string, checks: Readonly<Record<string, number>>): string[] {
+  const used = new Set<string>();
+  const n = (k: string): string => {
+    used.add(k);
+    return (checks[k] ?? 0).toLocaleString('en-US');
+  };
+  const lines: string[] = [];
+  if (scenario === 'ttl') {
+    lines.push(
+      `ttl: ${n('ttlSets')} sets with a TTL; ${n('expiredReadsChecked')} reads checked after expiry, ${n('expiredReadViolations')} returned an expired entry`,
+      `  sweeper thread: ${n('sweeperSweeps')} sweeps reclaimed ${n('sweeperRemoved')}; after the run a sweep at the last expiry reclaimed ${n('finalSweepRemoved')} (${n('unexpiredAtFinalSweep')} unexpired then), one more ${n('lastSweepRemoved')}; ${n('finalSize')} entries left`,
+    );
+  } else if (scenario === 'lease') {
+    lines.push(
+      `lease: ${n('acquires')} acquires (${n('acquireMisses')} found the key retired), ${n('leaseChecks')} checks while held: ${n('removedWhileLeased')} leased entries removed, ${n('releaseErrors')} release errors`,
+      `  retirer: ${n('retired')} retired (${n('removedByRetire')} removed at once, ${n('deferred')} deferred and removed by their last release: ${n('removedByRelease')}), ${n('reinserted')} re-inserted; ${n('keysChecked')} keys checked at the end, ${n('keysWrong')} wrong`,
+    );
+  } else if (scenario === 'delete-queue') {
+    lines.push(
+      `delete-queue: ${n('doomedSet')} doomed keys set, ${n('enqueued')} enqueued (${n('enqueueRefused')} refused while the queue was full: ${n('queueFullRejections')} rejections, ${n('queueFullWaits')} waits for room)`,
+      `  drainer thread: ${n('drained')} deletes applied, ${n('drainerDeleted')} removed, ${n('drainerFoundAbsent')} already absent; ${n('doomedKeysChecked')} doomed keys checked at the end, ${n('doomedKeysWrong')} wrong`,
+    );
+  }
+  const rest = Object.keys(checks).filter((k) => !used.has(k));
+  if (rest.length > 0)
+    lines.push(
+      `${lines.length === 0 ? scenario : ' '} checks: ${rest.map((k) => `${words(k)} ${n(k)}`).join(', ')}`.trimStart(),
+    );
+  return lines;
 }
 
 /** `--history`: what was recorded (never silent about drops) and, with `--check`, the verdict and any counterexample. */
@@ -125,7 +163,7 @@ function formatHistorySummary(r: StressResult): string[] {
   const h = r.history!;
   const out = [
     `history: ${h.recorded.toLocaleString('en-US')} ops recorded on ${h.keys} sampled keys (ids 0..${h.keys - 1}), ` +
-      `after ${h.initial} initial sets by the main thread (thread ${r.options.workers})` +
+      `after ${h.initial} initial sets by the main thread (recorded as thread ${r.options.workers}; workers keep their numbers)` +
       (h.dropped > 0 ? `, ${h.dropped.toLocaleString('en-US')} NOT recorded` : ', none dropped'),
   ];
   for (const st of h.stopped) {

@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { shmapFrames } from '../../src/commands/profile.js';
 import { distPath } from '../helpers/paths.js';
 
 const out = mkdtempSync(join(tmpdir(), 'shmap-profile-test-'));
@@ -57,3 +58,23 @@ it('writes a flamegraph per thread and finds get/set/probe frames in the workers
   expect(page).toMatch(frame('find|findForWrite|readSlot', '(shard|map)'));
   expect(page).toContain('runMixed');
 }, 600_000); // a loaded machine stretches a 1 s stress run under the profiler to minutes: slow is no failure
+
+it("counts SharedMap's own frames, not the harness's start barrier (which lives in shm/sync.js)", () => {
+  const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({
+    id,
+    callFrame: { functionName, url },
+    children,
+  });
+  const profile = {
+    nodes: [
+      frame(1, '(root)', '', [2, 4]),
+      frame(2, 'runMixed', 'file:///x/dist/stress/workload.js', [3]),
+      frame(3, 'get', 'file:///x/dist/shm/map.js'),
+      frame(4, 'barrierWait', 'file:///x/dist/shm/sync.js'),
+    ],
+    samples: [3, 3, 4, 4, 4, 4],
+  };
+  const { total, byFunction } = shmapFrames(profile);
+  expect(total).toBe(6);
+  expect([...byFunction]).toEqual([['map.js:get', 2]]);
+});

@@ -21,6 +21,8 @@ describe('stress arguments', () => {
     [['--workers', 'four'], /--workers must be a whole number, got 'four'/],
     [['--ops', '1.5'], /--ops must be a whole number/],
     [['--duration=-3'], /--duration must be a number/],
+    [['--duration', '-3'], /--duration must be a number in \(0, 86400\], got '-3'/],
+    [['--seed', '-5'], /--seed must be between 0 and 2147483647, got -5/],
     [['--duration', '0'], /--duration must be a number in \(0, 86400\]/],
     [['--duration', '1', '--ops', '100'], /give --duration or --ops, not both/],
     [
