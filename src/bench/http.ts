@@ -1,0 +1,355 @@
+/**
+ * `shmap bench http`: the motivating setting for real. For each cleanup
+ * strategy, `serve` runs in a child process and autocannon loads it over
+ * HTTP with a realistic session mix (src/bench/http-load.ts); then the
+ * client reads back what must still be there. Peers under the same load in
+ * the same run: a private Map per thread (not shared), Redis on loopback
+ * (skipped with a one-line reason when redis-server is absent), and, where
+ * reusePort exists, dispatch mode. One table; results under bench/results/.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { spawnServe } from '../serve/child.js';
+import { reusePortAvailable } from '../serve/options.js';
+import type { StopSummary } from '../serve/server.js';
+import { fileStamp, gitCommit } from './results.js';
+import { RedisServer, redisUnavailable } from './redis.js';
+import { runLoad, staleMargin, type LoadResult } from './http-load.js';
+
+/** One row: a strategy (or peer) and the serve arguments that make it. */
+export interface Variant {
+  name: string;
+  args: string[];
+  /** Expected to lose or corrupt nothing (the run fails if it does). */
+  safe: boolean;
+  needsRedis?: boolean;
+}
+
+export function variants(threads: number): Variant[] {
+  const t = ['--threads', String(threads)];
+  const v: Variant[] = [
+    { name: 'range-delete', args: [...t, '--cleanup', 'range-delete'], safe: false },
+    { name: 'range-delete (sync none)', args: [...t, '--cleanup', 'range-delete', '--sync', 'none'], safe: false },
+    { name: 'stop-the-world', args: [...t, '--cleanup', 'stop-the-world'], safe: true },
+    { name: 'sweep', args: [...t, '--cleanup', 'sweep'], safe: true },
+    { name: 'ttl', args: [...t, '--cleanup', 'ttl'], safe: true },
+    { name: 'delete-queue', args: [...t, '--cleanup', 'delete-queue'], safe: true },
+    { name: 'lease', args: [...t, '--cleanup', 'lease'], safe: true },
+    { name: 'rebuild', args: [...t, '--cleanup', 'rebuild'], safe: true },
+  ];
+  if (reusePortAvailable())
+    v.push({ name: 'sweep, dispatch mode', args: [...t, '--cleanup', 'sweep', '--mode', 'dispatch'], safe: true });
+  v.push({ name: 'private Map per thread', args: [...t, '--store', 'map'], safe: false });
+  v.push({ name: 'redis', args: [...t, '--store', 'redis'], safe: true, needsRedis: true });
+  return v;
+}
+
+export interface HttpBenchConfig {
+  durationS: number;
+  connections: number;
+  threads: number;
+  staleMs: number;
+  rangeEvery: number;
+  workMs: number;
+  window: number;
+  seed: number;
+}
+
+export const FULL: HttpBenchConfig = {
+  durationS: 10,
+  connections: 32,
+  threads: availableParallelism(),
+  staleMs: 2_000,
+  rangeEvery: 500,
+  workMs: 1,
+  window: 20_000,
+  seed: 7,
+};
+export const QUICK: HttpBenchConfig = { ...FULL, durationS: 2.5, connections: 16, staleMs: 1_000, rangeEvery: 100 };
+
+export interface HttpRow {
+  name: string;
+  mode: string;
+  safe: boolean;
+  load?: LoadResult;
+  server?: {
+    cleaned: number;
+    cleanedPerSec: number;
+    conflicts: number;
+    iterationErrors: number;
+    gcCount: number;
+    gcMs: number;
+    gcMaxMs: number;
+    maxRssBytes: number;
+    exitCode: number | null;
+    forced: number;
+  };
+  skipped?: string;
+  error?: string;
+}
+
+/** Runs one variant: serve in a child, the load, then SIGTERM and the server's own figures. */
+export async function runVariant(v: Variant, c: HttpBenchConfig, redisUrl?: string): Promise<HttpRow> {
+  const args = [
+    '--port',
+    '0',
+    '--stale-ms',
+    String(c.staleMs),
+    '--range-every',
+    String(c.rangeEvery),
+    '--work-ms',
+    String(c.workMs),
+    ...v.args,
+    ...(v.needsRedis === true && redisUrl !== undefined ? ['--redis-url', redisUrl] : []),
+  ];
+  const child = await spawnServe(args);
+  const mode = /mode (\w+)/.exec(child.modeLine)?.[1] ?? '?';
+  let load: LoadResult;
+  const t0 = performance.now();
+  try {
+    load = await runLoad({
+      url: child.url,
+      connections: c.connections,
+      durationS: c.durationS,
+      staleMs: c.staleMs,
+      seed: c.seed,
+      window: c.window,
+      timeoutS: 10,
+    });
+  } catch (err) {
+    await child.stop().catch(() => undefined);
+    throw err;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const stopped = await child.stop();
+  const s: StopSummary | undefined = stopped.summary;
+  if (s === undefined)
+    return { name: v.name, mode, safe: v.safe, load, error: `no summary: ${child.output().slice(-300)}` };
+  const map = s.stats.map as { conflicts?: number; expiredKeys?: number };
+  const cleaned = s.stats.server.cleaned + (map.expiredKeys ?? 0);
+  return {
+    name: v.name,
+    mode,
+    safe: v.safe,
+    load,
+    server: {
+      cleaned,
+      cleanedPerSec: cleaned / seconds,
+      conflicts: map.conflicts ?? 0,
+      iterationErrors: s.stats.server.iterationErrors,
+      gcCount: s.stats.server.gcCount,
+      gcMs: s.stats.server.gcMs,
+      gcMaxMs: s.stats.server.gcMaxMs,
+      maxRssBytes: s.stats.maxRssBytes,
+      exitCode: stopped.code,
+      forced: s.forced,
+    },
+  };
+}
+
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const count = (v: number) => Math.round(v).toLocaleString('en-US');
+const rate = (v: number) => (v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
+
+export function formatHttpTable(rows: HttpRow[]): string {
+  const head = [
+    'strategy',
+    'mode',
+    'req/s',
+    'p50 ms',
+    'p99',
+    'p99.9',
+    'max',
+    'non-2xx',
+    '5xx',
+    'errors',
+    'timeouts',
+    'lost',
+    'wrong',
+    'cleaned/s',
+    'conflicts',
+    'GCs',
+    'GC total',
+    'GC max',
+    'peak RSS',
+  ];
+  const body = rows.map((r) => {
+    if (r.load === undefined || r.server === undefined)
+      return [r.name, r.mode, r.skipped !== undefined ? `skipped: ${r.skipped}` : `ERROR ${r.error ?? ''}`];
+    const l = r.load;
+    const s = r.server;
+    const fivexx = Object.entries(l.statuses)
+      .filter(([code]) => code.startsWith('5'))
+      .reduce((n, [, v]) => n + v, 0);
+    return [
+      r.name,
+      r.mode,
+      rate(l.reqPerSec),
+      ms(l.p50),
+      ms(l.p99),
+      ms(l.p999),
+      ms(l.max),
+      count(l.non2xx),
+      count(fivexx),
+      count(l.errors),
+      count(l.timeouts),
+      count(l.lost),
+      count(l.wrong),
+      rate(s.cleanedPerSec),
+      count(s.conflicts),
+      count(s.gcCount),
+      `${s.gcMs.toFixed(0)} ms`,
+      `${s.gcMaxMs.toFixed(1)} ms`,
+      `${(s.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    ];
+  });
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => (row[i] ?? '').length)));
+  const line = (row: string[]) =>
+    row
+      .map((cell, i) =>
+        i >= row.length - 1 && row.length < head.length
+          ? cell
+          : i < 2
+            ? cell.padEnd(widths[i]!)
+            : cell.padStart(widths[i]!),
+      )
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function help(): string {
+  return [
+    'usage: shmap bench http [--quick] [--json] [--only name,...] [--help]',
+    '',
+    'For each cleanup strategy: `serve` in a child process, loaded by autocannon over HTTP with',
+    'GET 70% / touch 15% / PUT 10% / DELETE 5% on zipf-distributed session ids (the newest sessions',
+    'are the hottest; half the PUTs create a new session), then every session acknowledged and',
+    'neither deleted nor stale since is read back. Peers under the same load: a private Map per',
+    'thread (not shared), Redis on loopback (needs redis-server), and dispatch mode where reusePort',
+    'exists. One table: req/s, latency, non-2xx, errors, timeouts, sessions lost, wrong answers,',
+    "cleaned/s, conflicts, GC pauses in the server's threads, peak RSS.",
+    '',
+    'options:',
+    `  --quick      ${QUICK.durationS} s per row, ${QUICK.connections} connections (under a minute); full: ${FULL.durationS} s, ${FULL.connections} connections`,
+    '  --json       print the results as JSON instead of the table',
+    '  --only a,b   run only the rows whose names start with these (e.g. --only sweep,redis)',
+    '  --help       this text',
+    '',
+    'Writes bench/results/<date>_<commit>_http[_quick].json and .txt in the current directory.',
+    'exit codes: 0 ok, 1 a safe strategy lost sessions or answered wrong, or a row failed; 2 bad arguments',
+  ].join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values: { quick?: boolean; json?: boolean; only?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean' },
+        json: { type: 'boolean' },
+        only: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`shmap bench http: ${(err as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(help() + '\n');
+    return 0;
+  }
+  const c = values.quick === true ? QUICK : FULL;
+  let list = variants(c.threads);
+  if (values.only !== undefined) {
+    const names = values.only.split(',').map((s) => s.trim());
+    list = list.filter((v) => names.some((n) => n !== '' && v.name.startsWith(n)));
+    if (list.length === 0) {
+      process.stderr.write(`shmap bench http: --only: no row starts with '${values.only}'\n`);
+      return 2;
+    }
+  }
+
+  const started = new Date();
+  const loadBefore = loadavg()[0]!;
+  const rows: HttpRow[] = [];
+  const noRedis = list.some((v) => v.needsRedis === true) ? redisUnavailable() : undefined;
+  let redis: RedisServer | undefined;
+  try {
+    for (const [i, v] of list.entries()) {
+      const tag = `[${i + 1}/${list.length}] ${v.name}`;
+      if (v.needsRedis === true && noRedis !== undefined) {
+        rows.push({ name: v.name, mode: '-', safe: v.safe, skipped: noRedis });
+        process.stderr.write(`${tag}: skipped: ${noRedis}\n`);
+        continue;
+      }
+      try {
+        if (v.needsRedis === true) redis ??= await RedisServer.start();
+        const row = await runVariant(v, c, redis?.url);
+        rows.push(row);
+        const l = row.load!;
+        process.stderr.write(
+          `${tag}: ${rate(l.reqPerSec)} req/s, p99 ${ms(l.p99)} ms, lost ${l.lost}, wrong ${l.wrong}, cleaned/s ${rate(row.server?.cleanedPerSec ?? 0)}\n`,
+        );
+      } catch (err) {
+        const message = (err as Error).message.split('\n')[0]!;
+        rows.push({ name: v.name, mode: '-', safe: v.safe, error: message });
+        process.stderr.write(`${tag}: ERROR ${message}\n`);
+      }
+    }
+  } finally {
+    await redis?.stop();
+  }
+  const loadAfter = loadavg()[0]!;
+  const seconds = (Date.now() - started.getTime()) / 1000;
+  const command = `node dist/main.js bench http${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
+  const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
+  const text = [
+    `$ ${command}`,
+    `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${started.toISOString()}; ${seconds.toFixed(0)} s; load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+    `each row: serve --threads ${c.threads} in a child process, autocannon with ${c.connections} connections for ${c.durationS} s (in this process, on the same cores),`,
+    `GET 70% / touch 15% / PUT 10% / DELETE 5%, zipf(1) over the newest ${c.window.toLocaleString('en-US')} sessions; stale after ${c.staleMs} ms; every GET waits --work-ms ${c.workMs};`,
+    `range-delete / stop-the-world range every ${c.rangeEvery} requests of a thread; other cleaners every 100 ms.`,
+    '',
+    formatHttpTable(rows),
+    '',
+    `lost: a GET / touch / read-back found no session although its last acknowledged write was less than ${c.staleMs - staleMargin(c.staleMs)} ms old (stale after ${c.staleMs} ms, margin ${staleMargin(c.staleMs)} ms);`,
+    'wrong: a 200 whose body was not the last acknowledged one. non-2xx includes the 404s of absent sessions the mix asks for.',
+    "GCs / GC total / GC max: the server's handler threads and its main thread. peak RSS: the server process.",
+    ...rows
+      .filter((r) => r.load !== undefined && r.load.examples.length > 0)
+      .map((r) => `${r.name}: e.g. ${r.load!.examples[0]}`),
+  ].join('\n');
+  const doc = {
+    command,
+    machine,
+    started: started.toISOString(),
+    seconds,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    config: c,
+    rows,
+  };
+  try {
+    const dir = 'bench/results/';
+    mkdirSync(dir, { recursive: true });
+    const name = `${fileStamp(started)}_${gitCommit()}_http${values.quick === true ? '_quick' : ''}`;
+    writeFileSync(dir + name + '.json', JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(dir + name + '.txt', text + '\n');
+    process.stderr.write(`wrote bench/results/${name}.json and .txt\n`);
+  } catch (err) {
+    process.stderr.write(`could not write bench/results: ${(err as Error).message}\n`);
+  }
+  process.stdout.write(values.json === true ? JSON.stringify(doc, null, 2) + '\n' : text + '\n');
+  const failed = rows.some(
+    (r) =>
+      r.error !== undefined ||
+      (r.safe && r.load !== undefined && (r.load.lost > 0 || r.load.wrong > 0)) ||
+      (r.server !== undefined && (r.server.exitCode !== 0 || r.server.forced > 0)),
+  );
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,81 @@
+/**
+ * `bench http`, bounded for CI: a short run of every shmap cleanup strategy
+ * against `serve` in a child process. The safe strategies lose nothing and
+ * answer nothing wrong; the anti-pattern (range + delete while other threads
+ * write) shows its 500s or conflicts; and the verification can fail: a
+ * private Map per thread (not shared) is caught losing sessions, and the
+ * client model flags a scripted loss and a scripted wrong answer.
+ */
+import { describe, expect, it } from 'vitest';
+import { QUICK, runVariant, variants, type HttpBenchConfig } from '../../src/bench/http.js';
+import { SessionModel } from '../../src/bench/http-load.js';
+import { distPath } from '../helpers/paths.js';
+
+distPath('main.js');
+
+const CONFIG: HttpBenchConfig = { ...QUICK, durationS: 1.5, connections: 8, threads: 2, rangeEvery: 10 };
+const byName = new Map(variants(2).map((v) => [v.name, v]));
+
+describe('bench http: the client model judges answers', () => {
+  it('flags a 404 on a fresh session and a 200 with another body, and nothing else', () => {
+    const m = new SessionModel(1_000, 1, 100);
+    const put: Record<string, unknown> = {};
+    const req = m.next(put);
+    // Make the first op a PUT whatever the draw was: answer as the server would.
+    put.op = 2;
+    m.answer(200, '{"data":1,"seen":1,"hits":0}', put);
+    const id = put.id as string;
+    expect(req.path).toContain(id);
+    const get = { id, op: 0, sentAt: (put.sentAt as number) + 10 };
+    m.answer(200, '{"data":1,"seen":1,"hits":0}', { ...get });
+    expect([m.lost, m.wrong]).toEqual([0, 0]);
+    m.answer(200, '{"data":2,"seen":1,"hits":0}', { ...get });
+    expect(m.wrong).toBe(1);
+    m.answer(404, '{"error":"no such session"}', { ...get });
+    expect(m.lost).toBe(1);
+    // Known absent now: a second 404 is no loss; a 404 long after the last write is no loss either.
+    m.answer(404, '', { ...get });
+    expect(m.lost).toBe(1);
+    // A write sent 5 s ago (stale after 1 s): its 404 now is no loss.
+    put.sentAt = Date.now() - 5_000;
+    m.answer(200, '{"data":3,"seen":1,"hits":0}', put);
+    m.answer(404, '', { id, op: 0, sentAt: Date.now() });
+    expect([m.lost, m.wrong]).toEqual([1, 1]);
+  });
+});
+
+describe('bench http: every strategy under a short load', () => {
+  for (const name of ['stop-the-world', 'sweep', 'ttl', 'delete-queue', 'lease', 'rebuild']) {
+    it(`${name}: nothing lost, nothing wrong, clean shutdown`, async () => {
+      const row = await runVariant(byName.get(name)!, CONFIG);
+      expect(row.error).toBeUndefined();
+      const l = row.load!;
+      expect(l.requests).toBeGreaterThan(0);
+      expect({ lost: l.lost, wrong: l.wrong, examples: l.examples }).toEqual({ lost: 0, wrong: 0, examples: [] });
+      expect(l.statuses['500'] ?? 0).toBe(0);
+      expect(row.server!.conflicts).toBe(0);
+      expect(row.server!.exitCode).toBe(0);
+      expect(row.server!.forced).toBe(0);
+    });
+  }
+
+  it('range-delete (the anti-pattern) meets concurrent writes: 500s and recorded conflicts', async () => {
+    // A real race is needed: every request ranges, and a run that happens to see no overlap is tried again (up to 3).
+    let seen = 0;
+    for (let attempt = 0; attempt < 3 && seen === 0; attempt++) {
+      const row = await runVariant(byName.get('range-delete')!, { ...CONFIG, rangeEvery: 1 });
+      expect(row.error).toBeUndefined();
+      const fivexx = row.load!.statuses['500'] ?? 0;
+      // Every 500 under load is an iteration that met a foreign write (the read-back after the load can meet more).
+      expect(row.server!.iterationErrors).toBeGreaterThanOrEqual(fivexx);
+      seen = row.server!.iterationErrors + row.server!.conflicts;
+    }
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  it('negative control: a private Map per thread is caught losing sessions', async () => {
+    const row = await runVariant(byName.get('private Map per thread')!, CONFIG);
+    expect(row.error).toBeUndefined();
+    expect(row.load!.lost + row.load!.wrong).toBeGreaterThan(0);
+  });
+});
