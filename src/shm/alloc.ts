@@ -26,7 +26,7 @@ import {
   sizeClass,
 } from './layout.js';
 import { mutexLock, mutexUnlock } from './sync.js';
-import type { Views } from './codec.js';
+import type { Views } from './views.js';
 
 /** Words in the whole buffer now. */
 function sab(v: Views): number {

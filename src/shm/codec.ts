@@ -15,6 +15,7 @@
  *   strings and JSON), zero-padded to a whole word so keys compare word by word.
  */
 import { Buffer } from 'node:buffer';
+import type { Views } from './views.js';
 import {
   TYPE_BIGINT64,
   TYPE_BYTES,
@@ -25,47 +26,8 @@ import {
   TYPE_UINT32,
   fieldBytes,
 } from './layout.js';
-import { hashWord, hashWords2, hashWordsN } from './hash.js';
+import { finishWords, hashWord, hashWords2, hashWordsN, mixWord } from './hash.js';
 import { InvalidOptionError, KeyTooLongError, ShmapTypeError, ValueTooLargeError } from './errors.js';
-
-/**
- * Typed views over the whole map buffer.
- *
- * The views have a fixed length (the buffer's length when they were made)
- * and are made again, by `fit`, when an access reaches past them after the
- * buffer grew. Length-tracking views (`new Int32Array(sab)`) would follow the
- * buffer by themselves, but on Node 20 every access through one costs ~30 ns
- * more (random reads over 16 MiB: 32 ns length-tracking vs 3.7 ns fixed;
- * `Atomics.load` 41-73 vs 12 ns; /tmp micro-benchmark on this machine): the
- * map's hot path would be 10x slower.
- */
-export class Views {
-  i32!: Int32Array;
-  f64!: Float64Array;
-  i64!: BigInt64Array;
-  u8!: Uint8Array;
-  private buf!: Buffer;
-  constructor(readonly sab: SharedArrayBuffer) {
-    this.refresh();
-  }
-  /** Makes sure word index `endW` (exclusive) is inside the views; re-makes them after the buffer grew. */
-  fit(endW: number): void {
-    if (endW > this.i32.length) this.refresh();
-  }
-  private refresh(): void {
-    const bytes = this.sab.byteLength;
-    this.i32 = new Int32Array(this.sab, 0, bytes >> 2);
-    this.f64 = new Float64Array(this.sab, 0, bytes >> 3);
-    this.i64 = new BigInt64Array(this.sab, 0, bytes >> 3);
-    this.u8 = new Uint8Array(this.sab, 0, bytes);
-    this.buf = Buffer.from(this.sab, 0, bytes);
-  }
-  /** A Buffer over the whole buffer that reaches at least byte `end`. */
-  bufFor(end: number): Buffer {
-    if (end > this.buf.length) this.refresh();
-    return this.buf;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Parsing type names.
@@ -140,9 +102,14 @@ const BIGINT64_MAX = (1n << 63n) - 1n;
 export interface KeyCodec {
   /** Field width in i32 words. */
   readonly words: number;
-  /** Validates `key`, encodes it into the scratch and returns its hash. Throws ShmapTypeError / KeyTooLongError. */
+  /**
+   * Validates `key`, encodes it into the scratch and returns its hash, for a
+   * lookup. Throws ShmapTypeError for a key of the wrong type. A key that
+   * can be looked up but never stored (over string:N / bytes:N, or a string
+   * with a lone surrogate) prepares as a key no slot holds: absent.
+   */
   prepare(key: unknown): number;
-  /** `prepare` for a key about to be stored: also refuses keys that can be looked up but never stored (a string with a lone surrogate). */
+  /** `prepare` for a key about to be stored: also refuses keys that can be looked up but never stored (KeyTooLongError, ShmapTypeError). */
   prepareWrite(key: unknown): number;
   /** Whether the key stored at word index `at` equals the prepared key. */
   equals(i32: Int32Array, at: number): boolean;
@@ -262,20 +229,67 @@ class BigInt64Key extends TwoWordKey {
 
 /**
  * Scratch for a length-prefixed byte field: word 0 = byte length, then the
- * bytes, zero-padded. `encodeString` writes ASCII with a charCodeAt loop (no
- * TextEncoder on the hot path) and falls back to Buffer's UTF-8 writer for
- * anything else.
+ * bytes, zero-padded to a whole word. Strings go in as UTF-8. An ASCII string
+ * (every code unit < 0x80) is its own UTF-8, one byte per code unit, so
+ * `packAscii` builds the words straight from the code units and hashes them
+ * as it goes; anything else takes `encodeString`, Buffer's UTF-8 writer.
+ * Both leave the same words for the same string (and `packAscii` the same
+ * hash `hashWordsN` gives over them): a key written by one path is found by
+ * the other, in this thread or any other.
  */
-class ByteScratch {
+/** @internal Exported for the codec tests. */
+export class ByteScratch {
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
   readonly buf: Buffer;
   /** Words in use (length word included) for the current content. */
   usedWords = 1;
+  /** The hash `packAscii` computed (valid after it returned true). */
+  hash = 0;
   constructor(readonly n: number) {
     this.i32 = new Int32Array(1 + ((n + 3) >> 2) + 1);
     this.u8 = new Uint8Array(this.i32.buffer);
     this.buf = Buffer.from(this.i32.buffer);
+  }
+  /**
+   * Packs `s` into the words, four code units to a word (little-endian, as
+   * the bytes lie in memory), and hashes them with `seed` into `hash`, when
+   * `s` is ASCII and at most n bytes. Returns false otherwise (scratch then
+   * unspecified: the caller goes on with `encodeString`).
+   */
+  packAscii(s: string, seed: number): boolean {
+    const len = s.length;
+    if (len > this.n) return false;
+    const i32 = this.i32;
+    i32[0] = len;
+    let h = mixWord(seed, len);
+    let w = 1;
+    let i = 0;
+    for (const whole = len & ~3; i < whole; i += 4) {
+      const c0 = s.charCodeAt(i);
+      const c1 = s.charCodeAt(i + 1);
+      const c2 = s.charCodeAt(i + 2);
+      const c3 = s.charCodeAt(i + 3);
+      if ((c0 | c1 | c2 | c3) >= 0x80) return false;
+      const word = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
+      i32[w++] = word;
+      h = mixWord(h, word);
+    }
+    if (i < len) {
+      let word = 0;
+      let any = 0;
+      for (let shift = 0; i < len; i++, shift += 8) {
+        const c = s.charCodeAt(i);
+        any |= c;
+        word |= c << shift;
+      }
+      if (any >= 0x80) return false;
+      i32[w++] = word;
+      h = mixWord(h, word);
+    }
+    this.usedWords = w;
+    this.hash = finishWords(h, w);
+    return true;
   }
   /** Encodes `s` as UTF-8; returns its byte length, -1 when longer than n bytes, -2 when it holds a lone surrogate (scratch then unspecified). */
   encodeString(s: string): number {
@@ -303,6 +317,11 @@ class ByteScratch {
     this.u8.set(b, 4);
     return this.finish(b.length);
   }
+  /** Marks the scratch as a key no slot holds: a length word of -1 (stored lengths are >= 0). */
+  absent(): void {
+    this.i32[0] = -1;
+    this.usedWords = 1;
+  }
   private finish(bytes: number): number {
     this.i32[0] = bytes;
     // zero the pad bytes of the last word so words compare equal
@@ -318,9 +337,34 @@ function fieldLen(i32: Int32Array, at: number, n: number): number {
   return len >= 0 && len <= n ? len : 0;
 }
 
+/**
+ * Longest string field decoded in JavaScript: an ASCII field up to this many
+ * bytes becomes a string by `String.fromCharCode` over a reused array of its
+ * bytes; longer or non-ASCII fields go through Buffer's UTF-8 decoder, whose
+ * fixed cost (a call into C++, checks, a slice) is what dominated short
+ * values.
+ */
+const SHORT_STRING_BYTES = 64;
+
+/** One reused array per length 0..SHORT_STRING_BYTES, so `fromCharCode.apply` gets exactly the field's bytes. */
+const CHAR_CODES: number[][] = Array.from({ length: SHORT_STRING_BYTES + 1 }, (_, n) => new Array<number>(n).fill(0));
+
+/** Decodes a UTF-8 string field at word index `at` (length word, then bytes). */
 function loadUtf8(v: Views, at: number, n: number): string {
   const len = fieldLen(v.i32, at, n);
   const start = (at << 2) + 4;
+  if (len <= SHORT_STRING_BYTES) {
+    const codes = CHAR_CODES[len]!;
+    const u8 = v.u8;
+    let any = 0;
+    for (let i = 0; i < len; i++) {
+      const c = u8[start + i]!;
+      any |= c;
+      codes[i] = c;
+    }
+    // All ASCII: each byte is its own code unit.
+    if (any < 0x80) return String.fromCharCode.apply(null, codes);
+  }
   return v.bufFor(start + len).toString('utf8', start, start + len);
 }
 
@@ -330,9 +374,19 @@ function loadBytes(v: Views, at: number, n: number): Uint8Array {
   return v.u8.slice(start, start + len);
 }
 
+/** Why a prepared key can be looked up (it is never found) but not stored. */
+const STORABLE = 0;
+const TOO_LONG = 1;
+const LONE_SURROGATE = 2;
+
 abstract class SizedKey implements KeyCodec {
   readonly words: number;
   protected readonly s: ByteScratch;
+  /**
+   * STORABLE, or why the prepared key cannot be stored: a lookup answers
+   * absent for it (the scratch holds a length no slot has), a write throws.
+   */
+  protected unstorable = STORABLE;
   constructor(
     protected readonly seed: number,
     protected readonly n: number,
@@ -342,7 +396,17 @@ abstract class SizedKey implements KeyCodec {
   }
   abstract prepare(key: unknown): number;
   prepareWrite(key: unknown): number {
-    return this.prepare(key);
+    const h = this.prepare(key);
+    if (this.unstorable !== STORABLE) this.refuse(key);
+    return h;
+  }
+  /** Throws the error saying why `key` (just prepared) cannot be stored. */
+  protected abstract refuse(key: unknown): never;
+  /** Prepares a key no slot holds (hash 0: it is looked for in shard 0 and never found). */
+  protected absent(why: number): number {
+    this.s.absent();
+    this.unstorable = why;
+    return 0;
   }
   equals(i32: Int32Array, at: number): boolean {
     const s = this.s.i32;
@@ -351,7 +415,9 @@ abstract class SizedKey implements KeyCodec {
     return true;
   }
   store(v: Views, at: number): void {
-    // Whole field: the pad after the used words is zeroed too.
+    // The used words only: a shorter key leaves old bytes past its last
+    // word, which no comparison reads (the length word differs or the used
+    // words end before them).
     const s = this.s.i32;
     const used = this.s.usedWords;
     const i32 = v.i32;
@@ -363,36 +429,28 @@ abstract class SizedKey implements KeyCodec {
 
 class StringKey extends SizedKey {
   private k = '';
-  private unstorable = false;
-  override prepareWrite(key: unknown): number {
-    const h = this.prepare(key);
-    if (this.unstorable) {
-      throw new ShmapTypeError(
-        `key must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(key)}`,
-      );
-    }
-    return h;
-  }
   prepare(key: unknown): number {
     if (typeof key !== 'string')
       throw new ShmapTypeError(`key must be a string (string:${this.n}), got ${describe(key)}`);
-    const r = this.s.encodeString(key);
-    if (r === -2) {
-      // Can be looked up (and is never found: no stored length is -1), not stored.
-      this.s.i32[0] = -1;
-      this.s.usedWords = 1;
-      this.k = key;
-      this.unstorable = true;
-      return 0;
-    }
-    this.unstorable = false;
-    if (r < 0) {
-      throw new KeyTooLongError(
-        `key is ${Buffer.byteLength(key)} UTF-8 bytes, over the map's string:${this.n}: ${describe(key)}`,
-      );
-    }
     this.k = key;
+    if (this.s.packAscii(key, this.seed)) {
+      this.unstorable = STORABLE;
+      return this.s.hash;
+    }
+    const r = this.s.encodeString(key);
+    if (r === -2) return this.absent(LONE_SURROGATE);
+    if (r < 0) return this.absent(TOO_LONG);
+    this.unstorable = STORABLE;
     return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
+  }
+  protected refuse(key: unknown): never {
+    if (this.unstorable === LONE_SURROGATE)
+      throw new ShmapTypeError(
+        `key must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(key)}`,
+      );
+    throw new KeyTooLongError(
+      `key is ${Buffer.byteLength(key as string)} UTF-8 bytes, over the map's string:${this.n}: ${describe(key)}`,
+    );
   }
   load(v: Views, at: number): unknown {
     return loadUtf8(v, at, this.n);
@@ -403,18 +461,23 @@ class StringKey extends SizedKey {
 }
 
 class BytesKey extends SizedKey {
+  private k: Uint8Array = new Uint8Array(0);
   prepare(key: unknown): number {
     if (!(key instanceof Uint8Array))
       throw new ShmapTypeError(`key must be a Uint8Array (bytes:${this.n}), got ${describe(key)}`);
-    if (this.s.encodeBytes(key) < 0)
-      throw new KeyTooLongError(`key is ${key.length} bytes, over the map's bytes:${this.n}`);
+    this.k = key;
+    if (this.s.encodeBytes(key) < 0) return this.absent(TOO_LONG);
+    this.unstorable = STORABLE;
     return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
+  }
+  protected refuse(key: unknown): never {
+    throw new KeyTooLongError(`key is ${(key as Uint8Array).length} bytes, over the map's bytes:${this.n}`);
   }
   load(v: Views, at: number): unknown {
     return loadBytes(v, at, this.n);
   }
   preparedText(): string {
-    return Buffer.from(this.s.u8.subarray(4, 4 + this.s.i32[0]!)).toString('hex');
+    return Buffer.from(this.k.buffer, this.k.byteOffset, this.k.length).toString('hex');
   }
 }
 

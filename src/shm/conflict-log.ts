@@ -42,7 +42,8 @@ import {
   logTallyI32,
   recordI32,
 } from './layout.js';
-import { writeText, type Views } from './codec.js';
+import { writeText } from './codec.js';
+import type { Views } from './views.js';
 import type { ConflictKind, ConflictRecord, OpName } from './types.js';
 
 /** Op codes stored in last-writer fields and records. Index = code. */

@@ -46,7 +46,8 @@ import {
   shardI32,
   shardOf,
 } from './layout.js';
-import { Views, keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './codec.js';
+import { keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './codec.js';
+import { Views } from './views.js';
 import { Table, fullCtrl } from './shard.js';
 import { allocRegion, freeRegion } from './alloc.js';
 import { appendConflict, sharedNow, KIND_ITERATION, KIND_READ, KIND_WRITES, OP } from './conflict-log.js';

@@ -32,18 +32,31 @@ export function hashWords2(seed: number, lo: number, hi: number): number {
   return fmix32(Math.imul(fmix32(lo ^ seed), 0x9e3779b1) ^ hi);
 }
 
+/**
+ * MurmurHash3_x86_32's body step: mixes word `k` into the running hash `h`.
+ * Byte keys are hashed as `h = seed`, one `mixWord` per word (the length
+ * word first), then `finishWords`; the codec's fast path for ASCII strings
+ * runs the same steps on words it packs from the string's code units, so
+ * both give the same hash for the same key.
+ */
+export function mixWord(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3_x86_32's finalizer over a key of `words` 32-bit words. */
+export function finishWords(h: number, words: number): number {
+  return fmix32(h ^ (words << 2));
+}
+
 /** Hash of `words` 32-bit words of `a` from index `from` (MurmurHash3_x86_32 body + finalizer). */
 export function hashWordsN(seed: number, a: Int32Array, from: number, words: number): number {
   let h = seed;
   const end = from + words;
-  for (let i = from; i < end; i++) {
-    let k = a[i]!;
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  return fmix32(h ^ (words << 2));
+  for (let i = from; i < end; i++) h = mixWord(h, a[i]!);
+  return finishWords(h, words);
 }

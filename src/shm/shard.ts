@@ -13,7 +13,8 @@
  * when live entries plus tombstones pass 7/8 of its capacity.
  */
 import { CTRL_EMPTY, CTRL_FULL_BIT, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_REGION, D_TOMBS, regionBytes } from './layout.js';
-import type { KeyCodec, Views } from './codec.js';
+import type { KeyCodec } from './codec.js';
+import type { Views } from './views.js';
 
 /** Load factor: a shard grows when (count + tombstones) / capacity would pass MAX_LOAD_NUM / MAX_LOAD_DEN. */
 export const MAX_LOAD_NUM = 7;
@@ -21,7 +22,7 @@ export const MAX_LOAD_DEN = 8;
 /** Smallest region, in slots. */
 export const MIN_SHARD_SLOTS = 8;
 
-/** 2^-31: multiplying by it is exactly dividing by 2^31 (a power of two), and half the cost of a division here (find: 59 -> 30 ns per in-cache lookup, /tmp micro-benchmark). */
+/** 2^-31: multiplying by it is exactly dividing by 2^31 (a power of two), and half the cost of a division here (find: 59 -> 30 ns per in-cache lookup, micro-benchmark on the development machine). */
 const TWO_TO_MINUS_31 = 1 / 2147483648;
 
 /** A slot's home index for a 31-bit tag. Deterministic float arithmetic: every thread computes the same index, always < cap (see the proof in map.ts's essay). */

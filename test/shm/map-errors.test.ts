@@ -197,6 +197,32 @@ describe('keys over N bytes: KeyTooLongError', () => {
     const k = new Uint8Array([1, 2, 3, 4, 5]);
     for (const [, bad] of keyWrites(k, 1)) rejects(map, bad, [KeyTooLongError], 'SHMAP_KEY_TOO_LONG');
   });
+
+  // A key too long to be stored cannot be in the map: a lookup says so, as a
+  // Map does for a key it never saw, instead of throwing.
+  it('lookups (get, has, delete, acquire, leaseCount, retire, release) answer absent, and change nothing', () => {
+    const cases: Array<[AnyMap, unknown]> = [
+      [SharedMap.create({ key: 'string:4', value: 'int32', capacity: 8, shards: 2, leases: true }), 'abcde'],
+      [SharedMap.create({ key: 'string:4', value: 'int32', capacity: 8, shards: 2, leases: true }), 'ééé'],
+      [SharedMap.create({ key: 'bytes:4', value: 'int32', capacity: 8, shards: 2, leases: true }), new Uint8Array(5)],
+    ];
+    for (const [map, long] of cases) {
+      const fits = typeof long === 'string' ? 'abcd' : new Uint8Array(4);
+      map.set(fits, 1);
+      const before = picture(map);
+      expect(map.get(long)).toBe(undefined);
+      expect(map.has(long)).toBe(false);
+      expect(map.delete(long)).toBe(false);
+      expect(map.acquire(long)).toBe(undefined);
+      expect(map.leaseCount(long)).toBe(0);
+      expect(map.retire(long)).toBe('absent');
+      expect(thrown(() => map.release(long))).toBeInstanceOf(LeaseError);
+      expectUnchanged(map, before, check);
+      // Writes still refuse it.
+      rejects(map, (m) => m.set(long, 2), [KeyTooLongError], 'SHMAP_KEY_TOO_LONG');
+      expect(map.get(fits)).toBe(1);
+    }
+  });
 });
 
 describe('values over their width or not representable', () => {
