@@ -147,7 +147,7 @@ import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
 import { ShmapTypeError } from './errors.js';
 import { MapCore, busy } from './core.js';
-import { createBuffer, handleBuffer } from './options.js';
+import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
 import { mapStats } from './stats.js';
 import { MapIterator, type IterKind } from './iterator.js';
@@ -233,6 +233,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const h = this.kc.prepareWrite(key);
     this.checkValue(value);
     this.vc.prepare(value);
+    if (options !== undefined) checkSetOptions(options);
     if (this.ttl) this.expiry = this.expiryFor(options);
     else if (options !== undefined) this.noTtlOption(options);
     const d = descI32(this.shard0, h & this.shardMask);

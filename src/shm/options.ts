@@ -51,8 +51,17 @@ import { slotsFor, slotsForCapacity } from './shard.js';
 import { InvalidHandleError, InvalidOptionError } from './errors.js';
 import type { SharedMapHandle, SharedMapOptions } from './types.js';
 
-/** Default most entries (when `maxCapacity` is not given): 2^24, as far as the 2 GiB buffer allows. */
-const DEFAULT_MAX_CAPACITY = 1 << 24;
+/**
+ * Default most entries (when `maxCapacity` is not given): 1024 x `capacity`,
+ * at least 2^20 and at most 2^24, as far as the 2 GiB buffer allows. The
+ * buffer reserves address space for this much (not memory: pages are used
+ * as the map grows), so a small map does not reserve 2 GiB.
+ */
+export function defaultMaxCapacity(capacity: number): number {
+  return Math.min(Math.max(capacity * 1024, MIN_DEFAULT_MAX_CAPACITY), Math.max(MAX_DEFAULT_MAX_CAPACITY, capacity));
+}
+const MIN_DEFAULT_MAX_CAPACITY = 1 << 20;
+const MAX_DEFAULT_MAX_CAPACITY = 1 << 24;
 /** Default conflict log records. */
 const DEFAULT_LOG_RECORDS = 256;
 /** Regions a shard may hold at once over its lifetime's worth of growth (new + old + free-list slack), for sizing maxByteLength. */
@@ -69,6 +78,56 @@ export function checkTtl(ms: unknown, what: string): number {
   if (typeof ms !== 'number' || !(ms > 0) || ms === Infinity)
     throw new InvalidOptionError(`${what} must be a positive number of milliseconds, got ${describe(ms)}`);
   return ms;
+}
+
+/** Every option `SharedMap.create` knows. */
+const CREATE_OPTIONS: readonly string[] = [
+  'key',
+  'value',
+  'capacity',
+  'maxCapacity',
+  'shards',
+  'sync',
+  'onConflict',
+  'seed',
+  'conflictLogSize',
+  'ttl',
+  'defaultTtlMs',
+  'leases',
+];
+/** Every option `set(k, v, options)` knows. */
+const SET_OPTIONS: readonly string[] = ['ttlMs'];
+
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** Throws InvalidOptionError naming the first key of `options` that is not in `known` (a typo would be ignored otherwise). */
+function checkKnownKeys(options: object, known: readonly string[], where: string): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    const near = known.filter((k) => distance(k.toLowerCase(), name.toLowerCase()) <= 2 || k.startsWith(name));
+    throw new InvalidOptionError(
+      `${where}options.${name} is not an option` +
+        (near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ` (known: ${known.join(', ')})`),
+    );
+  }
+}
+
+/** Checks the options object of `set(k, v, options)`: an object (or null) with no key but `ttlMs`. */
+export function checkSetOptions(options: unknown): void {
+  if (options === null) return;
+  if (typeof options !== 'object')
+    throw new InvalidOptionError(`set: options must be an object like { ttlMs: 1000 }, got ${describe(options)}`);
+  checkKnownKeys(options, SET_OPTIONS, 'set: ');
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -92,6 +151,7 @@ function checkPositiveInt(v: unknown, option: string, max = Number.MAX_SAFE_INTE
 export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   if (options === null || typeof options !== 'object')
     throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
+  checkKnownKeys(options, CREATE_OPTIONS, '');
   const key = parseType(options.key ?? 'int32', 'key', false);
   const value = parseType(options.value ?? 'float64', 'value', true);
   const capacity = options.capacity === undefined ? 1024 : checkPositiveInt(options.capacity, 'capacity', 1 << 28);
@@ -108,9 +168,13 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   if (options.seed === undefined) {
     seed = getRandomValues(new Int32Array(1))[0]!;
   } else {
-    if (typeof options.seed !== 'number' || !Number.isInteger(options.seed))
-      throw new InvalidOptionError(`options.seed must be an integer, got ${describe(options.seed)}`);
-    seed = options.seed | 0;
+    // Stored in one 32-bit word: a wider seed would be silently truncated.
+    const s = options.seed;
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < -(2 ** 31) || s > 2 ** 32 - 1)
+      throw new InvalidOptionError(
+        `options.seed must be an integer from -2147483648 to 4294967295 (32 bits), got ${describe(s)}`,
+      );
+    seed = s | 0;
   }
   const logRecords =
     options.conflictLogSize === undefined
@@ -119,7 +183,7 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   const explicitMax = options.maxCapacity !== undefined;
   const maxCapacity = explicitMax
     ? checkPositiveInt(options.maxCapacity, 'maxCapacity', 1 << 28)
-    : Math.max(DEFAULT_MAX_CAPACITY, capacity);
+    : defaultMaxCapacity(capacity);
   if (maxCapacity < capacity)
     throw new InvalidOptionError(
       `options.maxCapacity (${maxCapacity}) must be at least options.capacity (${capacity})`,
@@ -161,7 +225,16 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
       `options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`,
     );
   }
-  const sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+  let sab: SharedArrayBuffer;
+  try {
+    sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+  } catch (err) {
+    // A RangeError: the process could not reserve the address space (e.g. under `ulimit -v`).
+    throw new InvalidOptionError(
+      `SharedMap.create could not reserve ${maxBytes} bytes of address space for the buffer (${(err as Error).message}): ` +
+        `set options.maxCapacity to the most entries the map will hold (it sizes the reservation${explicitMax ? '' : `; the default here is ${maxCapacity}`})`,
+    );
+  }
   const i32 = new Int32Array(sab);
   i32[H_MAGIC] = MAGIC;
   i32[H_VERSION] = LAYOUT_VERSION;

@@ -20,7 +20,10 @@ export interface SharedMapOptions {
   value?: ValueType;
   /** Entries the map holds without growing. Default 1024. */
   capacity?: number;
-  /** Most entries the map may ever hold; sets the buffer's `maxByteLength`. Default max(2^22, capacity). */
+  /**
+   * Most entries the map may ever hold; sets the buffer's `maxByteLength` (address space reserved, not memory used).
+   * Default: 1024 x `capacity`, at least 2^20 and at most 2^24 (or `capacity` when larger), as far as 2 GiB allows.
+   */
   maxCapacity?: number;
   /** Shard count, a power of two. Default: 8 x available cores, rounded up to a power of two. */
   shards?: number;
