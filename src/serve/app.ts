@@ -6,7 +6,8 @@
  */
 import { cpus } from 'node:os';
 import { KeyTooLongError, LeaseError, ShmapTypeError, ValueTooLargeError } from '../shm/errors.js';
-import { readCounters, C, type ThreadCounters } from './counters.js';
+import type { SharedMap } from '../shm/map.js';
+import { readCounters, C, type CounterTotals, type ThreadCounters } from './counters.js';
 import { isConflictError, type ServeShared, type Store } from './store.js';
 
 export interface Reply {
@@ -28,6 +29,8 @@ export interface App {
   counters: ThreadCounters;
   shared: ServeShared;
   mode: string;
+  /** GET /metrics's registry, made at the first scrape. */
+  metrics?: Promise<import('prom-client').Registry> | undefined;
 }
 
 /** Decodes and checks a session id; a string is the error message. */
@@ -93,8 +96,7 @@ async function route(app: App, method: string, path: string, body: string): Prom
   }
   if (method === 'GET' && path === '/stats') return json(200, await statsDoc(app));
   if (method === 'GET' && path === '/conflicts') return { status: 200, body: store.conflictsText(), type: 'text' };
-  if (method === 'GET' && path === '/metrics')
-    return { status: 200, body: metricsText(await statsDoc(app)), type: 'metrics' };
+  if (method === 'GET' && path === '/metrics') return metricsReply(app);
   return error(404, `no route for ${method} ${path}`);
 }
 
@@ -130,34 +132,57 @@ export async function statsDoc(app: App): Promise<StatsDoc> {
   };
 }
 
+/** GET /metrics: one prom-client registry per thread, built at the first scrape. */
+async function metricsReply(app: App): Promise<Reply> {
+  let registry;
+  try {
+    app.metrics ??= metricsRegistry(app);
+    registry = await app.metrics;
+  } catch (err) {
+    app.metrics = undefined;
+    return error(503, `GET /metrics needs prom-client (npm install prom-client): ${(err as Error).message}`);
+  }
+  return { status: 200, body: await registry.metrics(), type: 'metrics' };
+}
+
 /**
- * The map's stats as Prometheus text (exposition format 0.0.4). A small
- * stand-in: the metrics module's collector replaces it once it exists.
+ * The map's figures through the metrics module's collector (registerMetrics:
+ * read from the shared buffer, so any thread's scrape sees the whole map),
+ * plus the server's own counters (all threads, from the counters buffer).
+ * prom-client is loaded here only: it is an optional peer dependency.
  */
-export function metricsText(doc: StatsDoc): string {
-  const lines: string[] = [];
-  const labels = `{cleanup="${doc.cleanup}",store="${doc.store}"}`;
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, value: unknown) => {
-    if (typeof value !== 'number' || !Number.isFinite(value)) return;
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
-  };
-  const map = doc.map;
-  metric('shmap_entries', 'gauge', 'Live entries in the map.', map.count);
-  metric('shmap_capacity_slots', 'gauge', 'Slots over all shards.', map.capacity);
-  metric('shmap_tombstones', 'gauge', 'Tombstone slots over all shards.', map.tombstones);
-  metric('shmap_bytes', 'gauge', "The map's buffer size in bytes.", map.bytes);
-  metric('shmap_lock_waits_total', 'counter', "Times a writer found its shard's lock taken.", map.lockWaits);
-  metric('shmap_read_retries_total', 'counter', 'Times a reader saw its shard change and read again.', map.readRetries);
-  metric('shmap_conflicts_total', 'counter', 'Conflicts the race checker recorded.', map.conflicts);
-  metric('shmap_serve_requests_total', 'counter', 'Requests answered, all threads.', doc.server.requests);
-  metric(
-    'shmap_serve_cleaned_total',
-    'counter',
-    'Sessions cleaned by the handlers and the cleaner.',
-    doc.server.cleaned,
+async function metricsRegistry(app: App): Promise<import('prom-client').Registry> {
+  const prom = (await import('prom-client')).default;
+  const { registerMetrics } = await import('../metrics/prometheus.js');
+  const registry = new prom.Registry();
+  const o = app.shared.options;
+  const maps = app.store.maps ?? [];
+  for (const [i, map] of maps.entries()) {
+    registerMetrics(map as SharedMap<unknown, unknown>, registry, {
+      name: maps.length === 1 ? 'sessions' : `sessions-${i}`,
+      labels: { cleanup: o.cleanup },
+    });
+  }
+  const counters = app.shared.counters;
+  const counter = (name: string, help: string, read: (t: CounterTotals) => number) =>
+    new prom.Counter({
+      name,
+      help,
+      labelNames: ['cleanup', 'store'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ cleanup: o.cleanup, store: o.store }, read(readCounters(counters)));
+      },
+    });
+  counter('shmap_serve_requests_total', 'Requests answered, all handler threads.', (t) => t.requests);
+  counter('shmap_serve_cleaned_total', 'Sessions cleaned by the handlers and the cleaner thread.', (t) => t.cleaned);
+  counter(
+    'shmap_serve_iteration_errors_total',
+    'Requests answered 500: a range over the map met a write.',
+    (t) => t.iterationErrors,
   );
-  metric('shmap_serve_gc_pauses_total', 'counter', "GC pauses in the server's threads.", doc.server.gcCount);
-  metric('shmap_serve_gc_pause_seconds_total', 'counter', 'Time in GC pauses.', doc.server.gcMs / 1000);
-  metric('shmap_serve_max_rss_bytes', 'gauge', "The process's peak resident set size.", doc.maxRssBytes);
-  return lines.join('\n') + '\n';
+  counter('shmap_serve_gc_pauses_total', "GC pauses in the server's handler and main threads.", (t) => t.gcCount);
+  counter('shmap_serve_gc_pause_seconds_total', 'Time in GC pauses in those threads.', (t) => t.gcMs / 1000);
+  return registry;
 }

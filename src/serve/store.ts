@@ -118,6 +118,8 @@ export interface Store {
   stats(): Promise<Record<string, unknown>>;
   /** For GET /conflicts. */
   conflictsText(): string;
+  /** The shared map(s), for GET /metrics (absent for the peers). */
+  readonly maps?: readonly SharedMap<string, Session>[];
   close(): Promise<void>;
 }
 
@@ -128,7 +130,7 @@ const STALE = new StaleSession('stale');
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class SharedStore implements Store {
-  private readonly maps: SharedMap<string, Session>[];
+  readonly maps: SharedMap<string, Session>[];
   private readonly queue: DeleteQueue<string> | undefined;
   private readonly ctl: Int32Array;
   private readonly o: ServeOptions;

@@ -83,7 +83,8 @@ describe.each(modes)('serve --mode $mode', ({ mode, available, reason }) => {
       expect(metrics.status).toBe(200);
       expect(metrics.type).toContain('text/plain');
       expect(metrics.text).toMatch(/^# TYPE shmap_entries gauge$/m);
-      expect(metrics.text).toMatch(/^shmap_entries\{[^}]*\} 1$/m);
+      expect(metrics.text).toMatch(/^shmap_entries\{[^}]*map="sessions"[^}]*\} 1$/m);
+      expect(metrics.text).toMatch(/^shmap_serve_requests_total\{[^}]*\} [1-9]\d*$/m);
 
       // Bad requests: each gets its status and a JSON error, and changes nothing.
       const bad: Array<[string, string, string | undefined, number]> = [
