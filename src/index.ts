@@ -82,3 +82,7 @@ export {
 export type { SweeperOptions, StopSwitch, SweeperTotals } from './shm/patterns/ttl.js';
 export { followConflicts } from './metrics/follow.js';
 export type { FollowConflictsOptions, FollowStatus } from './metrics/follow.js';
+export { AlertSender, alertOnConflicts } from './metrics/alerts.js';
+export type { AlertSenderOptions, AlertStats, ConflictAlert } from './metrics/alerts.js';
+export { watchConflicts } from './metrics/watch.js';
+export type { WatchOptions, WatchSummary } from './metrics/watch.js';

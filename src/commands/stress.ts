@@ -26,6 +26,13 @@ import { SCENARIOS } from '../stress/scenarios.js';
 import { formatReport, formatSummary, toJson } from '../stress/summary.js';
 import { DEFAULT_HISTORY_BUFFER, DEFAULT_HISTORY_KEYS } from '../stress/history.js';
 import { formatHistory, type HistoryOp } from '../race/history.js';
+import type { SharedMap } from '../shm/map.js';
+import { startMetricsServer, type MetricsServer } from '../metrics/server.js';
+import { watchConflicts, type WatchSummary } from '../metrics/watch.js';
+import { alertOnConflicts, type AlertStats } from '../metrics/alerts.js';
+
+/** Default time between two alerts of one conflict kind (`--alert-url`), ms. */
+const DEFAULT_ALERT_INTERVAL_MS = 10_000;
 
 /** Default time limit per key of `--check`, ms. */
 const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
@@ -53,6 +60,10 @@ const OPTIONS = {
   'history-buffer': { type: 'string' },
   check: { type: 'boolean' },
   'check-timeout': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  watch: { type: 'boolean' },
+  'alert-url': { type: 'string' },
+  'alert-interval': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -92,6 +103,13 @@ export function usage(command = 'stress'): string {
     '  --check             check the history for linearizability at the end: a violation fails the run (exit 1) and',
     '                      prints the counterexample; "unknown" (a key not decided in time) is reported, not a failure',
     `  --check-timeout MS  time limit per key for --check (default ${DEFAULT_CHECK_TIMEOUT_MS})`,
+    '  --metrics-port N    serve Prometheus metrics at http://127.0.0.1:N/metrics while the run goes on (0: any free',
+    '                      port; the URL is printed on stderr); needs prom-client installed',
+    '  --watch             print conflict reports on stderr as they happen (on a terminal: the first of each kind',
+    '                      in full, then counts per second)',
+    '  --alert-url URL     POST a JSON alert per conflict kind to URL: the first at once, then at most one per kind',
+    `                      per --alert-interval with the count (default ${DEFAULT_ALERT_INTERVAL_MS / 1000} s); retried, queue bounded`,
+    '  --alert-interval S  seconds between alerts of one kind (needs --alert-url)',
     '  -h, --help          this text',
     '',
     'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',
@@ -110,6 +128,13 @@ export interface ParsedStressArgs {
   report: string | undefined;
   /** `--history FILE`. */
   history: string | undefined;
+  /** `--metrics-port N`. */
+  metricsPort: number | undefined;
+  /** `--watch`. */
+  watch: boolean;
+  /** `--alert-url URL` and `--alert-interval S` (ms). */
+  alertUrl: string | undefined;
+  alertIntervalMs: number;
   help: boolean;
 }
 
@@ -174,8 +199,35 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
           : parseInteger(str('check-timeout')!, '--check-timeout', 1);
     } else if (str('check-timeout') !== undefined) throw new UsageError('--check-timeout needs --check');
   }
+  const metricsPort =
+    str('metrics-port') === undefined ? undefined : parseInteger(str('metrics-port')!, '--metrics-port', 0, 65_535);
+  const alertUrl = str('alert-url');
+  if (alertUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(alertUrl);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new UsageError(`--alert-url must be an http(s) URL, got '${alertUrl}'`);
+  } else if (str('alert-interval') !== undefined) throw new UsageError('--alert-interval needs --alert-url URL');
+  const alertIntervalMs =
+    str('alert-interval') === undefined
+      ? DEFAULT_ALERT_INTERVAL_MS
+      : Math.round(parsePositive(str('alert-interval')!, '--alert-interval', 86_400) * 1000);
   if (!help) validateOptions(o);
-  return { options: o, json: values.json === true, report, history, help };
+  return {
+    options: o,
+    json: values.json === true,
+    report,
+    history,
+    metricsPort,
+    watch: values.watch === true,
+    alertUrl,
+    alertIntervalMs,
+    help,
+  };
 }
 
 /**
@@ -234,6 +286,37 @@ function writeHistory(file: string, ops: readonly HistoryOp[]): void {
   }
 }
 
+/** `--metrics-port`, `--watch` and `--alert-url`: what watches the map while the run goes on (main thread only). */
+class Watchers {
+  private server: MetricsServer | undefined;
+  private stopWatch: (() => WatchSummary) | undefined;
+  private stopAlerts: (() => Promise<AlertStats>) | undefined;
+  constructor(private readonly parsed: ParsedStressArgs) {}
+
+  async start(map: SharedMap<unknown, unknown>): Promise<void> {
+    const p = this.parsed;
+    if (p.metricsPort !== undefined) {
+      this.server = await startMetricsServer(map, { port: p.metricsPort, name: 'stress' });
+      process.stderr.write(`metrics: ${this.server.url}\n`);
+    }
+    if (p.watch) this.stopWatch = watchConflicts(map);
+    if (p.alertUrl !== undefined)
+      this.stopAlerts = alertOnConflicts(map, { url: p.alertUrl, name: 'stress', intervalMs: p.alertIntervalMs });
+  }
+
+  async stop(): Promise<void> {
+    this.stopWatch?.();
+    const alerts = await this.stopAlerts?.();
+    if (alerts !== undefined && !this.parsed.json)
+      process.stderr.write(
+        `alerts: ${alerts.sent} sent, ${alerts.failed} failed after retries, ${alerts.dropped} dropped (queue full)` +
+          (alerts.queued > 0 ? `, ${alerts.queued} unsent at exit` : '') +
+          '\n',
+      );
+    await this.server?.close();
+  }
+}
+
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Uint8Array) return Array.from(value);
@@ -259,12 +342,18 @@ export async function run(argv: string[]): Promise<number> {
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
   const progress = progressHooks(parsed);
+  const watchers = new Watchers(parsed);
   let result: StressResult;
   try {
-    result = await runStress(parsed.options, { ...progress.hooks, signal: abort.signal });
+    result = await runStress(parsed.options, {
+      ...progress.hooks,
+      signal: abort.signal,
+      onMap: (map) => watchers.start(map),
+    });
   } finally {
     progress.done();
     process.off('SIGINT', onSigint);
+    await watchers.stop();
   }
   if (parsed.history !== undefined && result.history !== undefined) writeHistory(parsed.history, result.history.ops);
   if (parsed.json) process.stdout.write(JSON.stringify(toJson(result), jsonReplacer) + '\n');

@@ -61,7 +61,8 @@ const DEFAULT_STALL_MS = 1000;
  * Calls `onRecord` for each conflict record appended to `map`'s log by any
  * thread, in order, from now on (or from the log's start with `from:
  * 'start'`). Works in any thread holding the map. Returns a function that
- * stops following and returns what was delivered and missed. An exception
+ * delivers every record published before it was called, stops following,
+ * and returns what was delivered and missed. An exception
  * thrown by `onRecord` or `onMissed` stops the follower and is rethrown
  * outside it (an uncaught exception, as from an event handler).
  */
@@ -108,7 +109,16 @@ export function followConflicts(
   };
 
   /** Delivers every complete record after the cursor; returns true when it stopped at a claimed, unpublished one. */
+  let draining = false;
   const drain = (): boolean => {
+    draining = true;
+    try {
+      return drainNow();
+    } finally {
+      draining = false;
+    }
+  };
+  const drainNow = (): boolean => {
     const pos = logPosition(v);
     const end = Math.min(pos.claimed, cap);
     while (cursor < end && !stopped) {
@@ -173,6 +183,8 @@ export function followConflicts(
 
   return () => {
     if (!stopped) {
+      // Deliver what was published before the call (unless called from inside onRecord), then stop.
+      if (!draining) drain();
       finish();
       // Wake our pending wait so the loop ends now (other followers re-check and sleep again).
       Atomics.notify(i32, eventsI32);

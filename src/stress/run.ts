@@ -34,6 +34,8 @@ export interface RunHooks {
   progressEveryMs?: number;
   /** Aborting stops every worker at its next check; the run then verifies what was done. */
   signal?: AbortSignal;
+  /** Called with the map as soon as it exists, before any worker starts (`--metrics-port`, `--watch`, `--alert-url` watch it). */
+  onMap?: (map: SharedMap<unknown, unknown>) => void | Promise<void>;
 }
 
 export interface WorkerSummary {
@@ -131,6 +133,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     conflictLogSize: 1024,
     ...scenario.map,
   });
+  await hooks.onMap?.(map);
   const kc = keyCodec(o.keyType);
   const vc = valueCodec(o.valueType);
   // Start with the shared key space full (counters start absent, i.e. 0).

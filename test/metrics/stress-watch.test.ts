@@ -1,0 +1,148 @@
+/**
+ * `stress --metrics-port`, `--alert-url`, `--watch` on a real run (the CLI
+ * from dist/), and the Grafana dashboard in docs/ against the metrics a real
+ * scrape publishes.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
+import { SharedMap, type ConflictAlert } from '../../src/index.js';
+import { registerMetrics } from '../../src/metrics/prometheus.js';
+import { distPath, testPath } from '../helpers/paths.js';
+import { havePromtool, promtoolProblems, promtoolRequired } from './exposition.js';
+import { startReceiver } from './receiver.js';
+
+interface StressJson {
+  conflicts: { byKind: Record<string, number>; overflowed: number; records: unknown[] };
+  totalOps: number;
+}
+
+/** Metric names in a Prometheus text exposition (sample lines only). */
+function exposedNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
+    if (m) names.add(m[1]!);
+  }
+  return names;
+}
+
+/** Every `shmap_*` metric a Grafana dashboard's queries name, and the ones missing from `exposed`. */
+function dashboardMissing(dashboard: unknown, exposed: Set<string>): { queried: string[]; missing: string[] } {
+  const exprs: string[] = [];
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) x.forEach(walk);
+    else if (x !== null && typeof x === 'object') {
+      for (const [k, v] of Object.entries(x)) {
+        if ((k === 'expr' || k === 'query' || k === 'definition') && typeof v === 'string') exprs.push(v);
+        else walk(v);
+      }
+    }
+  };
+  walk(dashboard);
+  const queried = [...new Set(exprs.flatMap((e) => e.match(/\bshmap_[a-z0-9_]+/g) ?? []))].sort();
+  return { queried, missing: queried.filter((n) => !exposed.has(n)) };
+}
+
+describe('stress with live monitoring', () => {
+  it('--metrics-port serves a parseable /metrics during the run; --alert-url alerts add up to the run; --watch prints reports', async () => {
+    const receiver = await startReceiver();
+    const child = spawn(
+      process.execPath,
+      [
+        distPath('main.js'),
+        'stress',
+        '--duration',
+        '2',
+        '--workers',
+        '3',
+        '--keys',
+        '2000',
+        '--sync',
+        'none',
+        '--mix',
+        'get=60,set=30,iterate=10',
+        '--seed',
+        '7',
+        '--json',
+        '--metrics-port',
+        '0',
+        '--watch',
+        '--alert-url',
+        receiver.url,
+        '--alert-interval',
+        '0.5',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    // Scrape once the URL is printed, while the workers run.
+    const scraped = new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (c: Buffer) => {
+        const before = stderr;
+        stderr += c.toString();
+        const url = /metrics: (http:\/\/\S+)/.exec(stderr)?.[1];
+        if (url !== undefined && !/metrics: http/.test(before))
+          fetch(url)
+            .then((r) => r.text())
+            .then(resolve, reject);
+      });
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await receiver.close();
+    const text = await scraped;
+    expect(code, stderr.slice(-2000)).toBe(0);
+    const result = JSON.parse(stdout) as StressJson;
+
+    // /metrics: the map's series, accepted by Prometheus's parser.
+    expect(text).toMatch(/^shmap_entries\{map="stress"\} \d+$/m);
+    if (havePromtool()) expect(promtoolProblems(text)).toBe('');
+    else if (promtoolRequired()) throw new Error('promtool is not installed');
+
+    // --watch: Go-shaped reports on stderr (not a terminal: every record in full).
+    const shown = stderr.split('WARNING: CONFLICT: ').length - 1;
+    expect(shown).toBeGreaterThanOrEqual(Math.min(1, result.conflicts.records.length));
+
+    // --alert-url: per kind, the first alert then counts adding up to the kind's records.
+    const alerts = receiver.accepted as ConflictAlert[];
+    console.log(
+      `stress: ${result.totalOps} ops, conflicts ${JSON.stringify(result.conflicts.byKind)}, ${result.conflicts.overflowed} dropped; ` +
+        `${alerts.length} alerts; ${shown} reports watched`,
+    );
+    expect(result.conflicts.records.length).toBeGreaterThan(0);
+    for (const [kind, n] of Object.entries(result.conflicts.byKind)) {
+      const mine = alerts.filter((a) => a.kind === kind);
+      if (n === 0) {
+        expect(mine).toEqual([]);
+        continue;
+      }
+      expect(mine[0]).toMatchObject({ first: true, count: 1, map: 'stress' });
+      expect(mine.reduce((s, a) => s + a.count, 0)).toBe(n);
+    }
+    const dropped = alerts.filter((a) => a.kind === 'conflict records dropped');
+    expect(dropped.reduce((s, a) => s + a.count, 0)).toBe(result.conflicts.overflowed);
+  });
+});
+
+describe('the Grafana dashboard (docs/grafana-dashboard.json)', () => {
+  const dashboard = JSON.parse(readFileSync(testPath('../docs/grafana-dashboard.json'), 'utf8')) as unknown;
+
+  it('queries only metrics a real scrape publishes', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 64 });
+    map.set(1, 1);
+    const registry = new Registry();
+    registerMetrics(map, registry, { name: 'dash' });
+    const exposed = exposedNames(await registry.metrics());
+    const { queried, missing } = dashboardMissing(dashboard, exposed);
+    expect(queried.length).toBeGreaterThanOrEqual(8);
+    expect(missing).toEqual([]);
+  });
+
+  it('the check finds a metric that does not exist (negative control)', () => {
+    const broken = { panels: [{ targets: [{ expr: 'rate(shmap_no_such_metric_total[5m])' }] }] };
+    expect(dashboardMissing(broken, new Set(['shmap_entries'])).missing).toEqual(['shmap_no_such_metric_total']);
+  });
+});
