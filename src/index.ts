@@ -86,3 +86,5 @@ export { AlertSender, alertOnConflicts } from './metrics/alerts.js';
 export type { AlertSenderOptions, AlertStats, ConflictAlert } from './metrics/alerts.js';
 export { watchConflicts } from './metrics/watch.js';
 export type { WatchOptions, WatchSummary } from './metrics/watch.js';
+export { NearCache } from './near-cache/near-cache.js';
+export type { NearCacheOptions, NearCacheHandle, NearCacheStats, NearCacheMode } from './near-cache/near-cache.js';

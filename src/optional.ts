@@ -4,7 +4,8 @@
  * doing any work and says in one line what to install.
  *
  *  - `0x`: `profile` renders its flamegraphs with it (required by `profile`).
- *  - `redis`: the client behind `bench`'s redis rows (skipped without it).
+ *  - `redis`: the client behind `bench`'s redis rows (skipped without it),
+ *    and behind `NearCache`, which loads it only when a cache is created.
  *  - `lmdb`: `bench`'s lmdb row (skipped without it).
  */
 import { readFileSync } from 'node:fs';

@@ -60,11 +60,12 @@ export class RedisServer {
     readonly url: string,
   ) {}
 
-  static async start(): Promise<RedisServer> {
-    const port = await freePort();
+  /** Starts a server on `port` (default: a free one); `args` are extra redis-server arguments (e.g. cluster mode). */
+  static async start(port?: number, args: string[] = []): Promise<RedisServer> {
+    port ??= await freePort();
     const child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },
@@ -92,6 +93,10 @@ export class RedisServer {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
   }
 
   async stop(): Promise<void> {

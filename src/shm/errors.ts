@@ -25,7 +25,9 @@ export type ShmapErrorCode =
   | 'SHMAP_CONCURRENT_READ'
   | 'SHMAP_RECURSIVE_UPDATE'
   | 'SHMAP_LEASE'
-  | 'SHMAP_INVARIANT';
+  | 'SHMAP_INVARIANT'
+  | 'SHMAP_NEAR_CACHE'
+  | 'SHMAP_REDIS_CLIENT_MISSING';
 
 /** The base of shmap's own errors (the type errors extend TypeError instead, and carry the same `code`). */
 export class ShmapError extends Error {
@@ -125,6 +127,24 @@ export class InvariantError extends ShmapError {
   }
 }
 
+/**
+ * A NearCache operation could not reach Redis or got an error from it (the
+ * message names the server and says what failed), or Redis holds a value the
+ * cache's value type cannot decode. Nothing was cached because of it.
+ */
+export class NearCacheError extends ShmapError {
+  constructor(message: string) {
+    super('SHMAP_NEAR_CACHE', message);
+  }
+}
+
+/** `NearCache` needs the Redis client (`redis`, node-redis 5), an optional peer dependency that is not installed. */
+export class RedisClientMissingError extends ShmapError {
+  constructor(message: string) {
+    super('SHMAP_REDIS_CLIENT_MISSING', message);
+  }
+}
+
 /** Any error shmap throws: `ShmapError` and its subclasses, and the two that extend `TypeError`. */
 export type AnyShmapError = ShmapError | InvalidOptionError | ShmapTypeError;
 
@@ -144,6 +164,8 @@ const CLASSES: Record<string, { cls: ErrorClass; code: ShmapErrorCode }> = {
   RecursiveUpdateError: { cls: RecursiveUpdateError, code: 'SHMAP_RECURSIVE_UPDATE' },
   LeaseError: { cls: LeaseError, code: 'SHMAP_LEASE' },
   InvariantError: { cls: InvariantError, code: 'SHMAP_INVARIANT' },
+  NearCacheError: { cls: NearCacheError, code: 'SHMAP_NEAR_CACHE' },
+  RedisClientMissingError: { cls: RedisClientMissingError, code: 'SHMAP_REDIS_CLIENT_MISSING' },
 };
 
 /** The class an error-like value came from: by its own `code`, else its `name`, else its stack's first word. */

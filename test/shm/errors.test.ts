@@ -13,6 +13,8 @@ import {
   InvalidHandleError,
   InvalidOptionError,
   InvariantError,
+  NearCacheError,
+  RedisClientMissingError,
   KeyTooLongError,
   LeaseError,
   MapFullError,
@@ -91,6 +93,8 @@ describe('reviveError and isShmapError', () => {
     [RecursiveUpdateError, 'SHMAP_RECURSIVE_UPDATE'],
     [LeaseError, 'SHMAP_LEASE'],
     [InvariantError, 'SHMAP_INVARIANT'],
+    [NearCacheError, 'SHMAP_NEAR_CACHE'],
+    [RedisClientMissingError, 'SHMAP_REDIS_CLIENT_MISSING'],
   ];
 
   it.each(every)('%o survives structuredClone through reviveError', (cls, code) => {

@@ -1,0 +1,744 @@
+/**
+ * NearCache: one SharedMap per process as the near cache of Redis (or
+ * Valkey) for all of the process's threads, kept coherent by the server's
+ * invalidation messages (`CLIENT TRACKING`).
+ *
+ * # Glossary
+ *
+ * - **data connection**: each handle's own connection, for GET / SET / DEL.
+ * - **invalidation connection** (the *link*): one per process, held by one
+ *   thread (the *owner*), subscribed to `__redis__:invalidate` (RESP2). The
+ *   server sends it the name of every key that changed and that this process
+ *   may hold; the owner deletes that key from the map, for every thread at
+ *   once.
+ * - **mode**: `'default'`: the server remembers which keys each data
+ *   connection read (`CLIENT TRACKING ON REDIRECT <link id>` on every data
+ *   connection) and sends invalidations only for those. `'bcast'`: the link
+ *   itself asks for every key under `prefixes` (`CLIENT TRACKING ON REDIRECT
+ *   <its own id> BCAST PREFIX ...`); the server keeps no memory per key and
+ *   data connections track nothing.
+ * - **flush**: `C_EPOCH += 1`, then `map.clear()`. Done whenever
+ *   invalidations may have been lost: the link dropped, the owner changed,
+ *   the server said so (a null invalidation, e.g. FLUSHALL), or (default
+ *   mode) a data connection that tracked keys went away: its thread closed,
+ *   died, or its connection dropped, and the server forgets what it read.
+ * - **fetch version**: `stripe(k)`'s word in the control block (control.ts),
+ *   +1 by every invalidation of a key in that stripe *before* the key is
+ *   deleted.
+ *
+ * # The near-cache race, and how a fetch installs
+ *
+ * Thread A misses k and sends GET k; Redis answers the old value; k is then
+ * written and its invalidation applied (the map had no k to delete); A now
+ * stores the old value it fetched: a stale entry that no invalidation will
+ * ever remove (the server sent its one invalidation already). So a fetch:
+ *
+ * 1. loads the epoch e0 and its key's fetch version s0, and notes whether the
+ *    link is up (a fetch while it is down only reads through);
+ * 2. (default mode) makes sure its data connection tracks into the current
+ *    link, on the same socket, before the GET is sent (commands on one socket
+ *    are served in order, so the GET is tracked);
+ * 3. sends GET k;
+ * 4. installs with `map.update`, whose function runs under k's shard lock and
+ *    declines unless the fetch version is still s0, the epoch still e0 and
+ *    the link still up.
+ *
+ * An invalidation bumps the version, then deletes k under the same shard
+ * lock. If the install ran first, the delete removes it; if the delete (or
+ * just the bump) ran first, the install sees the version moved and declines.
+ * A flush works the same way with the epoch and `clear()`. Versions are
+ * striped (STRIPES words): two keys sharing a stripe only cost a declined
+ * install, never a stale one.
+ *
+ * # What a read may return
+ *
+ * A value that Redis held at some moment after the read's start minus the
+ * staleness bound: the time from a write's acknowledgement to its
+ * invalidation applied here (a round trip on loopback plus the owner's event
+ * loop delay). The owner must keep its event loop free; a thread whose
+ * heartbeat stops for `ownerTimeoutMs` is taken to be gone: another thread
+ * takes over the link and flushes. While the link is down, reads go to
+ * Redis and nothing is installed.
+ *
+ * # Threads
+ *
+ * Every handle holds a thread slot (control.ts) with a heartbeat written
+ * every BEAT_MS by its event loop. The owner scans the slots; in default mode
+ * a slot whose heartbeat stopped means the server may have forgotten keys
+ * that thread read (its connection closes when it dies), so the owner
+ * flushes. `threadGone(threadId)` is the same step, for a caller that knows
+ * of a thread's death sooner (a pool's exit events).
+ */
+import { threadId } from 'node:worker_threads';
+import { SharedMap } from '../shm/map.js';
+import { describe } from '../shm/codec.js';
+import {
+  InvalidHandleError,
+  InvalidOptionError,
+  KeyTooLongError,
+  MapFullError,
+  NearCacheError,
+  ValueTooLargeError,
+} from '../shm/errors.js';
+import type { SharedMapHandle, ValueType } from '../shm/types.js';
+import { loadRedis, type RedisClient, type RedisModule } from './client.js';
+import {
+  Control,
+  C_EPOCH,
+  C_FLUSHES,
+  C_INVALIDATIONS,
+  C_LINK_GEN,
+  C_OWNER,
+  C_RECONNECTS,
+  C_STATE,
+  C_TAKEOVERS,
+  C_THREADS_LOST,
+  LINK_DOWN,
+  LINK_UP,
+  MAX_THREADS,
+  stripeOf,
+} from './control.js';
+import { textCodec, type TextCodec } from './text.js';
+
+export type NearCacheMode = 'default' | 'bcast';
+
+export interface NearCacheOptions {
+  /** The server, `redis://host:port` (node-redis URL syntax). */
+  url: string;
+  /** Key type: `'string:N'` (N: most UTF-8 bytes a cached key has). Default `'string:64'`. */
+  key?: `string:${number}`;
+  /** Value type: `'string:N'`, `'json:N'`, `'int32'`, `'uint32'`, `'float64'` or `'bigint64'`. Default `'string:256'`. How each is written in Redis: see text.ts. */
+  value?: ValueType;
+  /** Most entries the near cache holds; a fetch that finds it full reads through without caching. */
+  capacity: number;
+  /** Entries also expire this long after they were fetched (a safety net; invalidation is what keeps the cache right). */
+  ttlMs?: number;
+  /** `'default'` (the server remembers what this process read) or `'bcast'` (every key under `prefixes`). Default: `'bcast'` when `prefixes` is given, else `'default'`. */
+  mode?: NearCacheMode;
+  /** With `mode: 'bcast'`: key prefixes to be told about. Default `['']` (every key). */
+  prefixes?: string[];
+  /** A thread whose heartbeat stopped this long is taken to be gone. Default 2000. */
+  ownerTimeoutMs?: number;
+}
+
+/** What `NearCache.attach` takes in another thread; structured-clonable. */
+export interface NearCacheHandle {
+  readonly nearCache: 1;
+  readonly map: SharedMapHandle;
+  readonly control: SharedArrayBuffer;
+  readonly url: string;
+  readonly value: string;
+  readonly mode: NearCacheMode;
+  readonly prefixes: readonly string[];
+  readonly ownerTimeoutMs: number;
+}
+
+export interface NearCacheStats {
+  /** This handle's reads served from the shared map, and read from Redis. */
+  hits: number;
+  misses: number;
+  /** This handle's fetches installed into the map, and declined because an invalidation or flush came in between. */
+  installs: number;
+  declined: number;
+  /** Process-wide: keys invalidated, flushes, link takeovers, threads found gone, link reconnects. */
+  invalidations: number;
+  flushes: number;
+  takeovers: number;
+  threadsLost: number;
+  reconnects: number;
+  /** Whether the invalidation connection is up (reads may be served from the map). */
+  live: boolean;
+  /** threadId of the thread holding the invalidation connection, or -1. */
+  owner: number;
+  /** Entries in the map, and the bytes of its buffer. */
+  entries: number;
+  bytes: number;
+}
+
+/** Heartbeat period of every handle's thread, ms. */
+const BEAT_MS = 100;
+/** Reconnect back-off of the invalidation connection: first delay and cap, ms. */
+const BACKOFF_FIRST_MS = 50;
+const BACKOFF_MAX_MS = 2000;
+/** Thrown inside `map.update` to decline an install (update changes nothing when its function throws). */
+const DECLINED = Symbol('declined');
+
+/** @internal Test seams: the forced-race test runs code between a fetch's GET and its install. */
+export interface NearCacheTestHooks {
+  afterFetch?: (key: string) => Promise<void>;
+  /** The negative control: install fetched values without the fetch-version check. */
+  unsafeSkipFetchCheck?: boolean;
+}
+
+function positive(v: unknown, option: string): number {
+  if (typeof v !== 'number' || !(v > 0) || v === Infinity)
+    throw new InvalidOptionError(`options.${option} must be a positive number, got ${describe(v)}`);
+  return v;
+}
+
+function checkOptions(options: NearCacheOptions): Omit<NearCacheHandle, 'map' | 'control' | 'nearCache'> & {
+  key: string;
+} {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
+  const { url } = options;
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
+    throw new InvalidOptionError(`options.url must be a redis:// URL string, got ${describe(url)}`);
+  const key = options.key ?? 'string:64';
+  if (typeof key !== 'string' || !/^string:\d+$/.test(key))
+    throw new InvalidOptionError(`options.key must be 'string:N' (Redis keys are strings), got ${describe(key)}`);
+  const value = options.value ?? 'string:256';
+  textCodec(value as string);
+  if (options.capacity === undefined) throw new InvalidOptionError('options.capacity is required');
+  const prefixes = options.prefixes;
+  if (prefixes !== undefined && (!Array.isArray(prefixes) || !prefixes.every((p) => typeof p === 'string')))
+    throw new InvalidOptionError(`options.prefixes must be an array of strings, got ${describe(prefixes)}`);
+  const mode = options.mode ?? (prefixes !== undefined ? 'bcast' : 'default');
+  if (mode !== 'default' && mode !== 'bcast')
+    throw new InvalidOptionError(`options.mode must be 'default' or 'bcast', got ${describe(mode)}`);
+  if (mode === 'default' && prefixes !== undefined)
+    throw new InvalidOptionError("options.prefixes needs options.mode 'bcast'");
+  if (options.ttlMs !== undefined) positive(options.ttlMs, 'ttlMs');
+  const ownerTimeoutMs =
+    options.ownerTimeoutMs === undefined ? 2000 : positive(options.ownerTimeoutMs, 'ownerTimeoutMs');
+  return { url, key, value, mode, prefixes: prefixes ?? (mode === 'bcast' ? [''] : []), ownerTimeoutMs };
+}
+
+export class NearCache<V = unknown> {
+  /** What another thread passes to `NearCache.attach`. */
+  readonly handle: NearCacheHandle;
+  /** The shared map itself (read-only use: writes go through the cache). */
+  readonly map: SharedMap<string, V>;
+  /** @internal */ readonly ctl: Control;
+  /** @internal */ testHooks: NearCacheTestHooks = {};
+  private readonly codec: TextCodec;
+  private readonly redis: RedisModule;
+  private readonly me = threadId + 1;
+  private data!: RedisClient;
+  /** Bumped when this handle's data connection drops; a GET installs only if its socket did not change. */
+  private sockGen = 0;
+  /** The link generation and socket generation this data connection tracks into (default mode); -1 none. */
+  private trackedGen = -1;
+  private trackedSock = -1;
+  private slot = -1;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private link: Link | undefined;
+  private closed = false;
+  private sweptAt = 0;
+  private readonly counts = { hits: 0, misses: 0, installs: 0, declined: 0 };
+
+  private constructor(handle: NearCacheHandle, redis: RedisModule) {
+    this.handle = handle;
+    this.redis = redis;
+    this.map = SharedMap.attach<string, V>(handle.map);
+    this.ctl = new Control(handle.control);
+    this.codec = textCodec(handle.value);
+  }
+
+  /** Creates the shared map and the process's invalidation connection; resolves once invalidations flow. */
+  static async create<V = unknown>(options: NearCacheOptions): Promise<NearCache<V>> {
+    const o = checkOptions(options);
+    const redis = await loadRedis();
+    const map = SharedMap.create({
+      key: o.key as `string:${number}`,
+      value: o.value as ValueType,
+      capacity: options.capacity,
+      maxCapacity: options.capacity,
+      ttl: options.ttlMs !== undefined,
+      defaultTtlMs: options.ttlMs,
+    });
+    const handle: NearCacheHandle = {
+      nearCache: 1,
+      map: map.handle,
+      control: Control.create().sab,
+      url: o.url,
+      value: o.value,
+      mode: o.mode,
+      prefixes: o.prefixes,
+      ownerTimeoutMs: o.ownerTimeoutMs,
+    };
+    const cache = new NearCache<V>(handle, redis);
+    await cache.open(true);
+    return cache;
+  }
+
+  /** A handle on an existing near cache, in any thread of the process that created it. */
+  static async attach<V = unknown>(handle: NearCacheHandle): Promise<NearCache<V>> {
+    if (handle === null || typeof handle !== 'object' || handle.nearCache !== 1 || !Control.fits(handle.control))
+      throw new InvalidHandleError(`NearCache.attach needs a handle from cache.handle, got ${describe(handle)}`);
+    const redis = await loadRedis();
+    const cache = new NearCache<V>(handle, redis);
+    await cache.open(false);
+    return cache;
+  }
+
+  private async open(owner: boolean): Promise<void> {
+    this.slot = this.ctl.claimSlot(this.me);
+    if (this.slot < 0) throw new NearCacheError(`NearCache: more than ${MAX_THREADS} handles at once`);
+    try {
+      this.data = await this.connectData();
+      if (owner && Atomics.compareExchange(this.ctl.i32, C_OWNER, 0, this.me) === 0) {
+        this.link = new Link(this);
+        await this.link.start(true);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.timer = setInterval(() => this.tick(), BEAT_MS);
+    this.timer.unref();
+  }
+
+  private async connectData(): Promise<RedisClient> {
+    let connected = false;
+    const url = this.handle.url;
+    const client = this.redis.createClient({
+      url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 5000,
+        // Before the first connection: give up after a few tries, so create/attach fail with a clear error.
+        reconnectStrategy: (retries: number, cause: Error) =>
+          !connected && retries >= 3 ? cause : Math.min(BACKOFF_FIRST_MS << Math.min(retries, 10), BACKOFF_MAX_MS),
+      },
+    });
+    client.on('error', () => this.dataLost());
+    client.on('reconnecting', () => this.dataLost());
+    try {
+      await client.connect();
+    } catch (err) {
+      throw serverError(url, 'connect', undefined, err);
+    }
+    connected = true;
+    return client;
+  }
+
+  /** This handle's data connection dropped: a new socket, and (default mode) the keys the old one tracked are forgotten by the server. */
+  private dataLost(): void {
+    const hadTracking = this.trackedSock === this.sockGen;
+    this.sockGen++;
+    this.trackedSock = -1;
+    if (hadTracking) this.flush();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reads and writes.
+
+  /** The value from the shared map when present, else from Redis (then cached for every thread); undefined when Redis has no such key. */
+  async get(key: string): Promise<V | undefined> {
+    this.checkOpen();
+    const v = this.map.get(key); // also validates the key (type, length)
+    if (v !== undefined && Atomics.load(this.ctl.i32, C_STATE) === LINK_UP) {
+      this.counts.hits++;
+      return v;
+    }
+    this.counts.misses++;
+    return this.fetch(key);
+  }
+
+  private async fetch(key: string): Promise<V | undefined> {
+    const ctl = this.ctl;
+    const stripe = stripeOf(key);
+    const epoch = ctl.load(C_EPOCH);
+    const version = ctl.stripeVersion(stripe);
+    let installable = ctl.load(C_STATE) === LINK_UP;
+    if (installable && this.handle.mode === 'default') installable = await this.ensureTracking();
+    const sock = this.sockGen;
+    let text: string | null;
+    try {
+      text = await this.data.get(key);
+    } catch (err) {
+      throw serverError(this.handle.url, 'GET', key, err);
+    }
+    if (text === null) return undefined;
+    const value = this.codec.decode(text, key) as V;
+    if (this.testHooks.afterFetch !== undefined) await this.testHooks.afterFetch(key);
+    if (installable && sock === this.sockGen && !this.closed) this.install(key, value, epoch, stripe, version);
+    return value;
+  }
+
+  /** Default mode: this data connection tracks keys into the current link, on its current socket. */
+  private async ensureTracking(): Promise<boolean> {
+    const ctl = this.ctl;
+    const gen = ctl.load(C_LINK_GEN);
+    if (this.trackedGen === gen && this.trackedSock === this.sockGen) return true;
+    const id = ctl.linkId;
+    const sock = this.sockGen;
+    try {
+      await this.data.sendCommand(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', String(id)]);
+    } catch {
+      return false; // the link is gone (the id no longer exists) or the socket dropped: read through
+    }
+    if (sock !== this.sockGen || ctl.load(C_LINK_GEN) !== gen) return false;
+    this.trackedGen = gen;
+    this.trackedSock = sock;
+    return true;
+  }
+
+  /** Step 4 of the fetch: under k's shard lock, install only if nothing invalidated k or flushed since the fetch began. */
+  private install(key: string, value: V, epoch: number, stripe: number, version: number): void {
+    const ctl = this.ctl;
+    const check = this.testHooks.unsafeSkipFetchCheck !== true;
+    try {
+      this.map.update(key, () => {
+        if (
+          check &&
+          (ctl.stripeVersion(stripe) !== version || ctl.load(C_EPOCH) !== epoch || ctl.load(C_STATE) !== LINK_UP)
+        )
+          throw DECLINED;
+        return value;
+      });
+      this.counts.installs++;
+    } catch (err) {
+      if (err === DECLINED) this.counts.declined++;
+      else if (!(err instanceof MapFullError || err instanceof ValueTooLargeError)) throw err;
+    }
+  }
+
+  /** Writes through to Redis (SET), then drops the key from the near cache. */
+  async set(key: string, value: V): Promise<void> {
+    this.checkOpen();
+    this.map.has(key); // validates the key
+    const text = this.codec.encode(value);
+    try {
+      await this.data.set(key, text);
+    } catch (err) {
+      throw serverError(this.handle.url, 'SET', key, err);
+    }
+    this.drop(key);
+  }
+
+  /** Deletes from Redis (DEL), then drops the key from the near cache; whether Redis had it. */
+  async delete(key: string): Promise<boolean> {
+    this.checkOpen();
+    this.map.has(key);
+    let n: number;
+    try {
+      n = await this.data.del(key);
+    } catch (err) {
+      throw serverError(this.handle.url, 'DEL', key, err);
+    }
+    this.drop(key);
+    return n > 0;
+  }
+
+  /** Invalidates one key locally: version first, then the delete (see the essay). */
+  private drop(key: string): void {
+    this.ctl.bumpStripe(stripeOf(key));
+    try {
+      this.map.delete(key);
+    } catch (err) {
+      if (!(err instanceof KeyTooLongError)) throw err; // a key too long to cache is not in the map
+    }
+  }
+
+  /** @internal Applies one invalidation message from the server (the owner's link calls it). */
+  invalidate(key: string): void {
+    Atomics.add(this.ctl.i32, C_INVALIDATIONS, 1);
+    this.drop(key);
+  }
+
+  /** Drops every entry, for every thread (any thread may call it). */
+  flush(): void {
+    this.ctl.bump(C_EPOCH);
+    this.ctl.bump(C_FLUSHES);
+    this.map.clear();
+  }
+
+  stats(): NearCacheStats {
+    const ctl = this.ctl;
+    const owner = ctl.load(C_OWNER);
+    return {
+      ...this.counts,
+      invalidations: ctl.load(C_INVALIDATIONS),
+      flushes: ctl.load(C_FLUSHES),
+      takeovers: ctl.load(C_TAKEOVERS),
+      threadsLost: ctl.load(C_THREADS_LOST),
+      reconnects: ctl.load(C_RECONNECTS),
+      live: ctl.load(C_STATE) === LINK_UP,
+      owner: owner - 1,
+      entries: this.map.size,
+      bytes: this.map.stats().bytes,
+    };
+  }
+
+  /** Whether this thread holds the invalidation connection. */
+  get isOwner(): boolean {
+    return this.link !== undefined && this.ctl.load(C_OWNER) === this.me;
+  }
+
+  // ---------------------------------------------------------------------------
+  // Threads: heartbeats, the owner's watch over the others, takeover.
+
+  /**
+   * A thread of this process is gone (found by a heartbeat that stopped, or
+   * told by whoever watches the threads). Frees its slot; in default mode
+   * the server forgot the keys its connection read, so the cache is flushed;
+   * if it held the invalidation connection, this thread takes over.
+   */
+  threadGone(goneThreadId: number): void {
+    const ctl = this.ctl;
+    const gone = goneThreadId + 1;
+    for (let s = 0; s < MAX_THREADS; s++) {
+      if (ctl.slotThread(s) === gone && ctl.releaseSlot(s, gone)) {
+        ctl.bump(C_THREADS_LOST);
+        if (this.handle.mode === 'default') this.flush();
+      }
+    }
+    if (ctl.load(C_OWNER) === gone) this.claim(gone);
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const ctl = this.ctl;
+    if (ctl.slotThread(this.slot) !== this.me) {
+      // Our heartbeat was taken for silence (a long blocking task): take a slot again.
+      this.slot = ctl.claimSlot(this.me);
+      if (this.slot < 0) return;
+    }
+    ctl.beat(this.slot);
+    const owner = ctl.load(C_OWNER);
+    if (owner === this.me) {
+      this.scanThreads();
+      this.sweepExpired();
+    } else {
+      if (this.link !== undefined) {
+        // Another thread took over while this one was silent: let go without touching the shared state.
+        this.link.stop();
+        this.link = undefined;
+      }
+      if (owner === 0) this.claim(0);
+      else if (this.silent(owner)) this.threadGone(owner - 1);
+    }
+  }
+
+  /** Whether thread `t` (threadId + 1) has no slot or its heartbeat is older than ownerTimeoutMs. */
+  private silent(t: number): boolean {
+    const ctl = this.ctl;
+    for (let s = 0; s < MAX_THREADS; s++) {
+      if (ctl.slotThread(s) === t) return ((ctl.now() - ctl.slotBeat(s)) | 0) > this.handle.ownerTimeoutMs;
+    }
+    return true;
+  }
+
+  private scanThreads(): void {
+    const ctl = this.ctl;
+    for (let s = 0; s < MAX_THREADS; s++) {
+      const t = ctl.slotThread(s);
+      if (t !== 0 && t !== this.me && ((ctl.now() - ctl.slotBeat(s)) | 0) > this.handle.ownerTimeoutMs)
+        this.threadGone(t - 1);
+    }
+  }
+
+  private sweepExpired(): void {
+    if (!this.map.ttl) return;
+    const now = Date.now();
+    if (now - this.sweptAt < 1000) return;
+    this.sweptAt = now;
+    this.map.sweepExpired();
+  }
+
+  /** Takes the invalidation connection over from `from` (threadId + 1, or 0 when nobody holds it). */
+  private claim(from: number): void {
+    const ctl = this.ctl;
+    if (this.closed || Atomics.compareExchange(ctl.i32, C_OWNER, from, this.me) !== from) return;
+    if (from !== 0) ctl.bump(C_TAKEOVERS);
+    Atomics.store(ctl.i32, C_STATE, LINK_DOWN);
+    this.flush();
+    this.link = new Link(this);
+    void this.link.start(false);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new NearCacheError('NearCache: this handle is closed');
+  }
+
+  /**
+   * Closes this handle's connections. The owner hands the invalidation
+   * connection over (another thread takes it at its next heartbeat); in
+   * default mode the cache is flushed, as the server forgets what this
+   * handle's connection read.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    const ctl = this.ctl;
+    if (this.link !== undefined) {
+      this.link.stop();
+      this.link = undefined;
+      if (Atomics.compareExchange(ctl.i32, C_OWNER, this.me, 0) === this.me) {
+        Atomics.store(ctl.i32, C_STATE, LINK_DOWN);
+        this.flush();
+      }
+    }
+    if (this.handle.mode === 'default' && this.trackedSock !== -1) this.flush();
+    if (this.slot >= 0) ctl.releaseSlot(this.slot, this.me);
+    if (this.data !== undefined) {
+      try {
+        this.data.destroy();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  /** @internal For the link. */
+  get redisModule(): RedisModule {
+    return this.redis;
+  }
+
+  /** @internal For the link: whether this handle still owns the link. */
+  get owns(): boolean {
+    return !this.closed && this.ctl.load(C_OWNER) === this.me;
+  }
+}
+
+/** A server error as a NearCacheError naming the server, the command and the key. */
+function serverError(url: string, what: string, key: string | undefined, err: unknown): NearCacheError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new NearCacheError(
+    `NearCache: ${what}${key === undefined ? '' : ` ${describe(key)}`} at ${url} failed: ${msg}`,
+  );
+}
+
+/**
+ * The invalidation connection, held by the owner thread. Reconnects with
+ * back-off when it drops; every drop flushes the cache and sets the link
+ * down (reads go to Redis) until the new connection is subscribed.
+ */
+class Link {
+  private client: RedisClient | undefined;
+  private stopped = false;
+  private attempt = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly cache: NearCache) {}
+
+  /** Connects (retrying with back-off); `once`: the first failure rejects instead (create reports it). */
+  async start(once: boolean): Promise<void> {
+    try {
+      await this.connect();
+    } catch (err) {
+      if (once) {
+        this.stop();
+        throw serverError(this.cache.handle.url, 'opening the invalidation connection', undefined, err);
+      }
+      this.scheduleRetry();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const { url, mode, prefixes } = this.cache.handle;
+    const client = this.cache.redisModule.createClient({
+      url,
+      RESP: 2,
+      socket: { connectTimeout: 5000, reconnectStrategy: false },
+    });
+    this.client = client;
+    let lost = false;
+    const onLost = (): void => {
+      if (lost) return;
+      lost = true;
+      this.lost(client);
+    };
+    client.on('error', onLost);
+    client.on('end', onLost);
+    await client.connect();
+    const id = await client.clientId();
+    if (mode === 'bcast') {
+      await client.sendCommand([
+        'CLIENT',
+        'TRACKING',
+        'ON',
+        'REDIRECT',
+        String(id),
+        'BCAST',
+        ...prefixes.flatMap((p) => ['PREFIX', p]),
+      ]);
+    }
+    await client.subscribe(
+      '__redis__:invalidate',
+      (message: unknown) => this.onMessage(message as Buffer[] | null),
+      true,
+    );
+    if (this.stopped || lost || !this.cache.owns) {
+      client.destroy();
+      if (!this.stopped && !lost) this.stop();
+      return;
+    }
+    const ctl = this.cache.ctl;
+    ctl.linkId = id;
+    ctl.bump(C_LINK_GEN);
+    this.attempt = 0;
+    Atomics.store(ctl.i32, C_STATE, LINK_UP);
+  }
+
+  private onMessage(keys: Buffer[] | null): void {
+    if (this.stopped) return;
+    if (keys === null || !Array.isArray(keys)) {
+      this.cache.flush(); // the server dropped everything (FLUSHALL, FLUSHDB) or could not say what
+      return;
+    }
+    for (const k of keys) this.cache.invalidate(k.toString());
+  }
+
+  /** The connection dropped: link down, flush, reconnect later. */
+  private lost(client: RedisClient): void {
+    if (this.stopped || client !== this.client) return;
+    this.client = undefined;
+    try {
+      client.destroy();
+    } catch {
+      /* already closed */
+    }
+    if (!this.cache.owns) return;
+    const ctl = this.cache.ctl;
+    if (Atomics.exchange(ctl.i32, C_STATE, LINK_DOWN) === LINK_UP) {
+      this.cache.flush();
+      ctl.bump(C_RECONNECTS);
+    }
+    this.scheduleRetry();
+  }
+
+  /** One retry timer at a time: a failed connect may be reported both by its 'error' event and by its rejection. */
+  private scheduleRetry(): void {
+    if (this.stopped || this.retry !== undefined || !this.cache.owns) return;
+    const delay = Math.min(BACKOFF_FIRST_MS << Math.min(this.attempt++, 10), BACKOFF_MAX_MS);
+    this.retry = setTimeout(
+      () => {
+        this.retry = undefined;
+        if (this.stopped || !this.cache.owns) return;
+        this.connect().catch(() => {
+          const c = this.client;
+          this.client = undefined;
+          if (c !== undefined) {
+            try {
+              c.destroy();
+            } catch {
+              /* already closed */
+            }
+          }
+          this.scheduleRetry();
+        });
+      },
+      delay * (0.75 + Math.random() / 2),
+    );
+    this.retry.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    const c = this.client;
+    this.client = undefined;
+    if (c !== undefined) {
+      try {
+        c.destroy();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+}
