@@ -16,9 +16,27 @@
  * allocating (e.g. a base-36 string `"k3f"` into its integer and length); a
  * value the coding does not know (a torn read under `sync: 'none'`, say) goes
  * into a small intern table, bounded by `internMax`. When the buffer or the
- * intern table is full, recording stops for that thread and every later op is
- * counted as dropped, never silently lost: a history with a gap in one
- * thread would be checked as if the missing ops never happened.
+ * intern table is full, or the caller `halt`s it, recording stops for that
+ * thread and every later op is counted as dropped, never silently lost: a
+ * history with a gap in one thread would be checked as if the missing ops
+ * never happened.
+ *
+ * ## Stopping, and the cut-off
+ *
+ * A recorder that stops remembers `firstDroppedCall`, the call time of the
+ * first op it did not keep: every op of its thread called before that is in
+ * its buffer. Several threads' recorders make a complete history up to
+ * `cutoff` = the least `firstDroppedCall` of them all (`historyCutoff`): no
+ * thread lost an op called before it. Ops called at or after the cut-off are
+ * dropped from every thread's history (one thread's later ops could have
+ * seen a write another thread no longer recorded), and ops called before it
+ * that returned after it are kept as pending (their result could depend on
+ * dropped ops; their effect may or may not have happened before the
+ * cut-off): see history.ts, "Pending operations". Each thread's ops stay a
+ * prefix of what it did, so the cut needs no ordering between threads
+ * beyond the shared clock. Threads that share a stop word (the stress
+ * runner's control block) halt together when the first one stops, so little
+ * is recorded past the cut-off.
  *
  * ## The clock
  *
@@ -107,13 +125,18 @@ export function plainJson(v: unknown): JsonValue {
 /** Default most entries in a recorder's intern table. */
 export const DEFAULT_INTERN_MAX = 4096;
 
+/** Why a recorder stopped: its own buffer or intern table filled, or its owner halted it (`halt`). */
+export type StopReason = 'buffer full' | 'intern table full' | 'stopped with the other threads' | 'an op threw';
+
 /** What a recorder hands to the main thread (structured-clonable: typed arrays cut to `count`). */
 export interface RecordedOps {
   count: number;
   /** Ops not recorded because the buffer or the intern table was full (recording stopped then). */
   dropped: number;
   /** Why recording stopped, if it did. */
-  stoppedBy: 'buffer full' | 'intern table full' | undefined;
+  stoppedBy: StopReason | undefined;
+  /** Call time of the first op not recorded (Infinity while recording): every earlier op of the thread is here. */
+  firstDroppedCall: number;
   op: Uint8Array;
   key: Int32Array;
   kinds: Uint8Array;
@@ -132,7 +155,9 @@ export class HistoryRecorder {
   readonly capacity: number;
   count = 0;
   dropped = 0;
-  stoppedBy: RecordedOps['stoppedBy'] = undefined;
+  stoppedBy: StopReason | undefined = undefined;
+  /** Call time of the first op not recorded; Infinity while recording (see "Stopping, and the cut-off"). */
+  firstDroppedCall = Infinity;
   readonly op: Uint8Array;
   readonly key: Int32Array;
   readonly kinds: Uint8Array;
@@ -205,10 +230,10 @@ export class HistoryRecorder {
       return false;
     }
     const i = this.count;
-    if (i >= this.capacity) return this.stop('buffer full');
+    if (i >= this.capacity) return this.stop('buffer full', call);
     const f = i * FIELDS;
     if (!this.store(f, a0) || !this.store(f + 1, a1) || !this.store(f + 2, result))
-      return this.stop('intern table full');
+      return this.stop('intern table full', call);
     this.op[i] = opCode;
     this.key[i] = keyIndex;
     this.call[i] = call;
@@ -217,10 +242,21 @@ export class HistoryRecorder {
     return true;
   }
 
-  private stop(why: 'buffer full' | 'intern table full'): false {
-    this.stoppedBy = why;
+  private stop(why: StopReason, call: number): false {
+    this.halt(call, why);
     this.dropped++;
     return false;
+  }
+
+  /**
+   * Stops recording from the op called at `call` on (that op and every later
+   * one are dropped: pass the op to `record` too, so it is counted). Does
+   * nothing when already stopped.
+   */
+  halt(call: number, why: StopReason): void {
+    if (this.stoppedBy !== undefined) return;
+    this.stoppedBy = why;
+    this.firstDroppedCall = call;
   }
 
   /** Stores one value field; false when it needed a new intern entry and the table is full. */
@@ -279,6 +315,7 @@ export class HistoryRecorder {
       count: n,
       dropped: this.dropped,
       stoppedBy: this.stoppedBy,
+      firstDroppedCall: this.firstDroppedCall,
       op: this.op.slice(0, n),
       key: this.key.slice(0, n),
       kinds: this.kinds.slice(0, n * FIELDS),
@@ -294,6 +331,7 @@ export class HistoryRecorder {
     this.count = 0;
     this.dropped = 0;
     this.stoppedBy = undefined;
+    this.firstDroppedCall = Infinity;
   }
 }
 
@@ -344,6 +382,51 @@ export function decodeRecorded(
     };
   }
   return out;
+}
+
+/** Where a set of recorders' histories is cut (see "Stopping, and the cut-off"). */
+export interface HistoryCutoff {
+  /** The least `firstDroppedCall` (shared-clock ms); Infinity when no recorder stopped. */
+  at: number;
+  /** Index (in the list given) of the recorder that stopped first, -1 when none did. */
+  by: number;
+  /** Why it stopped. */
+  why: StopReason | undefined;
+}
+
+/** The cut-off of several recorders' histories: the earliest call any of them did not record. */
+export function historyCutoff(recs: ReadonlyArray<Pick<RecordedOps, 'firstDroppedCall' | 'stoppedBy'>>): HistoryCutoff {
+  let out: HistoryCutoff = { at: Infinity, by: -1, why: undefined };
+  recs.forEach((r, i) => {
+    if (r.firstDroppedCall < out.at) out = { at: r.firstDroppedCall, by: i, why: r.stoppedBy };
+  });
+  return out;
+}
+
+/**
+ * Cuts a history at `cutoff` (shared-clock ms): drops every op called at or
+ * after it and makes every op still in flight at it pending (`ret` Infinity,
+ * result null). Returns the ops kept, how many were dropped, and how many of
+ * those kept are pending (ops already pending stay pending).
+ */
+export function cutHistory(
+  ops: readonly HistoryOp[],
+  cutoff: number,
+): { ops: HistoryOp[]; dropped: number; pending: number } {
+  const kept: HistoryOp[] = [];
+  let dropped = 0;
+  let pending = 0;
+  for (const op of ops) {
+    if (op.call >= cutoff) {
+      dropped++;
+    } else if (op.ret >= cutoff) {
+      pending++;
+      kept.push({ ...op, result: null, ret: Infinity });
+    } else {
+      kept.push(op);
+    }
+  }
+  return { ops: kept, dropped, pending };
 }
 
 /** Merges threads' histories into one, sorted by call time (the order `formatHistory` writes). */

@@ -11,14 +11,49 @@
  * sampled key is recorded: get, set, delete, add, and update (the stress
  * update on a shared key always stores a new value, so it is recorded as
  * the `set` of that value: the same sequential effect and result).
- * Sweeps and range-deletes skip sampled keys while recording, because a
- * deletion nobody recorded would make a correct history look wrong.
+ *
+ * ## Completeness: every write to a sampled key is in the history, up to the cut-off
+ *
+ * A history that misses a write makes a correct map look wrong (a read
+ * returns a value no recorded op wrote), so every source of writes to a
+ * sampled key is accounted for:
+ * - **The main thread** fills the key space before the workers start;
+ *   `recordInitialState` records the sampled keys' state as sets by the main
+ *   thread (thread `workers`) after the fill and before any worker starts.
+ * - **Workers** record every single-key op on a sampled key (`Run.recordedOp`).
+ * - **Sweeps and range-deletes** (the `sweep` and `range-delete` handlers,
+ *   `sweep` in `--mix`) skip sampled keys (`Run.doomed`): a deletion nobody
+ *   recorded would make a correct history look wrong.
+ * - **The delete-queue drainer** deletes only the enqueuers' doomed keys,
+ *   ids past the owned keys (./patterns.ts, `doomedBase`), never a sampled id.
+ * - **TTL expiry and lease retirement** remove entries at moments nobody
+ *   records: the `ttl` and `lease` scenarios write every key they sample
+ *   that way, so `--history` refuses them (./validate.ts) rather than
+ *   sample keys whose writes it cannot see.
+ *
+ * ## The cut-off
+ *
+ * Each worker records into its own preallocated buffer. When the first one
+ * stops (its buffer or intern table filled, or an op threw), it sets a stop
+ * word in the control block that every worker loads before each recorded
+ * op, and they all stop recording (src/race/recorder.ts, "Stopping, and the
+ * cut-off"). The merged history is cut at the earliest call any worker did
+ * not record: every op called from then on is dropped from every worker's
+ * history, and the ops in flight at that moment are kept as pending (no
+ * `ret`: they may or may not have taken effect). Without the common cut, a
+ * worker whose buffer filled early would go on writing unrecorded values
+ * that the others' recorded reads return: false violations (the checker
+ * saw `set(83720)` then the same thread's `get() → 96628`). A worker that
+ * left no records at all (its task lost) cuts the history before any worker
+ * op: only the initial state remains.
  */
 import { performance } from 'node:perf_hooks';
 import type { ValueType } from '../shm/types.js';
 import type { HistoryKey, HistoryOp } from '../race/history.js';
 import {
+  cutHistory,
   decodeRecorded,
+  historyCutoff,
   mergeHistories,
   plainJson,
   PLAIN_CODING,
@@ -156,13 +191,27 @@ export function recordInitialState(map: InitialStateMap, kc: KeyCodec, keys: num
 export interface StressHistory {
   /** Keys sampled (ids 0 .. keys-1). */
   keys: number;
-  /** Ops recorded over all workers. */
+  /** Ops the workers recorded (before the cut-off was applied). */
   recorded: number;
   /** Initial-state sets by the main thread (recordInitialState), also in `ops`. */
   initial: number;
-  /** Ops not recorded because a worker's buffer (or intern table) filled; recording stopped there. */
+  /** Ops in the history, checked with `--check`: the initial sets and every worker op called before the cut-off. */
+  checked: number;
+  /** Of those, pending: in flight at the cut-off (no `ret`). */
+  pending: number;
+  /** Ops on sampled keys left out of the history: never recorded (a worker had stopped) or recorded but called at or after the cut-off. */
   dropped: number;
-  /** Workers whose recording stopped early: index, why, ops dropped. */
+  /** Where the history was cut, if it was: every worker op called from `at` on is dropped. */
+  cutoff?: {
+    /** Shared-clock ms (performance.timeOrigin + performance.now()). */
+    at: number;
+    /** ms after the workers started (negative or 0: before any worker op). */
+    afterStartMs: number;
+    /** The worker whose recording stopped first (-1: a worker left no records). */
+    worker: number;
+    why: string;
+  };
+  /** Workers whose recording stopped early: index, why, ops it did not record. */
   stopped: Array<{ worker: number; why: string; dropped: number }>;
   /** The merged history, sorted by call (written with formatHistory). */
   ops: HistoryOp[];
@@ -171,8 +220,11 @@ export interface StressHistory {
 }
 
 /**
- * Merges the initial state and the workers' records (thread = worker index) and, when `check`,
- * checks the history (a violation fails the run; unknown is reported only).
+ * Merges the initial state and the workers' records (thread = worker index),
+ * cut at the common cut-off (module comment), and, when `check`, checks the
+ * history (a violation fails the run; unknown is reported only).
+ * `records[w]` undefined: worker w left no records (its task was lost).
+ * `startedAt`: when the workers started, shared-clock ms (for the report).
  */
 export async function collectHistory(
   initial: HistoryOp[],
@@ -181,27 +233,50 @@ export async function collectHistory(
   kc: KeyCodec,
   valueType: ValueType,
   check: { timeoutMs: number } | undefined,
+  startedAt = NaN,
 ): Promise<StressHistory> {
   const coding = stressCoding(valueType);
   const key = (id: number): HistoryKey => historyKey(kc, id);
-  const parts: HistoryOp[][] = [initial];
+  const parts: HistoryOp[][] = [];
   const stopped: StressHistory['stopped'] = [];
-  let dropped = 0;
+  let unrecorded = 0;
+  let recorded = 0;
+  const present: RecordedOps[] = [];
   records.forEach((rec, worker) => {
     if (rec === undefined) return;
+    present.push(rec);
     parts.push(decodeRecorded(rec, worker, key, coding));
-    dropped += rec.dropped;
+    recorded += rec.count;
+    unrecorded += rec.dropped;
     if (rec.stoppedBy !== undefined) stopped.push({ worker, why: rec.stoppedBy, dropped: rec.dropped });
   });
-  const ops = mergeHistories(parts);
+  let cut = historyCutoff(records.map((rec) => rec ?? { firstDroppedCall: Infinity, stoppedBy: undefined }));
+  let cutWhy = cut.why as string | undefined;
+  const lost = records.findIndex((rec) => rec === undefined);
+  if (lost !== -1) {
+    cut = { at: -Infinity, by: lost, why: undefined };
+    cutWhy = `worker ${lost} left no records`;
+  }
+  const kept = cutHistory(parts.flat(), cut.at);
+  const ops = mergeHistories([initial, kept.ops]);
   const out: StressHistory = {
     keys,
-    recorded: ops.length - initial.length,
+    recorded,
     initial: initial.length,
-    dropped,
+    checked: ops.length,
+    pending: kept.pending,
+    dropped: unrecorded + kept.dropped,
     stopped,
     ops,
   };
+  if (cut.by !== -1) {
+    out.cutoff = {
+      at: cut.at,
+      afterStartMs: cut.at - startedAt,
+      worker: lost !== -1 ? -1 : cut.by,
+      why: cutWhy ?? 'stopped',
+    };
+  }
   if (check !== undefined) out.check = await checkLinearizability(ops, { timeoutMs: check.timeoutMs });
   return out;
 }

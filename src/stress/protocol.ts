@@ -23,6 +23,14 @@ export const CONTROL = {
   WRITERS_DONE_I32: 2,
   /** Set to 1 by the main thread (Atomics.store) to stop every worker early, e.g. on Ctrl-C. */
   STOP_I32: 3,
+  /**
+   * `--history`: 0 while every worker records; the first worker whose
+   * recording stops (its buffer filled, an op threw, its run failed) stores
+   * its index + 1 (Atomics.compareExchange from 0), and every worker loads it
+   * (Atomics.load) before each recorded op and stops recording once it is
+   * set, so the workers' histories end together (src/stress/history.ts).
+   */
+  HISTORY_STOP_I32: 4,
   /** Float64 index of the start time (epoch ms), stored by the last worker through the start barrier; 0 until then. */
   START_F64: 4,
   /** Float64 index of worker w's op count: (w + 1) * 8. Plain stores by the worker, plain loads by the main thread (progress display only). */

@@ -246,6 +246,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
           kc,
           o.valueType,
           o.historyCheckTimeoutMs === undefined ? undefined : { timeoutMs: o.historyCheckTimeoutMs },
+          progress[CONTROL.START_F64],
         )
       : undefined;
   // A violation fails the run; `unknown` (a key's search ran out of time) is reported, not a failure.

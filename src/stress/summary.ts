@@ -158,25 +158,36 @@ function formatPatternChecks(scenario: string, checks: Readonly<Record<string, n
   return lines;
 }
 
-/** `--history`: what was recorded (never silent about drops) and, with `--check`, the verdict and any counterexample. */
+/** `--history`: what was checked, where it was cut and what was dropped (never silent), and with `--check` the verdict. */
 function formatHistorySummary(r: StressResult): string[] {
   const h = r.history!;
+  const n = (x: number): string => x.toLocaleString('en-US');
   const out = [
-    `history: ${h.recorded.toLocaleString('en-US')} ops recorded on ${h.keys} sampled keys (ids 0..${h.keys - 1}), ` +
-      `after ${h.initial} initial sets by the main thread (recorded as thread ${r.options.workers}; workers keep their numbers)` +
-      (h.dropped > 0 ? `, ${h.dropped.toLocaleString('en-US')} NOT recorded` : ', none dropped'),
+    `history: ${n(h.checked)} ops on ${h.keys} sampled keys (ids 0..${h.keys - 1}) in the history` +
+      ` (${h.initial} initial sets by the main thread, recorded as thread ${r.options.workers}; ${n(h.checked - h.initial)} by the workers` +
+      (h.pending > 0 ? `, ${n(h.pending)} of them pending: in flight at the cut-off` : '') +
+      ')',
   ];
-  for (const st of h.stopped) {
+  if (h.cutoff === undefined) {
+    out.push('  complete: no op on a sampled key was dropped');
+  } else {
+    const c = h.cutoff;
+    const where = Number.isFinite(c.afterStartMs)
+      ? `${c.afterStartMs.toFixed(1)} ms into the run`
+      : 'before the first worker op';
+    const who = c.worker >= 0 ? `worker ${c.worker}: ${c.why}` : c.why;
     out.push(
-      `  worker ${st.worker}: recording stopped (${st.why}), ${st.dropped.toLocaleString('en-US')} later ops on sampled keys not recorded`,
+      `  cut-off ${where} (${who}); every worker stopped recording there: ` +
+        `${n(h.dropped)} later ops on sampled keys dropped from the history, not checked`,
     );
+    for (const st of h.stopped)
+      out.push(`  worker ${st.worker}: recording stopped (${st.why}), ${n(st.dropped)} ops after it not recorded`);
   }
   if (h.check !== undefined) {
     const c = h.check;
-    if (c.status === 'ok')
-      out.push(
-        `linearizability: ok (${c.ops.toLocaleString('en-US')} ops on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`,
-      );
+    if (c.ops === 0) out.push('linearizability: nothing checked (the history is empty)');
+    else if (c.status === 'ok')
+      out.push(`linearizability: ok (${n(c.ops)} ops on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`);
     else
       out.push(
         `linearizability: ${formatCheckReport(h.ops, c)}` +

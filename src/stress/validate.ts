@@ -24,6 +24,11 @@ export function validateOptions(o: StressOptions): void {
     throw new UsageError(`--scenario counters needs --keys ${COUNTER_KEYS} or more`);
   if (o.ops !== undefined && o.ops < o.workers)
     throw new UsageError(`--ops must be at least --workers (${o.workers}), got ${o.ops}`);
+  if ((o.historyKeys ?? 0) > 0 && (o.scenario === 'ttl' || o.scenario === 'lease'))
+    throw new UsageError(
+      `--history: the ${o.scenario} scenario removes entries at moments nobody records (${o.scenario === 'ttl' ? 'TTL expiry' : 'lease retirement and the last release'}), ` +
+        'so a history of its keys would miss writes; record mixed, sweep, range-delete, counters or delete-queue',
+    );
   checkKeySpace(o.keyType, o.keys + o.workers * o.owned + extraKeyIds(o.scenario, o.workers));
   checkValueType(o.valueType);
 }

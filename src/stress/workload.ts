@@ -80,6 +80,8 @@ export class Run {
   readonly recorder: HistoryRecorder | undefined;
   /** Set by `failed`: the last op threw. */
   threw = false;
+  /** `--history`: this worker has set the shared stop word (or seen it set). */
+  stopSignalled = false;
   /** `performance.now()` just before and just after the last single-key op (`op`): its latency, and its history stamps. */
   opStart = 0;
   opEnd = 0;
@@ -147,16 +149,23 @@ export class Run {
    * `value` (what set / update store). The history's call and ret are the
    * two clock reads `op` takes for the latency histogram (+ timeOrigin), so
    * recording reads no clock of its own (a read costs ~0.7 us on this VM).
-   * An op that threw is not recorded:
-   * a failed map operation leaves the map as it was (DESIGN.md, Errors).
+   *
+   * Recording stops for every worker together (./history.ts, "The
+   * cut-off"): before the op this worker loads the shared stop word, and if
+   * another worker has stopped, it stops too, from this op on. When its own
+   * recording stops (buffer full), it sets the stop word. An op that threw
+   * stops recording as well, at its call: whether it had an effect is then
+   * never in question, as the history is cut before it began.
    */
   recordedOp(kind: MixOp, id: number, key: unknown, arg: unknown, value: unknown): unknown {
     const rec = this.recorder!;
+    const othersStopped = rec.recording && Atomics.load(this.words, CONTROL.HISTORY_STOP_I32) !== 0;
     this.threw = false;
     const out = this.op(kind, key, arg);
-    if (this.threw) return out;
     const call = rec.stamp(this.opStart);
     const ret = rec.stamp(this.opEnd);
+    if (othersStopped) rec.halt(call, 'stopped with the other threads');
+    else if (this.threw) rec.halt(call, 'an op threw');
     switch (kind) {
       case 'get':
         rec.record(REC_OP.get, id, undefined, undefined, out, call, ret);
@@ -175,7 +184,14 @@ export class Run {
       default:
         break;
     }
+    if (!rec.recording && !this.stopSignalled) this.signalHistoryStop();
     return out;
+  }
+
+  /** Tells every worker to stop recording (the first to stop names itself in the stop word). */
+  signalHistoryStop(): void {
+    this.stopSignalled = true;
+    Atomics.compareExchange(this.words, CONTROL.HISTORY_STOP_I32, 0, this.task.index + 1);
   }
 
   /** Times `fn` as one op of `kind` (iterate, sweep: whole-map ops). */
@@ -484,6 +500,10 @@ export function runWorkload(map: StressMap, task: StressTask, threadId: number):
         runEnqueuer(run);
         break;
     }
+  } catch (err) {
+    // This worker's records are lost with its result: the others stop recording now.
+    if (run.recorder !== undefined) run.signalHistoryStop();
+    throw err;
   } finally {
     if (isWriterRole(task.role)) Atomics.add(run.words, CONTROL.WRITERS_DONE_I32, 1);
     run.progress[CONTROL.progressF64(task.index)] = run.ops;

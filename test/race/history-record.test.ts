@@ -11,7 +11,14 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findThreadOverlap, parseHistory } from '../../src/race/history.js';
 import { checkLinearizabilitySync } from '../../src/race/linearizability.js';
-import { decodeRecorded, HistoryRecorder, REC_OP } from '../../src/race/recorder.js';
+import {
+  cutHistory,
+  decodeRecorded,
+  historyCutoff,
+  HistoryRecorder,
+  mergeHistories,
+  REC_OP,
+} from '../../src/race/recorder.js';
 import { stressCoding } from '../../src/stress/history.js';
 import { valueCodec } from '../../src/stress/keys.js';
 import type { ValueType } from '../../src/shm/types.js';
@@ -49,6 +56,52 @@ describe('HistoryRecorder', () => {
     expect(out.count).toBe(2);
     expect(out.dropped).toBe(3);
     expect(out.stoppedBy).toBe('buffer full');
+  });
+
+  it('a recorder remembers the first call it did not record; halt stops it there', () => {
+    const full = new HistoryRecorder(1);
+    full.record(REC_OP.get, 0, undefined, undefined, 1, 0, 1);
+    full.record(REC_OP.get, 0, undefined, undefined, 1, 5, 6);
+    expect(full.take()).toMatchObject({ count: 1, dropped: 1, stoppedBy: 'buffer full', firstDroppedCall: 5 });
+    const halted = new HistoryRecorder(10);
+    halted.record(REC_OP.get, 0, undefined, undefined, 1, 0, 1);
+    halted.halt(3, 'stopped with the other threads');
+    halted.halt(7, 'an op threw'); // already stopped: the first stop stands
+    halted.record(REC_OP.get, 0, undefined, undefined, 1, 3, 4);
+    expect(halted.take()).toMatchObject({
+      count: 1,
+      dropped: 1,
+      stoppedBy: 'stopped with the other threads',
+      firstDroppedCall: 3,
+    });
+    expect(new HistoryRecorder(4).take().firstDroppedCall).toBe(Infinity);
+  });
+
+  it('a history cut at the earliest unrecorded call has no false alarm where the uncut one had', () => {
+    // Thread 0 records set(1), then its buffer is full: its set(2) at t=10 is not recorded.
+    const a = new HistoryRecorder(1);
+    a.record(REC_OP.set, 0, 1, undefined, undefined, 0, 1);
+    a.record(REC_OP.set, 0, 2, undefined, undefined, 10, 11);
+    // Thread 1 goes on recording: a get in flight at t=10, then a get that sees the unrecorded 2.
+    const b = new HistoryRecorder(10);
+    b.record(REC_OP.get, 0, undefined, undefined, 1, 2, 3);
+    b.record(REC_OP.get, 0, undefined, undefined, 2, 9, 10.5);
+    b.record(REC_OP.get, 0, undefined, undefined, 2, 12, 13);
+    const recs = [a.take(), b.take()];
+    const parts = recs.map((r, t) => decodeRecorded(r, t, (i) => i));
+    // Uncut, the history is missing a write: the checker (rightly, for what it is given) reports a violation.
+    expect(checkLinearizabilitySync(mergeHistories(parts)).status).toBe('violation');
+    const cut = historyCutoff(recs);
+    expect(cut).toEqual({ at: 10, by: 0, why: 'buffer full' });
+    const kept = cutHistory(mergeHistories(parts), cut.at);
+    expect(kept.dropped).toBe(1); // the get at t=12
+    expect(kept.pending).toBe(1); // the get in flight at t=10
+    expect(kept.ops.map((o) => [o.call, o.ret])).toEqual([
+      [0, 1],
+      [2, 3],
+      [9, Infinity],
+    ]);
+    expect(checkLinearizabilitySync(kept.ops).status).toBe('ok');
   });
 
   it('a full intern table stops recording too (never a silent gap)', () => {
@@ -99,8 +152,8 @@ describe('stress --history FILE --check', () => {
       '--check',
     ];
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
-    expect(stdout).toMatch(/history: [\d,]+ ops recorded on 16 sampled keys/);
-    expect(stdout).toContain('none dropped');
+    expect(stdout).toMatch(/history: [\d,]+ ops on 16 sampled keys/);
+    expect(stdout).toContain('complete: no op on a sampled key was dropped');
     expect(stdout).toMatch(/linearizability: ok/);
     expect(stdout).toContain('result: PASS');
     const history = parseHistory(readFileSync(file, 'utf8'));
@@ -145,30 +198,76 @@ describe('stress --history FILE --check', () => {
     expect(checkLinearizabilitySync(history, { timeoutMs: 10_000 }).status).toBe('violation');
   }, 150_000);
 
-  it('a small buffer: the summary says how many ops were not recorded', async () => {
+  it('a small buffer: every worker stops recording at one cut-off, and the cut history checks ok', async () => {
     const file = join(dir, 'small.jsonl');
     const args = [
       distPath('main.js'),
       'stress',
       '--workers',
-      '2',
+      '3',
       '--ops',
-      '20000',
+      '30000',
       '--keys',
       '100',
+      '--dist',
+      'hot:90',
       '--seed',
       String(SEED),
       '--history',
       file,
       '--history-keys',
-      '100',
+      '8',
       '--history-buffer',
-      '50',
+      '300',
+      '--check',
+      '--json',
     ];
     const { stdout } = await run(process.execPath, args, { maxBuffer: 1 << 24 });
-    expect(stdout).toMatch(/NOT recorded/);
-    expect(stdout).toMatch(/worker \d: recording stopped \(buffer full\)/);
-    expect(parseHistory(readFileSync(file, 'utf8')).length).toBeLessThanOrEqual(100 + 100);
+    const doc = JSON.parse(stdout) as {
+      exitCode: number;
+      history: {
+        checked: number;
+        initial: number;
+        dropped: number;
+        pending: number;
+        cutoff?: { worker: number; why: string; afterStartMs: number };
+        stopped: Array<{ worker: number; why: string }>;
+        check: { status: string; ops: number };
+      };
+    };
+    const h = doc.history;
+    expect(h.cutoff?.why).toMatch(/buffer full|intern table full/);
+    expect(h.cutoff?.afterStartMs).toBeGreaterThanOrEqual(0);
+    expect(h.dropped).toBeGreaterThan(0);
+    // The one that filled first stopped on its own; each other one stopped with it (or had finished).
+    const first = h.stopped.find((st) => st.worker === h.cutoff?.worker);
+    expect(first?.why).toBe(h.cutoff?.why);
+    for (const st of h.stopped) if (st.worker !== h.cutoff?.worker) expect(st.why).not.toBe('an op threw');
+    expect(h.checked).toBeLessThanOrEqual(h.initial + 3 * 300);
+    expect(h.check).toMatchObject({ status: 'ok', ops: h.checked });
+    expect(doc.exitCode).toBe(0);
+    const history = parseHistory(readFileSync(file, 'utf8'));
+    expect(history.length).toBe(h.checked);
+    expect(history.filter((o) => o.ret === Infinity).length).toBe(h.pending);
+    expect(findThreadOverlap(history)).toBe(-1);
+  });
+
+  it('the ttl and lease scenarios refuse --history: expiry and retirement are writes nobody records', async () => {
+    for (const scenario of ['ttl', 'lease']) {
+      const err = await run(process.execPath, [
+        distPath('main.js'),
+        'stress',
+        '--scenario',
+        scenario,
+        '--history',
+        join(dir, 'x.jsonl'),
+      ]).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code, scenario).toBe(2);
+      expect(err?.stderr).toContain(`--history: the ${scenario} scenario removes entries at moments nobody records`);
+    }
   });
 
   it('bad history arguments exit 2', async () => {
