@@ -8,16 +8,20 @@ import { availableParallelism } from 'node:os';
 import { getRandomValues } from 'node:crypto';
 import {
   D_CAP,
+  D_COUNT,
+  D_TOMBS,
   D_LAST_SLOT,
   D_LAST_THREAD,
   D_REGION,
   FLAG_LEASES,
+  FREE_CLASSES,
   FLAG_TTL,
   HEADER_BYTES,
   H_ALLOC_TOP,
   H_DEFAULT_TTL_F64_WORD,
   H_EXPIRY_OFF,
   H_FLAGS,
+  H_FREE_HEADS,
   H_KEY_N,
   H_KEY_OFF,
   H_KEY_TYPE,
@@ -40,14 +44,15 @@ import {
   LAYOUT_VERSION,
   MAGIC,
   MAX_BUFFER_BYTES,
+  REGION_ALIGN_BYTES,
   logOffBytes,
   regionBytes,
   regionsOffBytes,
   shardI32,
   slotLayout,
 } from './layout.js';
-import { describe, parseType } from './codec.js';
-import { slotsFor, slotsForCapacity } from './shard.js';
+import { describe, parseType, typeName } from './codec.js';
+import { MIN_SHARD_SLOTS, slotsFor, slotsForCapacity } from './shard.js';
 import { InvalidHandleError, InvalidOptionError } from './errors.js';
 import type { SharedMapHandle, SharedMapOptions } from './types.js';
 
@@ -289,5 +294,103 @@ export function handleBuffer(handle: SharedMapHandle): SharedArrayBuffer {
       `SharedMap.attach: the map has layout version ${i32[H_VERSION]}, this shmap reads version ${LAYOUT_VERSION}`,
     );
   }
+  // A map growing in another thread can show a descriptor mid-update (its
+  // region and capacity are two words): a problem is believed only when it
+  // is still there after a short wait.
+  let problem = headerProblem(sab);
+  for (let tries = 0; problem !== undefined && tries < 3; tries++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    problem = headerProblem(sab);
+  }
+  if (problem !== undefined)
+    throw new InvalidHandleError(`SharedMap.attach: the buffer is not a valid map: ${problem}`);
   return sab;
+}
+
+/**
+ * What is wrong with a buffer's header and shard descriptors, or undefined:
+ * every field a map reads at attach, and every offset checked against the
+ * buffer, so a truncated or hostile buffer is refused before anything
+ * indexes into it (magic and version are checked by the caller).
+ */
+function headerProblem(sab: SharedArrayBuffer): string | undefined {
+  const h = new Int32Array(sab, 0, HEADER_BYTES >> 2);
+  const word = (i: number): number => Atomics.load(h, i);
+  for (const [i, what] of [
+    [H_SYNC, 'sync'],
+    [H_ON_CONFLICT, 'onConflict'],
+  ] as const)
+    if (word(i) !== 0 && word(i) !== 1) return `its ${what} word is ${word(i)} (0 or 1)`;
+  const types: Array<{ n: number; code: number }> = [];
+  for (const [codeI, nI, what] of [
+    [H_KEY_TYPE, H_KEY_N, 'key'],
+    [H_VALUE_TYPE, H_VALUE_N, 'value'],
+  ] as const) {
+    const name = typeName(word(codeI), word(nI));
+    let n: number;
+    try {
+      n = parseType(name, what, what === 'value').n;
+    } catch {
+      return `its ${what} type is ${name}`;
+    }
+    if (n !== word(nI)) return `its ${what} type ${name} has a width word of ${word(nI)}`;
+    types.push({ code: word(codeI), n });
+  }
+  const flags = word(H_FLAGS);
+  if ((flags & ~(FLAG_TTL | FLAG_LEASES)) !== 0) return `its flags word is ${flags}`;
+  const shards = word(H_SHARDS);
+  if (!isPowerOfTwo(shards) || shards > 4096) return `its shard count is ${shards} (a power of two up to 4096)`;
+  if (word(H_SHARDS_OFF) !== HEADER_BYTES)
+    return `its shard descriptors are at ${word(H_SHARDS_OFF)}, not ${HEADER_BYTES}`;
+  const logCap = word(H_LOG_CAP);
+  if (!(logCap >= 1 && logCap <= 1 << 16)) return `its conflict log holds ${logCap} records (1 to 65536)`;
+  if (word(H_LOG_OFF) !== logOffBytes(shards))
+    return `its conflict log is at ${word(H_LOG_OFF)}, not ${logOffBytes(shards)}`;
+  const regionsOff = regionsOffBytes(shards, logCap);
+  const slot = slotLayout(
+    types[0]!.code,
+    types[0]!.n,
+    types[1]!.code,
+    types[1]!.n,
+    (flags & FLAG_TTL) !== 0,
+    (flags & FLAG_LEASES) !== 0,
+  );
+  for (const [i, what, want] of [
+    [H_SLOT_BYTES, 'slot size', slot.slotBytes],
+    [H_KEY_OFF, 'key offset', slot.keyOffBytes],
+    [H_VALUE_OFF, 'value offset', slot.valueOffBytes],
+    [H_EXPIRY_OFF, 'expiry offset', slot.expiryOffBytes],
+    [H_LEASE_OFF, 'lease offset', slot.leaseOffBytes],
+  ] as const)
+    if (word(i) !== want) return `its ${what} is ${word(i)}, the types and flags make it ${want}`;
+  const maxCapacity = word(H_MAX_CAPACITY);
+  if (!(maxCapacity >= 0 && maxCapacity <= 1 << 28)) return `its maxCapacity is ${maxCapacity}`;
+  if ((flags & FLAG_TTL) !== 0) {
+    const ttl = new Float64Array(sab, 0, HEADER_BYTES >> 3)[H_DEFAULT_TTL_F64_WORD >> 1]!;
+    if (!(ttl > 0)) return `its defaultTtlMs is ${ttl}`;
+  }
+  const top = word(H_ALLOC_TOP);
+  const bytes = sab.byteLength; // read after the top: the buffer grows before the top moves
+  if (bytes % 8 !== 0) return `its length (${bytes} bytes) is not a multiple of 8`;
+  if (regionsOff > bytes) return `it is ${bytes} bytes, shorter than its header, descriptors and log (${regionsOff})`;
+  if (!(top >= regionsOff && top <= bytes)) return `its allocation top is ${top}, outside ${regionsOff}..${bytes}`;
+  for (let c = 0; c < FREE_CLASSES; c++) {
+    const free = word(H_FREE_HEADS + c);
+    if (free !== 0 && (free < regionsOff || free >= top || free % REGION_ALIGN_BYTES !== 0))
+      return `its free list ${c} starts at ${free}, outside the allocated ${regionsOff}..${top}`;
+  }
+  const d = new Int32Array(sab, 0, regionsOff >> 2);
+  for (let s = 0; s < shards; s++) {
+    const at = shardI32(HEADER_BYTES, s);
+    const region = Atomics.load(d, at + D_REGION);
+    const cap = Atomics.load(d, at + D_CAP);
+    if (!(cap >= MIN_SHARD_SLOTS && cap <= 1 << 28)) return `shard ${s} has ${cap} slots`;
+    if (region < regionsOff || region % REGION_ALIGN_BYTES !== 0 || region + regionBytes(cap, slot.slotBytes) > top)
+      return `shard ${s}'s region (${cap} slots at ${region}) is not inside the allocated ${regionsOff}..${top}`;
+    const count = Atomics.load(d, at + D_COUNT);
+    const tombs = Atomics.load(d, at + D_TOMBS);
+    if (!(count >= 0 && tombs >= 0 && count + tombs < cap))
+      return `shard ${s} counts ${count} entries and ${tombs} tombstones in ${cap} slots`;
+  }
+  return undefined;
 }
