@@ -33,6 +33,13 @@ import { alertOnConflicts, type AlertStats } from '../metrics/alerts.js';
 
 /** Default time between two alerts of one conflict kind (`--alert-url`), ms. */
 const DEFAULT_ALERT_INTERVAL_MS = 10_000;
+import {
+  DEFAULT_KILL_INTERVAL_MS,
+  DEFAULT_STALL_LIMIT_MS,
+  formatChaos,
+  runChaos,
+  type ChaosOptions,
+} from '../stress/chaos.js';
 
 /** Default time limit per key of `--check`, ms. */
 const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
@@ -64,6 +71,8 @@ const OPTIONS = {
   watch: { type: 'boolean' },
   'alert-url': { type: 'string' },
   'alert-interval': { type: 'string' },
+  'kill-interval': { type: 'string' },
+  'stall-limit': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,10 +121,16 @@ export function usage(command = 'stress'): string {
     '  --alert-url URL     POST a JSON alert per conflict kind to URL: the first at once, then at most one per kind',
     `                      per --alert-interval with the count (default ${DEFAULT_ALERT_INTERVAL_MS / 1000} s); retried, queue bounded`,
     '  --alert-interval S  seconds between alerts of one kind (needs --alert-url)',
+    `  --kill-interval MS  chaos: abort a random running task every MS on average (uniform 0..2 MS; default ${DEFAULT_KILL_INTERVAL_MS})`,
+    `  --stall-limit MS    chaos: fail (and stop) when no op completes for MS (default ${DEFAULT_STALL_LIMIT_MS})`,
     '  -h, --help          this text',
     '',
     'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',
     'exactly that value (or be absent if deleted last), and counter sums must be exact. Losses are printed key by key.',
+    '',
+    'chaos: tasks are aborted through piscina (their threads terminated mid-op) while the map is watched; each slot',
+    'keeps its expected state in shared memory, so the op in flight at a kill may or may not have taken effect, and',
+    'nothing else may differ. Uses int32 keys and float64 values.',
     '',
     'exit codes:',
     '  0  verified, and (with --sync lock) no conflict other than those the scenario provokes on purpose',
@@ -218,6 +233,10 @@ export function parseStressArgs(argv: string[]): ParsedStressArgs {
     str('alert-interval') === undefined
       ? DEFAULT_ALERT_INTERVAL_MS
       : Math.round(parsePositive(str('alert-interval')!, '--alert-interval', 86_400) * 1000);
+  if (str('kill-interval') !== undefined)
+    o.killIntervalMs = parseInteger(str('kill-interval')!, '--kill-interval', 1, 3_600_000);
+  if (str('stall-limit') !== undefined)
+    o.stallLimitMs = parseInteger(str('stall-limit')!, '--stall-limit', 10, 3_600_000);
   if (!help) validateOptions(o);
   return {
     options: o,
@@ -343,6 +362,25 @@ export async function run(argv: string[]): Promise<number> {
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once('SIGINT', onSigint);
+  if (parsed.options.scenario === 'chaos') {
+    try {
+      const o: ChaosOptions = {
+        ...parsed.options,
+        killIntervalMs: parsed.options.killIntervalMs ?? DEFAULT_KILL_INTERVAL_MS,
+        stallLimitMs: parsed.options.stallLimitMs ?? DEFAULT_STALL_LIMIT_MS,
+      };
+      if (!parsed.json)
+        process.stderr.write(`stress chaos: ${o.durationMs / 1000} s, a kill every ~${o.killIntervalMs} ms\n`);
+      const r = await runChaos(o, new URL('../workers/stress.js', import.meta.url).href, abort.signal);
+      const { conflicts, ...rest } = r;
+      if (parsed.json)
+        process.stdout.write(JSON.stringify({ options: o, ...rest, conflicts: conflicts.length }, jsonReplacer) + '\n');
+      else process.stdout.write(formatChaos(o, r) + '\n');
+      return r.ok ? 0 : 1;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  }
   const progress = progressHooks(parsed);
   const watchers = new Watchers(parsed);
   let result: StressResult;

@@ -80,6 +80,10 @@ export interface StressOptions {
   historyBuffer?: number;
   /** `--check`: check the recorded history at the end; a violation fails the run. Time limit per key, ms. */
   historyCheckTimeoutMs?: number;
+  /** `--scenario chaos`: mean time between kills, ms. */
+  killIntervalMs?: number;
+  /** `--scenario chaos`: the longest interval without a completed op that passes, ms. */
+  stallLimitMs?: number;
 }
 
 export const DEFAULT_MIX = 'get=70,set=20,delete=5,update=5';

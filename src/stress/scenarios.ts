@@ -123,6 +123,17 @@ export const SCENARIOS: Record<string, Scenario> = {
     role: (i, n) => (i < handlerCount(n) ? 'enqueuer' : 'mixed'),
     expectedConflicts: (sync, mix) => (sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : []),
   },
+  // Runs through src/stress/chaos.ts (its own runner: kills, replacements, its own verification).
+  chaos: {
+    name: 'chaos',
+    summary:
+      'the mixed workload plus a TTL sweeper and a delete-queue drainer while tasks are aborted at random (--kill-interval): nothing lost, nothing wedged',
+    minWorkers: 1,
+    numeric: false,
+    role: () => 'mixed',
+    expectedConflicts: () => [],
+    map: { ttl: true },
+  },
 };
 
 /** Hot counter keys of the `counters` scenario (ids 0 .. COUNTER_KEYS-1 of the shared space). */
@@ -133,5 +144,5 @@ export const DOOMED_PER_WORKER = 4096;
 
 /** Key ids a scenario uses beyond the shared and owned ones. */
 export function extraKeyIds(scenario: string, workers: number): number {
-  return scenario === 'delete-queue' ? workers * DOOMED_PER_WORKER : 0;
+  return scenario === 'delete-queue' || scenario === 'chaos' ? workers * DOOMED_PER_WORKER : 0;
 }

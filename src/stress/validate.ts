@@ -22,6 +22,14 @@ export function validateOptions(o: StressOptions): void {
     throw new UsageError(`--mix add needs --value-type int32, uint32 or float64, not ${o.valueType}`);
   if (o.scenario === 'counters' && o.keys < COUNTER_KEYS)
     throw new UsageError(`--scenario counters needs --keys ${COUNTER_KEYS} or more`);
+  if (o.scenario === 'chaos') {
+    if (o.keys <= COUNTER_KEYS) throw new UsageError(`--scenario chaos needs --keys more than ${COUNTER_KEYS}`);
+    if (o.ops !== undefined) throw new UsageError('--scenario chaos runs for a --duration, not --ops');
+    if (o.keyType !== 'int32' || o.valueType !== 'float64')
+      throw new UsageError('--scenario chaos uses int32 keys and float64 values (--key-type / --value-type)');
+    if (o.historyKeys !== undefined) throw new UsageError('--scenario chaos does not record a --history');
+  } else if (o.killIntervalMs !== undefined || o.stallLimitMs !== undefined)
+    throw new UsageError('--kill-interval and --stall-limit need --scenario chaos');
   if (o.ops !== undefined && o.ops < o.workers)
     throw new UsageError(`--ops must be at least --workers (${o.workers}), got ${o.ops}`);
   if ((o.historyKeys ?? 0) > 0 && (o.scenario === 'ttl' || o.scenario === 'lease'))

@@ -27,7 +27,7 @@ describe('stress arguments', () => {
     [['--duration', '1', '--ops', '100'], /give --duration or --ops, not both/],
     [
       ['--scenario', 'nope'],
-      /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue\)/,
+      /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue, chaos\)/,
     ],
     [['--mix', 'get=70,set=20'], /--mix: shares must sum to 100, got 90/],
     [['--mix', 'get=70,frob=30'], /--mix: unknown op 'frob'/],
@@ -42,6 +42,10 @@ describe('stress arguments', () => {
     [['--scenario', 'counters', '--value-type', 'string:8'], /--scenario counters uses add/],
     [['--mix', 'get=50,add=50', '--value-type', 'json:64'], /--mix add needs --value-type/],
     [['--scenario', 'range-delete', '--workers', '1'], /needs --workers 2 or more/],
+    [['--kill-interval', '50'], /--kill-interval and --stall-limit need --scenario chaos/],
+    [['--scenario', 'chaos', '--kill-interval', '0'], /--kill-interval must be between 1 and/],
+    [['--scenario', 'chaos', '--ops', '1000'], /--scenario chaos runs for a --duration, not --ops/],
+    [['--scenario', 'chaos', '--key-type', 'string:8'], /--scenario chaos uses int32 keys and float64 values/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra'], /Unexpected argument 'extra'/],
   ];

@@ -1,0 +1,742 @@
+/**
+ * `stress --scenario chaos`: the mixed workload while threads are killed.
+ *
+ * Worker *slots* 0..workers-1 each run the chaos loop as a piscina task; a
+ * TTL sweeper and a delete-queue drainer run as two more tasks of the same
+ * pool. Every `--kill-interval` ms on average (uniformly 0..2x) the runner
+ * aborts one running task through its AbortSignal: piscina terminates that
+ * worker thread, wherever it is (inside a write, holding a shard lock), and
+ * starts a new thread; the runner then runs the slot's task again, and the
+ * new task resumes the slot's work. The map is watched (`map.watch(pool)`),
+ * so the map recovers each death by itself; the delete queue is recovered
+ * for every destroyed worker (`queue.recover(threadId)`).
+ *
+ * What survives a kill lives in shared memory (the chaos block, below): each
+ * slot's expected value of every key it owns, its counter sums, its doomed
+ * keys' states, and its *in-flight record*: before each op on an owned key
+ * or a counter the worker writes what it is about to do (the key, the value
+ * before and the value after), then marks the record busy; after the op and
+ * the bookkeeping it marks it idle. A task that starts on a slot whose record
+ * is busy knows the previous task was killed inside that op: it reads the
+ * key and accepts either outcome, before, or after (anything else is a
+ * loss), and adopts it. For a counter `add` (other slots add to the same
+ * keys, so reading tells nothing) the runner adds the delta to that
+ * counter's tolerance: its final sum must be exact within the in-flight adds
+ * of killed workers.
+ *
+ * Verified at the end: progress never stopped (the longest interval without
+ * a completed op stayed under `--stall-limit`; otherwise the run is stopped
+ * there and fails, rather than hang), checkInvariants holds, every owned key
+ * holds its expected value, counter sums are exact within the tolerance, and
+ * the delete queue deleted every doomed key it acknowledged.
+ */
+import { performance } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import { SharedMap } from '../shm/map.js';
+import { checkInvariants } from '../shm/debug.js';
+import { DeleteQueue, type DeleteQueueHandle, type QueueRecovery } from '../shm/patterns/delete-queue.js';
+import { createStopSwitch, requestStop, sharedNow, sweeperTotals, type StopSwitch } from '../shm/patterns/ttl.js';
+import type { ConflictRecord, SharedMapHandle } from '../shm/types.js';
+import { countConflicts } from '../race/report.js';
+import { Rng } from './keys.js';
+import { formatMix, formatDist, type StressOptions } from './options.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+
+/** Hot counter keys (ids 0..CHAOS_COUNTERS-1 of the shared space). */
+export const CHAOS_COUNTERS = 8;
+/** Doomed keys each slot may create for the delete queue. */
+export const CHAOS_DOOMED = 4096;
+/** Default `--kill-interval`, ms. */
+export const DEFAULT_KILL_INTERVAL_MS = 50;
+/** Default `--stall-limit`, ms: the longest interval without a completed op that still passes. */
+export const DEFAULT_STALL_LIMIT_MS = 5_000;
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** The conflict kind the map records for each recovery. */
+export const DEATH_KIND = 'thread died holding a shard lock';
+
+// ---------------------------------------------------------------------------
+// The chaos block: one SharedArrayBuffer, views by name.
+
+/** Int32 words per slot (a 64-byte line each). */
+const SLOT_WORDS = 16;
+/** Completed ops of the slot, all its tasks together. `Atomics.add` by the slot's task; the runner loads it. */
+const S_OPS = 0;
+/** threadId + 1 of the slot's current task's thread; stored when the task starts. */
+const S_THREAD = 1;
+/** In-flight record state: 0 idle, 1 an owned-key op, 2 a counter add. `Atomics.store` by the task, after the fields. */
+const S_STATE = 2;
+/** Owned key index, or counter index. Plain, before S_STATE. */
+const S_INDEX = 3;
+/** Counter delta. Plain, before S_STATE. */
+const S_DELTA = 4;
+/** The owned key's presence before / after the op (0/1). Plain, before S_STATE. */
+const S_PREV_PRESENT = 5;
+const S_NEXT_PRESENT = 6;
+/** Doomed keys this slot created (the next index). Plain, by the slot's task. */
+const S_DOOMED_MADE = 7;
+/** Tasks started on this slot. */
+const S_TASKS = 8;
+/** Losses found by the slot's tasks (in-flight resolutions that matched neither outcome, wrong returns). */
+const S_LOSSES = 9;
+/** In-flight owned ops resolved at a task's start: took effect / did not. */
+const S_TOOK = 10;
+const S_NOT_TOOK = 11;
+
+/** Global words after the slots: STOP (0 run, 1 stop), then the aux tasks' thread words (drainer, sweeper). */
+const G_STOP = 0;
+const G_DRAINER_THREAD = 1;
+const G_SWEEPER_THREAD = 2;
+const G_WORDS = 16;
+
+export interface ChaosLayout {
+  slots: number;
+  owned: number;
+  bytes: number;
+}
+
+export function chaosLayout(slots: number, owned: number): ChaosLayout {
+  const words = (slots * SLOT_WORDS + G_WORDS) * 4;
+  const f64 = slots * (2 + owned + CHAOS_COUNTERS) * 8;
+  const u8 = slots * (owned + CHAOS_DOOMED);
+  return { slots, owned, bytes: words + f64 + u8 };
+}
+
+/** Named views over the chaos block. */
+export class ChaosBlock {
+  readonly i32: Int32Array;
+  /** Per slot: prev, next (the in-flight owned op's values). */
+  readonly inflight: Float64Array;
+  /** Per slot x owned: the expected value. */
+  readonly expected: Float64Array;
+  /** Per slot x counter: what the slot's acknowledged adds summed to. */
+  readonly sums: Float64Array;
+  /** Per slot x owned: 1 when the key is expected present. */
+  readonly present: Uint8Array;
+  /** Per slot x doomed: 0 unknown, 1 set (not enqueued), 2 enqueue in flight, 3 enqueued. */
+  readonly doomed: Uint8Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly layout: ChaosLayout,
+  ) {
+    const { slots, owned } = layout;
+    const words = slots * SLOT_WORDS + G_WORDS;
+    this.i32 = new Int32Array(buffer, 0, words);
+    let at = words * 4;
+    this.inflight = new Float64Array(buffer, at, slots * 2);
+    at += slots * 2 * 8;
+    this.expected = new Float64Array(buffer, at, slots * owned);
+    at += slots * owned * 8;
+    this.sums = new Float64Array(buffer, at, slots * CHAOS_COUNTERS);
+    at += slots * CHAOS_COUNTERS * 8;
+    this.present = new Uint8Array(buffer, at, slots * owned);
+    at += slots * owned;
+    this.doomed = new Uint8Array(buffer, at, slots * CHAOS_DOOMED);
+  }
+
+  word(slot: number, w: number): number {
+    return slot * SLOT_WORDS + w;
+  }
+  global(w: number): number {
+    return this.layout.slots * SLOT_WORDS + w;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Worker side.
+
+/** What a chaos task gets (beside the map handle). */
+export interface ChaosTask {
+  role: 'chaos' | 'chaos-drainer' | 'chaos-sweeper';
+  handle: SharedMapHandle;
+  block: SharedArrayBuffer;
+  slots: number;
+  owned: number;
+  keys: number;
+  slot: number;
+  seed: number;
+  durationMs: number;
+  queue: DeleteQueueHandle;
+  stop: StopSwitch;
+  /**
+   * Held by the task's thread for as long as it lives: the runner's end gets
+   * 'close' when the thread is gone (terminated or exited), and only then
+   * recovers the thread's delete-queue records.
+   */
+  deathPort?: MessagePort;
+}
+
+/** Keeps each task's death port referenced for the thread's lifetime. */
+const heldPorts: MessagePort[] = [];
+
+/** Called by the worker at a task's start: hold the port, tell the runner which thread this is. */
+export function holdDeathPort(task: ChaosTask, threadId: number): void {
+  if (task.deathPort === undefined) return;
+  heldPorts.push(task.deathPort);
+  task.deathPort.postMessage(threadId);
+}
+
+export interface ChaosTaskResult {
+  slot: number;
+  ops: number;
+  losses: string[];
+}
+
+/** The part of SharedMap the chaos loop uses. */
+interface ChaosMap {
+  get(key: number): number | undefined;
+  set(key: number, value: number, options?: { ttlMs?: number }): unknown;
+  delete(key: number): boolean;
+  update(key: number, fn: (old: number | undefined) => number | undefined): number | undefined;
+  add(key: number, delta: number): number;
+}
+
+const LOSSES_KEPT = 10;
+
+/** Runs one chaos task on slot `task.slot` until the runner says stop. Resumes the slot's state first. */
+export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): ChaosTaskResult {
+  const b = new ChaosBlock(task.block, chaosLayout(task.slots, task.owned));
+  const i32 = b.i32;
+  const s = task.slot;
+  const w = (k: number): number => b.word(s, k);
+  const losses: string[] = [];
+  const loss = (text: string): void => {
+    Atomics.add(i32, w(S_LOSSES), 1);
+    if (losses.length < LOSSES_KEPT) losses.push(`slot ${s}: ${text}`);
+  };
+  const tasks = Atomics.add(i32, w(S_TASKS), 1);
+  Atomics.store(i32, w(S_THREAD), threadId + 1);
+  const rng = new Rng(task.seed, s * 100_003 + tasks);
+  const ownedBase = task.keys + s * task.owned;
+  const doomedBase = task.keys + task.slots * task.owned + s * CHAOS_DOOMED;
+  const oi = s * task.owned;
+
+  // The previous task of this slot was killed inside an op on an owned key:
+  // either outcome is right, nothing else.
+  if (Atomics.load(i32, w(S_STATE)) === 1) {
+    const i = i32[w(S_INDEX)]!;
+    const got = map.get(ownedBase + i);
+    const prev = i32[w(S_PREV_PRESENT)] === 1 ? b.inflight[s * 2]! : undefined;
+    const next = i32[w(S_NEXT_PRESENT)] === 1 ? b.inflight[s * 2 + 1]! : undefined;
+    if (got === next) Atomics.add(i32, w(S_TOOK), 1);
+    else if (got === prev) Atomics.add(i32, w(S_NOT_TOOK), 1);
+    else
+      loss(
+        `owned key ${ownedBase + i} after a kill inside its op: found ${got}, expected ${prev} (before) or ${next} (after)`,
+      );
+    b.present[oi + i] = got === undefined ? 0 : 1;
+    if (got !== undefined) b.expected[oi + i] = got;
+  }
+  // A counter add in flight was accounted for by the runner when it saw the kill.
+  Atomics.store(i32, w(S_STATE), 0);
+
+  const deadline = performance.now() + task.durationMs;
+  const queue = DeleteQueue.attach<number>(task.queue);
+  const stopAt = b.global(G_STOP);
+  let ops = 0;
+  let unflushed = 0;
+  let writes = tasks * 1_000_000;
+  const options = { ttlMs: 1 };
+  let pendingUpdate: number | undefined;
+  const updateFn = (): number | undefined => pendingUpdate;
+
+  while ((ops & 63) !== 0 || (Atomics.load(i32, stopAt) === 0 && performance.now() < deadline)) {
+    const r = rng.next();
+    if (r < 0.25) {
+      // An owned key: record, op, check, bookkeeping.
+      const i = rng.below(task.owned);
+      const key = ownedBase + i;
+      const hadIt = b.present[oi + i] === 1;
+      const prev = b.expected[oi + i]!;
+      const kind = rng.below(100);
+      let next: number | undefined;
+      if (kind < 40) next = ++writes;
+      else if (kind < 55) next = undefined;
+      else if (kind < 70) next = rng.next() < 0.2 ? undefined : ++writes;
+      else if (kind < 85) next = (hadIt ? prev : 0) + 1;
+      else next = hadIt ? prev : undefined; // get
+      b.inflight[s * 2] = prev;
+      b.inflight[s * 2 + 1] = next ?? 0;
+      i32[w(S_INDEX)] = i;
+      i32[w(S_PREV_PRESENT)] = hadIt ? 1 : 0;
+      i32[w(S_NEXT_PRESENT)] = next === undefined ? 0 : 1;
+      Atomics.store(i32, w(S_STATE), 1);
+      if (kind < 40) map.set(key, next!);
+      else if (kind < 55) {
+        const had = map.delete(key);
+        if (had !== hadIt) loss(`owned key ${key}: delete returned ${had}, expected ${hadIt}`);
+      } else if (kind < 70) {
+        pendingUpdate = next;
+        map.update(key, updateFn);
+      } else if (kind < 85) {
+        const got = map.add(key, 1);
+        if (got !== next) loss(`owned key ${key}: add returned ${got}, expected ${next}`);
+      } else {
+        const got = map.get(key);
+        if (got !== next) loss(`owned key ${key}: get returned ${got}, expected ${next}`);
+      }
+      b.present[oi + i] = next === undefined ? 0 : 1;
+      if (next !== undefined) b.expected[oi + i] = next;
+      Atomics.store(i32, w(S_STATE), 0);
+    } else if (r < 0.3) {
+      const c = rng.below(CHAOS_COUNTERS);
+      const delta = 1 + rng.below(3);
+      i32[w(S_INDEX)] = c;
+      i32[w(S_DELTA)] = delta;
+      Atomics.store(i32, w(S_STATE), 2);
+      map.add(c, delta);
+      b.sums[s * CHAOS_COUNTERS + c]! += delta;
+      Atomics.store(i32, w(S_STATE), 0);
+    } else if (r < 0.32) {
+      // A doomed key: set it, then hand its delete to the queue.
+      const i = i32[w(S_DOOMED_MADE)]!;
+      if (i < CHAOS_DOOMED) {
+        i32[w(S_DOOMED_MADE)] = i + 1;
+        map.set(doomedBase + i, ++writes);
+        b.doomed[s * CHAOS_DOOMED + i] = 1;
+        b.doomed[s * CHAOS_DOOMED + i] = 2;
+        b.doomed[s * CHAOS_DOOMED + i] = queue.enqueue(doomedBase + i) ? 3 : 1;
+      }
+    } else {
+      // The shared space (ids CHAOS_COUNTERS..keys-1): the default mix, a tenth of the sets with a short TTL.
+      const key = CHAOS_COUNTERS + rng.below(task.keys - CHAOS_COUNTERS);
+      const m = rng.below(100);
+      if (m < 70) map.get(key);
+      else if (m < 90) {
+        if (rng.below(10) === 0) {
+          options.ttlMs = 1 + rng.below(20);
+          map.set(key, ++writes, options);
+        } else map.set(key, ++writes);
+      } else if (m < 95) map.delete(key);
+      else {
+        pendingUpdate = ++writes;
+        map.update(key, updateFn);
+      }
+    }
+    ops++;
+    if (++unflushed === 16) {
+      Atomics.add(i32, w(S_OPS), unflushed);
+      unflushed = 0;
+    }
+  }
+  Atomics.add(i32, w(S_OPS), unflushed);
+  return { slot: s, ops, losses };
+}
+
+/** The drainer and sweeper tasks of a chaos run: mark the thread, then the usual loop. */
+export function markAuxThread(task: ChaosTask, threadId: number): void {
+  const b = new ChaosBlock(task.block, chaosLayout(task.slots, task.owned));
+  Atomics.store(b.i32, b.global(task.role === 'chaos-drainer' ? G_DRAINER_THREAD : G_SWEEPER_THREAD), threadId + 1);
+}
+
+// ---------------------------------------------------------------------------
+// Runner side.
+
+export interface ChaosOptions extends StressOptions {
+  killIntervalMs: number;
+  stallLimitMs: number;
+  /** @internal Test switch: do not watch the map (the negative control: the run must fail by the stall check, not hang). */
+  noRecovery?: boolean;
+}
+
+export interface ChaosSummary {
+  kills: { workers: number; drainer: number; sweeper: number; total: number };
+  /** Map recoveries (conflict records of DEATH_KIND). */
+  recoveries: number;
+  /** From a kill to the recovery record of its lock, ms. */
+  recoveryLatencyMs: { count: number; p50: number; p99: number; max: number };
+  queueRecoveries: { claimsOrphaned: number; consumerReleased: number; recordsFreed: number };
+  /** Ops a killed worker had in flight: on owned keys (resolved by the next task: took effect / not), counter adds (tolerated). */
+  inFlightAtDeath: { owned: number; tookEffect: number; notTaken: number; counterAdds: number };
+  maxStallMs: number;
+  stalled: boolean;
+  watched: boolean;
+  sweeper: { sweeps: number; removed: number; threads: number };
+  queue: { enqueued: number; drained: number; orphansSkipped: number };
+}
+
+export interface ChaosResult {
+  ok: boolean;
+  failures: string[];
+  losses: string[];
+  lossCount: number;
+  totalOps: number;
+  elapsedMs: number;
+  invariants: string;
+  ownedKeysChecked: number;
+  countersChecked: number;
+  doomedKeysChecked: number;
+  conflicts: ConflictRecord[];
+  chaos: ChaosSummary;
+  stats: ReturnType<SharedMap<unknown, unknown>['stats']>;
+}
+
+interface Running {
+  ac: AbortController;
+  promise: Promise<unknown>;
+  /** Thread word to look at: the task has started when it holds a thread id. */
+  threadWord: number;
+  startedThread: number;
+}
+
+/** Runs the chaos scenario. The pool's task file is the stress task (`workerFile`). */
+export async function runChaos(o: ChaosOptions, workerFile: string, signal?: AbortSignal): Promise<ChaosResult> {
+  const slots = o.workers;
+  const totalKeys = o.keys + slots * o.owned + slots * CHAOS_DOOMED;
+  const map = SharedMap.create<number, number>({
+    key: 'int32',
+    value: 'float64',
+    capacity: totalKeys + 1024,
+    maxCapacity: Math.max(4 * totalKeys, 1 << 16),
+    ...(o.shards === undefined ? {} : { shards: o.shards }),
+    ttl: true,
+    seed: o.seed | 0,
+    conflictLogSize: 4096,
+  });
+  for (let id = CHAOS_COUNTERS; id < o.keys; id++) map.set(id, 0);
+  const layout = chaosLayout(slots, o.owned);
+  const block = new ChaosBlock(new SharedArrayBuffer(layout.bytes), layout);
+  const queue = DeleteQueue.create<number>({ capacity: 64, key: 'int32' });
+  const stop = createStopSwitch();
+  const rng = new Rng(o.seed, 0x0c4a05);
+
+  const pool = new Piscina({
+    filename: workerFile,
+    minThreads: slots + 2,
+    maxThreads: slots + 2,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: 60_000,
+  });
+  const deathAt = new Map<number, number>();
+  const queueRecoveries = { claimsOrphaned: 0, consumerReleased: 0, recordsFreed: 0 };
+  // piscina's 'workerDestroy' comes when it asks the thread to terminate, before the thread has
+  // stopped; the queue is recovered when the task's death port closes, once the thread is gone.
+  const recoverQueue = (thread: number): void => {
+    const r: QueueRecovery = queue.recover(thread);
+    queueRecoveries.claimsOrphaned += r.claimsOrphaned;
+    queueRecoveries.recordsFreed += r.recordsFreed;
+    if (r.consumerReleased) queueRecoveries.consumerReleased++;
+  };
+  const watchable = map as unknown as { watch?: (target: unknown) => () => void };
+  const watched = o.noRecovery !== true && typeof watchable.watch === 'function';
+  const unwatch = watched ? watchable.watch!(pool) : undefined;
+
+  const base: Omit<ChaosTask, 'role' | 'slot'> = {
+    handle: map.handle,
+    block: block.buffer,
+    slots,
+    owned: o.owned,
+    keys: o.keys,
+    seed: o.seed,
+    durationMs: o.durationMs + 60_000,
+    queue: queue.handle,
+    stop,
+  };
+  const failures: string[] = [];
+  const taskLosses: string[] = [];
+  const kills = { workers: 0, drainer: 0, sweeper: 0, total: 0 };
+  const inFlight = { owned: 0, tookEffect: 0, notTaken: 0, counterAdds: 0 };
+  const tolerance = new Array<number>(CHAOS_COUNTERS).fill(0);
+  let ending = false;
+  const running = new Map<string, Running>();
+  const settled: Array<Promise<unknown>> = [];
+
+  const start = (name: string, template: ChaosTask, threadWord: number): void => {
+    const ac = new AbortController();
+    Atomics.store(block.i32, threadWord, 0);
+    const channel = new MessageChannel();
+    let thread = -1;
+    channel.port1.on('message', (id: number) => (thread = id));
+    channel.port1.on('close', () => {
+      if (thread >= 0) recoverQueue(thread);
+    });
+    channel.port1.unref();
+    const task: ChaosTask = { ...template, deathPort: channel.port2 };
+    const promise = pool.run(task, { signal: ac.signal, transferList: [channel.port2] });
+    const entry: Running = { ac, promise, threadWord, startedThread: 0 };
+    running.set(name, entry);
+    const done = promise.then(
+      (res) => {
+        const r = res as Partial<ChaosTaskResult> | undefined;
+        for (const l of r?.losses ?? []) if (taskLosses.length < 20) taskLosses.push(l);
+      },
+      (err: unknown) => {
+        if (stalled) return;
+        if (!ac.signal.aborted) {
+          failures.push(`${name} failed: ${(err as Error)?.message ?? String(err)}`);
+          return;
+        }
+        // Killed: what it had in flight, then its replacement (until the run ends).
+        if (task.role === 'chaos') {
+          const s = task.slot;
+          const state = Atomics.load(block.i32, block.word(s, S_STATE));
+          if (state === 1) inFlight.owned++;
+          if (state === 2) {
+            inFlight.counterAdds++;
+            tolerance[block.i32[block.word(s, S_INDEX)]!]! += block.i32[block.word(s, S_DELTA)]!;
+            Atomics.store(block.i32, block.word(s, S_STATE), 0);
+          }
+        }
+        // Replaced even when the run is ending: the new task resolves the slot's in-flight op and stops.
+        if (running.get(name) === entry) start(name, template, threadWord);
+      },
+    );
+    settled.push(done);
+  };
+  for (let s = 0; s < slots; s++) start(`slot ${s}`, { ...base, role: 'chaos', slot: s }, block.word(s, S_THREAD));
+  start('drainer', { ...base, role: 'chaos-drainer', slot: -1 }, block.global(G_DRAINER_THREAD));
+  start('sweeper', { ...base, role: 'chaos-sweeper', slot: -1 }, block.global(G_SWEEPER_THREAD));
+
+  // Kills: a random started task every 0..2x the interval.
+  const names = [...running.keys()];
+  let killTimer: NodeJS.Timeout | undefined;
+  const scheduleKill = (): void => {
+    killTimer = setTimeout(
+      () => {
+        if (ending) return;
+        const startedNames = names.filter((n) => Atomics.load(block.i32, running.get(n)!.threadWord) !== 0);
+        if (startedNames.length > 0) {
+          const name = startedNames[rng.below(startedNames.length)]!;
+          const entry = running.get(name)!;
+          const thread = Atomics.load(block.i32, entry.threadWord) - 1;
+          deathAt.set(thread, sharedNow());
+          entry.ac.abort();
+          kills.total++;
+          if (name === 'drainer') kills.drainer++;
+          else if (name === 'sweeper') kills.sweeper++;
+          else kills.workers++;
+        }
+        scheduleKill();
+      },
+      rng.next() * 2 * o.killIntervalMs,
+    );
+  };
+
+  // Progress: the longest interval without a completed op.
+  const totalOps = (): number => {
+    let n = 0;
+    for (let s = 0; s < slots; s++) n += Atomics.load(block.i32, block.word(s, S_OPS));
+    return n;
+  };
+  const t0 = performance.now();
+  let lastOps = 0;
+  let lastChange = t0;
+  let maxStallMs = 0;
+  let stalled = false;
+  let wakeEnd: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (wakeEnd = resolve));
+  // The clocks start at the first op (threads take a while to start on a loaded machine).
+  let firstOpAt: number | undefined;
+  const monitor = setInterval(() => {
+    const now = performance.now();
+    const ops = totalOps();
+    if (ops !== lastOps) {
+      if (firstOpAt === undefined) {
+        firstOpAt = now;
+        scheduleKill();
+      }
+      lastOps = ops;
+      lastChange = now;
+    }
+    if (firstOpAt !== undefined) maxStallMs = Math.max(maxStallMs, now - lastChange);
+    if (now - lastChange > o.stallLimitMs + (firstOpAt === undefined ? 60_000 : 0)) {
+      stalled = true;
+      wakeEnd();
+    }
+    if (firstOpAt !== undefined && now - firstOpAt >= o.durationMs) wakeEnd();
+  }, 10);
+  const onAbort = (): void => wakeEnd();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  await ended;
+  ending = true;
+  clearTimeout(killTimer);
+  signal?.removeEventListener('abort', onAbort);
+
+  // Stop: the slots first (they resolve their in-flight ops on the way out), then the drainer and the sweeper.
+  Atomics.store(block.i32, block.global(G_STOP), 1);
+  const bounded = async (what: Promise<unknown>): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([
+      what.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), o.stallLimitMs))),
+    ]);
+    clearTimeout(timer);
+    return ok;
+  };
+  const allSettled = async (): Promise<void> => {
+    for (let n = 0; n < settled.length; n++) await settled[n];
+  };
+  if (!stalled) {
+    // Until every slot's latest task has settled (a kill just before the end gets a replacement).
+    const slotNames = names.filter((n) => n.startsWith('slot'));
+    for (;;) {
+      const latest = slotNames.map((n) => running.get(n)!.promise);
+      if (!(await bounded(Promise.allSettled(latest)))) {
+        stalled = true;
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      if (slotNames.every((n, i) => running.get(n)!.promise === latest[i])) break;
+    }
+    queue.close();
+    requestStop(stop);
+    if (!stalled && !(await bounded(allSettled()))) stalled = true;
+  }
+  clearInterval(monitor);
+  maxStallMs = Math.max(maxStallMs, stalled ? performance.now() - lastChange : 0);
+  const elapsedMs = performance.now() - (firstOpAt ?? t0);
+  if (stalled) {
+    // Wedged: stop every thread (terminate reaches threads parked in Atomics.wait) and read nothing under a lock.
+    for (const r of running.values()) r.ac.abort();
+    failures.push(
+      `progress stalled: no op completed for ${Math.round(maxStallMs)} ms (limit ${o.stallLimitMs} ms)` +
+        (watched ? '' : '; the map was not watched, so a dead thread kept its shard lock'),
+    );
+  }
+  await pool.destroy().catch(() => undefined);
+  unwatch?.();
+
+  // Verification (only on a map nobody wedged).
+  const losses = [...taskLosses];
+  let lossCount = 0;
+  for (let s = 0; s < slots; s++) lossCount += Atomics.load(block.i32, block.word(s, S_LOSSES));
+  const loss = (text: string): void => {
+    lossCount++;
+    if (losses.length < 20) losses.push(text);
+  };
+  let invariants = 'not checked (stalled)';
+  let ownedKeysChecked = 0;
+  let countersChecked = 0;
+  let doomedKeysChecked = 0;
+  for (let s = 0; s < slots; s++) {
+    inFlight.tookEffect += Atomics.load(block.i32, block.word(s, S_TOOK));
+    inFlight.notTaken += Atomics.load(block.i32, block.word(s, S_NOT_TOOK));
+  }
+  if (!stalled) {
+    try {
+      checkInvariants(map as never);
+      invariants = 'ok';
+    } catch (err) {
+      invariants = (err as Error).message;
+      failures.push(`invariants: ${invariants}`);
+    }
+    for (let s = 0; s < slots; s++) {
+      if (Atomics.load(block.i32, block.word(s, S_STATE)) === 1)
+        loss(`slot ${s}: its last in-flight op was never resolved`);
+      for (let i = 0; i < o.owned; i++) {
+        ownedKeysChecked++;
+        const key = o.keys + s * o.owned + i;
+        const want = block.present[s * o.owned + i] === 1 ? block.expected[s * o.owned + i] : undefined;
+        const got = map.get(key);
+        if (got !== want) loss(`slot ${s} owned key ${key}: expected ${want ?? 'absent'}, found ${got ?? 'absent'}`);
+      }
+    }
+    for (let c = 0; c < CHAOS_COUNTERS; c++) {
+      countersChecked++;
+      let want = 0;
+      for (let s = 0; s < slots; s++) want += block.sums[s * CHAOS_COUNTERS + c]!;
+      const got = map.get(c) ?? 0;
+      if (got < want || got > want + tolerance[c]!)
+        loss(`counter ${c}: sum ${got}, expected ${want} + at most ${tolerance[c]} in flight at kills`);
+    }
+    for (let s = 0; s < slots; s++) {
+      for (let i = 0; i < CHAOS_DOOMED; i++) {
+        const st = block.doomed[s * CHAOS_DOOMED + i]!;
+        if (st === 0 || st === 2) continue;
+        doomedKeysChecked++;
+        const key = o.keys + slots * o.owned + s * CHAOS_DOOMED + i;
+        const got = map.get(key);
+        if (st === 3 && got !== undefined) loss(`doomed key ${key}: enqueued (acknowledged), still present`);
+        if (st === 1 && got === undefined) loss(`doomed key ${key}: never enqueued, but gone`);
+      }
+    }
+  }
+  if (lossCount > 0) failures.push(`verification failed: ${lossCount} loss(es)`);
+
+  const conflicts = map.conflicts();
+  const deaths = conflicts.filter((r) => (r.kind as string) === DEATH_KIND);
+  const latencies: number[] = [];
+  for (const r of deaths) {
+    const rec = r as unknown as { time?: number; otherThread?: number; deadThread?: number };
+    const dead = rec.deadThread ?? rec.otherThread;
+    const at = dead === undefined ? undefined : deathAt.get(dead);
+    if (at !== undefined && typeof rec.time === 'number') latencies.push(Math.max(0, rec.time - at));
+  }
+  latencies.sort((a, b) => a - b);
+  const byKind = countConflicts(conflicts);
+  const otherConflicts = conflicts.length - deaths.length;
+  if (otherConflicts > 0)
+    failures.push(
+      `${otherConflicts} unexpected conflict(s): ${Object.entries(byKind)
+        .filter(([k, n]) => k !== DEATH_KIND && n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}`,
+    );
+  const sw = sweeperTotals(stop);
+  const qs = queue.stats();
+  return {
+    ok: failures.length === 0,
+    failures,
+    losses,
+    lossCount,
+    totalOps: totalOps(),
+    elapsedMs,
+    invariants,
+    ownedKeysChecked,
+    countersChecked,
+    doomedKeysChecked,
+    conflicts,
+    chaos: {
+      kills,
+      recoveries: deaths.length,
+      recoveryLatencyMs: {
+        count: latencies.length,
+        p50: percentile(latencies, 0.5),
+        p99: percentile(latencies, 0.99),
+        max: latencies.length === 0 ? 0 : latencies[latencies.length - 1]!,
+      },
+      queueRecoveries,
+      inFlightAtDeath: inFlight,
+      maxStallMs,
+      stalled,
+      watched,
+      sweeper: { sweeps: sw.sweeps, removed: sw.removed, threads: sw.threads },
+      queue: { enqueued: qs.enqueued, drained: qs.drained, orphansSkipped: qs.orphansSkipped },
+    },
+    stats: map.stats(),
+  };
+}
+
+/** The chaos summary's lines (after the run's header). */
+export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
+  const c = r.chaos;
+  const ms = (x: number): string => `${x.toFixed(x < 10 ? 2 : 0)} ms`;
+  const out = [
+    `shmap stress: scenario chaos, ${o.workers} worker slots + a TTL sweeper + a delete-queue drainer, seed ${o.seed}`,
+    `  keys ${o.keys} shared + ${o.owned} owned per slot (int32 -> float64), mix ${formatMix(o.mix)}, dist ${formatDist(o.dist)}; a kill every ${o.killIntervalMs} ms on average`,
+    '',
+    `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s`,
+    `kills: ${c.kills.total} (${c.kills.workers} workers, ${c.kills.drainer} drainer, ${c.kills.sweeper} sweeper); map ${c.watched ? 'watched' : 'NOT watched (recovery off)'}`,
+    `recoveries: ${c.recoveries} shard lock(s) of dead threads released; latency from kill to release p50 ${ms(c.recoveryLatencyMs.p50)}, p99 ${ms(c.recoveryLatencyMs.p99)}, max ${ms(c.recoveryLatencyMs.max)} (${c.recoveryLatencyMs.count} measured)`,
+    `delete queue: ${c.queueRecoveries.claimsOrphaned} orphaned claim(s) skipped after recovery (${c.queue.orphansSkipped} skipped), ${c.queueRecoveries.consumerReleased} dead drainer(s) replaced; ${c.queue.enqueued} enqueued, ${c.queue.drained} drained`,
+    `sweeper: ${c.sweeper.threads} thread(s), ${c.sweeper.sweeps} sweeps, ${c.sweeper.removed} expired entries removed`,
+    `ops possibly in flight at death: ${c.inFlightAtDeath.owned + c.inFlightAtDeath.counterAdds} (${c.inFlightAtDeath.owned} on owned keys: ${c.inFlightAtDeath.tookEffect} took effect, ${c.inFlightAtDeath.notTaken} did not; ${c.inFlightAtDeath.counterAdds} counter adds, tolerated in the sums)`,
+    `progress: longest interval without a completed op ${ms(c.maxStallMs)} (limit ${o.stallLimitMs} ms)${c.stalled ? ': STALLED' : ''}`,
+    '',
+  ];
+  if (r.lossCount === 0 && !c.stalled)
+    out.push(
+      `verification: OK: ${r.ownedKeysChecked.toLocaleString('en-US')} owned keys exact, ${r.countersChecked} counter sums exact within in-flight adds, ${r.doomedKeysChecked.toLocaleString('en-US')} doomed keys as the queue acknowledged; invariants ${r.invariants}`,
+    );
+  else if (c.stalled) out.push(`verification: not done (the map is wedged: reading it could hang)`);
+  else {
+    out.push(`verification: FAILED: ${r.lossCount} loss(es); invariants ${r.invariants}`);
+    for (const l of r.losses) out.push(`  ${l}`);
+  }
+  out.push(r.ok ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
+  return out.join('\n');
+}
