@@ -40,6 +40,8 @@ export interface LoadConfig {
   window: number;
   /** autocannon's per-request timeout, s. */
   timeoutS: number;
+  /** Stop after this many requests instead of after durationS (the tests: an outcome that does not depend on speed). */
+  amount?: number;
 }
 
 /** Slack on the stale boundary for judging a 404 a loss (ms): clocks of two processes, send-to-stamp delay. */
@@ -253,6 +255,7 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
         url: config.url,
         connections: config.connections,
         duration: config.durationS,
+        ...(config.amount === undefined ? {} : { amount: config.amount }),
         timeout: config.timeoutS,
         requests: requests as unknown as import('autocannon').Request[],
       },

@@ -54,6 +54,8 @@ export interface HttpBenchConfig {
   workMs: number;
   window: number;
   seed: number;
+  /** Requests per row instead of a duration (tests). */
+  amount?: number;
 }
 
 export const FULL: HttpBenchConfig = {
@@ -116,6 +118,7 @@ export async function runVariant(v: Variant, c: HttpBenchConfig, redisUrl?: stri
       seed: c.seed,
       window: c.window,
       timeoutS: 10,
+      ...(c.amount === undefined ? {} : { amount: c.amount }),
     });
   } catch (err) {
     await child.stop().catch(() => undefined);
