@@ -70,6 +70,9 @@ export type { TimelineOptions, TimelineLayout, TimelineBar } from './race/timeli
 export { HistoryRecorder, decodeRecorded, mergeHistories, plainJson, PLAIN_CODING, REC_OP } from './race/recorder.js';
 export type { RecordedOps, ValueCoding } from './race/recorder.js';
 export { SharedMap } from './shm/map.js';
+export { onThreadDeath, watchThreads } from './shm/watch.js';
+export type { DeathHook, WorkerPoolLike } from './shm/watch.js';
+export type { RecoveryReport, ShardRecovery } from './shm/recover.js';
 export { checkInvariants, dump } from './shm/debug.js';
 export {
   startSweeper,

@@ -27,6 +27,7 @@ export const CONFLICT_KINDS: readonly ConflictKind[] = [
   'concurrent map writes',
   'concurrent map read and map write',
   'concurrent map iteration and map write',
+  'thread died holding a shard lock',
 ];
 
 /** Number of records of each kind (every kind present, zeros included). */

@@ -39,9 +39,11 @@ const BUFFER_GROWTH = 1.5;
 /**
  * Returns the byte offset of a region of at least `bytes` bytes, or -1 when
  * the buffer cannot grow enough (its maxByteLength). `owner` is the caller's
- * thread id (for the mutex).
+ * thread id (for the mutex). `noteI32` (when >= 0): a word that receives the
+ * offset under the allocator's lock, right after the allocation commits, so
+ * that a recoverer knows of the region even if the caller dies next.
  */
-export function allocRegion(v: Views, bytes: number, owner: number): number {
+export function allocRegion(v: Views, bytes: number, owner: number, noteI32 = -1): number {
   const sab = v.sab;
   mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
@@ -56,6 +58,7 @@ export function allocRegion(v: Views, bytes: number, owner: number): number {
         const at = off >> 2;
         if (i32[at + FREE_SIZE]! >= bytes) {
           i32[prevI32] = i32[at + FREE_NEXT]!;
+          if (noteI32 >= 0) i32[noteI32] = off;
           return off;
         }
         prevI32 = at + FREE_NEXT;
@@ -73,14 +76,20 @@ export function allocRegion(v: Views, bytes: number, owner: number): number {
       sab.grow(want);
     }
     i32[H_ALLOC_TOP] = end;
+    if (noteI32 >= 0) i32[noteI32] = top;
     return top;
   } finally {
     mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
 }
 
-/** Puts a region back on its size class's free list. Precondition: nobody will write it again until it is handed out. */
-export function freeRegion(v: Views, off: number, bytes: number, owner: number): void {
+/**
+ * Puts a region back on its size class's free list. Precondition: nobody will
+ * write it again until it is handed out. `noteI32` (when >= 0): a word set to
+ * 0 under the allocator's lock right after the free commits (the caller set
+ * it to the region before: a recoverer frees the region only if it is not 0).
+ */
+export function freeRegion(v: Views, off: number, bytes: number, owner: number, noteI32 = -1): void {
   mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
     v.fit(sab(v));
@@ -90,9 +99,25 @@ export function freeRegion(v: Views, off: number, bytes: number, owner: number):
     i32[at + FREE_SIZE] = bytes;
     i32[at + FREE_NEXT] = i32[head]!;
     i32[head] = off;
+    if (noteI32 >= 0) i32[noteI32] = 0;
   } finally {
     mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
+}
+
+/**
+ * Frees the allocator's lock when `deadThread` holds it (recovery). Every
+ * change the allocator makes is committed by one store (a free-list head or
+ * H_ALLOC_TOP), and `noteI32` is written right after it with no call in
+ * between, so a holder that died left the lists and the top consistent, and
+ * the note says whether its last allocation or free took effect. Returns
+ * whether it freed the lock.
+ */
+export function releaseDeadAllocator(v: Views, deadThread: number): boolean {
+  const i32 = v.i32;
+  if (Atomics.compareExchange(i32, H_ALLOC_LOCK, deadThread + 1, 0) !== deadThread + 1) return false;
+  Atomics.notify(i32, H_ALLOC_LOCK);
+  return true;
 }
 
 /** Bytes on the free lists (for stats). Reads without the lock: a snapshot. */

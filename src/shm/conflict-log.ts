@@ -62,6 +62,7 @@ export const OP_NAMES: readonly OpName[] = [
   'iterate',
   'snapshot',
   'rehash',
+  'recover',
 ];
 export const OP = Object.fromEntries(OP_NAMES.map((n, i) => [n, i])) as Record<OpName, number>;
 
@@ -70,10 +71,13 @@ export const KIND_NAMES: readonly ConflictKind[] = [
   'concurrent map writes',
   'concurrent map read and map write',
   'concurrent map iteration and map write',
+  'thread died holding a shard lock',
 ];
 export const KIND_WRITES = 0;
 export const KIND_READ = 1;
 export const KIND_ITERATION = 2;
+/** A recovery: `other` is the dead thread and its op, `detector` the recovering thread. */
+export const KIND_THREAD_DIED = 3;
 
 /** The shared clock: ms since the epoch, comparable across the threads of one process. */
 export function sharedNow(): number {

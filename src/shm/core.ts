@@ -8,8 +8,20 @@
  */
 import { threadId } from 'node:worker_threads';
 import {
+  CTRL_EMPTY,
   D_CAP,
   D_COUNT,
+  D_UNDO_KIND,
+  D_UNDO_NEW_CAP,
+  D_UNDO_NEW_REGION,
+  D_UNDO_OLD_CAP,
+  D_UNDO_OLD_REGION,
+  H_LOCK_TIMEOUT_F64_WORD,
+  H_UNDO_OFF,
+  UNDO_GROW,
+  UNDO_NONE,
+  UNDO_SLOT,
+  UNDO_WORD,
   D_LAST_OP,
   D_LAST_SEQ,
   D_LAST_SLOT,
@@ -61,7 +73,7 @@ import {
   ShmapTypeError,
 } from './errors.js';
 import { checkTtl } from './options.js';
-import { WriteWindow } from './window.js';
+import { WriteWindow, park } from './window.js';
 import type { SetOptions, SharedMapHandle } from './types.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
@@ -136,6 +148,8 @@ export class MapCore {
   /** @internal The expiry the current write gives its entry (computed before locking). */
   expiry = Infinity;
 
+  /** @internal Word index of shard 0's undo area (one slot's words per shard; layout.ts UNDO_SLOT). */
+  readonly undo0: number;
   /** @internal The lock and the odd-seq window (window.ts). */
   readonly win: WriteWindow;
   /** @internal The value read by the last `readSlot` (valid when it returned >= 0). */
@@ -174,7 +188,10 @@ export class MapCore {
     const mine = threadLocal(i32[H_MAP_ID], this.shards);
     this.own = mine.own;
     this.iterators = mine.iterators;
+    this.undo0 = i32[H_UNDO_OFF] >> 2;
     this.win = new WriteWindow(
+      v.f64,
+      v.f64[H_LOCK_TIMEOUT_F64_WORD >> 1],
       i32,
       this.none,
       this.thread,
@@ -292,8 +309,10 @@ export class MapCore {
 
   /** @internal Writes a slot's lease word inside the odd-seq window (it may change what readers see). Precondition: lock held. */
   setLeaseWord(d: number, at: number, word: number, op: number): void {
+    this.win.intend(d, UNDO_WORD, at + this.leaseOffW, this.v.i32[at + this.leaseOffW]!);
     this.win.begin(d);
     this.v.i32[at + this.leaseOffW] = word;
+    if (park !== null) park('retire');
     this.win.end(d, op, at);
   }
 
@@ -333,8 +352,10 @@ export class MapCore {
   writePrepared(d: number, h: number, at: number, op: number): void {
     const i32 = this.i32;
     if (at >= 0) {
+      this.saveSlot(d, at);
       this.win.begin(d);
       this.vc.store(this.v, at + this.valueOffW);
+      if (park !== null) park('set:overwrite');
       if (this.ttl) this.v.f64[(at + this.expiryOffW) >> 1] = this.expiry;
       this.win.end(d, op, at);
       return;
@@ -345,32 +366,14 @@ export class MapCore {
     }
     let slot = this.t.insertAt;
     if (!this.t.insertIntoTombstone && this.t.needsGrowth(d)) {
-      const newCap = this.t.growthCapacity(d);
-      const bytes = regionBytes(newCap, this.slotWords * 4);
-      const region = allocRegion(this.v, bytes, this.thread);
-      if (region < 0) {
-        this.win.unlock(d);
-        throw new MapFullError(
-          `map is full: shard ${shardOf(this.shard0, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`,
-        );
-      }
-      this.t.zeroRegion(region, newCap);
-      this.t.copyInto(d, region, newCap);
-      if (this.iterators.size !== 0) this.tellIterators(d);
-      const oldRegion = i32[d + D_REGION];
-      const oldCap = i32[d + D_CAP];
-      this.win.begin(d);
-      i32[d + D_REGION] = region;
-      i32[d + D_CAP] = newCap;
-      i32[d + D_TOMBS] = 0;
-      freeRegion(this.v, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread);
-      this.t.findForWrite(d, h);
-      slot = this.t.insertAt;
+      slot = this.grow(d, h);
     } else {
+      this.win.intend(d, UNDO_WORD, slot, this.v.i32[slot]!);
       this.win.begin(d);
       if (this.t.insertIntoTombstone) i32[d + D_TOMBS]--;
     }
     this.v.i32[slot] = fullCtrl(h);
+    if (park !== null) park(this.t.insertIntoTombstone ? 'set:tombstone' : 'set:empty');
     this.kc.store(this.v, slot + this.keyOffW);
     this.vc.store(this.v, slot + this.valueOffW);
     if (this.meta) {
@@ -380,6 +383,61 @@ export class MapCore {
     i32[d + D_COUNT]++;
     if (this.maxCapacity !== 0) Atomics.add(i32, H_COUNT, 1);
     this.win.end(d, op, slot);
+  }
+
+  /**
+   * Rehashes shard `d` into a new region, publishes it inside a window it
+   * leaves open, frees the old region, and returns the slot to insert the
+   * prepared key (hash `h`) into, with the insert's intent noted. The intent
+   * (UNDO_GROW) is noted before allocating; the allocator writes the new
+   * region into it, and clears the old one from it when the free commits,
+   * so a recoverer frees exactly the region that is not in use. Throws
+   * MapFullError, unlocking first, with nothing changed.
+   */
+  private grow(d: number, h: number): number {
+    const i32 = this.i32;
+    const newCap = this.t.growthCapacity(d);
+    const bytes = regionBytes(newCap, this.slotWords * 4);
+    i32[d + D_UNDO_NEW_REGION] = 0;
+    i32[d + D_UNDO_NEW_CAP] = newCap;
+    i32[d + D_UNDO_OLD_REGION] = 0;
+    this.win.intend(d, UNDO_GROW, -1, 0);
+    const region = allocRegion(this.v, bytes, this.thread, d + D_UNDO_NEW_REGION);
+    if (region < 0) {
+      i32[d + D_UNDO_KIND] = UNDO_NONE;
+      this.win.unlock(d);
+      throw new MapFullError(
+        `map is full: shard ${shardOf(this.shard0, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`,
+      );
+    }
+    if (park !== null) park('grow:before-copy');
+    this.t.zeroRegion(region, newCap);
+    this.t.copyInto(d, region, newCap);
+    if (park !== null) park('grow:after-copy');
+    if (this.iterators.size !== 0) this.tellIterators(d);
+    const oldRegion = i32[d + D_REGION]!;
+    const oldCap = i32[d + D_CAP]!;
+    this.win.begin(d);
+    i32[d + D_REGION] = region;
+    i32[d + D_CAP] = newCap;
+    i32[d + D_TOMBS] = 0;
+    if (park !== null) park('grow:after-publish');
+    i32[d + D_UNDO_OLD_CAP] = oldCap;
+    i32[d + D_UNDO_OLD_REGION] = oldRegion;
+    freeRegion(this.v, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread, d + D_UNDO_OLD_REGION);
+    this.t.findForWrite(d, h);
+    const slot = this.t.insertAt;
+    this.win.intend(d, UNDO_WORD, slot, this.v.i32[slot]!);
+    return slot;
+  }
+
+  /** Saves the slot `at` whole in shard `d`'s undo area and notes the intent to overwrite it (UNDO_SLOT). Precondition: lock held, before `begin`. */
+  private saveSlot(d: number, at: number): void {
+    const slots = this.v.i32;
+    const sw = this.slotWords;
+    const undo = this.undo0 + shardOf(this.shard0, d) * sw;
+    for (let w = 0; w < sw; w++) slots[undo + w] = slots[at + w]!;
+    this.win.intend(d, UNDO_SLOT, at, 0);
   }
 
   /**
@@ -412,8 +470,10 @@ export class MapCore {
 
   /** @internal Deletes the FULL slot `at` of shard `d`. Precondition: lock held. */
   removeAt(d: number, at: number, op: number): void {
+    this.win.intend(d, UNDO_WORD, at, this.v.i32[at]!);
     this.win.begin(d);
     this.t.remove(d, at);
+    if (park !== null) park('delete:' + (this.v.i32[at] === CTRL_EMPTY ? 'empty' : 'tombstone'));
     if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
     this.win.end(d, op, at);
   }

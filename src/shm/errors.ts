@@ -27,7 +27,9 @@ export type ShmapErrorCode =
   | 'SHMAP_LEASE'
   | 'SHMAP_INVARIANT'
   | 'SHMAP_NEAR_CACHE'
-  | 'SHMAP_REDIS_CLIENT_MISSING';
+  | 'SHMAP_REDIS_CLIENT_MISSING'
+  | 'SHMAP_LOCK_TIMEOUT'
+  | 'SHMAP_RECOVERY';
 
 /** The base of shmap's own errors (the type errors extend TypeError instead, and carry the same `code`). */
 export class ShmapError extends Error {
@@ -145,6 +147,39 @@ export class RedisClientMissingError extends ShmapError {
   }
 }
 
+/**
+ * A thread waited longer than the map's `lockTimeoutMs` for a shard's lock
+ * (a write, or a read that fell back to the lock). Usually the holder died
+ * and nobody recovered it (`map.watch`, `map.recover`); nothing was changed
+ * by the call that threw.
+ */
+export class LockTimeoutError extends ShmapError {
+  constructor(
+    /** The shard whose lock it waited for. */
+    readonly shard: number,
+    /** The holder's threadId. */
+    readonly ownerThread: number,
+    /** What the holder was doing (an op name: 'set', 'delete', ...). */
+    readonly ownerOp: string,
+    /** How long the holder has held the lock, at least, in ms. */
+    readonly heldMs: number,
+    /** The timeout that passed, in ms. */
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'SHMAP_LOCK_TIMEOUT',
+      `lock timeout: shard ${shard} has been held by thread ${ownerThread} (${ownerOp}) for at least ${Math.round(heldMs)} ms, over lockTimeoutMs (${timeoutMs} ms); if that thread died, map.recover(${ownerThread}) or map.watch(worker) frees it`,
+    );
+  }
+}
+
+/** `map.recover(threadId)` was called in a way that cannot be right: for the calling thread itself, or with a thread id that is not an integer. */
+export class RecoveryError extends ShmapError {
+  constructor(message: string) {
+    super('SHMAP_RECOVERY', message);
+  }
+}
+
 /** Any error shmap throws: `ShmapError` and its subclasses, and the two that extend `TypeError`. */
 export type AnyShmapError = ShmapError | InvalidOptionError | ShmapTypeError;
 
@@ -166,6 +201,8 @@ const CLASSES: Record<string, { cls: ErrorClass; code: ShmapErrorCode }> = {
   InvariantError: { cls: InvariantError, code: 'SHMAP_INVARIANT' },
   NearCacheError: { cls: NearCacheError, code: 'SHMAP_NEAR_CACHE' },
   RedisClientMissingError: { cls: RedisClientMissingError, code: 'SHMAP_REDIS_CLIENT_MISSING' },
+  LockTimeoutError: { cls: LockTimeoutError, code: 'SHMAP_LOCK_TIMEOUT' },
+  RecoveryError: { cls: RecoveryError, code: 'SHMAP_RECOVERY' },
 };
 
 /** The class an error-like value came from: by its own `code`, else its `name`, else its stack's first word. */

@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -77,8 +77,12 @@ export const H_MAP_ID = 24;
 /** Slot offsets (bytes) of the expiry and lease fields; 0 when the feature is off. */
 export const H_EXPIRY_OFF = 25;
 export const H_LEASE_OFF = 26;
+/** Byte offset of the shards' undo areas (UNDO_*; one slot's bytes per shard, written by `create`). */
+export const H_UNDO_OFF = 27;
 /** Default TTL in ms, a float64 at words 28-29 (+Infinity = none). */
 export const H_DEFAULT_TTL_F64_WORD = 28;
+/** Lock timeout in ms, a float64 at words 30-31 (+Infinity = wait forever). Written by `create`. */
+export const H_LOCK_TIMEOUT_F64_WORD = 30;
 /** Free-list heads, one per size class (FREE_CLASSES of them): byte offset of the first free region, 0 = none. Written under the allocator lock. */
 export const H_FREE_HEADS = 32;
 export const FREE_CLASSES = 32;
@@ -143,6 +147,47 @@ export const D_LAST_OP = 10;
 export const D_LAST_SLOT = 11;
 export const D_LAST_REGION = 12;
 export const D_LAST_SEQ = 13;
+/** The op (OP_* code) of the lock's holder: plain store by the holder right after taking the lock; read by waiters that time out and by recovery. */
+export const D_HOLD_OP = 14;
+/**
+ * Slow path of a waiter: the lock word value it first found held, and when
+ * (a float64 at words 16-17, ms on the shared clock). Plain stores by any
+ * waiter that finds a different holder than the one noted (best effort), so
+ * a LockTimeoutError can say how long the holder has held the lock.
+ */
+export const D_WAIT_OWNER = 15;
+export const D_WAIT_SINCE_F64_WORD = 16;
+
+/**
+ * The intent record: what the lock holder is about to change, written (plain
+ * stores, by the holder) before the change and cleared (D_UNDO_KIND = 0)
+ * before it leaves the odd-seq window. A recoverer reads it after the
+ * holder died (window.ts, "Recovery"). D_UNDO_KIND is one of UNDO_*;
+ * D_UNDO_AT a word index in the buffer and D_UNDO_WORD that word's value
+ * before the change (UNDO_WORD), or the slot saved whole in the shard's undo
+ * area (UNDO_SLOT); D_UNDO_NEW_REGION / D_UNDO_NEW_CAP the region a growth
+ * allocated, D_UNDO_OLD_REGION / D_UNDO_OLD_CAP the one it replaces.
+ */
+export const D_UNDO_KIND = 18;
+export const D_UNDO_AT = 19;
+export const D_UNDO_WORD = 20;
+export const D_UNDO_NEW_REGION = 21;
+export const D_UNDO_NEW_CAP = 22;
+export const D_UNDO_OLD_REGION = 23;
+export const D_UNDO_OLD_CAP = 24;
+
+/** No write in progress (or the one in progress is complete). */
+export const UNDO_NONE = 0;
+/** One word (a control word or a lease word) at D_UNDO_AT held D_UNDO_WORD before. Undo: store it back. */
+export const UNDO_WORD = 1;
+/** The slot at D_UNDO_AT is saved whole in the shard's undo area (an overwrite). Undo: copy it back. */
+export const UNDO_SLOT = 2;
+/** A growth: the new region is allocated (not yet, or just, published). Undo: free whichever region is not in use. */
+export const UNDO_GROW = 3;
+/** `clear` of a map without leases: complete it (zero the region). */
+export const UNDO_CLEAR = 4;
+/** Removals one by one (`sweep`, `sweepExpired`, `clear` with leases): each is whole; keep them, recount. */
+export const UNDO_REMOVALS = 5;
 
 // ---------------------------------------------------------------------------
 // Slots. A region is `capacity` slots of `slotBytes` each:

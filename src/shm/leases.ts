@@ -5,7 +5,8 @@
  * core.ts (`visible`, `checkReplaceable`); the rules are in the essay at the
  * top of map.ts ("TTL and leases"). `SharedMap` exposes these as methods.
  */
-import { D_CAP, LEASE_COUNT_MASK, LEASE_RETIRED, descI32 } from './layout.js';
+import { D_CAP, LEASE_COUNT_MASK, LEASE_RETIRED, UNDO_REMOVALS, descI32 } from './layout.js';
+import { park } from './window.js';
 import { describe } from './codec.js';
 import { OP } from './conflict-log.js';
 import { InvalidOptionError, LeaseError } from './errors.js';
@@ -36,6 +37,7 @@ export function acquire(map: MapCore, key: unknown): unknown {
   }
   // The count is never read by lock-free readers: a plain store under the lock.
   map.v.i32[at + map.leaseOffW] = word + 1;
+  if (park !== null) park('acquire');
   const raw = map.vc.load(map.v, at + map.valueOffW);
   map.win.unlock(d);
   return map.vc.finish(raw);
@@ -66,6 +68,7 @@ export function release(map: MapCore, key: unknown): boolean {
     return true;
   }
   map.v.i32[at + map.leaseOffW] = next;
+  if (park !== null) park('release');
   map.win.unlock(d);
   return false;
 }
@@ -137,10 +140,12 @@ export function sweepExpired(map: MapCore, now: number): number {
       // Entries without an expiry (+Infinity) never go, even for sweepExpired(Infinity).
       if (slots[at] >= 0 || expiry > now || expiry === Infinity) continue;
       if (!writing) {
+        map.win.intend(d, UNDO_REMOVALS, -1, 0);
         map.win.begin(d);
         writing = true;
       }
       if (map.removeOrRetire(d, at)) removed++;
+      if (park !== null) park('sweep');
     }
     if (writing) map.win.end(d, OP.sweep, -1);
     map.win.unlock(d);

@@ -140,9 +140,12 @@ import {
   H_KEY_TYPE,
   H_VALUE_N,
   H_VALUE_TYPE,
+  UNDO_CLEAR,
+  UNDO_REMOVALS,
   descI32,
 } from './layout.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
+import { park } from './window.js';
 import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
 import { ShmapTypeError } from './errors.js';
@@ -150,6 +153,9 @@ import { MapCore, busy } from './core.js';
 import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
 import { mapStats } from './stats.js';
+import { recoverThread, type RecoveryReport } from './recover.js';
+import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
+import type { Worker } from 'node:worker_threads';
 import { MapIterator, type IterKind } from './iterator.js';
 import type {
   ConflictRecord,
@@ -268,12 +274,15 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       const d = descI32(this.shard0, s);
       this.win.lock(d, OP.clear);
       const before = i32[d + D_COUNT];
+      this.win.intend(d, this.leases ? UNDO_REMOVALS : UNDO_CLEAR, -1, 0);
       this.win.begin(d);
       if (this.leases) {
         // Leased entries are retired, not removed: their last release removes them.
         this.removeOrRetireAll(d, () => true);
+        if (park !== null) park('clear');
       } else {
         this.t.zeroRegion(i32[d + D_REGION], i32[d + D_CAP]);
+        if (park !== null) park('clear');
         i32[d + D_COUNT] = 0;
         i32[d + D_TOMBS] = 0;
       }
@@ -433,10 +442,12 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
           const value = this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V;
           if (pred(value, k)) {
             if (!writing) {
+              this.win.intend(d, UNDO_REMOVALS, -1, 0);
               this.win.begin(d);
               writing = true;
             }
             this.removeOrRetire(d, at);
+            if (park !== null) park('sweep');
             deleted++;
           }
         }
@@ -545,6 +556,41 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   /** The conflict log, shared by every thread: one record per detected conflict, oldest first. */
   conflicts(): ConflictRecord[] {
     return readConflicts(this.v);
+  }
+
+  // -------------------------------------------------------------------------
+  // Surviving the death of a thread (recover.ts, watch.ts).
+
+  /**
+   * Recovers whatever the thread `threadId` held in this map: each shard
+   * lock it held is taken over, the write it was making rolled back (or
+   * completed, when only its last bookkeeping was missing), the counts made
+   * exact, the lock freed and its waiters woken; a lock it held on the
+   * allocator is freed. Appends a "thread died holding a shard lock"
+   * conflict record per shard. Returns what it did.
+   *
+   * Only for threads known to be dead (after the Worker's 'exit' event, or
+   * `await worker.terminate()`): recovering a live thread breaks the map.
+   * Refused (RecoveryError) for the calling thread. `map.watch` calls it for
+   * you.
+   */
+  recover(threadId: number): RecoveryReport {
+    if (busy.length !== 0) this.checkNotBusy();
+    return recoverThread(this, threadId);
+  }
+
+  /**
+   * Recovers automatically every thread of `target` that dies: a Worker, or
+   * every worker of a piscina pool (abort, timeout, crash, `terminate()`,
+   * idle removal), from the Worker's 'exit' event, without polling; then
+   * runs the hooks registered with `onThreadDeath`. Returns the function
+   * that stops watching. See watch.ts for what it cannot catch.
+   */
+  watch(target: Worker | WorkerPoolLike): () => void {
+    return watchThreads(target, (threadId) => {
+      this.recover(threadId);
+      runDeathHooks(threadId);
+    });
   }
 
   /** Shards, capacity, bytes, probe lengths, lock waits, read retries and conflict counts (stats.ts). */

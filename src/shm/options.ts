@@ -22,6 +22,8 @@ import {
   H_EXPIRY_OFF,
   H_FLAGS,
   H_FREE_HEADS,
+  H_LOCK_TIMEOUT_F64_WORD,
+  H_UNDO_OFF,
   H_KEY_N,
   H_KEY_OFF,
   H_KEY_TYPE,
@@ -69,6 +71,8 @@ const MIN_DEFAULT_MAX_CAPACITY = 1 << 20;
 const MAX_DEFAULT_MAX_CAPACITY = 1 << 24;
 /** Default conflict log records. */
 const DEFAULT_LOG_RECORDS = 256;
+/** Default lockTimeoutMs (see SharedMapOptions). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** Regions a shard may hold at once over its lifetime's worth of growth (new + old + free-list slack), for sizing maxByteLength. */
 const REGION_SLACK = 3;
 
@@ -204,12 +208,23 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
     if (!ttl) throw new InvalidOptionError('options.defaultTtlMs needs options.ttl: true');
     defaultTtlMs = checkTtl(options.defaultTtlMs, 'options.defaultTtlMs');
   }
+  let lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS;
+  if (options.lockTimeoutMs !== undefined) {
+    const t = options.lockTimeoutMs;
+    if (typeof t !== 'number' || !(t > 0))
+      throw new InvalidOptionError(
+        `options.lockTimeoutMs must be a positive number of milliseconds or Infinity, got ${describe(t)}`,
+      );
+    lockTimeoutMs = t;
+  }
   const slot = slotLayout(key.code, key.n, value.code, value.n, ttl, leases);
   const regionsOff = regionsOffBytes(shards, logRecords);
   // Per shard: room for its share of `capacity` plus 5% for uneven hashing.
   const shardSlots = slotsForCapacity(Math.ceil((capacity / shards) * 1.05) + 1);
   const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
-  const initialBytes = regionsOff + shards * shardRegionBytes;
+  // Each shard's undo area (one slot's bytes, layout.ts UNDO_SLOT) follows the first regions.
+  const undoOff = regionsOff + shards * shardRegionBytes;
+  const initialBytes = undoOff + regionBytes(shards, slot.slotBytes);
   // The buffer may grow to: every shard's share of maxCapacity (a generous
   // share: hashing is uneven for small maps), doubled by growth steps, with
   // room for the regions it leaves behind; the count check enforces
@@ -258,7 +273,8 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   i32[H_FLAGS] = (ttl ? FLAG_TTL : 0) | (leases ? FLAG_LEASES : 0);
   i32[H_EXPIRY_OFF] = slot.expiryOffBytes;
   i32[H_LEASE_OFF] = slot.leaseOffBytes;
-  new Float64Array(sab, 0, HEADER_BYTES >> 3)[H_DEFAULT_TTL_F64_WORD >> 1] = defaultTtlMs;
+  const f64 = new Float64Array(sab, 0, HEADER_BYTES >> 3);
+  f64[H_DEFAULT_TTL_F64_WORD >> 1] = defaultTtlMs;
   i32[H_LOG_OFF] = logOffBytes(shards);
   i32[H_LOG_CAP] = logRecords;
   i32[H_SHARDS_OFF] = HEADER_BYTES;
@@ -270,6 +286,8 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
     i32[d + D_LAST_THREAD] = -1;
     i32[d + D_LAST_SLOT] = -1;
   }
+  i32[H_UNDO_OFF] = undoOff;
+  f64[H_LOCK_TIMEOUT_F64_WORD >> 1] = lockTimeoutMs;
   i32[H_ALLOC_TOP] = initialBytes;
   return sab;
 }

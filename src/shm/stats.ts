@@ -5,7 +5,7 @@
  */
 import { D_CAP, D_COUNT, D_LOCK_WAITS, D_READ_RETRIES, D_TOMBS, descI32, regionBytes } from './layout.js';
 import { homeIndex } from './shard.js';
-import { conflictCounts } from './conflict-log.js';
+import { conflictCounts, logPosition, KIND_THREAD_DIED } from './conflict-log.js';
 import type { MapCore } from './core.js';
 import type { SharedMapStats } from './types.js';
 
@@ -71,6 +71,7 @@ export function mapStats(map: MapCore): SharedMapStats {
     readRetries,
     conflicts: conflicts.recorded,
     conflictsOverflowed: conflicts.overflowed,
+    recoveries: logPosition(map.v).byKind[KIND_THREAD_DIED] ?? 0,
     perShard,
   };
 }

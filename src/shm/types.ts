@@ -41,6 +41,13 @@ export interface SharedMapOptions {
   defaultTtlMs?: number;
   /** Keep a lease count per entry (`acquire`, `release`, `retire`). Default false. */
   leases?: boolean;
+  /**
+   * How long a thread waits for a shard's lock (a write, or a read that fell
+   * back to the lock) before it throws LockTimeoutError, in ms. `Infinity`
+   * waits forever. Default 10,000: a lock is held for microseconds, or for
+   * the length of an `update` function or a shard's `sweep` predicates.
+   */
+  lockTimeoutMs?: number;
 }
 
 /** Options of `map.set`. */
@@ -59,7 +66,10 @@ export interface SharedMapHandle {
 }
 
 export type ConflictKind =
-  'concurrent map writes' | 'concurrent map read and map write' | 'concurrent map iteration and map write';
+  | 'concurrent map writes'
+  | 'concurrent map read and map write'
+  | 'concurrent map iteration and map write'
+  | 'thread died holding a shard lock';
 
 /** Operation names as they appear in conflict records and last-writer fields. */
 export type OpName =
@@ -76,6 +86,7 @@ export type OpName =
   | 'iterate'
   | 'snapshot'
   | 'rehash'
+  | 'recover'
   | 'unknown';
 
 /** One party of a conflict. `thread` is the `worker_threads.threadId` (0 = main thread). */
@@ -125,6 +136,8 @@ export interface SharedMapStats {
   /** Conflicts recorded, and records dropped because the log was full. */
   conflicts: number;
   conflictsOverflowed: number;
+  /** Shard locks recovered from threads that died holding them (`recover`, `watch`): conflicts of kind "thread died holding a shard lock", dropped ones included. */
+  recoveries: number;
   /** Each shard's slots, entries, tombstones and region size, and its own lock waits and read retries (imbalance shows here). */
   perShard: Array<{
     capacity: number;

@@ -44,6 +44,10 @@
  * nothing: the window is open from `lock` to `unlock`.
  */
 import {
+  D_HOLD_OP,
+  D_UNDO_KIND,
+  D_WAIT_OWNER,
+  D_WAIT_SINCE_F64_WORD,
   D_LAST_OP,
   D_LAST_SEQ,
   D_LAST_SLOT,
@@ -51,12 +55,27 @@ import {
   D_LOCK,
   D_LOCK_WAITS,
   D_SEQ,
+  D_UNDO_AT,
+  D_UNDO_WORD,
   D_WAITERS,
   shardOf,
 } from './layout.js';
-import { mutexLock, mutexUnlock } from './sync.js';
-import { KIND_WRITES } from './conflict-log.js';
-import { RecursiveUpdateError } from './errors.js';
+import { LOCK_SPINS } from './sync.js';
+import { KIND_WRITES, OP_NAMES, sharedNow } from './conflict-log.js';
+import { LockTimeoutError, RecursiveUpdateError } from './errors.js';
+
+/**
+ * Test back door: when set, called at named points inside the odd-seq
+ * window of a write (`park('set:empty')`, ...), so a test can stop a writer
+ * there and terminate its thread. Null in production: one load and branch.
+ * @internal
+ */
+export let park: ((point: string) => void) | null = null;
+
+/** @internal Sets the test back door (null to clear). */
+export function setPark(fn: ((point: string) => void) | null): void {
+  park = fn;
+}
 
 /**
  * What the window reports a detected conflict through ('none' mode): the
@@ -77,6 +96,10 @@ export class WriteWindow {
   private noneOp = 0;
 
   constructor(
+    /** A view over the header and shard descriptors (and `f64` over the same). */
+    private readonly f64: Float64Array,
+    /** How long a thread waits for a lock before LockTimeoutError (ms; Infinity = forever). */
+    private readonly timeoutMs: number,
     /** A view over the header and shard descriptors. */
     private readonly i32: Int32Array,
     /** 'none' mode (no lock; Go's writing flag). */
@@ -110,10 +133,64 @@ export class WriteWindow {
       Atomics.store(i32, d + D_SEQ, this.noneSeq);
       return;
     }
-    if (Atomics.compareExchange(i32, d + D_LOCK, 0, this.me) === 0) return;
+    if (Atomics.compareExchange(i32, d + D_LOCK, 0, this.me) === 0) {
+      i32[d + D_HOLD_OP] = op;
+      return;
+    }
     if (Atomics.load(i32, d + D_LOCK) === this.me) throw new RecursiveUpdateError();
+    this.lockSlow(d, op);
+  }
+
+  /**
+   * The contended path of `lock`: spin, then park on the lock word with
+   * `Atomics.wait`, in slices, until the lock is free or `timeoutMs` has
+   * passed since this thread started waiting; then LockTimeoutError, naming
+   * the holder, its op, and how long it has held the lock (at least since the
+   * first waiter noted it). Nothing here changes the map: the caller has
+   * not written anything yet.
+   */
+  private lockSlow(d: number, op: number): void {
+    const i32 = this.i32;
     Atomics.add(i32, d + D_LOCK_WAITS, 1);
-    mutexLock(i32, d + D_LOCK, d + D_WAITERS, this.thread);
+    for (let i = 0; i < LOCK_SPINS; i++) {
+      if (Atomics.load(i32, d + D_LOCK) === 0 && Atomics.compareExchange(i32, d + D_LOCK, 0, this.me) === 0) {
+        i32[d + D_HOLD_OP] = op;
+        return;
+      }
+    }
+    const start = sharedNow();
+    const deadline = start + this.timeoutMs;
+    Atomics.add(i32, d + D_WAITERS, 1);
+    try {
+      for (;;) {
+        const seen = Atomics.compareExchange(i32, d + D_LOCK, 0, this.me);
+        if (seen === 0) break;
+        if (i32[d + D_WAIT_OWNER] !== seen) {
+          i32[d + D_WAIT_OWNER] = seen;
+          this.f64[(d + D_WAIT_SINCE_F64_WORD) >> 1] = sharedNow();
+        }
+        const left = deadline - sharedNow();
+        if (left <= 0) throw this.timeoutError(d, seen);
+        // Sleeps only while the word still holds `seen`: an unlock between
+        // the CAS and the wait makes the wait return at once ("not-equal").
+        Atomics.wait(i32, d + D_LOCK, seen, left === Infinity ? undefined : left);
+      }
+    } finally {
+      Atomics.sub(i32, d + D_WAITERS, 1);
+    }
+    i32[d + D_HOLD_OP] = op;
+  }
+
+  private timeoutError(d: number, seen: number): LockTimeoutError {
+    const i32 = this.i32;
+    const since = i32[d + D_WAIT_OWNER] === seen ? this.f64[(d + D_WAIT_SINCE_F64_WORD) >> 1]! : sharedNow();
+    return new LockTimeoutError(
+      shardOf(this.shard0, d),
+      seen - 1,
+      OP_NAMES[i32[d + D_HOLD_OP]!] ?? 'unknown',
+      Math.max(0, sharedNow() - since),
+      this.timeoutMs,
+    );
   }
 
   /** Releases what `lock` took. 'none': checks nobody else wrote meanwhile, then clears the flag. */
@@ -131,6 +208,51 @@ export class WriteWindow {
     if (Atomics.load(i32, d + D_WAITERS) > 0) Atomics.notify(i32, d + D_LOCK, 1);
   }
 
+  /**
+   * Notes what the write about to start changes (layout.ts, D_UNDO_*): the
+   * fields first, the kind last. Plain stores: only a recoverer reads them,
+   * after the writer died, and it learned of the death through a
+   * synchronizing handoff (see "Recovery" above). Precondition: lock held.
+   */
+  intend(d: number, kind: number, at: number, word: number): void {
+    const i32 = this.i32;
+    i32[d + D_UNDO_AT] = at;
+    i32[d + D_UNDO_WORD] = word;
+    i32[d + D_UNDO_KIND] = kind;
+  }
+
+  /**
+   * Recovery: takes shard `d`'s lock over from `deadThread` when it holds
+   * it (CAS from its lock word value to ours). Returns false when it does
+   * not hold it. The caller then repairs the shard from the intent record
+   * and calls `releaseRecovered`.
+   */
+  takeOver(d: number, deadThread: number): boolean {
+    return Atomics.compareExchange(this.i32, d + D_LOCK, deadThread + 1, this.me) === deadThread + 1;
+  }
+
+  /**
+   * Recovery, after the repair: clears the intent, closes the window the
+   * dead thread left open (seq back to even, the dead thread noted as the
+   * last writer, with its op), and frees the lock, waking every waiter.
+   * Returns the seq it leaves.
+   */
+  releaseRecovered(d: number, deadThread: number, op: number): number {
+    const i32 = this.i32;
+    i32[d + D_UNDO_KIND] = 0;
+    let seq = Atomics.load(i32, d + D_SEQ);
+    if ((seq & 1) !== 0) {
+      i32[d + D_LAST_THREAD] = deadThread;
+      i32[d + D_LAST_OP] = op;
+      i32[d + D_LAST_SLOT] = -1;
+      i32[d + D_LAST_SEQ] = seq + 1;
+      seq = Atomics.add(i32, d + D_SEQ, 1) + 1;
+    }
+    Atomics.store(i32, d + D_LOCK, 0);
+    Atomics.notify(i32, d + D_LOCK);
+    return seq;
+  }
+
   /** Takes shard `d`'s lock for a read that gave up on optimistic tries ('lock' mode only). */
   lockForRead(d: number, op: number): void {
     this.lock(d, op);
@@ -138,7 +260,7 @@ export class WriteWindow {
 
   /** Releases what `lockForRead` took ('lock' mode only). */
   unlockRead(d: number): void {
-    mutexUnlock(this.i32, d + D_LOCK, d + D_WAITERS);
+    this.unlock(d);
   }
 
   /** Enters the odd-seq window ('lock' mode; in 'none' mode `lock` already did). Precondition: `lock(d)` held. */
@@ -157,6 +279,7 @@ export class WriteWindow {
       return;
     }
     i32[d + D_LAST_SEQ] = i32[d + D_SEQ]! + 1;
+    i32[d + D_UNDO_KIND] = 0;
     Atomics.add(i32, d + D_SEQ, 1);
     this.own[shardOf(this.shard0, d)]! += 2;
   }

@@ -50,6 +50,7 @@ describe('formatConflicts', () => {
       'concurrent map writes': 2,
       'concurrent map read and map write': 1,
       'concurrent map iteration and map write': 0,
+      'thread died holding a shard lock': 0,
     });
   });
 

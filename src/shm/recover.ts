@@ -1,0 +1,223 @@
+/**
+ * Recovery: making a map whole again after a thread died holding one of its
+ * locks (a shard's, or the allocator's).
+ *
+ * What a recoverer may assume about the dead thread's last stores. A
+ * terminated thread stops at a point where V8 checks for termination: a
+ * function's entry or a loop's back-edge, never between two plain stores
+ * with no call between them. Every store it made before that point is
+ * visible to a thread that learned of the death through a synchronizing
+ * handoff (the Worker's 'exit' event, or the caller's own knowledge that
+ * the thread has exited: Node joins the thread before either), in program
+ * order; no store of it follows. So the intent record (layout.ts, D_UNDO_*),
+ * written before the change it describes, is complete whenever the change
+ * has started, and describes the one change that may be half done.
+ *
+ * Repair, per shard whose lock word names the dead thread (window.ts takes
+ * the lock over):
+ * - UNDO_WORD inside an open window: store the saved word back (the
+ *   control word of an insert or delete, or a lease word): rolled back.
+ * - UNDO_SLOT inside an open window: copy the saved slot back (an
+ *   overwrite): rolled back.
+ * - UNDO_GROW: if the new region is not published, free it (rolled back);
+ *   if it is, it is complete (copied before publishing): free the old region
+ *   unless its free already committed (completed; the insert that followed
+ *   had not started).
+ * - UNDO_CLEAR: zero the region (completed).
+ * - UNDO_REMOVALS: removals made one by one are each whole: keep them.
+ * - nothing noted, window open: the write had finished its stores
+ *   (completed); window closed: only the lock was held (released).
+ * Then the counts are recounted from the slots, the window closed with an
+ * even seq, the lock freed (waking every waiter), and a conflict record of
+ * kind "thread died holding a shard lock" appended.
+ */
+import {
+  CTRL_EMPTY,
+  CTRL_TOMBSTONE,
+  D_CAP,
+  D_COUNT,
+  D_HOLD_OP,
+  D_REGION,
+  D_SEQ,
+  D_TOMBS,
+  D_UNDO_AT,
+  D_UNDO_KIND,
+  D_UNDO_NEW_CAP,
+  D_UNDO_NEW_REGION,
+  D_UNDO_OLD_CAP,
+  D_UNDO_OLD_REGION,
+  D_UNDO_WORD,
+  H_COUNT,
+  UNDO_CLEAR,
+  UNDO_GROW,
+  UNDO_REMOVALS,
+  UNDO_SLOT,
+  UNDO_WORD,
+  descI32,
+  regionBytes,
+} from './layout.js';
+import { freeRegion, releaseDeadAllocator } from './alloc.js';
+import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES } from './conflict-log.js';
+import { RecoveryError } from './errors.js';
+import type { MapCore } from './core.js';
+import type { OpName } from './types.js';
+
+/** What recovery did to one shard. */
+export interface ShardRecovery {
+  shard: number;
+  /** What the dead thread was doing. */
+  op: OpName;
+  /** 'rolled back': its change undone; 'completed': its change finished; 'kept removals': a sweep or clear's removals so far kept; 'released': it held the lock and had changed nothing. */
+  action: 'rolled back' | 'completed' | 'kept removals' | 'released';
+  /** The key of the slot it was writing, printable, or '' when unknown. */
+  key: string;
+}
+
+/** What `map.recover(threadId)` did. */
+export interface RecoveryReport {
+  thread: number;
+  /** Every shard whose lock the dead thread held, repaired and freed. */
+  shards: ShardRecovery[];
+  /** Whether it held the allocator's lock (freed). */
+  allocator: boolean;
+}
+
+/** Test switch: when true, recovery is skipped entirely (negative control) or does not undo (`'skip-undo'`). @internal */
+export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' } = { mode: 'on' };
+
+/**
+ * Recovers everything `deadThread` held in `map`'s buffer. Precondition:
+ * the thread is dead (see the file comment); on a live thread this would
+ * break the map, which is why `SharedMap.recover` refuses the caller's own
+ * thread and documents the rest.
+ */
+export function recoverThread(map: MapCore, deadThread: number): RecoveryReport {
+  if (!Number.isInteger(deadThread) || deadThread < 0)
+    throw new RecoveryError(`recover: threadId must be a non-negative integer, got ${String(deadThread)}`);
+  if (deadThread === map.thread)
+    throw new RecoveryError(
+      `recover: thread ${deadThread} is the calling thread; recover is for threads known to be dead`,
+    );
+  const report: RecoveryReport = { thread: deadThread, shards: [], allocator: false };
+  if (map.none || recoveryTestSwitch.mode === 'off') return report;
+  // The allocator first: repairing a growth may free a region.
+  report.allocator = releaseDeadAllocator(map.v, deadThread);
+  for (let s = 0; s < map.shards; s++) {
+    const d = descI32(map.shard0, s);
+    if (!map.win.takeOver(d, deadThread)) continue;
+    report.shards.push(repairShard(map, d, s, deadThread));
+  }
+  if (report.shards.length !== 0 && map.maxCapacity !== 0) resyncCount(map);
+  return report;
+}
+
+function repairShard(map: MapCore, d: number, s: number, deadThread: number): ShardRecovery {
+  const i32 = map.i32;
+  const seqSeen = Atomics.load(i32, d + D_SEQ);
+  const open = (seqSeen & 1) !== 0;
+  const kind = i32[d + D_UNDO_KIND]!;
+  const op = i32[d + D_HOLD_OP]!;
+  const undo = recoveryTestSwitch.mode !== 'skip-undo';
+  let action: ShardRecovery['action'] = open ? 'completed' : 'released';
+  let keyAt = -1;
+  map.t.regionW(d); // make the views cover the region
+  const slots = map.v.i32;
+  const at = i32[d + D_UNDO_AT]!;
+  if (kind === UNDO_WORD && open) {
+    if (undo) slots[at] = i32[d + D_UNDO_WORD]!;
+    action = 'rolled back';
+    // `at` is a control word (insert, delete) or a lease word (retire).
+    const ctrlAt = slots[at]! < 0 && slots[at] !== CTRL_EMPTY ? at : -1;
+    keyAt = ctrlAt;
+  } else if (kind === UNDO_SLOT && open) {
+    const sw = map.slotWords;
+    const saved = map.undo0 + s * sw;
+    if (undo) for (let w = 0; w < sw; w++) slots[at + w] = slots[saved + w]!;
+    action = 'rolled back';
+    keyAt = at;
+  } else if (kind === UNDO_GROW) {
+    const newRegion = i32[d + D_UNDO_NEW_REGION]!;
+    const slotBytes = map.slotWords * 4;
+    if (i32[d + D_REGION] !== newRegion) {
+      if (newRegion !== 0) freeRegion(map.v, newRegion, regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes), map.thread);
+      action = 'rolled back';
+    } else {
+      const oldRegion = i32[d + D_UNDO_OLD_REGION]!;
+      if (oldRegion !== 0)
+        freeRegion(
+          map.v,
+          oldRegion,
+          regionBytes(i32[d + D_UNDO_OLD_CAP]!, slotBytes),
+          map.thread,
+          d + D_UNDO_OLD_REGION,
+        );
+      action = 'completed';
+    }
+  } else if (kind === UNDO_CLEAR && open) {
+    map.t.zeroRegion(i32[d + D_REGION]!, i32[d + D_CAP]!);
+  } else if (kind === UNDO_REMOVALS && open) {
+    action = 'kept removals';
+  }
+  if (undo) recount(map, d);
+  let key = '';
+  if (keyAt >= 0 && map.v.i32[keyAt]! < 0) {
+    try {
+      key = String(map.kc.load(map.v, keyAt + map.keyOffW));
+    } catch {
+      key = '';
+    }
+  }
+  const seqNow = map.win.releaseRecovered(d, deadThread, op);
+  appendConflict(map.v, {
+    kind: KIND_THREAD_DIED,
+    shard: s,
+    detThread: map.thread,
+    detOp: OP.recover,
+    detKey: key,
+    seqSeen,
+    seqNow,
+    otherThread: deadThread,
+    otherOp: op,
+    otherKey: key,
+    otherSeq: seqSeen,
+  });
+  return { shard: s, op: OP_NAMES[op] ?? 'unknown', action, key };
+}
+
+/** Sets shard `d`'s counts from its slots. Precondition: its lock held. */
+function recount(map: MapCore, d: number): void {
+  const region = map.t.regionW(d);
+  const cap = map.i32[d + D_CAP]!;
+  const slots = map.v.i32;
+  let full = 0;
+  let tombs = 0;
+  for (let i = 0; i < cap; i++) {
+    const c = slots[region + i * map.slotWords]!;
+    if (c < 0) full++;
+    else if (c === CTRL_TOMBSTONE) tombs++;
+  }
+  map.i32[d + D_COUNT] = full;
+  map.i32[d + D_TOMBS] = tombs;
+}
+
+/**
+ * The map-wide count (maps with maxCapacity) may have missed the dead
+ * writer's Atomics.add / sub: recompute it as the sum of the shards' counts,
+ * holding every shard's lock (in shard order; a writer holds one shard lock
+ * at a time, so this cannot deadlock), which no write holds mid-way.
+ */
+function resyncCount(map: MapCore): void {
+  const taken: number[] = [];
+  try {
+    let total = 0;
+    for (let s = 0; s < map.shards; s++) {
+      const d = descI32(map.shard0, s);
+      map.win.lock(d, OP.recover);
+      taken.push(d);
+      total += map.i32[d + D_COUNT]!;
+    }
+    Atomics.store(map.i32, H_COUNT, total);
+  } finally {
+    for (const d of taken) map.win.unlock(d);
+  }
+}

@@ -1,0 +1,22 @@
+// Test worker for test/shm/map-thread-death.test.ts: a writer the test
+// terminates while it holds a shard lock (map-death-run.mjs), or, with
+// `op: 'wait-set'`, a thread that sets one key (blocked until the lock is
+// recovered) and posts what happened.
+import { workerData, parentPort } from 'node:worker_threads';
+import { SharedMap } from '../../dist/index.js';
+import { signal, describeError } from './ctl.mjs';
+import { runOps } from './map-death-run.mjs';
+
+const d = workerData;
+if (d.op === 'wait-set') {
+  const map = SharedMap.attach(d.map);
+  signal(d.words, d.W.waiting, 1);
+  try {
+    map.set(d.key, d.value);
+    parentPort.postMessage({ ok: true, value: map.get(d.key) });
+  } catch (e) {
+    parentPort.postMessage({ error: describeError(e) });
+  }
+} else {
+  parentPort.postMessage({ done: runOps(d) });
+}
