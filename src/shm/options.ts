@@ -103,6 +103,7 @@ const CREATE_OPTIONS: readonly string[] = [
   'ttl',
   'defaultTtlMs',
   'leases',
+  'lockTimeoutMs',
 ];
 /** Every option `set(k, v, options)` knows. */
 const SET_OPTIONS: readonly string[] = ['ttlMs'];
