@@ -78,6 +78,7 @@ import {
   KeyTooLongError,
   MapFullError,
   NearCacheError,
+  ShmapTypeError,
   ValueTooLargeError,
 } from '../shm/errors.js';
 import type { SharedMapHandle, ValueType } from '../shm/types.js';
@@ -212,6 +213,8 @@ export class NearCache<V = unknown> {
   /** @internal */ readonly ctl: Control;
   /** @internal */ testHooks: NearCacheTestHooks = {};
   private readonly codec: TextCodec;
+  /** Most UTF-8 bytes of a key ('string:N'). */
+  private readonly keyBytes: number;
   private readonly redis: RedisModule;
   private readonly me = threadId + 1;
   private data!: RedisClient;
@@ -233,6 +236,7 @@ export class NearCache<V = unknown> {
     this.map = SharedMap.attach<string, V>(handle.map);
     this.ctl = new Control(handle.control);
     this.codec = textCodec(handle.value);
+    this.keyBytes = Number(this.map.types.key.slice('string:'.length));
   }
 
   /** Creates the shared map and the process's invalidation connection; resolves once invalidations flow. */
@@ -328,7 +332,8 @@ export class NearCache<V = unknown> {
   /** The value from the shared map when present, else from Redis (then cached for every thread); undefined when Redis has no such key. */
   async get(key: string): Promise<V | undefined> {
     this.checkOpen();
-    const v = this.map.get(key); // also validates the key (type, length)
+    this.checkKey(key);
+    const v = this.map.get(key);
     if (v !== undefined && Atomics.load(this.ctl.i32, C_STATE) === LINK_UP) {
       this.counts.hits++;
       return v;
@@ -399,7 +404,7 @@ export class NearCache<V = unknown> {
   /** Writes through to Redis (SET), then drops the key from the near cache. */
   async set(key: string, value: V): Promise<void> {
     this.checkOpen();
-    this.map.has(key); // validates the key
+    this.checkKey(key);
     const text = this.codec.encode(value);
     try {
       await this.data.set(key, text);
@@ -412,7 +417,7 @@ export class NearCache<V = unknown> {
   /** Deletes from Redis (DEL), then drops the key from the near cache; whether Redis had it. */
   async delete(key: string): Promise<boolean> {
     this.checkOpen();
-    this.map.has(key);
+    this.checkKey(key);
     let n: number;
     try {
       n = await this.data.del(key);
@@ -548,6 +553,13 @@ export class NearCache<V = unknown> {
     this.flush();
     this.link = new Link(this);
     void this.link.start(false);
+  }
+
+  /** A key the map can hold: a string of at most N UTF-8 bytes (`options.key` 'string:N'). */
+  private checkKey(key: string): void {
+    if (typeof key !== 'string') throw new ShmapTypeError(`NearCache: a key must be a string, got ${describe(key)}`);
+    if (Buffer.byteLength(key) > this.keyBytes)
+      throw new KeyTooLongError(`NearCache: key ${describe(key)} is longer than ${this.keyBytes} UTF-8 bytes`);
   }
 
   private checkOpen(): void {
