@@ -588,7 +588,12 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    */
   watch(target: Worker | WorkerPoolLike): () => void {
     return watchThreads(target, (threadId) => {
-      this.recover(threadId);
+      // An 'exit' listener must not throw (it would crash the process).
+      try {
+        this.recover(threadId);
+      } catch (err) {
+        process.emitWarning(`shmap: recovering thread ${threadId} failed: ${String(err)}`);
+      }
       runDeathHooks(threadId);
     });
   }

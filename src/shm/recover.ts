@@ -202,21 +202,33 @@ function recount(map: MapCore, d: number): void {
 
 /**
  * The map-wide count (maps with maxCapacity) may have missed the dead
- * writer's Atomics.add / sub: recompute it as the sum of the shards' counts,
- * holding every shard's lock (in shard order; a writer holds one shard lock
- * at a time, so this cannot deadlock), which no write holds mid-way.
+ * writer's Atomics.add / sub: recompute it as the sum of the shards' counts
+ * while holding every shard's lock, which no write holds mid-way. It never
+ * waits for a lock: another dead thread may hold one, and waiting here (in
+ * a watch handler, on the event loop that would recover that thread next)
+ * would deadlock. When a lock is taken it lets go of all of them and tries
+ * again a little later, off this call (an unref'd timer), until it succeeds.
  */
 function resyncCount(map: MapCore): void {
+  if (tryResyncCount(map)) return;
+  const retry = (): void => {
+    if (!tryResyncCount(map)) setTimeout(retry, 2).unref();
+  };
+  setTimeout(retry, 1).unref();
+}
+
+function tryResyncCount(map: MapCore): boolean {
   const taken: number[] = [];
   try {
     let total = 0;
     for (let s = 0; s < map.shards; s++) {
       const d = descI32(map.shard0, s);
-      map.win.lock(d, OP.recover);
+      if (!map.win.tryLock(d, OP.recover)) return false;
       taken.push(d);
       total += map.i32[d + D_COUNT]!;
     }
     Atomics.store(map.i32, H_COUNT, total);
+    return true;
   } finally {
     for (const d of taken) map.win.unlock(d);
   }

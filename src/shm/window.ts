@@ -193,6 +193,13 @@ export class WriteWindow {
     );
   }
 
+  /** Takes shard `d`'s lock only if it is free ('lock' mode). Returns whether it did. */
+  tryLock(d: number, op: number): boolean {
+    if (Atomics.compareExchange(this.i32, d + D_LOCK, 0, this.me) !== 0) return false;
+    this.i32[d + D_HOLD_OP] = op;
+    return true;
+  }
+
   /** Releases what `lock` took. 'none': checks nobody else wrote meanwhile, then clears the flag. */
   unlock(d: number): void {
     const i32 = this.i32;
