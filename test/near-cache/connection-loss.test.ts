@@ -60,7 +60,7 @@ describe.skipIf(noRedis !== undefined)('NearCache connection loss and owner deat
 
   it('the thread holding the invalidation connection dies: another takes over and flushes', async () => {
     const worker = new Worker(testPath('workers/near-cache.mjs'), {
-      workerData: { dist: distPath('index.js'), create: { url: server.url, capacity: 100, ownerTimeoutMs: 300 } },
+      workerData: { dist: distPath('index.js'), create: { url: server.url, capacity: 100, ownerTimeoutMs: 2000 } },
     });
     const { handle } = await new Promise<{ handle: NearCacheHandle }>((resolve, reject) => {
       worker.once('message', resolve);
