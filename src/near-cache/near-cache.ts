@@ -66,11 +66,14 @@
  * every BEAT_MS by its event loop. The owner scans the slots; in default mode
  * a slot whose heartbeat stopped means the server may have forgotten keys
  * that thread read (its connection closes when it dies), so the owner
- * flushes. `threadGone(threadId)` is the same step, for a caller that knows
- * of a thread's death sooner (a pool's exit events).
+ * flushes. A death learnt sooner takes the same step at once: every handle
+ * registers `threadGone` with `onThreadDeath`, so `cache.watch(pool)`, or any
+ * `map.watch(pool)` in a thread holding a handle, hands the link over on the
+ * dead worker's 'exit' event instead of after `ownerTimeoutMs` of silence.
  */
-import { threadId } from 'node:worker_threads';
+import { threadId, type Worker } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
+import { onThreadDeath, type WorkerPoolLike } from '../shm/watch.js';
 import { describe } from '../shm/codec.js';
 import {
   InvalidHandleError,
@@ -225,6 +228,7 @@ export class NearCache<V = unknown> {
   private trackedSock = -1;
   private slot = -1;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private unhookDeath: (() => void) | undefined;
   private link: Link | undefined;
   private closed = false;
   private sweptAt = 0;
@@ -291,6 +295,7 @@ export class NearCache<V = unknown> {
     }
     this.timer = setInterval(() => this.tick(), BEAT_MS);
     this.timer.unref();
+    this.unhookDeath = onThreadDeath((id) => this.threadGone(id));
   }
 
   private async connectData(): Promise<RedisClient> {
@@ -485,6 +490,7 @@ export class NearCache<V = unknown> {
   threadGone(goneThreadId: number): void {
     const ctl = this.ctl;
     const gone = goneThreadId + 1;
+    if (this.closed || gone === this.me) return;
     for (let s = 0; s < MAX_THREADS; s++) {
       if (ctl.slotThread(s) === gone && ctl.releaseSlot(s, gone)) {
         ctl.bump(C_THREADS_LOST);
@@ -492,6 +498,18 @@ export class NearCache<V = unknown> {
       }
     }
     if (ctl.load(C_OWNER) === gone) this.claim(gone);
+  }
+
+  /**
+   * Watches `target` (a Worker, or every worker of a piscina pool): when one
+   * dies, the near cache's map is recovered (`map.watch`) and the death
+   * handled at once (`threadGone`): if it held the invalidation connection,
+   * this thread takes it over. Any `map.watch` in this thread does the same
+   * for this cache. Returns the function that stops watching.
+   */
+  watch(target: Worker | WorkerPoolLike): () => void {
+    this.checkOpen();
+    return this.map.watch(target);
   }
 
   private tick(): void {
@@ -576,6 +594,7 @@ export class NearCache<V = unknown> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    this.unhookDeath?.();
     const ctl = this.ctl;
     if (this.link !== undefined) {
       this.link.stop();
