@@ -2,15 +2,32 @@
  * Fail-fast iteration: Go's `hiter` check and Java's `modCount`, across threads.
  *
  * At creation the iterator notes every shard's seq and its handle's own-write
- * counts (`map.own`). On every step, and once more before it reports done, it
- * checks each shard: seq now == seq at creation + the seq this handle's own
- * writes added since. Anything else is a write through another handle — the
- * "concurrent map iteration and map write" — which it records in the conflict
- * log and throws (or, with `onConflict: 'record'`, records and goes on).
- * Checking every shard costs one `Atomics.load` per shard per step; a global
- * write counter would be one load, but a hot word every writer bumps
- * (~55 ns per write measured, see DESIGN.md), so the cost stays with the
- * iterator.
+ * counts (`map.own`). On every step — each entry produced — and once more
+ * before it reports done, it checks each shard: seq now == seq at creation +
+ * the seq this handle's own writes added since. Anything else is a write
+ * through another handle — the "concurrent map iteration and map write" —
+ * which it records in the conflict log and throws (or, with
+ * `onConflict: 'record'`, records and goes on). A global write counter would
+ * make the check one load, but a hot word every writer bumps (~55 ns per
+ * write measured, see the essay in map.ts), so the cost stays with the
+ * iterator:
+ *
+ * - A seq only grows, so a shard whose seq equals the one the last passing
+ *   check saw (`seen`) had no write at all since: the step's check is one
+ *   plain load and one compare per shard, all in the descriptors' few cache
+ *   lines. Only a shard that moved is looked at further (own writes or not).
+ * - The current shard's seq is loaded last in the step, after the entry's
+ *   slot was read, with `Atomics.load`: that validates the entry (the
+ *   seqlock read's second load, see "Concurrency" in map.ts); the other
+ *   shards' loads are detection only, plain where plain loads stay ordered
+ *   (x86-64, PLAIN_LOADS_ORDERED).
+ * - A step scans past empty slots without checking; it checks once, for the
+ *   entry it produces. `forEach` allocates nothing per entry: it calls
+ *   `advance` and reads the entry from the iterator's fields (a float64
+ *   value that is not a small integer still becomes a heap number when
+ *   handed to user code, as any double does). `next` returns a new result
+ *   object each time, as the iterator protocol's users expect (a caller may
+ *   keep several results).
  *
  * It walks shards in order and each shard's region slot by slot. The handle's
  * own writes during iteration follow Go's rules (see map.ts, Iteration): a
@@ -22,7 +39,7 @@
  * are skipped) instead of walking the new region, and so never produces a key
  * twice.
  */
-import { D_CAP, D_SEQ } from './layout.js';
+import { D_CAP, D_SEQ, SHARD_WORDS } from './layout.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
@@ -30,9 +47,13 @@ import type { MapCore } from './core.js';
 
 export type IterKind = 'keys' | 'values' | 'entries';
 
+const DONE: IteratorResult<unknown> = Object.freeze({ done: true, value: undefined });
+
 export class MapIterator implements IterableIterator<unknown> {
   private readonly startSeq: Int32Array;
   private readonly ownStart: Int32Array;
+  /** Each shard's seq at the last check that passed it. */
+  private readonly seen: Int32Array;
   /** Current shard; slot cursor, region (word index) and capacity as read on entering the shard. */
   private s = -1;
   private i = 0;
@@ -41,8 +62,10 @@ export class MapIterator implements IterableIterator<unknown> {
   /** Keys of the current shard still to produce after it rehashed under us (own writes). */
   private pending: unknown[] | null = null;
   private pendingPos = 0;
-  private lastKey: unknown = undefined;
   private finished = false;
+  /** The entry the last successful `advance` reached: its key and its raw value (before the codec's `finish`). */
+  key: unknown = undefined;
+  raw: unknown = undefined;
 
   constructor(
     private readonly map: MapCore,
@@ -51,6 +74,7 @@ export class MapIterator implements IterableIterator<unknown> {
     const n = map.shards;
     this.startSeq = new Int32Array(n);
     for (let s = 0; s < n; s++) this.startSeq[s] = Atomics.load(map.i32, map.shardD(s) + D_SEQ);
+    this.seen = this.startSeq.slice();
     this.ownStart = map.own.slice();
     map.iterators.add(this);
   }
@@ -60,46 +84,76 @@ export class MapIterator implements IterableIterator<unknown> {
   }
 
   next(): IteratorResult<unknown> {
-    if (this.finished) return { done: true, value: undefined };
-    const map = this.map;
-    const i32 = map.i32;
-    for (;;) {
-      this.check();
-      if (this.pending !== null) {
-        while (this.pendingPos < this.pending.length) {
-          const k = this.pending[this.pendingPos++];
-          if (map.lookupRaw(k)) return this.produce(k, map.lastRaw);
-        }
-        this.pending = null;
-        this.i = this.cap;
-      }
-      if (this.s < 0 || this.i >= this.cap) {
-        if (++this.s >= map.shards) {
-          this.check();
-          this.close();
-          return { done: true, value: undefined };
-        }
-        const d = map.shardD(this.s);
-        this.regionW = map.t.regionW(d);
-        this.cap = i32[d + D_CAP];
-        this.i = 0;
-        continue;
-      }
-      const at = this.regionW + this.i * map.slotWords;
-      this.i++;
-      if (!(map.v.i32[at] < 0) || (map.meta && !map.visible(at))) continue;
-      const key = map.kc.load(map.v, at + map.keyOffW);
-      const raw = map.vc.load(map.v, at + map.valueOffW);
-      // The slot was read between two checks of this shard: a foreign write
-      // in between would show here, before the entry is produced.
-      this.checkShard(this.s);
-      return this.produce(key, raw);
-    }
+    if (!this.advance()) return DONE;
+    const vc = this.map.vc;
+    const value = vc.needsFinish ? vc.finish(this.raw) : this.raw;
+    if (this.kind === 'entries') return { done: false, value: [this.key, value] };
+    return { done: false, value: this.kind === 'keys' ? this.key : value };
   }
 
   return(value?: unknown): IteratorResult<unknown> {
     this.close();
     return { done: true, value };
+  }
+
+  /**
+   * One step: moves to the next entry, leaves it in `key` / `raw` and
+   * returns true; or checks once more, closes and returns false at the end.
+   * Throws ConcurrentMapIterationError when a check fails (and the map
+   * throws on conflicts).
+   */
+  advance(): boolean {
+    if (this.finished) return false;
+    const map = this.map;
+    for (;;) {
+      if (this.pending !== null) {
+        while (this.pendingPos < this.pending.length) {
+          const k = this.pending[this.pendingPos++];
+          if (map.lookupRaw(k)) {
+            this.key = k;
+            this.raw = map.lastRaw;
+            this.check();
+            return true;
+          }
+        }
+        this.pending = null;
+        this.i = this.cap;
+      }
+      if (this.i >= this.cap) {
+        if (++this.s >= map.shards) {
+          this.check();
+          this.close();
+          return false;
+        }
+        const d = map.shardD(this.s);
+        this.regionW = map.t.regionW(d);
+        this.cap = map.i32[d + D_CAP];
+        this.i = 0;
+        // Region and capacity were read before a check of this shard: not a torn pair when it passes.
+        this.check();
+        continue;
+      }
+      // Scan to the next FULL slot (regionW made the views cover the region).
+      const slots = map.v.i32;
+      const sw = map.slotWords;
+      const region = this.regionW;
+      const cap = this.cap;
+      let i = this.i;
+      while (i < cap) {
+        const at = region + i * sw;
+        i++;
+        if (slots[at]! < 0 && (!map.meta || map.visible(at))) {
+          this.i = i;
+          this.key = map.kc.load(map.v, at + map.keyOffW);
+          this.raw = map.vc.load(map.v, at + map.valueOffW);
+          // The slot was read between two checks of this shard: a foreign
+          // write in between shows here, before the entry is produced.
+          this.check();
+          return true;
+        }
+      }
+      this.i = i;
+    }
   }
 
   /** @internal Called by the map (this handle) before it publishes a new region for shard `s`. */
@@ -116,43 +170,45 @@ export class MapIterator implements IterableIterator<unknown> {
     this.pendingPos = 0;
   }
 
-  private produce(key: unknown, raw: unknown): IteratorResult<unknown> {
-    this.lastKey = key;
-    const vc = this.map.vc;
-    switch (this.kind) {
-      case 'keys':
-        return { done: false, value: key };
-      case 'values':
-        return { done: false, value: vc.finish(raw) };
-      default:
-        return { done: false, value: [key, vc.finish(raw)] };
-    }
-  }
-
   /**
-   * Checks every shard. The loads are plain where plain loads stay ordered
-   * (x86-64, PLAIN_LOADS_ORDERED): this is detection, one load per shard per
-   * step, and the `Atomics.load` of the current shard after reading a slot
-   * (checkShard) is what validates the entry produced.
+   * The step's check: every shard's seq against the one last seen, the
+   * current shard's last and with `Atomics.load` (it validates the entry
+   * just read). The other loads are plain where plain loads stay ordered
+   * (x86-64, PLAIN_LOADS_ORDERED): they only detect.
    */
   private check(): void {
     const map = this.map;
-    if (!PLAIN_LOADS_ORDERED) {
-      for (let s = 0; s < map.shards; s++) this.checkShard(s);
-      return;
-    }
     const i32 = map.i32;
-    for (let s = 0; s < map.shards; s++) {
-      if (i32[map.shardD(s) + D_SEQ] !== this.startSeq[s]! + (map.own[s]! - this.ownStart[s]!)) this.checkShard(s);
+    const seen = this.seen;
+    const n = map.shards;
+    const current = this.s;
+    if (PLAIN_LOADS_ORDERED) {
+      for (let s = 0, at = map.shard0 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
+        if (s !== current && i32[at] !== seen[s]) this.recheck(s, i32[at]!);
+      }
+    } else {
+      for (let s = 0, at = map.shard0 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
+        if (s !== current) {
+          const now = Atomics.load(i32, at);
+          if (now !== seen[s]) this.recheck(s, now);
+        }
+      }
+    }
+    if (current >= 0 && current < n) {
+      const now = Atomics.load(i32, map.shardD(current) + D_SEQ);
+      if (now !== seen[current]) this.recheck(current, now);
     }
   }
 
-  private checkShard(s: number): void {
+  /** Shard `s`'s seq moved since the last check (to `now`): fine when this handle's own writes account for all of it. */
+  private recheck(s: number, now: number): void {
     const map = this.map;
     const expected = this.startSeq[s]! + (map.own[s]! - this.ownStart[s]!);
-    const now = Atomics.load(map.i32, map.shardD(s) + D_SEQ);
-    if (now === expected) return;
-    const keyText = this.lastKey === undefined ? '' : String(this.lastKey);
+    if (now === expected) {
+      this.seen[s] = now;
+      return;
+    }
+    const keyText = this.key === undefined ? '' : String(this.key);
     map.conflict(KIND_ITERATION, map.shardD(s), OP.iterate, expected, now, keyText);
     if (map.throwOnConflict) {
       this.close();
@@ -162,10 +218,31 @@ export class MapIterator implements IterableIterator<unknown> {
     }
     // Record only: accept the shard as it is now and go on.
     this.startSeq[s] = now - (map.own[s]! - this.ownStart[s]!);
+    this.seen[s] = now;
   }
 
-  private close(): void {
+  /** Ends the iteration (idempotent): later steps report done. */
+  close(): void {
     this.finished = true;
     this.map.iterators.delete(this);
+  }
+}
+
+/**
+ * `map.forEach(fn)`: the iterator's steps without the iterator protocol, so
+ * nothing is allocated per entry. `fn` runs after the entry's step checked
+ * every shard, as a `for...of` body would.
+ */
+export function forEachEntry<K, V, M>(map: MapCore, fn: (value: V, key: K, map: M) => void, self: M): void {
+  const it = new MapIterator(map, 'entries');
+  const vc = map.vc;
+  try {
+    if (vc.needsFinish) {
+      while (it.advance()) fn(vc.finish(it.raw) as V, it.key as K, self);
+    } else {
+      while (it.advance()) fn(it.raw as V, it.key as K, self);
+    }
+  } finally {
+    it.close();
   }
 }

@@ -156,7 +156,7 @@ import { mapStats } from './stats.js';
 import { recoverThread, type RecoveryReport } from './recover.js';
 import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
 import type { Worker } from 'node:worker_threads';
-import { MapIterator, type IterKind } from './iterator.js';
+import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
 import type {
   ConflictRecord,
   RetireResult,
@@ -524,7 +524,8 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   }
   forEach(fn: (value: V, key: K, map: this) => void): void {
     if (typeof fn !== 'function') throw new ShmapTypeError(`forEach needs a function, got ${describe(fn)}`);
-    for (const [k, v] of this.entries()) fn(v, k, this);
+    if (busy.length !== 0) this.checkNotBusy();
+    forEachEntry(this, fn, this);
   }
 
   private iterate(kind: IterKind): MapIterator {
