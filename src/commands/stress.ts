@@ -22,7 +22,7 @@ import {
 } from '../stress/options.js';
 import { runStress, type RunHooks, type StressResult } from '../stress/run.js';
 import { validateOptions } from '../stress/validate.js';
-import { SCENARIOS } from '../stress/scenarios.js';
+import { SCENARIOS } from '../stress/scenarios/index.js';
 import { formatReport, formatSummary, toJson } from '../stress/summary.js';
 import { DEFAULT_HISTORY_BUFFER, DEFAULT_HISTORY_KEYS } from '../stress/history.js';
 import { formatHistory, type HistoryOp } from '../race/history.js';

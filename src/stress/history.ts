@@ -25,7 +25,7 @@
  *   `sweep` in `--mix`) skip sampled keys (`Run.doomed`): a deletion nobody
  *   recorded would make a correct history look wrong.
  * - **The delete-queue drainer** deletes only the enqueuers' doomed keys,
- *   ids past the owned keys (./patterns.ts, `doomedBase`), never a sampled id.
+ *   ids past the owned keys (./scenarios/delete-queue.ts, `doomedBase`), never a sampled id.
  * - **TTL expiry and lease retirement** remove entries at moments nobody
  *   records: the `ttl` and `lease` scenarios write every key they sample
  *   that way, so `--history` refuses them (./validate.ts) rather than

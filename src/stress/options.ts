@@ -53,7 +53,7 @@ export type Dist =
   | { kind: 'hot'; percent: number };
 
 export interface StressOptions {
-  /** Scenario name, a key of SCENARIOS in ./scenarios.ts. */
+  /** Scenario name, a key of SCENARIOS in ./scenarios/index.ts. */
   scenario: string;
   /** Piscina threads, each running one worker's task. */
   workers: number;

@@ -2,14 +2,45 @@
  * What crosses the thread boundary between the stress runner and its piscina
  * tasks: the task argument, the result, and the control block (a small
  * SharedArrayBuffer the workers and the main thread share without messages).
- * No side effects; both sides import it.
+ * No side effects, and no import of a scenario or of the worker loops: both
+ * sides and every scenario import it.
  */
 import type { SharedMapHandle, SyncMode, KeyType, ValueType } from '../shm/types.js';
 import type { EncodedHistograms } from './histogram.js';
 import type { Dist, Mix } from './options.js';
-import type { Role } from './scenarios.js';
 import type { RecordedOps } from '../race/recorder.js';
-import type { PatternTask } from './patterns.js';
+import type { DeleteQueueHandle } from '../shm/patterns/delete-queue.js';
+
+/** What one worker does in a scenario (each scenario's roles and loops: ./scenarios/). */
+export type Role =
+  /** The `--mix` workload over the shared key space, plus writes to its owned keys. */
+  | 'mixed'
+  /** Ranges over the map with for...of and deletes what it meets (the anti-pattern). */
+  | 'range-deleter'
+  /** The same cleanup done with map.sweep(pred). */
+  | 'sweeper'
+  /** map.add on a few hot counter keys shared by every worker. */
+  | 'counter'
+  /** ttl: sets shared keys with short TTLs and checks no expired entry is readable. */
+  | 'ttl'
+  /** lease: acquire, use, release shared keys, checking a leased entry is never removed. */
+  | 'lease-user'
+  /** lease: retires shared keys and re-inserts them once removed. */
+  | 'retirer'
+  /** delete-queue: ranges over a snapshot and enqueues its doomed keys instead of deleting them. */
+  | 'enqueuer';
+
+/** Roles with an op budget in `--ops` mode; the others run until these are done. */
+export function isWriterRole(role: Role): boolean {
+  return role === 'mixed' || role === 'counter' || role === 'ttl' || role === 'lease-user';
+}
+
+/** What the ttl / lease / delete-queue scenarios add to each stress task. Structured-clonable. */
+export interface PatternTask {
+  /** The scenario's scratch memory, shared by the workers and the main thread. */
+  scratch: SharedArrayBuffer;
+  queue?: DeleteQueueHandle;
+}
 
 /**
  * Control block layout. Int32 words in the first 64-byte line; then one
@@ -63,7 +94,7 @@ export interface StressTask {
   /** `--history`: record every op on shared key ids below this (0: none), in a buffer of historyBuffer ops (./history.ts). */
   historyKeys?: number;
   historyBuffer?: number;
-  /** Shared state of the ttl / lease / delete-queue scenarios (./patterns.ts). */
+  /** Shared state of the ttl / lease / delete-queue scenarios (./scenarios/ttl.ts, lease.ts, delete-queue.ts). */
   pattern?: PatternTask;
 }
 
@@ -99,6 +130,6 @@ export interface WorkerResult {
   errors: Record<string, number>;
   /** `--history`: the ops this worker recorded on the sampled keys. */
   history?: RecordedOps;
-  /** Counts kept by the ttl / lease / delete-queue roles (./patterns.ts), summed by the runner. */
+  /** Counts kept by the ttl / lease / delete-queue roles (./scenarios/), summed by the runner. */
   pattern?: Record<string, number>;
 }

@@ -15,10 +15,8 @@ import { mergeHistograms, summarize, type LatencySummary } from './histogram.js'
 import { keyCodec, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
 import { formatDist, formatMix, type StressOptions } from './options.js';
 import { validateOptions } from './validate.js';
-import { CONTROL, type StressTask, type WorkerResult } from './protocol.js';
-import { COUNTER_KEYS, isWriterRole, SCENARIOS } from './scenarios.js';
-import { preparePattern } from './patterns.js';
-import type { Role } from './scenarios.js';
+import { CONTROL, isWriterRole, type Role, type StressTask, type WorkerResult } from './protocol.js';
+import { COUNTER_KEYS, preparePattern, SCENARIOS } from './scenarios/index.js';
 import { collectHistory, DEFAULT_HISTORY_BUFFER, recordInitialState, type StressHistory } from './history.js';
 
 /** Losses printed key by key, at most this many. */
@@ -60,7 +58,7 @@ export interface Verification {
   losses: string[];
   /** checkInvariants(map) result when src/shm/debug.ts provides it: 'ok', the failure, or 'unavailable'. */
   invariants: string;
-  /** The ttl / lease / delete-queue scenario's own checks (./patterns.ts): counts by name. */
+  /** The ttl / lease / delete-queue scenario's own checks (./scenarios/): counts by name. */
   pattern?: Record<string, number>;
 }
 

@@ -5,7 +5,7 @@
  */
 import { checkKeySpace, checkValueType } from './keys.js';
 import { isNumericType, UsageError, type StressOptions } from './options.js';
-import { COUNTER_KEYS, extraKeyIds, SCENARIOS } from './scenarios.js';
+import { COUNTER_KEYS, extraKeyIds, SCENARIOS } from './scenarios/index.js';
 
 /** Checks option combinations no single parser can; throws UsageError. */
 export function validateOptions(o: StressOptions): void {

@@ -1,6 +1,7 @@
 /**
- * The loops a stress worker runs, one per role (see ./scenarios.ts). Each
- * times every map operation into an HDR histogram of its kind, and keeps the
+ * One stress worker's run state (`Run`), which every role's loop (one per
+ * role, in ./scenarios/) drives. It times every map operation into an HDR
+ * histogram of its kind, and keeps the
  * expected final state of the keys it owns: worker w is the only thread that
  * writes ids keys + w*owned .. keys + (w+1)*owned - 1, so whatever the other
  * threads do, each of those keys must end holding exactly what w last wrote
@@ -8,18 +9,16 @@
  * go, that the map returns what w wrote (`get`, the old value seen by
  * `update`, `delete`'s result, `add`'s result).
  *
- * Runs synchronously from start to end (no awaits inside the loop): the
- * worker thread is busy for the whole run, as a request handler would be.
+ * A run is synchronous from start to end (no awaits inside a loop): the
+ * worker thread is busy for the whole run, as a request handler would be
+ * (./worker.ts starts it).
  */
 import { performance } from 'node:perf_hooks';
 import type { Histogram } from 'hdr-histogram-js';
-import { barrierWait } from '../shm/sync.js';
 import { encodeHistogram, newHistogram } from './histogram.js';
-import { keyCodec, keyPicker, Rng, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
-import { MIX_OPS, type MixOp } from './options.js';
+import { keyCodec, Rng, valueCodec, type KeyCodec, type ValueCodec } from './keys.js';
+import type { MixOp } from './options.js';
 import { CONTROL, type OwnedExpectation, type StressTask, type WorkerResult } from './protocol.js';
-import { COUNTER_KEYS, isWriterRole } from './scenarios.js';
-import { runEnqueuer, runLeaseUser, runRetirer, runTtl } from './patterns.js';
 import { HistoryRecorder, REC_OP } from '../race/recorder.js';
 import { DEFAULT_HISTORY_BUFFER, stressCoding } from './history.js';
 
@@ -34,14 +33,10 @@ export interface StressMap {
   [Symbol.iterator](): Iterator<[unknown, unknown]>;
 }
 
-/** Share of write/read ops that go to the worker's owned keys instead of the shared space. */
-const OWNED_SHARE = 0.25;
 /** Keep at most this many in-flight loss descriptions per worker. */
 const LOSSES_KEPT = 20;
 /** Check the clock and publish progress every this many ops. */
 const CHECK_EVERY = 256;
-/** Fail instead of hanging when a worker never reaches the start barrier. */
-const START_TIMEOUT_MS = 60_000;
 
 const ITERATION_CODE = 'SHMAP_CONCURRENT_ITERATION';
 
@@ -50,7 +45,7 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' ? code : err instanceof Error ? err.name : 'non-error';
 }
 
-/** One worker's run: the state every role shares (exported for the pattern roles in ./patterns.ts). */
+/** One worker's run: the state every role shares (each role's loop, in ./scenarios/, drives one). */
 export class Run {
   readonly rng: Rng;
   readonly kc: KeyCodec;
@@ -70,8 +65,9 @@ export class Run {
   readonly ownedBase: number;
   readonly expected: unknown[];
   readonly present: Uint8Array;
-  readonly counterSums = new Array<number>(COUNTER_KEYS).fill(0);
-  /** Counts of the pattern roles (./patterns.ts). */
+  /** Sum this worker added to each counter key (filled by the counters role only). */
+  readonly counterSums: number[] = [];
+  /** Counts of the ttl / lease / delete-queue roles (./scenarios/). */
   readonly pattern: Record<string, number> = {};
   deadline = Infinity;
   /** `--history`: ops on shared key ids below this are recorded (0: recording off; see ./history.ts). */
@@ -391,122 +387,4 @@ export class Run {
       pattern: this.pattern,
     };
   }
-}
-
-/** Op picked for each percent 0..99 of the mix. */
-function mixTable(task: StressTask): MixOp[] {
-  const table: MixOp[] = [];
-  for (const op of MIX_OPS) for (let i = 0; i < task.mix[op]; i++) table.push(op);
-  return table;
-}
-
-function runMixed(run: Run): void {
-  const { task, rng, kc } = run;
-  const table = mixTable(task);
-  const picker = keyPicker(task.dist, task.keys);
-  let round = 0;
-  // One update function for the whole run (no closure per op): it returns the value set just before the call.
-  let pending: unknown;
-  const updateToPending = (): unknown => pending;
-  while (run.more(task.ops)) {
-    const op = table[rng.below(100)]!;
-    if (op === 'iterate') {
-      run.iterate();
-      continue;
-    }
-    if (op === 'sweep') {
-      run.sweep(round++);
-      continue;
-    }
-    if (rng.next() < OWNED_SHARE) {
-      run.ownedOp(op);
-      continue;
-    }
-    const id = picker.pick(rng);
-    const key = kc.key(id);
-    let value: unknown;
-    if (op === 'set' || op === 'update') value = pending = run.vc.value(++run.writeN, task.index);
-    const arg = op === 'set' ? value : op === 'update' ? updateToPending : 1;
-    if (id < run.sampled) run.recordedOp(op, id, key, arg, value);
-    else run.op(op, key, arg);
-  }
-}
-
-function runCounters(run: Run): void {
-  const { task, rng, kc } = run;
-  const counterKeys = Array.from({ length: COUNTER_KEYS }, (_, c) => kc.key(c));
-  while (run.more(task.ops)) {
-    if (rng.next() < OWNED_SHARE) {
-      run.ownedOp(rng.next() < 0.5 ? 'add' : 'set');
-      continue;
-    }
-    const c = rng.below(COUNTER_KEYS);
-    const delta = 1 + rng.below(3);
-    const out =
-      c < run.sampled
-        ? run.recordedOp('add', c, counterKeys[c], delta, undefined)
-        : run.op('add', counterKeys[c], delta);
-    // Count only adds that returned: one that threw may not have happened.
-    if (out !== undefined) run.counterSums[c]! += delta;
-  }
-}
-
-/** Range-deleters and sweepers: a cleanup pass, then a few owned writes, until the writers are done. */
-function runHandler(run: Run, sweep: boolean): void {
-  let round = 0;
-  do {
-    if (sweep) run.sweep(round);
-    else run.rangeDelete(round);
-    round++;
-    for (let j = 0; j < 8; j++) run.ownedOp(run.rng.next() < 0.5 ? 'set' : 'get');
-    run.progress[CONTROL.progressF64(run.task.index)] = run.ops;
-  } while (run.writersRunning());
-}
-
-/**
- * Runs one worker's part of a stress scenario on `map`: waits at the start
- * barrier for every worker, runs its role's loop, and returns what it did.
- */
-export function runWorkload(map: StressMap, task: StressTask, threadId: number): WorkerResult {
-  const run = new Run(map, task);
-  const last = barrierWait(run.words, CONTROL.BARRIER_I32, task.workers, START_TIMEOUT_MS);
-  const start = performance.now();
-  if (last) run.progress[CONTROL.START_F64] = performance.timeOrigin + start;
-  run.deadline = start + task.durationMs;
-  try {
-    switch (task.role) {
-      case 'mixed':
-        runMixed(run);
-        break;
-      case 'counter':
-        runCounters(run);
-        break;
-      case 'range-deleter':
-        runHandler(run, false);
-        break;
-      case 'sweeper':
-        runHandler(run, true);
-        break;
-      case 'ttl':
-        runTtl(run);
-        break;
-      case 'lease-user':
-        runLeaseUser(run);
-        break;
-      case 'retirer':
-        runRetirer(run);
-        break;
-      case 'enqueuer':
-        runEnqueuer(run);
-        break;
-    }
-  } catch (err) {
-    // This worker's records are lost with its result: the others stop recording now.
-    if (run.recorder !== undefined) run.signalHistoryStop();
-    throw err;
-  } finally {
-    if (isWriterRole(task.role)) Atomics.add(run.words, CONTROL.WRITERS_DONE_I32, 1);
-    run.progress[CONTROL.progressF64(task.index)] = run.ops;
-  }
-  return run.result(performance.now() - start, threadId);
 }

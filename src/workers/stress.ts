@@ -1,6 +1,6 @@
 /**
  * The piscina task of the stress runner: attach the map from its handle, run
- * this worker's part of the scenario (src/stress/workload.ts), and report it
+ * this worker's part of the scenario (src/stress/worker.ts), and report it
  * back with the GC pauses this thread saw. Thin on purpose: the loops live in
  * src/stress, the map in src/shm.
  */
@@ -8,7 +8,8 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
 import type { StressTask, WorkerResult } from '../stress/protocol.js';
-import { runWorkload, type StressMap } from '../stress/workload.js';
+import { runWorkload } from '../stress/worker.js';
+import type { StressMap } from '../stress/workload.js';
 import { holdDeathPort, markAuxThread, runChaosSlot, type ChaosTask, type ChaosTaskResult } from '../stress/chaos.js';
 import { drain, type DrainerResult } from './drainer.js';
 import { sweepUntilStopped, type SweeperResult } from './sweeper.js';

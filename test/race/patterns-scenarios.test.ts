@@ -11,8 +11,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultOptions, type StressOptions } from '../../src/stress/options.js';
 import { runStress, type StressResult } from '../../src/stress/run.js';
-import { DOOMED_PER_WORKER } from '../../src/stress/scenarios.js';
-import { preparePattern, type PatternRun } from '../../src/stress/patterns.js';
+import { DOOMED_PER_WORKER } from '../../src/stress/scenarios/delete-queue.js';
+import { preparePattern, type PatternRun } from '../../src/stress/scenarios/index.js';
 import { keyCodec, valueCodec } from '../../src/stress/keys.js';
 import type { WorkerResult } from '../../src/stress/protocol.js';
 import { SharedMap } from '../../src/shm/map.js';
