@@ -4,8 +4,10 @@
  * doing any work and says in one line what to install.
  *
  *  - `0x`: `profile` renders its flamegraphs with it (required by `profile`).
- *  - `redis`: the client behind `bench`'s redis rows (skipped without it),
- *    and behind `NearCache`, which loads it only when a cache is created.
+ *  - `redis`: the client behind `bench`'s and `bench http`'s redis rows
+ *    (skipped without it), and behind `NearCache`, which loads it only when a
+ *    cache is created.
+ *  - `autocannon`: the HTTP load of `bench http` (required by `bench http`).
  *  - `lmdb`: `bench`'s lmdb row (skipped without it).
  */
 import { readFileSync } from 'node:fs';

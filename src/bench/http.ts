@@ -13,8 +13,10 @@ import { parseArgs } from 'node:util';
 import { spawnServe } from '../serve/child.js';
 import { reusePortAvailable } from '../serve/options.js';
 import type { StopSummary } from '../serve/server.js';
+import { installHint, installed } from '../optional.js';
 import { fileStamp, gitCommit } from './results.js';
-import { RedisServer, redisUnavailable } from './redis.js';
+import type { RedisServer } from './redis.js';
+import { missingPackage } from './systems.js';
 import { runLoad, staleMargin, type LoadResult } from './http-load.js';
 
 /** One row: a strategy (or peer) and the serve arguments that make it. */
@@ -207,7 +209,9 @@ export function formatHttpTable(rows: HttpRow[]): string {
       `${(s.maxRssBytes / 2 ** 20).toFixed(0)} MiB`,
     ];
   });
-  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => (row[i] ?? '').length)));
+  // A skipped or failed row's last cell is its reason, printed as it is: it does not widen a column.
+  const full = [head, ...body.filter((row) => row.length === head.length)];
+  const widths = head.map((_, i) => Math.max(...full.map((row) => row[i]!.length)));
   const line = (row: string[]) =>
     row
       .map((cell, i) =>
@@ -233,6 +237,8 @@ function help(): string {
     'thread (not shared), Redis on loopback (needs redis-server), and dispatch mode where reusePort',
     'exists. One table: req/s, latency, non-2xx, errors, timeouts, sessions lost, wrong answers,',
     "cleaned/s, conflicts, GC pauses in the server's threads, peak RSS.",
+    "Needs the 'autocannon' package (npm install autocannon); the redis row also needs the 'redis' package",
+    'and redis-server, and is skipped with one line saying what to install without them.',
     '',
     'options:',
     `  --quick      ${QUICK.durationS} s per row, ${QUICK.connections} connections (under a minute); full: ${FULL.durationS} s, ${FULL.connections} connections`,
@@ -267,6 +273,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(help() + '\n');
     return 0;
   }
+  if (!installed('autocannon')) {
+    process.stderr.write(`shmap ${installHint('bench http', 'autocannon')}\n`);
+    return 2;
+  }
   const c = values.quick === true ? QUICK : FULL;
   let list = variants(c.threads);
   if (values.only !== undefined) {
@@ -281,7 +291,11 @@ export async function run(argv: string[]): Promise<number> {
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   const rows: HttpRow[] = [];
-  const noRedis = list.some((v) => v.needsRedis === true) ? redisUnavailable() : undefined;
+  // The redis row needs the 'redis' package (an optional peer dependency, loaded only when it is
+  // installed) and a redis-server to start; without either it is skipped with one line saying why.
+  const noRedis = list.some((v) => v.needsRedis === true)
+    ? (missingPackage('redis') ?? (await import('./redis.js')).redisUnavailable())
+    : undefined;
   let redis: RedisServer | undefined;
   try {
     for (const [i, v] of list.entries()) {
@@ -292,7 +306,7 @@ export async function run(argv: string[]): Promise<number> {
         continue;
       }
       try {
-        if (v.needsRedis === true) redis ??= await RedisServer.start();
+        if (v.needsRedis === true) redis ??= await (await import('./redis.js')).RedisServer.start();
         const row = await runVariant(v, c, redis?.url);
         rows.push(row);
         const l = row.load!;

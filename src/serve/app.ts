@@ -9,6 +9,7 @@ import { KeyTooLongError, LeaseError, ShmapTypeError, ValueTooLargeError } from 
 import type { SharedMap } from '../shm/map.js';
 import { readCounters, C, type CounterTotals, type ThreadCounters } from './counters.js';
 import { isConflictError, type ServeShared, type Store } from './store.js';
+import { installHint, installed } from '../optional.js';
 
 export interface Reply {
   status: number;
@@ -134,13 +135,14 @@ export async function statsDoc(app: App): Promise<StatsDoc> {
 
 /** GET /metrics: one prom-client registry per thread, built at the first scrape. */
 async function metricsReply(app: App): Promise<Reply> {
+  if (!installed('prom-client')) return error(503, installHint('GET /metrics', 'prom-client'));
   let registry;
   try {
     app.metrics ??= metricsRegistry(app);
     registry = await app.metrics;
   } catch (err) {
     app.metrics = undefined;
-    return error(503, `GET /metrics needs prom-client (npm install prom-client): ${(err as Error).message}`);
+    return error(500, `GET /metrics: ${(err as Error).message}`);
   }
   return { status: 200, body: await registry.metrics(), type: 'metrics' };
 }

@@ -8,7 +8,7 @@
  * examples run, and every command either works or says in one line what to
  * install, writing its output under the project, never inside node_modules.
  */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,5 +167,49 @@ describe('the installed package', { timeout: 600_000 }, () => {
     expect(r.stderr).toMatch(/^lmdb: .*npm install lmdb\)$/m);
     expect(readdirSync(join(app, 'bench', 'results')).filter((f) => f.endsWith('.json'))).toHaveLength(1);
     expect(existsSync(join(app, 'node_modules', 'shmap', 'bench'))).toBe(false);
+  });
+
+  it('serve answers on an ephemeral port, says in one line that /metrics needs prom-client, and exits 0 on SIGINT', async () => {
+    const child = spawn(
+      process.execPath,
+      [join(app, 'node_modules', 'shmap', 'dist', 'main.js'), 'serve', '--port', '0'],
+      {
+        cwd: app,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      while (!/listening on (\S+)/.test(out)) {
+        if (child.exitCode !== null) throw new Error(`serve exited: ${out}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const url = /listening on (\S+)/.exec(out)![1]!;
+      const put = await fetch(`${url}/sessions/a`, { method: 'PUT', body: '{"user":1}' });
+      expect(put.status).toBe(200);
+      expect(((await (await fetch(`${url}/sessions/a`)).json()) as { data: unknown }).data).toEqual({ user: 1 });
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.status).toBe(503);
+      expect(((await metrics.json()) as { error: string }).error).toMatch(
+        /^GET \/metrics needs .*npm install prom-client$/,
+      );
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exit).toBe(0);
+  });
+
+  it('bench http without autocannon says in one line what to install; with it, without redis, the redis row is skipped in one line', () => {
+    const without = shmap('bench', 'http', '--quick', '--only', 'redis');
+    expect(without.status).toBe(2);
+    expect(without.stderr.trim().split('\n')).toEqual([expect.stringMatching(/npm install autocannon$/)]);
+    ok(sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'autocannon@9'], app));
+    const r = shmap('bench', 'http', '--quick', '--only', 'redis');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/redis: skipped: .*npm install redis\)$/m);
+    expect(r.stdout).toMatch(/^redis +- +skipped: /m);
   });
 });
