@@ -103,6 +103,14 @@ export interface KeyCodec {
   /** Field width in i32 words. */
   readonly words: number;
   /**
+   * The prepared key as the words a slot's key field holds (valid after
+   * `prepare`): the one form every kind is compared and stored in, so the
+   * probe (shard.ts) compares `usedWords` words and calls no codec.
+   */
+  readonly prepared: Int32Array;
+  /** Words of `prepared` in use: `words` for number keys; length word plus the bytes' words for sized keys. */
+  readonly usedWords: number;
+  /**
    * Validates `key`, encodes it into the scratch and returns its hash, for a
    * lookup. Throws ShmapTypeError for a key of the wrong type. A key that
    * can be looked up but never stored (over string:N / bytes:N, or a string
@@ -111,10 +119,6 @@ export interface KeyCodec {
   prepare(key: unknown): number;
   /** `prepare` for a key about to be stored: also refuses keys that can be looked up but never stored (KeyTooLongError, ShmapTypeError). */
   prepareWrite(key: unknown): number;
-  /** Whether the key stored at word index `at` equals the prepared key. */
-  equals(i32: Int32Array, at: number): boolean;
-  /** Writes the prepared key at word index `at`. */
-  store(v: Views, at: number): void;
   /** Decodes the key stored at word index `at`. */
   load(v: Views, at: number): unknown;
   /** The prepared key, printable (for conflict records). */
@@ -123,29 +127,24 @@ export interface KeyCodec {
 
 class Int32Key implements KeyCodec {
   readonly words = 1;
-  protected k = 0;
+  readonly usedWords = 1;
+  readonly prepared = new Int32Array(1);
   constructor(protected readonly seed: number) {}
   prepare(key: unknown): number {
     if (typeof key !== 'number' || (key | 0) !== key) {
       throw new ShmapTypeError(`key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`);
     }
-    this.k = key | 0;
-    return hashWord(this.seed, this.k);
+    this.prepared[0] = key;
+    return hashWord(this.seed, key);
   }
   prepareWrite(key: unknown): number {
     return this.prepare(key);
-  }
-  equals(i32: Int32Array, at: number): boolean {
-    return i32[at] === this.k;
-  }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.k;
   }
   load(v: Views, at: number): unknown {
     return v.i32[at];
   }
   preparedText(): string {
-    return String(this.k);
+    return String(this.prepared[0]);
   }
 }
 
@@ -155,14 +154,15 @@ class Uint32Key extends Int32Key {
     if (typeof key !== 'number' || key >>> 0 !== key) {
       throw new ShmapTypeError(`key must be a uint32 (an integer from 0 to 2^32-1), got ${describe(key)}`);
     }
-    this.k = key | 0;
-    return hashWord(this.seed, this.k);
+    const k = key | 0;
+    this.prepared[0] = k;
+    return hashWord(this.seed, k);
   }
   override load(v: Views, at: number): unknown {
     return v.i32[at]! >>> 0;
   }
   override preparedText(): string {
-    return String(this.k >>> 0);
+    return String(this.prepared[0]! >>> 0);
   }
 }
 
@@ -176,7 +176,9 @@ class Words8 {
 /** An 8-byte key, compared and stored as two words of the scratch; subclasses say how a key becomes those bytes. */
 abstract class TwoWordKey implements KeyCodec {
   readonly words = 2;
+  readonly usedWords = 2;
   protected readonly w = new Words8();
+  readonly prepared = this.w.i32;
   constructor(protected readonly seed: number) {}
   abstract prepare(key: unknown): number;
   abstract load(v: Views, at: number): unknown;
@@ -186,13 +188,6 @@ abstract class TwoWordKey implements KeyCodec {
   }
   protected hash(): number {
     return hashWords2(this.seed, this.w.i32[0]!, this.w.i32[1]!);
-  }
-  equals(i32: Int32Array, at: number): boolean {
-    return i32[at] === this.w.i32[0] && i32[at + 1] === this.w.i32[1];
-  }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.w.i32[0]!;
-    v.i32[at + 1] = this.w.i32[1]!;
   }
 }
 
@@ -408,20 +403,16 @@ abstract class SizedKey implements KeyCodec {
     this.unstorable = why;
     return 0;
   }
-  equals(i32: Int32Array, at: number): boolean {
-    const s = this.s.i32;
-    const used = this.s.usedWords;
-    for (let i = 0; i < used; i++) if (i32[at + i] !== s[i]) return false;
-    return true;
+  get prepared(): Int32Array {
+    return this.s.i32;
   }
-  store(v: Views, at: number): void {
-    // The used words only: a shorter key leaves old bytes past its last
-    // word, which no comparison reads (the length word differs or the used
-    // words end before them).
-    const s = this.s.i32;
-    const used = this.s.usedWords;
-    const i32 = v.i32;
-    for (let i = 0; i < used; i++) i32[at + i] = s[i]!;
+  /**
+   * A slot stores and compares the used words only: a shorter key leaves
+   * old bytes past its last word, which no comparison reads (the length
+   * word differs or the used words end before them).
+   */
+  get usedWords(): number {
+    return this.s.usedWords;
   }
   abstract load(v: Views, at: number): unknown;
   abstract preparedText(): string;

@@ -374,7 +374,7 @@ export class MapCore {
     }
     this.v.i32[slot] = fullCtrl(h);
     if (park !== null) park(this.t.insertIntoTombstone ? 'set:tombstone' : 'set:empty');
-    this.kc.store(this.v, slot + this.keyOffW);
+    this.t.storeKey(slot + this.keyOffW);
     this.vc.store(this.v, slot + this.valueOffW);
     if (this.meta) {
       if (this.ttl) this.v.f64[(slot + this.expiryOffW) >> 1] = this.expiry;

@@ -51,6 +51,17 @@ export function slotsForCapacity(entries: number): number {
   return Math.max(MIN_SHARD_SLOTS, Math.ceil((entries * 4) / 3) + 1);
 }
 
+/**
+ * Whether the key field at word index `at` holds the prepared key: its
+ * first `used` words (codec.ts, `KeyCodec.prepared`). The one comparison of
+ * keys, for every key type: a number key is one or two words, a sized key
+ * a length word and its bytes' words.
+ */
+function keyEquals(i32: Int32Array, at: number, key: Int32Array, used: number): boolean {
+  for (let w = 0; w < used; w++) if (i32[at + w] !== key[w]) return false;
+  return true;
+}
+
 export class Table {
   /** Set by `findForWrite` when the key is absent: word index of the slot to insert into, and whether it is a tombstone. */
   insertAt = -1;
@@ -82,12 +93,15 @@ export class Table {
     const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
+    const key = this.kc.prepared;
+    const used = this.kc.usedWords;
+    const keyOffW = this.keyOffW;
     let i = homeIndex(tag, cap);
     for (let n = 0; n < cap; n++) {
       const at = region + i * sw;
       const c = i32[at];
       if (c === want) {
-        if (this.kc.equals(i32, at + this.keyOffW)) return at;
+        if (keyEquals(i32, at + keyOffW, key, used)) return at;
       } else if (c === CTRL_EMPTY) {
         return -1;
       }
@@ -110,13 +124,15 @@ export class Table {
     const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
+    const key = this.kc.prepared;
+    const used = this.kc.usedWords;
     let i = homeIndex(tag, cap);
     let tomb = -1;
     for (let n = 0; n < cap; n++) {
       const at = region + i * sw;
       const c = i32[at];
       if (c === want) {
-        if (this.kc.equals(i32, at + this.keyOffW)) return at;
+        if (keyEquals(i32, at + this.keyOffW, key, used)) return at;
       } else if (c === CTRL_EMPTY) {
         this.insertAt = tomb >= 0 ? tomb : at;
         this.insertIntoTombstone = tomb >= 0;
@@ -130,6 +146,14 @@ export class Table {
     this.insertAt = tomb;
     this.insertIntoTombstone = tomb >= 0;
     return -1;
+  }
+
+  /** Writes the prepared key into the key field at word index `at` (its used words). Precondition: lock held, inside the odd-seq window. */
+  storeKey(at: number): void {
+    const key = this.kc.prepared;
+    const used = this.kc.usedWords;
+    const i32 = this.v.i32;
+    for (let w = 0; w < used; w++) i32[at + w] = key[w]!;
   }
 
   /**

@@ -110,6 +110,8 @@ interface AnySharedMap<K> {
   clear(): void;
   entries(): Iterable<[K, number]>;
   readonly size: number;
+  /** The SharedMap itself when this is an adapter over one (for checkInvariants). */
+  readonly underlying?: unknown;
 }
 
 /** Applies one op to both; asserts equal results. `toKey` maps a bulk-op integer to a key of the map's type. */
@@ -179,7 +181,7 @@ function step<K>(map: AnySharedMap<K>, model: Map<K, number>, op: Op<K>, toKey: 
       break;
   }
   expect(map.size).toBe(model.size);
-  checkInvariants(map as never);
+  checkInvariants((map.underlying ?? map) as never);
 }
 
 function runModel<K>(map: AnySharedMap<K>, ops: Array<Op<K>>, toKey: (i: number) => K): void {
@@ -190,6 +192,32 @@ function runModel<K>(map: AnySharedMap<K>, ops: Array<Op<K>>, toKey: (i: number)
 }
 
 const smallInts = fc.integer({ min: -3, max: 3 });
+
+/**
+ * A bytes-keyed map seen through string keys (one char code 0..255 per
+ * byte), so the model can be a plain Map: every call builds a fresh
+ * Uint8Array, as equal bytes from another source would be.
+ */
+function bytesKeyed(map: SharedMap<Uint8Array, number>): AnySharedMap<string> {
+  const b = (k: string) => Uint8Array.from(k, (c) => c.charCodeAt(0));
+  const adapter: AnySharedMap<string> = {
+    get: (k) => map.get(b(k)),
+    has: (k) => map.has(b(k)),
+    set: (k, v) => (map.set(b(k), v), adapter),
+    delete: (k) => map.delete(b(k)),
+    putIfAbsent: (k, v) => map.putIfAbsent(b(k), v),
+    compareAndSet: (k, e, v) => map.compareAndSet(b(k), e, v),
+    update: (k, fn) => map.update(b(k), fn),
+    add: (k, d) => map.add(b(k), d),
+    clear: () => map.clear(),
+    entries: () => Array.from(map.entries(), ([k, v]): [string, number] => [String.fromCharCode(...k), v]),
+    get size() {
+      return map.size;
+    },
+    underlying: map,
+  };
+  return adapter;
+}
 
 describe('SharedMap behaves like a Map (fast-check model)', () => {
   it('int32 -> float64', () => {
@@ -278,6 +306,46 @@ describe('SharedMap behaves like a Map (fast-check model)', () => {
         runModel(map, ops, (i) => `k${i}`);
       }),
       { numRuns: 100, ...replay },
+    );
+  });
+
+  it('uint32 keys (0, 2^31 and up: negative as int32 bits) -> float64', () => {
+    const key = fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 20 }) },
+      { weight: 2, arbitrary: fc.constantFrom(2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32 - 1) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 ** 32 - 1 }) },
+    );
+    fc.assert(
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: 'max' }), (cfg, ops) => {
+        const map = SharedMap.create<number, number>({ key: 'uint32', value: 'float64', maxCapacity: 1 << 14, ...cfg });
+        runModel(map, ops, (i) => (i * 2654435761) >>> 0);
+      }),
+      { numRuns: 60, ...replay },
+    );
+  });
+
+  it('bytes:8 keys (empty, NULs, prefixes, 8 bytes) -> int32', () => {
+    const key = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom('', '\0', '\0\0', 'a', 'a\0', 'ab', '\xff', '\xff\xfe', '12345678') },
+      {
+        weight: 2,
+        arbitrary: fc.string({
+          maxLength: 8,
+          unit: fc.integer({ min: 0, max: 255 }).map((c) => String.fromCharCode(c)),
+        }),
+      },
+    );
+    fc.assert(
+      fc.property(config, fc.array(opArb(key, smallInts, true), { maxLength: 120, size: 'max' }), (cfg, ops) => {
+        const map = SharedMap.create<Uint8Array, number>({
+          key: 'bytes:8',
+          value: 'int32',
+          maxCapacity: 1 << 14,
+          ...cfg,
+        });
+        runModel(bytesKeyed(map), ops, (i) => `b${i}`);
+      }),
+      { numRuns: 60, ...replay },
     );
   });
 
