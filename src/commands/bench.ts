@@ -42,6 +42,7 @@ function help(): string {
     'usage: shmap bench [--quick] [--json] [--only name,...]',
     '       shmap bench cleanup ...      (the cleanup strategies; see `bench cleanup --help`)',
     '       shmap bench http ...         (the HTTP session service under load; see `bench http --help`)',
+    '       shmap bench near-cache ...   (NearCache vs Redis clients in each thread; see `bench near-cache --help`)',
     '',
     'Benchmarks shmap against the alternatives in one run: 1,000,000 preloaded keys,',
     "int32 -> float64 and 'session:<base36>' -> 32-byte strings; 100% get and",
@@ -114,6 +115,7 @@ function progressReporter(): Progress & { stop(): void } {
 export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'cleanup') return (await import('../bench/cleanup.js')).run(argv.slice(1));
   if (argv[0] === 'http') return (await import('../bench/http.js')).run(argv.slice(1));
+  if (argv[0] === 'near-cache') return (await import('../bench/near-cache.js')).run(argv.slice(1));
 
   let values: { quick?: boolean; json?: boolean; only?: string; help?: boolean };
   try {
