@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { formatHistory, parseHistory, type HistoryOp, type HistoryOpName, type JsonValue } from '../race/history.js';
 import { checkLinearizability, type CheckOptions, type LinearizabilityResult } from '../race/linearizability.js';
+import { Rng } from '../rng.js';
 
 export interface SimulateOptions {
   ops: number;
@@ -30,36 +31,24 @@ export interface SimulateOptions {
   maxHalfDurationMs?: number;
 }
 
-/** mulberry32: a small seeded PRNG, [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A linearizable history from a simulated correct map (see the module comment). */
 export function simulateHistory(options: SimulateOptions): HistoryOp[] {
-  const rand = prng(options.seed);
+  const rng = new Rng(options.seed);
   const values = options.values ?? 8;
   const half = options.maxHalfDurationMs ?? 1;
-  const int = (n: number): number => Math.floor(rand() * n);
+  const int = (n: number): number => Math.floor(rng.next() * n);
   const perThread = Math.ceil(options.ops / options.threads);
   type Pending = { op: HistoryOp; at: number };
   const pending: Pending[] = [];
   for (let thread = 0; thread < options.threads && pending.length < options.ops; thread++) {
-    let t = rand() * half;
+    let t = rng.next() * half;
     for (let k = 0; k < perThread && pending.length < options.ops; k++) {
-      const call = t + rand() * half * 0.2;
-      const at = call + rand() * half;
-      const ret = at + rand() * half;
+      const call = t + rng.next() * half * 0.2;
+      const at = call + rng.next() * half;
+      const ret = at + rng.next() * half;
       t = ret;
       const key = options.keys === 1 ? 'hot' : `k${int(options.keys)}`;
-      const r = rand();
+      const r = rng.next();
       let op: HistoryOpName;
       let args: JsonValue[];
       if (r < 0.35) [op, args] = ['get', []];

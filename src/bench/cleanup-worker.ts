@@ -26,6 +26,7 @@ import { sharedNow } from '../shm/patterns/ttl.js';
 import { staleDeleter } from './conditional-delete.js';
 import { enterShared, exitShared, resumeTheWorld, stopTheWorld } from './world-lock.js';
 import type { SharedMapHandle } from '../shm/types.js';
+import { Rng } from '../rng.js';
 
 export type Strategy = 'range-none' | 'stop-the-world' | 'sweep' | 'ttl' | 'delete-queue';
 
@@ -105,17 +106,6 @@ export interface CleanerResult {
 const CHECK_EVERY = 256;
 const SET_SHARE = 0.2;
 
-/** xorshift32: a seeded, allocation-free random source. */
-function rng(seed: number): () => number {
-  let x = seed | 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
-
 function runHandler(task: CleanupTask): HandlerResult {
   const map = SharedMap.attach<number, number>(task.map);
   const words = new Int32Array(task.control);
@@ -128,7 +118,7 @@ function runHandler(task: CleanupTask): HandlerResult {
   // What this thread last wrote to each of its keys (NaN: known absent).
   const last = new Float64Array(mine).fill(task.preloadedAt);
   const queued = new Uint8Array(mine);
-  const random = rng(task.seed + task.index * 7919);
+  const rng = new Rng(task.seed, task.index);
   const hGet = newHistogram();
   const hSet = newHistogram();
   let ops = 0;
@@ -158,9 +148,9 @@ function runHandler(task: CleanupTask): HandlerResult {
       }
     }
     ops++;
-    const i = Math.floor(random() * mine);
+    const i = Math.floor(rng.next() * mine);
     const key = task.index + i * task.handlers;
-    const isSet = random() < SET_SHARE;
+    const isSet = rng.next() < SET_SHARE;
     const before = sharedNow();
     const t0 = performance.now();
     if (stw) enterShared(words, CTL.READERS_I32);

@@ -26,6 +26,7 @@ import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { SharedMap } from '../shm/map.js';
+import { Rng } from '../rng.js';
 
 const ROUNDS = Number(process.env.SHMAP_BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.SHMAP_BENCH_OPS ?? 1 << 20);
@@ -39,17 +40,9 @@ interface AnyMap {
   forEach(fn: (v: unknown, k: unknown) => void): void;
 }
 
-/** A deterministic xorshift shuffle (the same order in every run). */
+/** A deterministic shuffle (the same order in every run). */
 function shuffle<T>(a: T[], seed: number): T[] {
-  let s = seed >>> 0 || 1;
-  for (let i = a.length - 1; i > 0; i--) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    const j = (s >>> 0) % (i + 1);
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
+  return new Rng(seed).shuffle(a);
 }
 
 /** `ops` picks from `keys` in random order, each key about equally often. */

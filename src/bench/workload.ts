@@ -3,6 +3,7 @@
  * system in a run reads the same pre-generated sequences (seeded PRNG, one
  * sequence per worker index), so none gets easier keys than another.
  */
+import { Rng } from '../rng.js';
 import { DEL, GET, SET, type Key, type OpStream, type Value, type WorkloadName } from './driver.js';
 
 /** Distinct values each workload cycles through (sets pick one by `valIdx`). */
@@ -17,17 +18,6 @@ export type Dist = 'uniform' | 'zipf';
 
 /** Zipf exponent of the skewed key choice. */
 export const ZIPF_S = 0.99;
-
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Key i of the int32 workload: i times an odd constant, a bijection on 32 bits, so keys are distinct and spread. */
 export function intKey(i: number): number {
@@ -55,11 +45,11 @@ export function buildTables(workload: WorkloadName, count: number): Tables {
   }
   const keys = new Array<string>(count);
   for (let i = 0; i < count; i++) keys[i] = stringKey(i);
-  const rnd = prng(0x5eed);
+  const rnd = new Rng(0x5eed);
   const values = new Array<string>(VALUE_COUNT);
   for (let j = 0; j < VALUE_COUNT; j++) {
     let s = '';
-    while (s.length < STRING_VALUE_BYTES) s += Math.floor(rnd() * 36).toString(36);
+    while (s.length < STRING_VALUE_BYTES) s += Math.floor(rnd.next() * 36).toString(36);
     values[j] = s;
   }
   return { keys, values };
@@ -109,14 +99,14 @@ export function generateOps(
   const kinds = new Uint8Array(new SharedArrayBuffer(length));
   const keyIdx = new Int32Array(new SharedArrayBuffer(length * 4));
   const valIdx = new Uint16Array(new SharedArrayBuffer(length * 2));
-  const rnd = prng(seed);
+  const rnd = new Rng(seed);
   const z = dist === 'zipf' ? (cdf ?? zipfCdf(keyCount, ZIPF_S)) : undefined;
   for (let i = 0; i < length; i++) {
     let k: number;
     if (z === undefined) {
-      k = Math.floor(rnd() * keyCount);
+      k = Math.floor(rnd.next() * keyCount);
     } else {
-      const u = rnd();
+      const u = rnd.next();
       let lo = 0;
       let hi = keyCount - 1;
       while (lo < hi) {
@@ -128,12 +118,12 @@ export function generateOps(
     }
     keyIdx[i] = k;
     if (phase === 'mix') {
-      const r = rnd();
+      const r = rnd.next();
       kinds[i] = r < 0.9 ? GET : r < 0.99 ? SET : DEL;
     } else {
       kinds[i] = GET;
     }
-    valIdx[i] = Math.floor(rnd() * VALUE_COUNT);
+    valIdx[i] = Math.floor(rnd.next() * VALUE_COUNT);
   }
   return { kinds, keyIdx, valIdx };
 }

@@ -44,6 +44,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { Rng } from '../rng.js';
 import {
   ABSENT,
   canonicalJson,
@@ -197,17 +198,11 @@ interface SearchOutcome {
   blocked?: number;
 }
 
-/** Fixed-seed xorshift32, for Zobrist words: the same history always searches the same way. */
+/** Zobrist words from a fixed seed: the same history always searches the same way. */
 function zobristWords(n: number): Float64Array {
   const words = new Float64Array(n);
-  let x = 0x9e3779b9 | 0;
-  const next = (): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-  for (let i = 0; i < n; i++) words[i] = (next() & 0x1fffff) * 0x1_0000_0000 + next();
+  const rng = new Rng(0x9e3779b9);
+  for (let i = 0; i < n; i++) words[i] = (rng.nextU32() & 0x1fffff) * 0x1_0000_0000 + rng.nextU32();
   return words;
 }
 

@@ -1,49 +1,18 @@
 /**
- * What a stress worker puts in the map: a seeded random source, key choice
- * over the shared key space (uniform, zipf, hot set), and the mapping from
- * integer ids to keys and values of the map's types.
+ * What a stress worker puts in the map: key choice over the shared key space
+ * (uniform, zipf, hot set, drawn from the seeded Rng of ../rng.ts, which this
+ * module re-exports for the stress modules), and the mapping from integer ids
+ * to keys and values of the map's types.
  *
  * Key ids: 0 .. keys-1 are the shared key space every worker reads and writes;
  * worker w owns ids keys + w*owned .. keys + (w+1)*owned - 1 and is the only
  * writer of those, which is what lets the end of the run verify them exactly.
  */
 import type { KeyType, ValueType } from '../shm/types.js';
+import { Rng } from '../rng.js';
 import { typeWidth, UsageError, type Dist } from './options.js';
 
-/** A seeded random source (sfc32): `next()` is uniform in [0, 1). */
-export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number, stream = 0) {
-    this.a = 0x9e3779b9;
-    this.b = seed | 0;
-    this.c = Math.imul(stream + 1, 0x85ebca6b) | 0;
-    this.d = 1;
-    for (let i = 0; i < 16; i++) this.nextU32();
-  }
-
-  nextU32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  next(): number {
-    return this.nextU32() / 4294967296;
-  }
-
-  /** Uniform whole number in [0, n). */
-  below(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
+export { Rng };
 
 /** Picks key ids in [0, keys) following a distribution. */
 export interface KeyPicker {
