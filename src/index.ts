@@ -72,7 +72,7 @@ export type { RecordedOps, ValueCoding } from './race/recorder.js';
 export { SharedMap } from './shm/map.js';
 export { onThreadDeath, watchThreads } from './shm/watch.js';
 export type { DeathHook, WorkerPoolLike } from './shm/watch.js';
-export type { RecoveryReport, ShardRecovery } from './shm/recover.js';
+export type { RecoverOptions, RecoveryReport, ShardRecovery, ThreadWatchOptions } from './shm/recover.js';
 export { checkInvariants, dump } from './shm/debug.js';
 export {
   startSweeper,

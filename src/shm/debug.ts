@@ -21,50 +21,62 @@ export function checkInvariants(map: MapCore): void {
     const d = map.shardD(s);
     const seq = Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) !== 0) throw new InvariantError(`shard ${s}: seq ${seq} is odd with no write running`);
-    const region = map.t.regionW(d);
-    const cap = i32[d + D_CAP];
-    const slots = map.v.i32;
-    let full = 0;
-    let tombs = 0;
-    let empty = 0;
-    const seen = new Set<string>();
-    for (let i = 0; i < cap; i++) {
-      const at = region + i * map.slotWords;
-      const c = slots[at];
-      if (c === CTRL_EMPTY) {
-        empty++;
-        continue;
-      }
-      if (c === CTRL_TOMBSTONE) {
-        tombs++;
-        continue;
-      }
-      if (c >= 0)
-        throw new InvariantError(`shard ${s} slot ${i}: control word ${c} is neither EMPTY, TOMBSTONE nor FULL`);
-      full++;
-      const key = map.kc.load(map.v, at + map.keyOffW);
-      const id = keyId(key);
-      if (seen.has(id)) throw new InvariantError(`shard ${s}: key ${id} stored twice`);
-      seen.add(id);
-      for (let j = homeIndex(c & 0x7fff_ffff, cap); j !== i; j = j + 1 === cap ? 0 : j + 1) {
-        if (slots[region + j * map.slotWords] === CTRL_EMPTY) {
-          throw new InvariantError(
-            `shard ${s}: key ${id} at slot ${i} is unreachable: slot ${j} on its probe path is EMPTY`,
-          );
-        }
-      }
-      const h = map.kc.prepare(key);
-      if ((h & map.shardMask) !== s)
-        throw new InvariantError(`shard ${s}: key ${id} belongs to shard ${h & map.shardMask}`);
-    }
-    if (full !== i32[d + D_COUNT])
-      throw new InvariantError(`shard ${s}: ${full} FULL slots, count says ${i32[d + D_COUNT]}`);
-    if (tombs !== i32[d + D_TOMBS])
-      throw new InvariantError(`shard ${s}: ${tombs} tombstones, descriptor says ${i32[d + D_TOMBS]}`);
-    if (empty === 0) throw new InvariantError(`shard ${s}: no EMPTY slot, probes could run forever`);
-    if ((full + tombs) * MAX_LOAD_DEN > cap * MAX_LOAD_NUM)
-      throw new InvariantError(`shard ${s}: load ${full + tombs}/${cap} is over ${MAX_LOAD_NUM}/${MAX_LOAD_DEN}`);
+    checkShard(map, s);
   }
+}
+
+/**
+ * checkInvariants for shard `s` alone, but for its seq: recovery calls it on
+ * a repaired shard while it still holds the shard's lock, its window open.
+ * Precondition: no other thread writes shard `s` (its lock held, or none
+ * running).
+ */
+export function checkShard(map: MapCore, s: number): void {
+  const i32 = map.i32;
+  const d = map.shardD(s);
+  const region = map.t.regionW(d);
+  const cap = i32[d + D_CAP];
+  const slots = map.v.i32;
+  let full = 0;
+  let tombs = 0;
+  let empty = 0;
+  const seen = new Set<string>();
+  for (let i = 0; i < cap; i++) {
+    const at = region + i * map.slotWords;
+    const c = slots[at];
+    if (c === CTRL_EMPTY) {
+      empty++;
+      continue;
+    }
+    if (c === CTRL_TOMBSTONE) {
+      tombs++;
+      continue;
+    }
+    if (c >= 0)
+      throw new InvariantError(`shard ${s} slot ${i}: control word ${c} is neither EMPTY, TOMBSTONE nor FULL`);
+    full++;
+    const key = map.kc.load(map.v, at + map.keyOffW);
+    const id = keyId(key);
+    if (seen.has(id)) throw new InvariantError(`shard ${s}: key ${id} stored twice`);
+    seen.add(id);
+    for (let j = homeIndex(c & 0x7fff_ffff, cap); j !== i; j = j + 1 === cap ? 0 : j + 1) {
+      if (slots[region + j * map.slotWords] === CTRL_EMPTY) {
+        throw new InvariantError(
+          `shard ${s}: key ${id} at slot ${i} is unreachable: slot ${j} on its probe path is EMPTY`,
+        );
+      }
+    }
+    const h = map.kc.prepare(key);
+    if ((h & map.shardMask) !== s)
+      throw new InvariantError(`shard ${s}: key ${id} belongs to shard ${h & map.shardMask}`);
+  }
+  if (full !== i32[d + D_COUNT])
+    throw new InvariantError(`shard ${s}: ${full} FULL slots, count says ${i32[d + D_COUNT]}`);
+  if (tombs !== i32[d + D_TOMBS])
+    throw new InvariantError(`shard ${s}: ${tombs} tombstones, descriptor says ${i32[d + D_TOMBS]}`);
+  if (empty === 0) throw new InvariantError(`shard ${s}: no EMPTY slot, probes could run forever`);
+  if ((full + tombs) * MAX_LOAD_DEN > cap * MAX_LOAD_NUM)
+    throw new InvariantError(`shard ${s}: load ${full + tombs}/${cap} is over ${MAX_LOAD_NUM}/${MAX_LOAD_DEN}`);
 }
 
 function keyId(key: unknown): string {

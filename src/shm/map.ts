@@ -153,7 +153,13 @@ import { MapCore, busy } from './core.js';
 import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
 import { mapStats } from './stats.js';
-import { recoverThread, type RecoveryReport } from './recover.js';
+import {
+  checkRecoverOptions,
+  recoverThread,
+  type RecoverOptions,
+  type RecoveryReport,
+  type ThreadWatchOptions,
+} from './recover.js';
 import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
 import type { Worker } from 'node:worker_threads';
 import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
@@ -575,9 +581,9 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * Refused (RecoveryError) for the calling thread. `map.watch` calls it for
    * you.
    */
-  recover(threadId: number): RecoveryReport {
+  recover(threadId: number, options?: RecoverOptions): RecoveryReport {
     if (busy.length !== 0) this.checkNotBusy();
-    return recoverThread(this, threadId);
+    return recoverThread(this, threadId, options);
   }
 
   /**
@@ -587,13 +593,22 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * runs the hooks registered with `onThreadDeath`. Returns the function
    * that stops watching. See watch.ts for what it cannot catch.
    */
-  watch(target: Worker | WorkerPoolLike): () => void {
+  watch(target: Worker | WorkerPoolLike, options?: ThreadWatchOptions): () => void {
+    const o = checkRecoverOptions(options, 'watch');
     return watchThreads(target, (threadId) => {
       // An 'exit' listener must not throw (it would crash the process).
+      let report: RecoveryReport | undefined;
       try {
-        this.recover(threadId);
+        report = this.recover(threadId, o);
       } catch (err) {
         process.emitWarning(`shmap: recovering thread ${threadId} failed: ${String(err)}`);
+      }
+      if (report !== undefined && o.onRecovery !== undefined) {
+        try {
+          o.onRecovery(report);
+        } catch (err) {
+          process.emitWarning(`shmap: a watch's onRecovery threw for thread ${threadId}: ${String(err)}`);
+        }
       }
       runDeathHooks(threadId);
     });

@@ -59,6 +59,7 @@ import {
 import { freeRegion, releaseDeadAllocator } from './alloc.js';
 import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES } from './conflict-log.js';
 import { RecoveryError } from './errors.js';
+import { checkShard } from './debug.js';
 import type { MapCore } from './core.js';
 import type { OpName } from './types.js';
 
@@ -71,6 +72,41 @@ export interface ShardRecovery {
   action: 'rolled back' | 'completed' | 'kept removals' | 'released';
   /** The key of the slot it was writing, printable, or '' when unknown. */
   key: string;
+  /**
+   * With `verify`: 'ok' when the repaired shard passed checkInvariants'
+   * checks (made before its lock was freed, so no other write is mixed in),
+   * else the broken invariant. Absent without `verify`.
+   */
+  invariants?: string;
+}
+
+/** Options of `map.recover` and `map.watch`. */
+export interface RecoverOptions {
+  /**
+   * Check each repaired shard's invariants before freeing its lock, and say
+   * the outcome in `ShardRecovery.invariants`. Costs a pass over the shard's
+   * slots (decoding every key); for tests and chaos runs. Default false.
+   */
+  verify?: boolean;
+}
+
+/** Options of `map.watch`: those of `recover`, and a listener for each recovery's report. */
+export interface ThreadWatchOptions extends RecoverOptions {
+  /** Called with the report of each recovery the watch makes (after the shards are freed). A throw is reported with `process.emitWarning`. */
+  onRecovery?: (report: RecoveryReport) => void;
+}
+
+/** Checks the options of `recover` / `watch` (RecoveryError naming the bad one); returns them. */
+export function checkRecoverOptions<T extends RecoverOptions>(options: T | undefined, what: string): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== 'object' || options === null)
+    throw new RecoveryError(`${what}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  if (options.verify !== undefined && typeof options.verify !== 'boolean')
+    throw new RecoveryError(`${what}: options.verify must be a boolean, got ${typeof options.verify}`);
+  const onRecovery = (options as ThreadWatchOptions).onRecovery;
+  if (onRecovery !== undefined && typeof onRecovery !== 'function')
+    throw new RecoveryError(`${what}: options.onRecovery must be a function, got ${typeof onRecovery}`);
+  return options;
 }
 
 /** What `map.recover(threadId)` did. */
@@ -91,7 +127,8 @@ export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' } = { mode: 
  * break the map, which is why `SharedMap.recover` refuses the caller's own
  * thread and documents the rest.
  */
-export function recoverThread(map: MapCore, deadThread: number): RecoveryReport {
+export function recoverThread(map: MapCore, deadThread: number, options?: RecoverOptions): RecoveryReport {
+  const verify = checkRecoverOptions(options, 'recover').verify === true;
   if (!Number.isInteger(deadThread) || deadThread < 0)
     throw new RecoveryError(`recover: threadId must be a non-negative integer, got ${String(deadThread)}`);
   if (deadThread === map.thread)
@@ -105,13 +142,13 @@ export function recoverThread(map: MapCore, deadThread: number): RecoveryReport 
   for (let s = 0; s < map.shards; s++) {
     const d = descI32(map.shard0, s);
     if (!map.win.takeOver(d, deadThread)) continue;
-    report.shards.push(repairShard(map, d, s, deadThread));
+    report.shards.push(repairShard(map, d, s, deadThread, verify));
   }
   if (report.shards.length !== 0 && map.maxCapacity !== 0) resyncCount(map);
   return report;
 }
 
-function repairShard(map: MapCore, d: number, s: number, deadThread: number): ShardRecovery {
+function repairShard(map: MapCore, d: number, s: number, deadThread: number, verify: boolean): ShardRecovery {
   const i32 = map.i32;
   const seqSeen = Atomics.load(i32, d + D_SEQ);
   const open = (seqSeen & 1) !== 0;
@@ -167,6 +204,15 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number): Sh
       key = '';
     }
   }
+  let invariants: string | undefined;
+  if (verify) {
+    try {
+      checkShard(map, s);
+      invariants = 'ok';
+    } catch (err) {
+      invariants = (err as Error).message;
+    }
+  }
   const seqNow = map.win.releaseRecovered(d, deadThread, op);
   appendConflict(map.v, {
     kind: KIND_THREAD_DIED,
@@ -181,7 +227,9 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number): Sh
     otherKey: key,
     otherSeq: seqSeen,
   });
-  return { shard: s, op: OP_NAMES[op] ?? 'unknown', action, key };
+  const done: ShardRecovery = { shard: s, op: OP_NAMES[op] ?? 'unknown', action, key };
+  if (invariants !== undefined) done.invariants = invariants;
+  return done;
 }
 
 /** Sets shard `d`'s counts from its slots. Precondition: its lock held. */

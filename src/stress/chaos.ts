@@ -31,306 +31,59 @@
  * the delete queue deleted every doomed key it acknowledged.
  */
 import { performance } from 'node:perf_hooks';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { checkInvariants } from '../shm/debug.js';
-import { DeleteQueue, type DeleteQueueHandle, type QueueRecovery } from '../shm/patterns/delete-queue.js';
-import { createStopSwitch, requestStop, sharedNow, sweeperTotals, type StopSwitch } from '../shm/patterns/ttl.js';
-import type { ConflictRecord, SharedMapHandle } from '../shm/types.js';
+import { DeleteQueue, type QueueRecovery } from '../shm/patterns/delete-queue.js';
+import { createStopSwitch, requestStop, sharedNow, sweeperTotals } from '../shm/patterns/ttl.js';
+import type { ConflictRecord } from '../shm/types.js';
 import { countConflicts } from '../race/report.js';
 import { Rng } from './keys.js';
 import { formatMix, formatDist, type StressOptions } from './options.js';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import {
+  CHAOS_COUNTERS,
+  CHAOS_DOOMED,
+  ChaosBlock,
+  chaosLayout,
+  G_DRAINER_THREAD,
+  G_STOP,
+  G_SWEEPER_THREAD,
+  S_DELTA,
+  S_INDEX,
+  S_LOSSES,
+  S_NOT_TOOK,
+  S_OPS,
+  S_STATE,
+  S_THREAD,
+  S_TOOK,
+  type ChaosTask,
+  type ChaosTaskResult,
+} from './chaos-slot.js';
 
-/** Hot counter keys (ids 0..CHAOS_COUNTERS-1 of the shared space). */
-export const CHAOS_COUNTERS = 8;
-/** Doomed keys each slot may create for the delete queue. */
-export const CHAOS_DOOMED = 4096;
+export {
+  CHAOS_COUNTERS,
+  CHAOS_DOOMED,
+  ChaosBlock,
+  chaosLayout,
+  holdDeathPort,
+  markAuxThread,
+  runChaosSlot,
+  type ChaosLayout,
+  type ChaosTask,
+  type ChaosTaskResult,
+} from './chaos-slot.js';
+
 /** Default `--kill-interval`, ms. */
 export const DEFAULT_KILL_INTERVAL_MS = 50;
 /** Default `--stall-limit`, ms: the longest interval without a completed op that still passes. */
 export const DEFAULT_STALL_LIMIT_MS = 5_000;
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
 /** The conflict kind the map records for each recovery. */
 export const DEATH_KIND = 'thread died holding a shard lock';
 
-// ---------------------------------------------------------------------------
-// The chaos block: one SharedArrayBuffer, views by name.
-
-/** Int32 words per slot (a 64-byte line each). */
-const SLOT_WORDS = 16;
-/** Completed ops of the slot, all its tasks together. `Atomics.add` by the slot's task; the runner loads it. */
-const S_OPS = 0;
-/** threadId + 1 of the slot's current task's thread; stored when the task starts. */
-const S_THREAD = 1;
-/** In-flight record state: 0 idle, 1 an owned-key op, 2 a counter add. `Atomics.store` by the task, after the fields. */
-const S_STATE = 2;
-/** Owned key index, or counter index. Plain, before S_STATE. */
-const S_INDEX = 3;
-/** Counter delta. Plain, before S_STATE. */
-const S_DELTA = 4;
-/** The owned key's presence before / after the op (0/1). Plain, before S_STATE. */
-const S_PREV_PRESENT = 5;
-const S_NEXT_PRESENT = 6;
-/** Doomed keys this slot created (the next index). Plain, by the slot's task. */
-const S_DOOMED_MADE = 7;
-/** Tasks started on this slot. */
-const S_TASKS = 8;
-/** Losses found by the slot's tasks (in-flight resolutions that matched neither outcome, wrong returns). */
-const S_LOSSES = 9;
-/** In-flight owned ops resolved at a task's start: took effect / did not. */
-const S_TOOK = 10;
-const S_NOT_TOOK = 11;
-
-/** Global words after the slots: STOP (0 run, 1 stop), then the aux tasks' thread words (drainer, sweeper). */
-const G_STOP = 0;
-const G_DRAINER_THREAD = 1;
-const G_SWEEPER_THREAD = 2;
-const G_WORDS = 16;
-
-export interface ChaosLayout {
-  slots: number;
-  owned: number;
-  bytes: number;
-}
-
-export function chaosLayout(slots: number, owned: number): ChaosLayout {
-  const words = (slots * SLOT_WORDS + G_WORDS) * 4;
-  const f64 = slots * (2 + owned + CHAOS_COUNTERS) * 8;
-  const u8 = slots * (owned + CHAOS_DOOMED);
-  return { slots, owned, bytes: words + f64 + u8 };
-}
-
-/** Named views over the chaos block. */
-export class ChaosBlock {
-  readonly i32: Int32Array;
-  /** Per slot: prev, next (the in-flight owned op's values). */
-  readonly inflight: Float64Array;
-  /** Per slot x owned: the expected value. */
-  readonly expected: Float64Array;
-  /** Per slot x counter: what the slot's acknowledged adds summed to. */
-  readonly sums: Float64Array;
-  /** Per slot x owned: 1 when the key is expected present. */
-  readonly present: Uint8Array;
-  /** Per slot x doomed: 0 unknown, 1 set (not enqueued), 2 enqueue in flight, 3 enqueued. */
-  readonly doomed: Uint8Array;
-
-  constructor(
-    readonly buffer: SharedArrayBuffer,
-    readonly layout: ChaosLayout,
-  ) {
-    const { slots, owned } = layout;
-    const words = slots * SLOT_WORDS + G_WORDS;
-    this.i32 = new Int32Array(buffer, 0, words);
-    let at = words * 4;
-    this.inflight = new Float64Array(buffer, at, slots * 2);
-    at += slots * 2 * 8;
-    this.expected = new Float64Array(buffer, at, slots * owned);
-    at += slots * owned * 8;
-    this.sums = new Float64Array(buffer, at, slots * CHAOS_COUNTERS);
-    at += slots * CHAOS_COUNTERS * 8;
-    this.present = new Uint8Array(buffer, at, slots * owned);
-    at += slots * owned;
-    this.doomed = new Uint8Array(buffer, at, slots * CHAOS_DOOMED);
-  }
-
-  word(slot: number, w: number): number {
-    return slot * SLOT_WORDS + w;
-  }
-  global(w: number): number {
-    return this.layout.slots * SLOT_WORDS + w;
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Worker side.
-
-/** What a chaos task gets (beside the map handle). */
-export interface ChaosTask {
-  role: 'chaos' | 'chaos-drainer' | 'chaos-sweeper';
-  handle: SharedMapHandle;
-  block: SharedArrayBuffer;
-  slots: number;
-  owned: number;
-  keys: number;
-  slot: number;
-  seed: number;
-  durationMs: number;
-  queue: DeleteQueueHandle;
-  stop: StopSwitch;
-  /**
-   * Held by the task's thread for as long as it lives: the runner's end gets
-   * 'close' when the thread is gone (terminated or exited), and only then
-   * recovers the thread's delete-queue records.
-   */
-  deathPort?: MessagePort;
-}
-
-/** Keeps each task's death port referenced for the thread's lifetime. */
-const heldPorts: MessagePort[] = [];
-
-/** Called by the worker at a task's start: hold the port, tell the runner which thread this is. */
-export function holdDeathPort(task: ChaosTask, threadId: number): void {
-  if (task.deathPort === undefined) return;
-  heldPorts.push(task.deathPort);
-  task.deathPort.postMessage(threadId);
-}
-
-export interface ChaosTaskResult {
-  slot: number;
-  ops: number;
-  losses: string[];
-}
-
-/** The part of SharedMap the chaos loop uses. */
-interface ChaosMap {
-  get(key: number): number | undefined;
-  set(key: number, value: number, options?: { ttlMs?: number }): unknown;
-  delete(key: number): boolean;
-  update(key: number, fn: (old: number | undefined) => number | undefined): number | undefined;
-  add(key: number, delta: number): number;
-}
-
-const LOSSES_KEPT = 10;
-
-/** Runs one chaos task on slot `task.slot` until the runner says stop. Resumes the slot's state first. */
-export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): ChaosTaskResult {
-  const b = new ChaosBlock(task.block, chaosLayout(task.slots, task.owned));
-  const i32 = b.i32;
-  const s = task.slot;
-  const w = (k: number): number => b.word(s, k);
-  const losses: string[] = [];
-  const loss = (text: string): void => {
-    Atomics.add(i32, w(S_LOSSES), 1);
-    if (losses.length < LOSSES_KEPT) losses.push(`slot ${s}: ${text}`);
-  };
-  const tasks = Atomics.add(i32, w(S_TASKS), 1);
-  Atomics.store(i32, w(S_THREAD), threadId + 1);
-  const rng = new Rng(task.seed, s * 100_003 + tasks);
-  const ownedBase = task.keys + s * task.owned;
-  const doomedBase = task.keys + task.slots * task.owned + s * CHAOS_DOOMED;
-  const oi = s * task.owned;
-
-  // The previous task of this slot was killed inside an op on an owned key:
-  // either outcome is right, nothing else.
-  if (Atomics.load(i32, w(S_STATE)) === 1) {
-    const i = i32[w(S_INDEX)]!;
-    const got = map.get(ownedBase + i);
-    const prev = i32[w(S_PREV_PRESENT)] === 1 ? b.inflight[s * 2]! : undefined;
-    const next = i32[w(S_NEXT_PRESENT)] === 1 ? b.inflight[s * 2 + 1]! : undefined;
-    if (got === next) Atomics.add(i32, w(S_TOOK), 1);
-    else if (got === prev) Atomics.add(i32, w(S_NOT_TOOK), 1);
-    else
-      loss(
-        `owned key ${ownedBase + i} after a kill inside its op: found ${got}, expected ${prev} (before) or ${next} (after)`,
-      );
-    b.present[oi + i] = got === undefined ? 0 : 1;
-    if (got !== undefined) b.expected[oi + i] = got;
-  }
-  // A counter add in flight was accounted for by the runner when it saw the kill.
-  Atomics.store(i32, w(S_STATE), 0);
-
-  const deadline = performance.now() + task.durationMs;
-  const queue = DeleteQueue.attach<number>(task.queue);
-  const stopAt = b.global(G_STOP);
-  let ops = 0;
-  let unflushed = 0;
-  let writes = tasks * 1_000_000;
-  const options = { ttlMs: 1 };
-  let pendingUpdate: number | undefined;
-  const updateFn = (): number | undefined => pendingUpdate;
-
-  while ((ops & 63) !== 0 || (Atomics.load(i32, stopAt) === 0 && performance.now() < deadline)) {
-    const r = rng.next();
-    if (r < 0.25) {
-      // An owned key: record, op, check, bookkeeping.
-      const i = rng.below(task.owned);
-      const key = ownedBase + i;
-      const hadIt = b.present[oi + i] === 1;
-      const prev = b.expected[oi + i]!;
-      const kind = rng.below(100);
-      let next: number | undefined;
-      if (kind < 40) next = ++writes;
-      else if (kind < 55) next = undefined;
-      else if (kind < 70) next = rng.next() < 0.2 ? undefined : ++writes;
-      else if (kind < 85) next = (hadIt ? prev : 0) + 1;
-      else next = hadIt ? prev : undefined; // get
-      b.inflight[s * 2] = prev;
-      b.inflight[s * 2 + 1] = next ?? 0;
-      i32[w(S_INDEX)] = i;
-      i32[w(S_PREV_PRESENT)] = hadIt ? 1 : 0;
-      i32[w(S_NEXT_PRESENT)] = next === undefined ? 0 : 1;
-      Atomics.store(i32, w(S_STATE), 1);
-      if (kind < 40) map.set(key, next!);
-      else if (kind < 55) {
-        const had = map.delete(key);
-        if (had !== hadIt) loss(`owned key ${key}: delete returned ${had}, expected ${hadIt}`);
-      } else if (kind < 70) {
-        pendingUpdate = next;
-        map.update(key, updateFn);
-      } else if (kind < 85) {
-        const got = map.add(key, 1);
-        if (got !== next) loss(`owned key ${key}: add returned ${got}, expected ${next}`);
-      } else {
-        const got = map.get(key);
-        if (got !== next) loss(`owned key ${key}: get returned ${got}, expected ${next}`);
-      }
-      b.present[oi + i] = next === undefined ? 0 : 1;
-      if (next !== undefined) b.expected[oi + i] = next;
-      Atomics.store(i32, w(S_STATE), 0);
-    } else if (r < 0.3) {
-      const c = rng.below(CHAOS_COUNTERS);
-      const delta = 1 + rng.below(3);
-      i32[w(S_INDEX)] = c;
-      i32[w(S_DELTA)] = delta;
-      Atomics.store(i32, w(S_STATE), 2);
-      map.add(c, delta);
-      b.sums[s * CHAOS_COUNTERS + c]! += delta;
-      Atomics.store(i32, w(S_STATE), 0);
-    } else if (r < 0.32) {
-      // A doomed key: set it, then hand its delete to the queue.
-      const i = i32[w(S_DOOMED_MADE)]!;
-      if (i < CHAOS_DOOMED) {
-        i32[w(S_DOOMED_MADE)] = i + 1;
-        map.set(doomedBase + i, ++writes);
-        b.doomed[s * CHAOS_DOOMED + i] = 1;
-        b.doomed[s * CHAOS_DOOMED + i] = 2;
-        b.doomed[s * CHAOS_DOOMED + i] = queue.enqueue(doomedBase + i) ? 3 : 1;
-      }
-    } else {
-      // The shared space (ids CHAOS_COUNTERS..keys-1): the default mix, a tenth of the sets with a short TTL.
-      const key = CHAOS_COUNTERS + rng.below(task.keys - CHAOS_COUNTERS);
-      const m = rng.below(100);
-      if (m < 70) map.get(key);
-      else if (m < 90) {
-        if (rng.below(10) === 0) {
-          options.ttlMs = 1 + rng.below(20);
-          map.set(key, ++writes, options);
-        } else map.set(key, ++writes);
-      } else if (m < 95) map.delete(key);
-      else {
-        pendingUpdate = ++writes;
-        map.update(key, updateFn);
-      }
-    }
-    ops++;
-    if (++unflushed === 16) {
-      Atomics.add(i32, w(S_OPS), unflushed);
-      unflushed = 0;
-    }
-  }
-  Atomics.add(i32, w(S_OPS), unflushed);
-  return { slot: s, ops, losses };
-}
-
-/** The drainer and sweeper tasks of a chaos run: mark the thread, then the usual loop. */
-export function markAuxThread(task: ChaosTask, threadId: number): void {
-  const b = new ChaosBlock(task.block, chaosLayout(task.slots, task.owned));
-  Atomics.store(b.i32, b.global(task.role === 'chaos-drainer' ? G_DRAINER_THREAD : G_SWEEPER_THREAD), threadId + 1);
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 // ---------------------------------------------------------------------------
@@ -347,6 +100,10 @@ export interface ChaosSummary {
   kills: { workers: number; drainer: number; sweeper: number; total: number };
   /** Map recoveries (conflict records of DEATH_KIND). */
   recoveries: number;
+  /** Repaired shards whose invariants the recovery checked before freeing their lock (each one checked; a broken one is a failure). */
+  shardsVerified: number;
+  /** Recovered shards by what recovery did ('rolled back', 'completed', 'kept removals', 'released'). */
+  recoveryActions: Record<string, number>;
   /** From a kill to the recovery record of its lock, ms. */
   recoveryLatencyMs: { count: number; p50: number; p99: number; max: number };
   queueRecoveries: { claimsOrphaned: number; consumerReleased: number; recordsFreed: number };
@@ -421,9 +178,27 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     queueRecoveries.recordsFreed += r.recordsFreed;
     if (r.consumerReleased) queueRecoveries.consumerReleased++;
   };
-  const watchable = map as unknown as { watch?: (target: unknown) => () => void };
-  const watched = o.noRecovery !== true && typeof watchable.watch === 'function';
-  const unwatch = watched ? watchable.watch!(pool) : undefined;
+  // Each recovery checks the invariants of every shard it repaired before freeing its lock
+  // (the rest of the map is in use: checkInvariants runs on the whole map at the end).
+  const failures: string[] = [];
+  let shardsVerified = 0;
+  const recoveryActions: Record<string, number> = {};
+  const watched = o.noRecovery !== true;
+  const unwatch = watched
+    ? map.watch(pool, {
+        verify: true,
+        onRecovery: (report) => {
+          for (const sh of report.shards) {
+            shardsVerified++;
+            recoveryActions[sh.action] = (recoveryActions[sh.action] ?? 0) + 1;
+            if (sh.invariants !== 'ok' && failures.length < 20)
+              failures.push(
+                `invariants after recovering thread ${report.thread} (shard ${sh.shard}, ${sh.op}, ${sh.action}): ${sh.invariants}`,
+              );
+          }
+        },
+      })
+    : undefined;
 
   const base: Omit<ChaosTask, 'role' | 'slot'> = {
     handle: map.handle,
@@ -436,7 +211,6 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     queue: queue.handle,
     stop,
   };
-  const failures: string[] = [];
   const taskLosses: string[] = [];
   const kills = { workers: 0, drainer: 0, sweeper: 0, total: 0 };
   const inFlight = { owned: 0, tookEffect: 0, notTaken: 0, counterAdds: 0 };
@@ -661,10 +435,8 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   const deaths = conflicts.filter((r) => (r.kind as string) === DEATH_KIND);
   const latencies: number[] = [];
   for (const r of deaths) {
-    const rec = r as unknown as { time?: number; otherThread?: number; deadThread?: number };
-    const dead = rec.deadThread ?? rec.otherThread;
-    const at = dead === undefined ? undefined : deathAt.get(dead);
-    if (at !== undefined && typeof rec.time === 'number') latencies.push(Math.max(0, rec.time - at));
+    const at = deathAt.get(r.other.thread);
+    if (at !== undefined) latencies.push(Math.max(0, r.time - at));
   }
   latencies.sort((a, b) => a - b);
   const byKind = countConflicts(conflicts);
@@ -693,6 +465,8 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     chaos: {
       kills,
       recoveries: deaths.length,
+      shardsVerified,
+      recoveryActions,
       recoveryLatencyMs: {
         count: latencies.length,
         p50: percentile(latencies, 0.5),
@@ -721,7 +495,11 @@ export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
     '',
     `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s`,
     `kills: ${c.kills.total} (${c.kills.workers} workers, ${c.kills.drainer} drainer, ${c.kills.sweeper} sweeper); map ${c.watched ? 'watched' : 'NOT watched (recovery off)'}`,
-    `recoveries: ${c.recoveries} shard lock(s) of dead threads released; latency from kill to release p50 ${ms(c.recoveryLatencyMs.p50)}, p99 ${ms(c.recoveryLatencyMs.p99)}, max ${ms(c.recoveryLatencyMs.max)} (${c.recoveryLatencyMs.count} measured)`,
+    `recoveries: ${c.recoveries} shard lock(s) of dead threads released, ${c.shardsVerified} checked against the invariants before release (${
+      Object.entries(c.recoveryActions)
+        .map(([a, n]) => `${n} ${a}`)
+        .join(', ') || 'none'
+    }); latency from kill to release p50 ${ms(c.recoveryLatencyMs.p50)}, p99 ${ms(c.recoveryLatencyMs.p99)}, max ${ms(c.recoveryLatencyMs.max)} (${c.recoveryLatencyMs.count} measured)`,
     `delete queue: ${c.queueRecoveries.claimsOrphaned} orphaned claim(s) skipped after recovery (${c.queue.orphansSkipped} skipped), ${c.queueRecoveries.consumerReleased} dead drainer(s) replaced; ${c.queue.enqueued} enqueued, ${c.queue.drained} drained`,
     `sweeper: ${c.sweeper.threads} thread(s), ${c.sweeper.sweeps} sweeps, ${c.sweeper.removed} expired entries removed`,
     `ops possibly in flight at death: ${c.inFlightAtDeath.owned + c.inFlightAtDeath.counterAdds} (${c.inFlightAtDeath.owned} on owned keys: ${c.inFlightAtDeath.tookEffect} took effect, ${c.inFlightAtDeath.notTaken} did not; ${c.inFlightAtDeath.counterAdds} counter adds, tolerated in the sums)`,

@@ -17,7 +17,7 @@ import {
   RecoveryError,
   onThreadDeath,
 } from '../../src/index.js';
-import type { SharedMapOptions } from '../../src/index.js';
+import type { RecoveryReport, SharedMapOptions } from '../../src/index.js';
 import { recoveryTestSwitch } from '../../src/shm/recover.js';
 import { canonEntries, controlWords, requireDist, spawn, thrown } from './support.js';
 import { testPath } from '../helpers/paths.js';
@@ -152,30 +152,21 @@ const cases: Case[] = [
     setup: (m) => (fill(m, range(0, 8)), [50]),
     action: 'rolled back',
   },
-  {
-    name: 'growth before copy',
+  // Growth, at each of its three points: a full shard of 4 slots grows on the next insert.
+  ...(
+    [
+      ['growth before copy', 'grow:before-copy', 'rolled back'],
+      ['growth after the copy, before publishing', 'grow:after-copy', 'rolled back'],
+      ['growth after publish', 'grow:after-publish', 'completed'],
+    ] as const
+  ).map(([name, point, action]) => ({
+    name,
     op: 'set',
-    point: 'grow:before-copy',
+    point,
     opts: { capacity: 4 },
     setup: () => range(0, 200),
-    action: 'rolled back',
-  },
-  {
-    name: 'growth after the copy, before publishing',
-    op: 'set',
-    point: 'grow:after-copy',
-    opts: { capacity: 4 },
-    setup: () => range(0, 200),
-    action: 'rolled back',
-  },
-  {
-    name: 'growth after publish',
-    op: 'set',
-    point: 'grow:after-publish',
-    opts: { capacity: 4 },
-    setup: () => range(0, 200),
-    action: 'completed',
-  },
+    action,
+  })),
 ];
 
 describe('a writer terminated inside its write is recovered', () => {
@@ -188,9 +179,10 @@ describe('a writer terminated inside its write is recovered', () => {
       const w = await parkWriter(map, c.op, c.point, keys);
       const waiter = startWaiter(map, 777);
       await w.worker.terminate();
-      const report = map.recover(w.threadId);
+      const report = map.recover(w.threadId, { verify: true });
       expect(report.thread).toBe(w.threadId);
       expect(report.shards).toHaveLength(1);
+      expect(report.shards[0]!.invariants).toBe('ok');
       expect(report.shards[0]!.action).toBe(c.action);
       expect(report.shards[0]!.op).toBe(c.op);
       checkInvariants(map);
@@ -272,6 +264,13 @@ describe('a writer terminated inside its write is recovered', () => {
     expect((e as RecoveryError).code).toBe('SHMAP_RECOVERY');
     expect(thrown(() => map.recover(-1))).toBeInstanceOf(RecoveryError);
     expect(thrown(() => map.recover(1.5))).toBeInstanceOf(RecoveryError);
+    expect((thrown(() => map.recover(123_456, 'x' as never)) as Error).message).toMatch(
+      /recover: options must be an object/,
+    );
+    expect((thrown(() => map.recover(123_456, { verify: 1 as never })) as Error).message).toMatch(/options\.verify/);
+    expect(
+      (thrown(() => map.watch({ threads: [], on() {}, off() {} }, { onRecovery: 5 as never })) as Error).message,
+    ).toMatch(/watch: options\.onRecovery must be a function/);
     expect(map.size).toBe(2);
     checkInvariants(map);
   });
@@ -328,7 +327,9 @@ describe('negative controls', () => {
     const w = await parkWriter(map, 'set', 'set:empty', [100]);
     await w.worker.terminate();
     recoveryTestSwitch.mode = 'skip-undo';
-    map.recover(w.threadId);
+    const report = map.recover(w.threadId, { verify: true });
+    // The check recovery makes before freeing the lock (verify) sees it too.
+    expect(report.shards[0]!.invariants).toMatch(/invariant failed/);
     expect(() => checkInvariants(map)).toThrow(/invariant failed/);
   });
 });
@@ -341,10 +342,13 @@ describe('watch: deaths recovered without a call', () => {
     const deaths: number[] = [];
     const unhook = onThreadDeath((id) => deaths.push(id));
     const w = await parkWriter(map, 'set', 'set:overwrite', [3]);
-    const unwatch = map.watch(w.worker);
+    const reports: RecoveryReport[] = [];
+    const unwatch = map.watch(w.worker, { verify: true, onRecovery: (r) => reports.push(r) });
     await w.worker.terminate();
     await waitFor(() => map.stats().recoveries === 1, 'the watch to recover');
     expect(deaths).toEqual([w.threadId]);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.shards).toMatchObject([{ action: 'rolled back', op: 'set', invariants: 'ok' }]);
     expect(canonEntries(map.snapshot())).toEqual(before);
     checkInvariants(map);
     unwatch();

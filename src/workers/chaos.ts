@@ -1,0 +1,38 @@
+/**
+ * The piscina task of `stress --scenario chaos` (src/stress/chaos.ts): a
+ * worker slot, the drainer or the sweeper, by `task.role`. Its own entry,
+ * importing only what a chaos thread runs, because the runner kills these
+ * threads all the time and each replacement loads this file anew: the
+ * fewer modules, the sooner it runs and the more kills a run gets. The
+ * general stress task (stress.ts) hands chaos tasks here too.
+ */
+import { threadId } from 'node:worker_threads';
+import { SharedMap } from '../shm/map.js';
+import {
+  holdDeathPort,
+  markAuxThread,
+  runChaosSlot,
+  type ChaosTask,
+  type ChaosTaskResult,
+} from '../stress/chaos-slot.js';
+import { drain, type DrainerResult } from './drainer.js';
+import { sweepUntilStopped, type SweeperResult } from './sweeper.js';
+
+export default function chaosTask(task: ChaosTask): ChaosTaskResult | DrainerResult | SweeperResult {
+  holdDeathPort(task, threadId);
+  const map = SharedMap.attach(task.handle);
+  if (task.role === 'chaos') return runChaosSlot(map as never, task, threadId);
+  markAuxThread(task, threadId);
+  if (task.role === 'chaos-sweeper') return sweepUntilStopped({ map: task.handle, stop: task.stop, intervalMs: 5 });
+  // A replacement drainer may start before its dead predecessor is recovered: it is refused
+  // (the consumer word still names the dead thread) until then, and tries again.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; ; tries++) {
+    try {
+      return drain({ queue: task.queue, map: task.handle, idleWaitMs: 20, finalWaitMs: 1_000 });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SHMAP_CONCURRENT_WRITE' || tries >= 5_000) throw err;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+}
