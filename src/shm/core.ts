@@ -74,6 +74,7 @@ import {
 } from './errors.js';
 import { checkTtl } from './options.js';
 import { WriteWindow, park } from './window.js';
+import { threadCounters, type ThreadCounters } from './metrics.js';
 import type { SetOptions, SharedMapHandle } from './types.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
@@ -152,6 +153,8 @@ export class MapCore {
   readonly undo0: number;
   /** @internal The lock and the odd-seq window (window.ts). */
   readonly win: WriteWindow;
+  /** @internal This handle's operation counters (metrics.ts); null when the map has no `metrics`. */
+  readonly counters: ThreadCounters | null;
   /** @internal The value read by the last `readSlot` (valid when it returned >= 0). */
   raw: unknown = undefined;
   /** @internal */ lastRaw: unknown = undefined;
@@ -200,6 +203,7 @@ export class MapCore {
       this.keyOffW,
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
     );
+    this.counters = threadCounters(v, this.kc, this.shardMask, this.thread);
   }
 
   /**

@@ -3,13 +3,13 @@
  * writes the buffer through the names and helpers defined here.
  *
  * ```
- *  byte 0                      HEADER_BYTES
- *  +---------------------------+--------------------------------+-----------------+-------------------------+
- *  | header (64 x i32)         | shard descriptors              | conflict log    | log     | regions ...              |
- *  | magic, version, types,    | SHARD_BYTES (128) per shard:   | LOG_RECORD_BYTES| tally   | one per shard, appended  |
- *  | seed, allocator, log ptrs | lock, seq, region, cap, counts | per record      | (64 B)  | as shards grow; freed    |
- *  +---------------------------+--------------------------------+-----------------+---------+ ones are reused          |
- *                                                                                            +-------------------------+
+ *  byte 0        HEADER_BYTES
+ *  +-------------+----------------------+---------------+--------+-------------------+--------------------------+
+ *  | header      | shard descriptors    | conflict log  | log    | metrics area      | regions ...              |
+ *  | (80 x i32)  | SHARD_BYTES (128)    | LOG_RECORD_   | tally  | (`metrics` only): | one per shard, appended  |
+ *  | magic, ...  | per shard: lock, seq,| BYTES per     | (64 B) | counter blocks,   | as shards grow; freed    |
+ *  |             | region, cap, counts  | record        |        | hot-key sketch    | ones are reused          |
+ *  +-------------+----------------------+---------------+--------+-------------------+--------------------------+
  * ```
  *
  * Units in names: `...Bytes` is a byte count or byte offset, `...I32` an
@@ -22,15 +22,15 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
 
 // ---------------------------------------------------------------------------
-// Header: 64 i32 words at byte 0. Written once by `create` unless noted.
+// Header: 80 i32 words at byte 0. Written once by `create` unless noted.
 
-export const HEADER_WORDS = 64;
+export const HEADER_WORDS = 80;
 export const HEADER_BYTES = HEADER_WORDS * 4;
 
 export const H_MAGIC = 0;
@@ -86,6 +86,16 @@ export const H_LOCK_TIMEOUT_F64_WORD = 30;
 /** Free-list heads, one per size class (FREE_CLASSES of them): byte offset of the first free region, 0 = none. Written under the allocator lock. */
 export const H_FREE_HEADS = 32;
 export const FREE_CLASSES = 32;
+/**
+ * Operation counters (`metrics` at create; metrics.ts): byte offset of the
+ * metrics area (0 = the map has none), its counter blocks (the last one is
+ * the shared overflow block), one operation in how many each thread samples
+ * for the hot-key sketch (on average), and the sketch's entries.
+ */
+export const H_METRICS_OFF = 64;
+export const H_METRICS_BLOCKS = 65;
+export const H_SAMPLE_EVERY = 66;
+export const H_HOT_ENTRIES = 67;
 
 /** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
 export const TYPE_INT32 = 1;
@@ -352,6 +362,86 @@ export const T_BY_KIND = 1;
 export const T_KINDS = 8;
 
 // ---------------------------------------------------------------------------
+// Metrics area (maps created with `metrics`; metrics.ts reads and writes it),
+// after the log tally and before the regions:
+//
+//   +-----------------+-----------------+-----+------------------+--------------+-------------------+
+//   | block 0         | block 1         | ... | overflow block   | sketch head  | shard samples,    |
+//   | owner, counters | owner, counters |     | (shared, Atomics)| lock, total  | sketch entries    |
+//   +-----------------+-----------------+-----+------------------+--------------+-------------------+
+//
+// A counter block is BLOCK_BYTES (two cache lines, so no two threads' counters
+// share a line, nor an adjacent-line prefetch pair). Its word 0 is the owner;
+// its float64 words 1.. are counters (C_* in metrics.ts).
+
+export const BLOCK_BYTES = 256;
+export const BLOCK_WORDS = BLOCK_BYTES / 4;
+/** Float64 counters per block (word pair 0 holds the owner). */
+export const BLOCK_COUNTERS = BLOCK_BYTES / 8;
+/**
+ * Owner word of a block: 0 = free, else the owning thread's threadId + 1.
+ * Taken with Atomics.compareExchange(0 -> me) by a thread's first handle on
+ * the map; given back (Atomics.compareExchange(me -> 0)) when the thread
+ * ends normally or is recovered after its death. Counts stay: the next owner
+ * adds to them, so a dead thread's operations stay in the totals.
+ */
+export const B_OWNER = 0;
+/**
+ * Sketch head, SKETCH_HEAD_BYTES right after the blocks. S_LOCK: 0 = free,
+ * else the sampling thread's threadId + 1 (Atomics.compareExchange; a
+ * sampler that finds it taken drops its sample, nobody waits). S_TOTAL_F64_WORD:
+ * samples taken, a float64 (plain stores under S_LOCK).
+ */
+export const SKETCH_HEAD_BYTES = 64;
+export const S_LOCK = 0;
+export const S_TOTAL_F64_WORD = 2;
+/**
+ * After the head: one float64 per shard (samples of operations on that
+ * shard, plain stores under S_LOCK), then the sketch's entries, each
+ * `hotEntryWords(keyWords)`: count and overestimate (float64s, words 0-1 and
+ * 2-3), the key's hash (word 4), used flag (word 5), then the key as a slot
+ * holds it. Written under S_LOCK with plain stores.
+ */
+export const E_COUNT_F64_WORD = 0;
+export const E_ERROR_F64_WORD = 2;
+export const E_HASH = 4;
+export const E_USED = 5;
+export const E_KEY = 6;
+
+/** Words of one sketch entry for a key field `keyWords` wide (even, so the float64s stay aligned). */
+export function hotEntryWords(keyWords: number): number {
+  return alignUp(E_KEY + keyWords, 2);
+}
+
+/** Bytes of the metrics area: `blocks` counter blocks, the sketch head, `shards` sample counts and `entries` sketch entries. */
+export function metricsBytes(blocks: number, shards: number, entries: number, keyWords: number): number {
+  return alignUp(
+    blocks * BLOCK_BYTES + SKETCH_HEAD_BYTES + shards * 8 + entries * hotEntryWords(keyWords) * 4,
+    REGION_ALIGN_BYTES,
+  );
+}
+
+/** Word index of counter block `b` of the metrics area at byte `metricsOff`. */
+export function blockI32(metricsOff: number, b: number): number {
+  return (metricsOff >> 2) + b * BLOCK_WORDS;
+}
+
+/** Word index of the sketch head of a metrics area at byte `metricsOff` with `blocks` blocks. */
+export function sketchI32(metricsOff: number, blocks: number): number {
+  return (metricsOff >> 2) + blocks * BLOCK_WORDS;
+}
+
+/** Word index of shard 0's sample count (a float64: two words per shard), given the sketch head's word index. */
+export function shardSamplesI32(sketch: number): number {
+  return sketch + SKETCH_HEAD_BYTES / 4;
+}
+
+/** Word index of sketch entry `e`, given the sketch head's word index, the shard count and the key width. */
+export function hotEntryI32(sketch: number, shards: number, keyWords: number, e: number): number {
+  return shardSamplesI32(sketch) + shards * 2 + e * hotEntryWords(keyWords);
+}
+
+// ---------------------------------------------------------------------------
 // Whole-buffer arithmetic.
 
 /** Byte offset of the shard descriptors (right after the header). */
@@ -364,9 +454,14 @@ export function logOffBytes(shards: number): number {
   return HEADER_BYTES + shards * SHARD_BYTES;
 }
 
-/** Byte offset where regions start (after the log's records and its tally). */
-export function regionsOffBytes(shards: number, logRecords: number): number {
+/** Byte offset of the metrics area (when the map has one): after the log's records and its tally. */
+export function metricsOffBytes(shards: number, logRecords: number): number {
   return alignUp(logOffBytes(shards) + logRecords * LOG_RECORD_BYTES + LOG_TALLY_BYTES, REGION_ALIGN_BYTES);
+}
+
+/** Byte offset where regions start (after the log's records, its tally, and the metrics area of `metricsAreaBytes`, 0 without metrics). */
+export function regionsOffBytes(shards: number, logRecords: number, metricsAreaBytes = 0): number {
+  return metricsOffBytes(shards, logRecords) + metricsAreaBytes;
 }
 
 /** Word index of the log tally of a log whose record 0 is at byte `logOff` and which holds `logRecords` records. */

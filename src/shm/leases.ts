@@ -11,6 +11,7 @@ import { describe } from './codec.js';
 import { OP } from './conflict-log.js';
 import { InvalidOptionError, LeaseError } from './errors.js';
 import { busy, type MapCore } from './core.js';
+import { C_ACQUIRE, C_EXPIRED, C_EXPIRY_SWEEPS, C_RELEASE, C_RETIRE } from './metrics.js';
 import type { RetireResult } from './types.js';
 
 /**
@@ -23,6 +24,7 @@ export function acquire(map: MapCore, key: unknown): unknown {
   if (busy.length !== 0) map.checkNotBusy();
   map.needLeases('acquire');
   const h = map.kc.prepare(key);
+  if (map.counters !== null) map.counters.count(C_ACQUIRE, h);
   const d = descI32(map.shard0, h & map.shardMask);
   map.win.lock(d, OP.get);
   const at = map.t.find(d, h);
@@ -53,6 +55,7 @@ export function release(map: MapCore, key: unknown): boolean {
   if (busy.length !== 0) map.checkNotBusy();
   map.needLeases('release');
   const h = map.kc.prepare(key);
+  if (map.counters !== null) map.counters.count(C_RELEASE, h);
   const d = descI32(map.shard0, h & map.shardMask);
   map.win.lock(d, OP.delete);
   const at = map.t.find(d, h);
@@ -82,6 +85,7 @@ export function retire(map: MapCore, key: unknown): RetireResult {
   if (busy.length !== 0) map.checkNotBusy();
   map.needLeases('retire');
   const h = map.kc.prepare(key);
+  if (map.counters !== null) map.counters.count(C_RETIRE, h);
   const d = descI32(map.shard0, h & map.shardMask);
   map.win.lock(d, OP.delete);
   const at = map.t.find(d, h);
@@ -150,5 +154,6 @@ export function sweepExpired(map: MapCore, now: number): number {
     if (writing) map.win.end(d, OP.sweep, -1);
     map.win.unlock(d);
   }
+  if (map.counters !== null) map.counters.tally(C_EXPIRY_SWEEPS, C_EXPIRED, removed);
   return removed;
 }

@@ -153,6 +153,7 @@ import { MapCore, busy } from './core.js';
 import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
 import { mapStats } from './stats.js';
+import * as M from './metrics.js';
 import {
   checkRecoverOptions,
   recoverThread,
@@ -165,9 +166,11 @@ import type { Worker } from 'node:worker_threads';
 import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
 import type {
   ConflictRecord,
+  HotKey,
   RetireResult,
   SetOptions,
   SharedMapHandle,
+  SharedMapMetrics,
   SharedMapOptions,
   SharedMapStats,
 } from './types.js';
@@ -208,10 +211,13 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       const at = this.t.find(d, h);
       const raw = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
+        if (this.counters !== null) this.counters.count(at < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
         return (raw === undefined || !this.vc.needsFinish ? raw : this.vc.finish(raw)) as V;
       }
     }
-    if (this.readSlot(d, h, OP.get) < 0) return undefined;
+    const found = this.readSlot(d, h, OP.get);
+    if (this.counters !== null) this.counters.count(found < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
+    if (found < 0) return undefined;
     return (this.vc.needsFinish ? this.vc.finish(this.raw) : this.raw) as V;
   }
 
@@ -219,7 +225,9 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     if (busy.length !== 0) this.checkNotBusy();
     const h = this.kc.prepare(key);
     const d = descI32(this.shard0, h & this.shardMask);
-    return this.readSlot(d, h, OP.has) >= 0;
+    const found = this.readSlot(d, h, OP.has);
+    if (this.counters !== null) this.counters.count(found < 0 ? M.C_HAS_MISS : M.C_HAS_HIT, h);
+    return found >= 0;
   }
 
   /**
@@ -254,6 +262,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     if (at >= 0 && this.meta && !this.visible(at)) this.checkReplaceable(d, at);
     this.writePrepared(d, h, at, OP.set);
     this.win.unlock(d);
+    if (this.counters !== null) this.counters.count(at < 0 ? M.C_SET_INSERT : M.C_SET_OVERWRITE, h);
     return this;
   }
 
@@ -263,6 +272,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const d = descI32(this.shard0, h & this.shardMask);
     this.win.lock(d, OP.delete);
     const at = this.t.find(d, h);
+    if (this.counters !== null) this.counters.count(at < 0 ? M.C_DELETE_MISS : M.C_DELETE_HIT, h);
     if (at < 0) {
       this.win.unlock(d);
       return false;
@@ -275,6 +285,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
 
   clear(): void {
     if (busy.length !== 0) this.checkNotBusy();
+    if (this.counters !== null) this.counters.add(M.C_CLEAR, 1);
     const i32 = this.i32;
     for (let s = 0; s < this.shards; s++) {
       const d = descI32(this.shard0, s);
@@ -307,6 +318,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     this.vc.prepare(value);
     const d = descI32(this.shard0, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
+    if (this.counters !== null) this.counters.count(M.C_PUT_IF_ABSENT, h);
     this.win.lock(d, OP.putIfAbsent);
     const at = this.t.findForWrite(d, h);
     if (at >= 0 && this.meta && !this.visible(at)) {
@@ -333,6 +345,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     this.vc.prepare(next);
     const d = descI32(this.shard0, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
+    if (this.counters !== null) this.counters.count(M.C_COMPARE_AND_SET, h);
     this.win.lock(d, OP.compareAndSet);
     const at = this.t.findForWrite(d, h);
     const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
@@ -361,6 +374,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const h = this.kc.prepareWrite(key);
     const d = descI32(this.shard0, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
+    if (this.counters !== null) this.counters.count(M.C_UPDATE, h);
     this.win.lock(d, OP.update);
     let next: V | undefined;
     const at = this.t.findForWrite(d, h);
@@ -403,6 +417,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const h = this.kc.prepareWrite(key);
     const d = descI32(this.shard0, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
+    if (this.counters !== null) this.counters.count(M.C_ADD, h);
     this.win.lock(d, OP.add);
     const at = this.t.findForWrite(d, h);
     const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
@@ -463,6 +478,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
         this.win.unlock(d);
       }
     }
+    if (this.counters !== null) this.counters.tally(M.C_SWEEPS, M.C_SWEPT, deleted);
     return deleted;
   }
 
@@ -583,7 +599,9 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    */
   recover(threadId: number, options?: RecoverOptions): RecoveryReport {
     if (busy.length !== 0) this.checkNotBusy();
-    return recoverThread(this, threadId, options);
+    const report = recoverThread(this, threadId, options);
+    if (this.counters !== null) M.releaseThread(this.v, threadId);
+    return report;
   }
 
   /**
@@ -612,6 +630,23 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       }
       runDeathHooks(threadId);
     });
+  }
+
+  /**
+   * Every thread's operations on this map, summed when read (metrics.ts);
+   * needs `metrics` at create (else InvalidOptionError).
+   */
+  metrics(): SharedMapMetrics {
+    return M.readMetrics(this.v, this.shard0, this.shards);
+  }
+
+  /**
+   * The `k` keys sampled most often, hottest first, each with its estimated
+   * share of the sampled operations (an overestimate by at most `error`)
+   * and its shard (metrics.ts); needs `metrics` at create.
+   */
+  hotKeys(k: number): HotKey[] {
+    return M.hotKeys(this.v, this.kc, this.shardMask, k, this.thread + 1);
   }
 
   /** Shards, capacity, bytes, probe lengths, lock waits, read retries and conflict counts (stats.ts). */

@@ -22,6 +22,10 @@ import {
   H_EXPIRY_OFF,
   H_FLAGS,
   H_FREE_HEADS,
+  H_HOT_ENTRIES,
+  H_METRICS_BLOCKS,
+  H_METRICS_OFF,
+  H_SAMPLE_EVERY,
   H_LOCK_TIMEOUT_F64_WORD,
   H_UNDO_OFF,
   H_KEY_N,
@@ -47,7 +51,10 @@ import {
   MAGIC,
   MAX_BUFFER_BYTES,
   REGION_ALIGN_BYTES,
+  fieldBytes,
   logOffBytes,
+  metricsBytes,
+  metricsOffBytes,
   regionBytes,
   regionsOffBytes,
   shardI32,
@@ -56,6 +63,7 @@ import {
 import { describe, parseType, typeName } from './codec.js';
 import { MIN_SHARD_SLOTS, slotsFor, slotsForCapacity } from './shard.js';
 import { InvalidHandleError, InvalidOptionError } from './errors.js';
+import { checkMetricsOption, metricsProblem } from './metrics.js';
 import type { SharedMapHandle, SharedMapOptions } from './types.js';
 
 /**
@@ -104,6 +112,7 @@ const CREATE_OPTIONS: readonly string[] = [
   'defaultTtlMs',
   'leases',
   'lockTimeoutMs',
+  'metrics',
 ];
 /** Every option `set(k, v, options)` knows. */
 const SET_OPTIONS: readonly string[] = ['ttlMs'];
@@ -218,8 +227,11 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
       );
     lockTimeoutMs = t;
   }
+  const metrics = checkMetricsOption(options.metrics);
   const slot = slotLayout(key.code, key.n, value.code, value.n, ttl, leases);
-  const regionsOff = regionsOffBytes(shards, logRecords);
+  const metricsArea =
+    metrics === null ? 0 : metricsBytes(metrics.blocks, shards, metrics.hotEntries, fieldBytes(key.code, key.n) >> 2);
+  const regionsOff = regionsOffBytes(shards, logRecords, metricsArea);
   // Per shard: room for its share of `capacity` plus 5% for uneven hashing.
   const shardSlots = slotsForCapacity(Math.ceil((capacity / shards) * 1.05) + 1);
   const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
@@ -289,6 +301,12 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   }
   i32[H_UNDO_OFF] = undoOff;
   f64[H_LOCK_TIMEOUT_F64_WORD >> 1] = lockTimeoutMs;
+  if (metrics !== null) {
+    i32[H_METRICS_OFF] = metricsOffBytes(shards, logRecords);
+    i32[H_METRICS_BLOCKS] = metrics.blocks;
+    i32[H_SAMPLE_EVERY] = metrics.sampleEvery;
+    i32[H_HOT_ENTRIES] = metrics.hotEntries;
+  }
   i32[H_ALLOC_TOP] = initialBytes;
   return sab;
 }
@@ -365,7 +383,6 @@ function headerProblem(sab: SharedArrayBuffer): string | undefined {
   if (!(logCap >= 1 && logCap <= 1 << 16)) return `its conflict log holds ${logCap} records (1 to 65536)`;
   if (word(H_LOG_OFF) !== logOffBytes(shards))
     return `its conflict log is at ${word(H_LOG_OFF)}, not ${logOffBytes(shards)}`;
-  const regionsOff = regionsOffBytes(shards, logCap);
   const slot = slotLayout(
     types[0]!.code,
     types[0]!.n,
@@ -374,6 +391,9 @@ function headerProblem(sab: SharedArrayBuffer): string | undefined {
     (flags & FLAG_TTL) !== 0,
     (flags & FLAG_LEASES) !== 0,
   );
+  const metrics = metricsProblem(word, shards, logCap, fieldBytes(types[0]!.code, types[0]!.n) >> 2);
+  if (typeof metrics === 'string') return metrics;
+  const regionsOff = regionsOffBytes(shards, logCap, metrics);
   for (const [i, what, want] of [
     [H_SLOT_BYTES, 'slot size', slot.slotBytes],
     [H_KEY_OFF, 'key offset', slot.keyOffBytes],

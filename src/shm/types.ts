@@ -48,6 +48,69 @@ export interface SharedMapOptions {
    * the length of an `update` function or a shard's `sweep` predicates.
    */
   lockTimeoutMs?: number;
+  /**
+   * Count every thread's operations (`map.metrics()`) and sample them for
+   * the hot-key sketch (`map.hotKeys(k)`). `true` takes the defaults. Off by
+   * default: a map without it pays nothing on its operations.
+   */
+  metrics?: boolean | MetricsOptions;
+}
+
+/** The `metrics` create option as an object. */
+export interface MetricsOptions {
+  /**
+   * Threads that count in a block of their own, with plain stores (default
+   * 64, at most 1024). More threads than that count in one shared overflow
+   * block with `Atomics.add`: still exact, slower. A block is given back
+   * when its thread ends normally or `map.recover` runs for it.
+   */
+  threads?: number;
+  /** Each thread samples one operation in this many, on average, for the hot-key sketch (default 256). */
+  sampleEvery?: number;
+  /** Keys the hot-key sketch tracks (default 64, at most 1024): `hotKeys(k)` is reliable for k well below it. */
+  hotKeys?: number;
+}
+
+/**
+ * `map.metrics()`: every thread's operations since the map was made (threads
+ * that died or exited included), summed when read. Each figure is exact once
+ * the threads that made the operations have gone quiet; while they run, each
+ * thread's counts are read as they were a moment ago.
+ */
+export interface SharedMapMetrics {
+  gets: { hit: number; miss: number };
+  has: { hit: number; miss: number };
+  sets: { insert: number; overwrite: number };
+  deletes: { hit: number; miss: number };
+  /** Calls of each atomic operation (run under the shard lock). */
+  atomic: { putIfAbsent: number; compareAndSet: number; update: number; add: number };
+  clears: number;
+  /** `sweep` calls, and the entries they removed or retired. */
+  sweeps: number;
+  swept: number;
+  /** `sweepExpired` calls, and the expired entries they reclaimed. */
+  expirySweeps: number;
+  expired: number;
+  leases: { acquire: number; release: number; retire: number };
+  /** Times a writer found its shard's lock taken (as in `stats()`). */
+  lockWaits: number;
+  /** Times a reader saw its shard change under it and read again (as in `stats()`). */
+  readRetries: number;
+  /** Operations sampled for the hot-key sketch, and per shard (an estimate of each shard's share of the operations). */
+  samples: number;
+  shardSamples: number[];
+  /** Counter blocks in use by live threads (of `threads`), and whether any thread counts in the shared overflow block. */
+  blocksInUse: number;
+  overflowUsed: boolean;
+}
+
+/** One entry of `map.hotKeys(k)`. */
+export interface HotKey {
+  key: unknown;
+  /** Estimated share of the sampled operations on this key (0..1); an overestimate by at most `error`. */
+  share: number;
+  error: number;
+  shard: number;
 }
 
 /** Options of `map.set`. */

@@ -23,7 +23,10 @@ describe('SharedMap.create options', () => {
     [{ capcity: 100 }, /^options\.capcity is not an option \(did you mean capacity\?\)$/],
     [{ key: 'int32', maxCapcity: 10 }, /^options\.maxCapcity is not an option \(did you mean maxCapacity\?\)$/],
     [{ ttlMs: 5 }, /^options\.ttlMs is not an option \(did you mean ttl\?\)$/],
-    [{ size: 5 }, /^options\.size is not an option \(known: key, value, capacity, .*, leases, lockTimeoutMs\)$/],
+    [
+      { size: 5 },
+      /^options\.size is not an option \(known: key, value, capacity, .*, leases, lockTimeoutMs, metrics\)$/,
+    ],
   ])('an unknown key %j is refused, naming it', (options, message) => {
     expect(createError(options).message).toMatch(message);
   });
