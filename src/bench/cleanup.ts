@@ -31,7 +31,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseBenchFlags } from './args.js';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
@@ -299,18 +299,8 @@ export function formatTable(rows: StrategyResult[]): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { quick?: boolean; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`shmap bench cleanup: ${(err as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
+  const values = parseBenchFlags('bench cleanup', argv, { only: false });
+  if (values === undefined) return 2;
   if (values.help) {
     process.stdout.write(help() + '\n');
     return 0;

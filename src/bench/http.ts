@@ -9,11 +9,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import { spawnServe } from '../serve/child.js';
 import { reusePortAvailable } from '../serve/options.js';
 import type { StopSummary } from '../serve/server.js';
 import { installHint, installed } from '../optional.js';
+import { parseBenchFlags } from './args.js';
 import { fileStamp, gitCommit } from './results.js';
 import type { RedisServer } from './redis.js';
 import { missingPackage } from './systems.js';
@@ -48,7 +48,11 @@ export function variants(threads: number): Variant[] {
 }
 
 export interface HttpBenchConfig {
+  /** Load of one round of one row, s. */
   durationS: number;
+  /** Rounds: every row runs once per round, rows alternating (odd rounds in reverse order), so drift in the
+   * machine's load hits every row alike; a row's figures are merged over its rounds (mergeRounds). */
+  rounds: number;
   connections: number;
   threads: number;
   staleMs: number;
@@ -61,7 +65,8 @@ export interface HttpBenchConfig {
 }
 
 export const FULL: HttpBenchConfig = {
-  durationS: 10,
+  durationS: 4,
+  rounds: 3,
   connections: 32,
   threads: availableParallelism(),
   staleMs: 2_000,
@@ -70,12 +75,21 @@ export const FULL: HttpBenchConfig = {
   window: 20_000,
   seed: 7,
 };
-export const QUICK: HttpBenchConfig = { ...FULL, durationS: 2.5, connections: 16, staleMs: 1_000, rangeEvery: 100 };
+export const QUICK: HttpBenchConfig = {
+  ...FULL,
+  durationS: 1,
+  rounds: 2,
+  connections: 16,
+  staleMs: 1_000,
+  rangeEvery: 100,
+};
 
 export interface HttpRow {
   name: string;
   mode: string;
   safe: boolean;
+  /** req/s of each round (the row's req/s is their mean; their spread says how steady the machine was). */
+  roundsReqPerSec?: number[];
   load?: LoadResult;
   server?: {
     cleaned: number;
@@ -153,6 +167,75 @@ export async function runVariant(v: Variant, c: HttpBenchConfig, redisUrl?: stri
   };
 }
 
+/** The middle of `values` (the mean of the middle two for an even count). */
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/**
+ * One row from its rounds (each a fresh server under the same load): counts,
+ * cleaned sessions and GC figures add up, req/s is the mean, p50 / p99 /
+ * p99.9 the median over rounds, max and peak RSS the largest. A round that
+ * failed makes the row fail.
+ */
+export function mergeRounds(rounds: HttpRow[]): HttpRow {
+  const first = rounds[0]!;
+  const failed = rounds.findIndex((r) => r.load === undefined || r.server === undefined || r.error !== undefined);
+  if (failed >= 0)
+    return { ...first, error: `round ${failed + 1}: ${rounds[failed]!.error ?? rounds[failed]!.skipped ?? '?'}` };
+  const loads = rounds.map((r) => r.load!);
+  const servers = rounds.map((r) => r.server!);
+  const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
+  const statuses: Record<string, number> = {};
+  for (const l of loads) for (const [code, n] of Object.entries(l.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const reqs = loads.map((l) => l.reqPerSec);
+  return {
+    name: first.name,
+    mode: first.mode,
+    safe: first.safe,
+    roundsReqPerSec: reqs,
+    load: {
+      requests: sum(loads, (l) => l.requests),
+      reqPerSec: sum(reqs, (v) => v) / reqs.length,
+      p50: median(loads.map((l) => l.p50)),
+      p99: median(loads.map((l) => l.p99)),
+      p999: median(loads.map((l) => l.p999)),
+      max: Math.max(...loads.map((l) => l.max)),
+      non2xx: sum(loads, (l) => l.non2xx),
+      errors: sum(loads, (l) => l.errors),
+      timeouts: sum(loads, (l) => l.timeouts),
+      statuses,
+      lost: sum(loads, (l) => l.lost),
+      wrong: sum(loads, (l) => l.wrong),
+      verified: sum(loads, (l) => l.verified),
+      unknown: sum(loads, (l) => l.unknown),
+      examples: loads.flatMap((l) => l.examples).slice(0, 5),
+    },
+    server: {
+      cleaned: sum(servers, (s) => s.cleaned),
+      cleanedPerSec: sum(servers, (s) => s.cleanedPerSec) / servers.length,
+      conflicts: sum(servers, (s) => s.conflicts),
+      iterationErrors: sum(servers, (s) => s.iterationErrors),
+      gcCount: sum(servers, (s) => s.gcCount),
+      gcMs: sum(servers, (s) => s.gcMs),
+      gcMaxMs: Math.max(...servers.map((s) => s.gcMaxMs)),
+      maxRssBytes: Math.max(...servers.map((s) => s.maxRssBytes)),
+      exitCode: servers.find((s) => s.exitCode !== 0)?.exitCode ?? 0,
+      forced: sum(servers, (s) => s.forced),
+    },
+  };
+}
+
+/** Half the range of the rounds' req/s over their mean, in percent ('' for one round). */
+function spread(r: HttpRow): string {
+  const v = r.roundsReqPerSec ?? [];
+  if (v.length < 2) return '';
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  return `±${mean > 0 ? (((Math.max(...v) - Math.min(...v)) / 2 / mean) * 100).toFixed(0) : '0'}%`;
+}
+
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const count = (v: number) => Math.round(v).toLocaleString('en-US');
 const rate = (v: number) => (v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : v.toFixed(0));
@@ -162,6 +245,7 @@ export function formatHttpTable(rows: HttpRow[]): string {
     'strategy',
     'mode',
     'req/s',
+    'rounds',
     'p50 ms',
     'p99',
     'p99.9',
@@ -191,6 +275,7 @@ export function formatHttpTable(rows: HttpRow[]): string {
       r.name,
       r.mode,
       rate(l.reqPerSec),
+      spread(r),
       ms(l.p50),
       ms(l.p99),
       ms(l.p999),
@@ -235,13 +320,14 @@ function help(): string {
     'are the hottest; half the PUTs create a new session), then every session acknowledged and',
     'neither deleted nor stale since is read back. Peers under the same load: a private Map per',
     'thread (not shared), Redis on loopback (needs redis-server), and dispatch mode where reusePort',
-    'exists. One table: req/s, latency, non-2xx, errors, timeouts, sessions lost, wrong answers,',
+    'exists. Rows alternate in rounds (each row once per round). One table: req/s, latency, non-2xx, errors, timeouts, sessions lost, wrong answers,',
     "cleaned/s, conflicts, GC pauses in the server's threads, peak RSS.",
     "Needs the 'autocannon' package (npm install autocannon); the redis row also needs the 'redis' package",
     'and redis-server, and is skipped with one line saying what to install without them.',
     '',
     'options:',
-    `  --quick      ${QUICK.durationS} s per row, ${QUICK.connections} connections (under a minute); full: ${FULL.durationS} s, ${FULL.connections} connections`,
+    `  --quick      ${QUICK.rounds} rounds of ${QUICK.durationS} s per row, ${QUICK.connections} connections (under a minute);`,
+    `               full: ${FULL.rounds} rounds of ${FULL.durationS} s, ${FULL.connections} connections`,
     '  --json       print the results as JSON instead of the table',
     '  --only a,b   run only the rows whose names start with these (e.g. --only sweep,redis)',
     '  --help       this text',
@@ -252,24 +338,9 @@ function help(): string {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values: { quick?: boolean; json?: boolean; only?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: 'boolean' },
-        json: { type: 'boolean' },
-        only: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`shmap bench http: ${(err as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
-  if (values.help === true) {
+  const values = parseBenchFlags('bench http', argv);
+  if (values === undefined) return 2;
+  if (values.help) {
     process.stdout.write(help() + '\n');
     return 0;
   }
@@ -277,7 +348,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`shmap ${installHint('bench http', 'autocannon')}\n`);
     return 2;
   }
-  const c = values.quick === true ? QUICK : FULL;
+  const c = values.quick ? QUICK : FULL;
   let list = variants(c.threads);
   if (values.only !== undefined) {
     const names = values.only.split(',').map((s) => s.trim());
@@ -290,54 +361,71 @@ export async function run(argv: string[]): Promise<number> {
 
   const started = new Date();
   const loadBefore = loadavg()[0]!;
-  const rows: HttpRow[] = [];
   // The redis row needs the 'redis' package (an optional peer dependency, loaded only when it is
   // installed) and a redis-server to start; without either it is skipped with one line saying why.
   const noRedis = list.some((v) => v.needsRedis === true)
     ? (missingPackage('redis') ?? (await import('./redis.js')).redisUnavailable())
     : undefined;
   let redis: RedisServer | undefined;
+  // Every row once per round; odd rounds run the rows in reverse, so a load that drifts over the run
+  // (other processes starting or ending) meets every row alike.
+  const rounds: HttpRow[][] = list.map(() => []);
+  const loadPerRound: number[] = [];
   try {
-    for (const [i, v] of list.entries()) {
-      const tag = `[${i + 1}/${list.length}] ${v.name}`;
-      if (v.needsRedis === true && noRedis !== undefined) {
-        rows.push({ name: v.name, mode: '-', safe: v.safe, skipped: noRedis });
-        process.stderr.write(`${tag}: skipped: ${noRedis}\n`);
-        continue;
-      }
-      try {
-        if (v.needsRedis === true) redis ??= await (await import('./redis.js')).RedisServer.start();
-        const row = await runVariant(v, c, redis?.url);
-        rows.push(row);
-        const l = row.load!;
-        process.stderr.write(
-          `${tag}: ${rate(l.reqPerSec)} req/s, p99 ${ms(l.p99)} ms, lost ${l.lost}, wrong ${l.wrong}, cleaned/s ${rate(row.server?.cleanedPerSec ?? 0)}\n`,
-        );
-      } catch (err) {
-        const message = (err as Error).message.split('\n')[0]!;
-        rows.push({ name: v.name, mode: '-', safe: v.safe, error: message });
-        process.stderr.write(`${tag}: ERROR ${message}\n`);
+    for (let round = 0; round < c.rounds; round++) {
+      loadPerRound.push(loadavg()[0]!);
+      const order = list.map((_, i) => (round % 2 === 0 ? i : list.length - 1 - i));
+      for (const i of order) {
+        const v = list[i]!;
+        const tag = `[round ${round + 1}/${c.rounds}, ${i + 1}/${list.length}] ${v.name}`;
+        if (v.needsRedis === true && noRedis !== undefined) {
+          if (round === 0) process.stderr.write(`${tag}: skipped: ${noRedis}\n`);
+          continue;
+        }
+        try {
+          if (v.needsRedis === true) redis ??= await (await import('./redis.js')).RedisServer.start();
+          const row = await runVariant(v, c, redis?.url);
+          rounds[i]!.push(row);
+          const l = row.load!;
+          process.stderr.write(
+            `${tag}: ${rate(l.reqPerSec)} req/s, p99 ${ms(l.p99)} ms, lost ${l.lost}, wrong ${l.wrong}, cleaned/s ${rate(row.server?.cleanedPerSec ?? 0)}\n`,
+          );
+        } catch (err) {
+          const message = (err as Error).message.split('\n')[0]!;
+          rounds[i]!.push({ name: v.name, mode: '-', safe: v.safe, error: message });
+          process.stderr.write(`${tag}: ERROR ${message}\n`);
+        }
       }
     }
   } finally {
     await redis?.stop();
   }
+  const rows: HttpRow[] = list.map((v, i) =>
+    v.needsRedis === true && noRedis !== undefined
+      ? { name: v.name, mode: '-', safe: v.safe, skipped: noRedis }
+      : mergeRounds(rounds[i]!),
+  );
   const loadAfter = loadavg()[0]!;
   const seconds = (Date.now() - started.getTime()) / 1000;
   const command = `node dist/main.js bench http${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version };
+  const commit = gitCommit();
   const text = [
     `$ ${command}`,
-    `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; ${started.toISOString()}; ${seconds.toFixed(0)} s; load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
-    `each row: serve --threads ${c.threads} in a child process, autocannon with ${c.connections} connections for ${c.durationS} s (in this process, on the same cores),`,
+    `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; commit ${commit}; ${started.toISOString()}; ${seconds.toFixed(0)} s;`,
+    `load average (1 min) ${loadBefore.toFixed(1)} before, ${loadPerRound.map((l) => l.toFixed(1)).join(' / ')} at the start of each round, ${loadAfter.toFixed(1)} after`,
+    `${c.rounds} rounds, every row once per round (odd rounds in reverse order), each time a fresh server:`,
+    `serve --threads ${c.threads} in a child process, autocannon with ${c.connections} connections for ${c.durationS} s (in this process, on the same cores),`,
     `GET 70% / touch 15% / PUT 10% / DELETE 5%, zipf(1) over the newest ${c.window.toLocaleString('en-US')} sessions; stale after ${c.staleMs} ms; every GET waits --work-ms ${c.workMs};`,
     `range-delete / stop-the-world range every ${c.rangeEvery} requests of a thread; other cleaners every 100 ms.`,
     '',
     formatHttpTable(rows),
     '',
+    `req/s: the mean over rounds, rounds: half the range of the rounds' req/s over that mean; p50 / p99 / p99.9: the median over rounds; max: the largest.`,
     `lost: a GET / touch / read-back found no session although its last acknowledged write was less than ${c.staleMs - staleMargin(c.staleMs)} ms old (stale after ${c.staleMs} ms, margin ${staleMargin(c.staleMs)} ms);`,
     'wrong: a 200 whose body was not the last acknowledged one. non-2xx includes the 404s of absent sessions the mix asks for.',
-    "GCs / GC total / GC max: the server's handler threads and its main thread. peak RSS: the server process.",
+    'GCs / GC total / GC max: every thread of the server (handlers, main, and the cleaner thread of sweep, ttl, delete-queue,',
+    "lease and rebuild: sweeper, drainer, rebuilder; Redis's own process is not counted). peak RSS: the server process.",
     ...rows
       .filter((r) => r.load !== undefined && r.load.examples.length > 0)
       .map((r) => `${r.name}: e.g. ${r.load!.examples[0]}`),
@@ -345,23 +433,24 @@ export async function run(argv: string[]): Promise<number> {
   const doc = {
     command,
     machine,
+    commit,
     started: started.toISOString(),
     seconds,
-    loadAverage: { before: loadBefore, after: loadAfter },
+    loadAverage: { before: loadBefore, rounds: loadPerRound, after: loadAfter },
     config: c,
     rows,
   };
   try {
     const dir = 'bench/results/';
     mkdirSync(dir, { recursive: true });
-    const name = `${fileStamp(started)}_${gitCommit()}_http${values.quick === true ? '_quick' : ''}`;
+    const name = `${fileStamp(started)}_${commit}_http${values.quick ? '_quick' : ''}`;
     writeFileSync(dir + name + '.json', JSON.stringify(doc, null, 2) + '\n');
     writeFileSync(dir + name + '.txt', text + '\n');
     process.stderr.write(`wrote bench/results/${name}.json and .txt\n`);
   } catch (err) {
     process.stderr.write(`could not write bench/results: ${(err as Error).message}\n`);
   }
-  process.stdout.write(values.json === true ? JSON.stringify(doc, null, 2) + '\n' : text + '\n');
+  process.stdout.write(values.json ? JSON.stringify(doc, null, 2) + '\n' : text + '\n');
   const failed = rows.some(
     (r) =>
       r.error !== undefined ||

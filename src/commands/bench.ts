@@ -8,8 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
+import { parseBenchFlags } from '../bench/args.js';
 import { derive, evaluateTargets, fmtRate, formatTables, formatTargets } from '../bench/report.js';
 import { fileStamp, gitCommit, resultsDir } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
@@ -117,24 +117,9 @@ export async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'http') return (await import('../bench/http.js')).run(argv.slice(1));
   if (argv[0] === 'near-cache') return (await import('../bench/near-cache.js')).run(argv.slice(1));
 
-  let values: { quick?: boolean; json?: boolean; only?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        quick: { type: 'boolean' },
-        json: { type: 'boolean' },
-        only: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`shmap bench: ${(err as Error).message.split('\n')[0]}\n`);
-    return 2;
-  }
-  if (values.help === true) {
+  const values = parseBenchFlags('bench', argv);
+  if (values === undefined) return 2;
+  if (values.help) {
     process.stdout.write(help() + '\n');
     return 0;
   }
@@ -154,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     systems = SYSTEM_NAMES.filter((n) => names.includes(n));
   }
 
-  const base = values.quick === true ? QUICK : FULL;
+  const base = values.quick ? QUICK : FULL;
   const config: BenchConfig = {
     ...base,
     systems,
@@ -188,7 +173,7 @@ export async function run(argv: string[]): Promise<number> {
   const head = [
     `$ ${command}`,
     `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, ${machine.platform}; commit ${rev}; ${started.toISOString()}; ${seconds.toFixed(0)} s; load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
-    values.quick === true
+    values.quick
       ? `--quick: ${config.preload.toLocaleString('en-US')} keys preloaded (the full run: ${FULL.preload.toLocaleString('en-US')}), uniform keys only, 1 and 2 workers, ${config.plan.reps} x ${config.plan.repMs} ms windows`
       : `${config.preload.toLocaleString('en-US')} keys preloaded; ${config.plan.reps} repetitions of ${config.plan.repMs} ms after a ${config.plan.warmupMs} ms warm-up`,
     `ops/s: total over threads, median of repetitions; spread: half the range over the median. ns/op: wall time per op in one thread.`,
@@ -200,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
   ];
   const text = [...head, formatTables(rows, config.preload), formatTargets(targets)].join('\n') + '\n';
 
-  const file = `${resultsDir()}/${fileStamp(started)}_${rev}${values.quick === true ? '_quick' : ''}`;
+  const file = `${resultsDir()}/${fileStamp(started)}_${rev}${values.quick ? '_quick' : ''}`;
   const json = {
     command,
     machine,
@@ -222,7 +207,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     written = `results not written: ${(err as Error).message}\n`;
   }
-  if (values.json === true) {
+  if (values.json) {
     process.stdout.write(JSON.stringify(json, null, 2) + '\n');
     process.stderr.write(written);
   } else {

@@ -184,7 +184,11 @@ async function metricsRegistry(app: App): Promise<import('prom-client').Registry
     'Requests answered 500: a range over the map met a write.',
     (t) => t.iterationErrors,
   );
-  counter('shmap_serve_gc_pauses_total', "GC pauses in the server's handler and main threads.", (t) => t.gcCount);
+  counter(
+    'shmap_serve_gc_pauses_total',
+    'GC pauses in every thread of the server: handlers, main, cleaner.',
+    (t) => t.gcCount,
+  );
   counter('shmap_serve_gc_pause_seconds_total', 'Time in GC pauses in those threads.', (t) => t.gcMs / 1000);
   return registry;
 }

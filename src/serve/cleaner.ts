@@ -5,6 +5,8 @@
  *
  *   sweep, lease   `map.sweep(stale)` every --interval-ms (on a leases map a
  *                  leased session is retired; its last release removes it)
+ *   ttl            the library's sweeper loop (the one src/workers/sweeper
+ *                  runs): `map.sweepExpired()` every --interval-ms
  *   delete-queue   the drain loop (`runDrainLoop`) with a delete that keeps a
  *                  session refreshed since it was queued (staleDeleter);
  *                  stopped by `queue.close()`
@@ -12,16 +14,18 @@
  *                  fresh sessions copied into the other map, the epoch bumped
  *                  (see store.ts for why nothing is lost)
  *
- * (ttl's cleaner is src/workers/sweeper itself.) The loops park on
+ * GC pauses of this thread are counted with a GCProfiler (counters.ts: its
+ * event loop never runs), flushed into its row after each cycle and at the
+ * end (delete-queue: at the end only). The loops park on
  * `Atomics.wait` (the stop switch's word, or the queue's), so a stop request
  * wakes them at once although their event loop never runs. The thread posts
  * one `{ type: 'done' }` (or `{ type: 'error' }`) and ends.
  */
-import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { SharedMap } from '../shm/map.js';
 import { DeleteQueue, runDrainLoop } from '../shm/patterns/delete-queue.js';
-import { waitForStop, type StopSwitch } from '../shm/patterns/ttl.js';
+import { runSweeperLoop, waitForStop, type StopSwitch } from '../shm/patterns/ttl.js';
 import { resumeTheWorld, stopTheWorld } from '../bench/world-lock.js';
 import { staleDeleter } from '../bench/conditional-delete.js';
 import { C, ThreadCounters } from './counters.js';
@@ -36,10 +40,33 @@ export interface CleanerData {
 export type CleanerMessage = { type: 'done' } | { type: 'error'; message: string };
 
 function run(data: CleanerData): void {
+  const counters = new ThreadCounters(data.shared.counters, 'cleaner');
+  counters.profileGc();
+  try {
+    loop(data, counters);
+  } finally {
+    counters.stopGcProfiler();
+  }
+}
+
+function loop(data: CleanerData, counters: ThreadCounters): void {
   const { shared, stop } = data;
   const o = shared.options;
-  const counters = new ThreadCounters(shared.counters, 'cleaner');
   const maps = shared.maps.map((h) => SharedMap.attach<string, Session>(h));
+  if (o.cleanup === 'ttl') {
+    runSweeperLoop(
+      stop,
+      o.intervalMs,
+      () => {
+        const removed = maps[0]!.sweepExpired();
+        counters.add(C.CLEANED, removed);
+        counters.flushGc();
+        return removed;
+      },
+      threadId,
+    );
+    return;
+  }
   if (o.cleanup === 'delete-queue') {
     const queue = DeleteQueue.attach<string>(shared.queue!);
     const deleter = staleDeleter<string, Session>(maps[0]!, (s, now) => isStale(s, Math.floor(now), o.staleMs));
@@ -63,6 +90,7 @@ function run(data: CleanerData): void {
         maps[0]!.sweep((s) => isStale(s, now, o.staleMs)),
       );
     }
+    counters.flushGc();
     if (waitForStop(stop, o.intervalMs)) return;
   }
 }

@@ -8,8 +8,16 @@
  * with plain stores (single writer; a figure for a report, so a reader that
  * sees one update late reads a value the row held a moment earlier), and
  * read by any thread.
+ *
+ * GC pauses are counted in every thread of the server, two ways: a thread
+ * whose event loop runs (handlers, the main thread) gets them from a
+ * PerformanceObserver; a cleaner thread, which parks on Atomics.wait and
+ * never returns to its event loop (where an observer is called back), has
+ * v8's GCProfiler record them inside the isolate and adds them to its row at
+ * every flush (each cleanup cycle, and when it ends).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
+import { GCProfiler } from 'node:v8';
 
 /** The words of a row (Float64 indexes within it). */
 export const C = {
@@ -54,6 +62,7 @@ export class ThreadCounters {
   readonly f64: Float64Array;
   private readonly base: number;
   private observer: PerformanceObserver | undefined;
+  private profiler: GCProfiler | undefined;
 
   constructor(buffer: SharedArrayBuffer, role: Role) {
     const i32 = new Int32Array(buffer, 0, 1);
@@ -76,11 +85,7 @@ export class ThreadCounters {
   /** Counts this thread's GC pauses until `stopGcObserver`. */
   observeGc(): void {
     this.observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        this.add(C.GC_COUNT);
-        this.add(C.GC_MS, e.duration);
-        this.max(C.GC_MAX_MS, e.duration);
-      }
+      for (const e of list.getEntries()) this.gcPause(e.duration);
     });
     this.observer.observe({ entryTypes: ['gc'] });
   }
@@ -89,12 +94,39 @@ export class ThreadCounters {
     this.observer?.disconnect();
     this.observer = undefined;
   }
+
+  private gcPause(ms: number): void {
+    this.add(C.GC_COUNT);
+    this.add(C.GC_MS, ms);
+    this.max(C.GC_MAX_MS, ms);
+  }
+
+  /** Counts this thread's GC pauses without its event loop (a cleaner thread), until `stopGcProfiler`; see `flushGc`. */
+  profileGc(): void {
+    this.profiler = new GCProfiler();
+    this.profiler.start();
+  }
+
+  /** Adds the pauses the profiler recorded since the last flush to this row. */
+  flushGc(): void {
+    const profiler = this.profiler;
+    if (profiler === undefined) return;
+    const result = profiler.stop();
+    profiler.start();
+    for (const gc of result?.statistics ?? []) this.gcPause(gc.cost / 1000);
+  }
+
+  stopGcProfiler(): void {
+    this.flushGc();
+    this.profiler?.stop();
+    this.profiler = undefined;
+  }
 }
 
 export interface CounterTotals {
   threads: number;
   requests: number;
-  /** GC pauses over the handler threads and the main thread. */
+  /** GC pauses over every thread of the server: handlers, the main thread and the cleaner thread. */
   gcCount: number;
   gcMs: number;
   gcMaxMs: number;

@@ -105,7 +105,7 @@ export function serveHelp(): string {
     '                        range-delete    every --range-every-th request ranges over the map and deletes (the anti-pattern)',
     '                        stop-the-world  the same under a global readers-writer lock every handler takes shared',
     '                        sweep           map.sweep(stale) every --interval-ms on a cleaner thread',
-    '                        ttl             sessions carry a TTL of --stale-ms; a sweeper thread reclaims them',
+    "                        ttl             sessions carry a TTL of --stale-ms; a sweeper thread reclaims them (the library's sweeper loop)",
     '                        delete-queue    handlers enqueue stale ids they meet; a drainer thread deletes each if still stale',
     '                        lease           a GET holds a lease across its --work-ms; the cleaner sweeps, which retires leased sessions',
     '                        rebuild         a cleaner thread copies the fresh sessions into a second map and switches every',

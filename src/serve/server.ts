@@ -21,7 +21,6 @@ import { createServer, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { createStopSwitch, requestStop, type StopSwitch } from '../shm/patterns/ttl.js';
-import type { SweeperMessage } from '../workers/sweeper.js';
 import { statsDoc, type App, type Reply, type StatsDoc } from './app.js';
 import { createCounters, ThreadCounters } from './counters.js';
 import { listener } from './http.js';
@@ -43,13 +42,10 @@ export interface StopSummary {
   stats: StatsDoc;
   /** Threads that had to be terminated because they did not end by themselves within the grace period. */
   forced: number;
-  /** TTL: entries the sweeper thread reclaimed. */
-  sweeperRemoved?: number;
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 const CLEANER_URL = new URL('./cleaner.js', import.meta.url);
-const SWEEPER_URL = new URL('../workers/sweeper.js', import.meta.url);
 /** How long a thread may take to end after being asked to, before it is terminated (and counted as forced). */
 const GRACE_MS = 10_000;
 
@@ -89,6 +85,29 @@ function nextMessage<T>(w: Worker): Promise<T> {
   });
 }
 
+/** How long dispatch mode waits for its pool threads to open their stores before giving up. */
+const READY_TIMEOUT_MS = 60_000;
+
+/** dispatch mode: resolves once every pool thread has opened its store (worker.ts counts them in the control block). */
+async function poolReady(pool: Piscina, shared: ServeShared, threads: number): Promise<void> {
+  const ctl = new Int32Array(shared.control);
+  const deadline = performance.now() + READY_TIMEOUT_MS;
+  let poolError: Error | undefined;
+  const onError = (err: Error) => (poolError = err);
+  pool.on('error', onError);
+  try {
+    while (Atomics.load(ctl, CTL.READY_I32) < threads) {
+      if (poolError !== undefined) throw poolError;
+      if (Atomics.load(ctl, CTL.FAILED_I32) > 0) throw new Error('a handler thread could not open its store');
+      if (performance.now() > deadline)
+        throw new Error(`handler threads did not open their stores within ${READY_TIMEOUT_MS / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    pool.off('error', onError);
+  }
+}
+
 interface Cleanup {
   worker: Worker;
   stop(): void;
@@ -99,12 +118,6 @@ function startCleanup(shared: ServeShared, maps: ReturnType<typeof createMaps>):
   if (o.store !== 'shmap' || o.cleanup === 'none' || o.cleanup === 'range-delete' || o.cleanup === 'stop-the-world')
     return undefined;
   const stop: StopSwitch = createStopSwitch();
-  if (o.cleanup === 'ttl') {
-    const worker = new Worker(SWEEPER_URL, {
-      workerData: { shmapSweeper: 1, map: shared.maps[0], stop, intervalMs: o.intervalMs },
-    });
-    return { worker, stop: () => requestStop(stop) };
-  }
   const worker = new Worker(CLEANER_URL, { workerData: { serveCleaner: 1, shared, stop } });
   return {
     worker,
@@ -129,14 +142,6 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
   mainCounters.observeGc();
   const mainApp: App = { store: await openStore(shared, mainCounters), counters: mainCounters, shared, mode };
   const cleanup = startCleanup(shared, made);
-  let sweeperRemoved: number | undefined;
-  const sweeperDone =
-    o.cleanup === 'ttl' && cleanup !== undefined
-      ? nextMessage<SweeperMessage>(cleanup.worker).then((m) => {
-          if (m.type === 'sweeper-result') sweeperRemoved = m.result.removed;
-        })
-      : Promise.resolve();
-  sweeperDone.catch(() => undefined);
 
   let port: number;
   let stopHandlers: () => Promise<number>;
@@ -187,6 +192,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       listener(o.valueBytes, (method, url, body) => pool.run({ method, url, body })),
     );
     try {
+      await poolReady(pool, shared, o.threads);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ port: o.port, host: o.host }, () => resolve());
@@ -221,12 +227,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
         cleanup.stop();
         if (await join(cleanup.worker)) forced++;
       }
-      await sweeperDone.catch(() => undefined);
       const stats = await statsDoc(mainApp);
-      if (sweeperRemoved !== undefined) stats.server.cleaned += sweeperRemoved;
       await mainApp.store.close();
       mainCounters.stopGcObserver();
-      return { stats, forced, ...(sweeperRemoved === undefined ? {} : { sweeperRemoved }) };
+      return { stats, forced };
     })();
     return stopping;
   };

@@ -26,8 +26,9 @@
  *                   map that retires a session a GET still holds (across its
  *                   --work-ms), and the GET's `release` removes it.
  *   ttl             the map keeps an expiry (defaultTtlMs = staleMs, renewed by
- *                   every write); the sweeper thread (src/workers/sweeper)
- *                   reclaims expired slots.
+ *                   every write); the cleaner thread runs the sweeper loop
+ *                   (the one src/workers/sweeper runs), which reclaims
+ *                   expired slots.
  *   delete-queue    a GET that meets a stale session enqueues its id; the
  *                   cleaner thread drains the queue, deleting each id only if
  *                   its session is still stale.
@@ -75,6 +76,10 @@ export const CTL = {
   WORLD_I32: 0,
   /** rebuild: the current map is maps[epoch & 1]. Written by the cleaner thread with Atomics.store under the world lock; read by every handler with Atomics.load. */
   EPOCH_I32: WORLD_LOCK_WORDS,
+  /** dispatch mode: handler threads that opened their store (Atomics.add by each once, read by the main thread before it listens). */
+  READY_I32: WORLD_LOCK_WORDS + 1,
+  /** dispatch mode: handler threads that failed to open their store (Atomics.add, same reader). */
+  FAILED_I32: WORLD_LOCK_WORDS + 2,
   BYTES: 64,
 } as const;
 

@@ -16,7 +16,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { handle, type App, type Reply } from './app.js';
 import { ThreadCounters } from './counters.js';
 import { listener } from './http.js';
-import { openStore, type ServeShared } from './store.js';
+import { CTL, openStore, type ServeShared } from './store.js';
 
 export interface HandlerData {
   serve: 'reuseport' | 'dispatch';
@@ -90,11 +90,31 @@ async function runReusePort(data: HandlerData): Promise<void> {
 
 let dispatchApp: Promise<App> | undefined;
 
+/**
+ * dispatch mode: each pool thread opens its store as soon as it starts (a
+ * Redis client can take seconds to load and connect on a busy machine) and
+ * says so in the control block, which the main thread waits on before it
+ * listens; no request waits for a store to open.
+ */
+function openDispatchApp(data: HandlerData): Promise<App> {
+  const ctl = new Int32Array(data.shared.control);
+  const opening = openApp(data);
+  opening.then(
+    () => Atomics.add(ctl, CTL.READY_I32, 1),
+    (err: unknown) => {
+      process.stderr.write(`serve: a handler thread could not open its store: ${String(err)}\n`);
+      Atomics.add(ctl, CTL.FAILED_I32, 1);
+    },
+  );
+  return opening;
+}
+
 /** piscina entry point (dispatch mode): answers one request. */
 export default async function dispatchTask(task: DispatchTask): Promise<Reply> {
-  dispatchApp ??= openApp(workerData as HandlerData);
+  dispatchApp ??= openDispatchApp(workerData as HandlerData);
   return handle(await dispatchApp, task.method, task.url, task.body);
 }
 
 const data = workerData as Partial<HandlerData> | undefined;
-if (!isMainThread && parentPort !== null && data?.serve === 'reuseport') void runReusePort(data as HandlerData);
+if (!isMainThread && data?.serve === 'reuseport' && parentPort !== null) void runReusePort(data as HandlerData);
+if (!isMainThread && data?.serve === 'dispatch') dispatchApp = openDispatchApp(data as HandlerData);

@@ -7,7 +7,7 @@
  * client model flags a scripted loss and a scripted wrong answer.
  */
 import { describe, expect, it } from 'vitest';
-import { QUICK, runVariant, variants, type HttpBenchConfig } from '../../src/bench/http.js';
+import { QUICK, mergeRounds, runVariant, variants, type HttpBenchConfig, type HttpRow } from '../../src/bench/http.js';
 import { SessionModel } from '../../src/bench/http-load.js';
 import { distPath } from '../helpers/paths.js';
 
@@ -42,6 +42,54 @@ describe('bench http: the client model judges answers', () => {
     m.answer(200, '{"data":3,"seen":1,"hits":0}', put);
     m.answer(404, '', { id, op: 0, sentAt: Date.now() });
     expect([m.lost, m.wrong]).toEqual([1, 1]);
+  });
+});
+
+describe('bench http: a row merged from its rounds', () => {
+  const round = (reqPerSec: number, p99: number, lost: number, gcMaxMs: number): HttpRow => ({
+    name: 'sweep',
+    mode: 'dispatch',
+    safe: true,
+    load: {
+      requests: reqPerSec * 2,
+      reqPerSec,
+      p50: p99 / 10,
+      p99,
+      p999: p99 * 2,
+      max: p99 * 3,
+      non2xx: 1,
+      errors: 0,
+      timeouts: 0,
+      statuses: { '200': reqPerSec * 2 - 1, '404': 1 },
+      lost,
+      wrong: 0,
+      verified: 10,
+      unknown: 0,
+      examples: lost > 0 ? ['GET s1: 404'] : [],
+    },
+    server: {
+      cleaned: 4,
+      cleanedPerSec: 2,
+      conflicts: 0,
+      iterationErrors: 0,
+      gcCount: 3,
+      gcMs: 9,
+      gcMaxMs,
+      maxRssBytes: 100 * gcMaxMs,
+      exitCode: 0,
+      forced: 0,
+    },
+  });
+
+  it('adds counts, averages req/s, takes the median percentile and the largest max; a failed round fails the row', () => {
+    const row = mergeRounds([round(100, 50, 0, 4), round(300, 10, 2, 7), round(200, 30, 0, 5)]);
+    expect(row.roundsReqPerSec).toEqual([100, 300, 200]);
+    expect(row.load).toMatchObject({ requests: 1200, reqPerSec: 200, p99: 30, max: 150, lost: 2, non2xx: 3 });
+    expect(row.load!.statuses).toEqual({ '200': 1197, '404': 3 });
+    expect(row.load!.examples).toEqual(['GET s1: 404']);
+    expect(row.server).toMatchObject({ cleaned: 12, gcCount: 9, gcMs: 27, gcMaxMs: 7, maxRssBytes: 700 });
+    const failed = mergeRounds([round(100, 50, 0, 4), { name: 'sweep', mode: '-', safe: true, error: 'boom' }]);
+    expect(failed.error).toBe('round 2: boom');
   });
 });
 
