@@ -125,13 +125,18 @@ export function shardOf(shard0I32: number, dI32: number): number {
   return (dI32 - shard0I32) >> SHARD_WORDS_LOG2;
 }
 
-/** Lock word: 0 = free, else owner's threadId + 1. CAS to take, Atomics.store(0) to release ('lock' mode only). */
+/**
+ * Lock word: 0 = free, else owner's threadId + 1, plus bit 30 (window.ts
+ * LOCK_WAITERS) when a thread may be parked on it. CAS to take,
+ * Atomics.exchange(0) to release ('lock' mode only).
+ */
 export const D_LOCK = 0;
-/** Threads parked on the lock word (Atomics.add / Atomics.sub). */
+/** Unused since layout 4 (parked threads are a bit of D_LOCK); always 0. */
 export const D_WAITERS = 1;
 /**
- * Seq word: even = stable, odd = a write is in progress. +1 with Atomics.add
- * by the writer on entering and on leaving each write, so every completed write
+ * Seq word: even = stable, odd = a write is in progress. +1 by the lock
+ * holder on entering and on leaving each write (a plain store on x86-64,
+ * Atomics.add elsewhere: window.ts, "Ordering"), so every completed write
  * adds exactly 2; it is also the shard's version for fail-fast iteration. In
  * 'none' mode the odd state is Go's `hashWriting` flag.
  */

@@ -5,13 +5,16 @@
  *
  * # Words (a shard's descriptor, layout.ts)
  *
- * - D_LOCK: 0 = free, else the owner's threadId + 1. Taken with
- *   `Atomics.compareExchange(0 -> me)`, released with `Atomics.store(0)`.
- * - D_WAITERS: threads parked (or about to park) on D_LOCK, `Atomics.add` /
- *   `Atomics.sub`; the unlocker calls `Atomics.notify` only when it is > 0.
- * - D_SEQ: even = stable, odd = a write is in progress. The lock holder adds
- *   1 with `Atomics.add` on entering the window (`begin`) and 1 on leaving it
- *   (`end`), so every completed write adds exactly 2.
+ * - D_LOCK: 0 = free, else the owner's threadId + 1, with LOCK_WAITERS
+ *   (bit 30) set when a thread may be parked on the word. Taken with
+ *   `Atomics.compareExchange(0 -> owner)`; released with one
+ *   `Atomics.exchange(0)`, whose old value says whether to `Atomics.notify`
+ *   (a futex mutex as in Drepper's "Futexes Are Tricky", with the owner kept
+ *   in the word for recovery). A thread about to park sets LOCK_WAITERS with
+ *   a CAS first, so an unlock that misses it makes the park return at once.
+ * - D_SEQ: even = stable, odd = a write is in progress. Only the lock holder
+ *   writes it: +1 on entering the window (`begin`) and +1 on leaving it
+ *   (`end`), so every completed write adds exactly 2. How: see "Ordering".
  * - D_LAST_*: the last writer (thread, op, slot, the seq it finished with),
  *   plain stores by the lock holder inside the window; read only to name the
  *   other party of a conflict.
@@ -19,21 +22,41 @@
  * # Protocol ('lock' mode)
  *
  * ```
- *   lock(d)          CAS D_LOCK 0 -> me (spin, then park on Atomics.wait)
+ *   lock(d)          CAS D_LOCK 0 -> owner (spin, then park on Atomics.wait)
+ *   intend(d, ...)   the intent record (plain stores)
  *   begin(d)         D_SEQ += 1 (odd)          -- readers now retry
  *   ... mutate slots, counts, region ...      -- plain stores, under the lock
- *   end(d, op, at)   note last writer; D_SEQ += 1 (even)
- *   unlock(d)        D_LOCK = 0; notify one waiter if any
+ *   end(d, op, at)   note last writer, clear the intent; D_SEQ += 1 (even)
+ *   unlock(d)        exchange D_LOCK -> 0; notify one waiter if the old
+ *                    value had LOCK_WAITERS
  * ```
+ *
+ * Two `Atomics` operations per write on x86-64 (the lock's CAS and the
+ * unlock's exchange), four elsewhere (plus the seq's two adds); a
+ * `Atomics` call costs ~10-20 ns here, a plain store ~1 ns.
  *
  * A write that changes nothing (a delete of an absent key, a failed
  * compareAndSet) takes the lock and never opens the window. Readers that
  * fell back to the lock (`lockForRead` / `unlockRead`) never open it either.
  *
- * Ordering: every `Atomics` operation is sequentially consistent, so the
- * plain stores made inside the window are ordered before the `end` add, and a
- * reader whose second `Atomics.load` of D_SEQ equals its first (even) one saw
- * none of them half done (the reader side is in map.ts, "Concurrency").
+ * Ordering. A reader loads D_SEQ, reads the slot with plain loads, then
+ * loads D_SEQ again with `Atomics.load` (map.ts, "Concurrency"); it trusts
+ * what it read when both loads saw the same even seq. That is sound when the
+ * writer's odd seq becomes visible before any of its slot stores, and its
+ * slot stores before its even seq:
+ * - On x86-64 (PLAIN_STORES_ORDERED) plain stores do that: the CPU makes
+ *   stores visible in program order (TSO: no store is reordered with an
+ *   earlier store), and V8 emits typed-array stores in program order, each
+ *   on its effect chain, none of them removed (a seq stored twice in one
+ *   write is stored twice). So `begin` and `end` store the seq plainly.
+ * - Elsewhere (ARM64) a later plain store may become visible first, so
+ *   `begin` and `end` use `Atomics.add` (sequentially consistent: a full
+ *   barrier on each side).
+ * - Between writers the lock orders everything: the CAS that takes it and
+ *   the exchange that frees it are sequentially consistent operations on one
+ *   word, so a writer sees every store of the previous holder, the seq's
+ *   included. The exchange is also what makes the unlock's check of
+ *   LOCK_WAITERS safe against a thread that is about to park.
  *
  * # Protocol ('none' mode: Go's unsynchronized map)
  *
@@ -57,12 +80,21 @@ import {
   D_SEQ,
   D_UNDO_AT,
   D_UNDO_WORD,
-  D_WAITERS,
   shardOf,
 } from './layout.js';
-import { LOCK_SPINS } from './sync.js';
+import { LOCK_SPINS, PLAIN_LOADS_ORDERED } from './sync.js';
 import { KIND_WRITES, OP_NAMES, sharedNow } from './conflict-log.js';
 import { LockTimeoutError, RecursiveUpdateError } from './errors.js';
+
+/**
+ * Whether `begin` and `end` may move the seq with plain stores: x86-64 keeps
+ * stores in order (see "Ordering"); the same property of the CPU and of V8's
+ * typed-array accesses that lets readers load the first seq plainly.
+ */
+const PLAIN_STORES_ORDERED = PLAIN_LOADS_ORDERED;
+
+/** D_LOCK bit set by a thread about to park on the word: the unlocker must notify. Thread ids stay below it. */
+export const LOCK_WAITERS = 1 << 30;
 
 /**
  * Test back door: when set, called at named points inside the odd-seq
@@ -89,8 +121,8 @@ export type ConflictSink = (kind: number, d: number, op: number, seqSeen: number
  * shard descriptor's word index (layout.ts, `descI32`).
  */
 export class WriteWindow {
-  /** The lock word value meaning "held by this thread". */
-  private readonly me: number;
+  /** The lock word's value meaning "held by this thread" (its threadId + 1), LOCK_WAITERS aside. */
+  private readonly owner: number;
   /** In 'none' mode, the (odd) seq a write set on entering, to check on leaving, and its op. */
   private noneSeq = 0;
   private noneOp = 0;
@@ -114,7 +146,7 @@ export class WriteWindow {
     private readonly keyOffW: number,
     private readonly onConflict: ConflictSink,
   ) {
-    this.me = thread + 1;
+    this.owner = thread + 1;
   }
 
   /**
@@ -133,11 +165,11 @@ export class WriteWindow {
       Atomics.store(i32, d + D_SEQ, this.noneSeq);
       return;
     }
-    if (Atomics.compareExchange(i32, d + D_LOCK, 0, this.me) === 0) {
+    if (Atomics.compareExchange(i32, d + D_LOCK, 0, this.owner) === 0) {
       i32[d + D_HOLD_OP] = op;
       return;
     }
-    if (Atomics.load(i32, d + D_LOCK) === this.me) throw new RecursiveUpdateError();
+    if ((Atomics.load(i32, d + D_LOCK) & ~LOCK_WAITERS) === this.owner) throw new RecursiveUpdateError();
     this.lockSlow(d, op);
   }
 
@@ -153,30 +185,33 @@ export class WriteWindow {
     const i32 = this.i32;
     Atomics.add(i32, d + D_LOCK_WAITS, 1);
     for (let i = 0; i < LOCK_SPINS; i++) {
-      if (Atomics.load(i32, d + D_LOCK) === 0 && Atomics.compareExchange(i32, d + D_LOCK, 0, this.me) === 0) {
+      if (Atomics.load(i32, d + D_LOCK) === 0 && Atomics.compareExchange(i32, d + D_LOCK, 0, this.owner) === 0) {
         i32[d + D_HOLD_OP] = op;
         return;
       }
     }
-    const start = sharedNow();
-    const deadline = start + this.timeoutMs;
-    Atomics.add(i32, d + D_WAITERS, 1);
-    try {
-      for (;;) {
-        const seen = Atomics.compareExchange(i32, d + D_LOCK, 0, this.me);
-        if (seen === 0) break;
-        if (i32[d + D_WAIT_OWNER] !== seen) {
-          i32[d + D_WAIT_OWNER] = seen;
-          this.f64[(d + D_WAIT_SINCE_F64_WORD) >> 1] = sharedNow();
-        }
-        const left = deadline - sharedNow();
-        if (left <= 0) throw this.timeoutError(d, seen);
-        // Sleeps only while the word still holds `seen`: an unlock between
-        // the CAS and the wait makes the wait return at once ("not-equal").
-        Atomics.wait(i32, d + D_LOCK, seen, left === Infinity ? undefined : left);
+    const deadline = sharedNow() + this.timeoutMs;
+    // Once this thread has parked, others may be parked too: it takes the
+    // lock with LOCK_WAITERS set, so its own unlock wakes the next one.
+    const take = this.owner | LOCK_WAITERS;
+    for (;;) {
+      let seen = Atomics.compareExchange(i32, d + D_LOCK, 0, take);
+      if (seen === 0) break;
+      if ((seen & LOCK_WAITERS) === 0) {
+        // Announce the park; if the word moved meanwhile, look again.
+        if (Atomics.compareExchange(i32, d + D_LOCK, seen, seen | LOCK_WAITERS) !== seen) continue;
+        seen |= LOCK_WAITERS;
       }
-    } finally {
-      Atomics.sub(i32, d + D_WAITERS, 1);
+      const holder = seen & ~LOCK_WAITERS;
+      if (i32[d + D_WAIT_OWNER] !== holder) {
+        i32[d + D_WAIT_OWNER] = holder;
+        this.f64[(d + D_WAIT_SINCE_F64_WORD) >> 1] = sharedNow();
+      }
+      const left = deadline - sharedNow();
+      if (left <= 0) throw this.timeoutError(d, holder);
+      // Sleeps only while the word still holds `seen`: an unlock between
+      // the CAS and the wait makes the wait return at once ("not-equal").
+      Atomics.wait(i32, d + D_LOCK, seen, left === Infinity ? undefined : left);
     }
     i32[d + D_HOLD_OP] = op;
   }
@@ -195,7 +230,7 @@ export class WriteWindow {
 
   /** Takes shard `d`'s lock only if it is free ('lock' mode). Returns whether it did. */
   tryLock(d: number, op: number): boolean {
-    if (Atomics.compareExchange(this.i32, d + D_LOCK, 0, this.me) !== 0) return false;
+    if (Atomics.compareExchange(this.i32, d + D_LOCK, 0, this.owner) !== 0) return false;
     this.i32[d + D_HOLD_OP] = op;
     return true;
   }
@@ -211,8 +246,7 @@ export class WriteWindow {
       if (seq !== mine) this.onConflict(KIND_WRITES, d, this.noneOp, mine, seq);
       return;
     }
-    Atomics.store(i32, d + D_LOCK, 0);
-    if (Atomics.load(i32, d + D_WAITERS) > 0) Atomics.notify(i32, d + D_LOCK, 1);
+    if ((Atomics.exchange(i32, d + D_LOCK, 0) & LOCK_WAITERS) !== 0) Atomics.notify(i32, d + D_LOCK, 1);
   }
 
   /**
@@ -235,7 +269,13 @@ export class WriteWindow {
    * and calls `releaseRecovered`.
    */
   takeOver(d: number, deadThread: number): boolean {
-    return Atomics.compareExchange(this.i32, d + D_LOCK, deadThread + 1, this.me) === deadThread + 1;
+    const dead = deadThread + 1;
+    for (;;) {
+      const seen = Atomics.load(this.i32, d + D_LOCK);
+      if ((seen & ~LOCK_WAITERS) !== dead) return false;
+      // Keeps LOCK_WAITERS: releaseRecovered wakes every waiter anyway.
+      if (Atomics.compareExchange(this.i32, d + D_LOCK, seen, this.owner | (seen & LOCK_WAITERS)) === seen) return true;
+    }
   }
 
   /**
@@ -272,7 +312,9 @@ export class WriteWindow {
 
   /** Enters the odd-seq window ('lock' mode; in 'none' mode `lock` already did). Precondition: `lock(d)` held. */
   begin(d: number): void {
-    if (!this.none) Atomics.add(this.i32, d + D_SEQ, 1);
+    if (this.none) return;
+    if (PLAIN_STORES_ORDERED) this.i32[d + D_SEQ]++;
+    else Atomics.add(this.i32, d + D_SEQ, 1);
   }
 
   /** Notes the last writer and leaves the odd-seq window. `at`: the slot written (-1: several). */
@@ -285,9 +327,11 @@ export class WriteWindow {
       i32[d + D_LAST_SEQ] = this.noneSeq + 1;
       return;
     }
-    i32[d + D_LAST_SEQ] = i32[d + D_SEQ]! + 1;
+    const seq = i32[d + D_SEQ]! + 1;
+    i32[d + D_LAST_SEQ] = seq;
     i32[d + D_UNDO_KIND] = 0;
-    Atomics.add(i32, d + D_SEQ, 1);
+    if (PLAIN_STORES_ORDERED) i32[d + D_SEQ] = seq;
+    else Atomics.add(i32, d + D_SEQ, 1);
     this.own[shardOf(this.shard0, d)]! += 2;
   }
 }
