@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -131,7 +131,7 @@ export function shardOf(shard0I32: number, dI32: number): number {
  * Atomics.exchange(0) to release ('lock' mode only).
  */
 export const D_LOCK = 0;
-/** Unused since layout 4 (parked threads are a bit of D_LOCK); always 0. */
+/** Unused since layout 5 (parked threads are a bit of D_LOCK); always 0. */
 export const D_WAITERS = 1;
 /**
  * Seq word: even = stable, odd = a write is in progress. +1 by the lock
