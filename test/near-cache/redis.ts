@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { redisUnavailable } from '../../src/bench/redis.js';
+import { until as pollUntil } from '../helpers/until.js';
 
 export { RedisServer } from '../../src/bench/redis.js';
 
@@ -23,9 +24,5 @@ export async function cli(port: number, ...args: string[]): Promise<string> {
 
 /** Polls `cond` until it holds; throws with `what` after `ms`. */
 export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await pollUntil(cond, what, ms, 10);
 }

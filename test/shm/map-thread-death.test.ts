@@ -21,6 +21,7 @@ import type { RecoveryReport, SharedMapOptions } from '../../src/index.js';
 import { recoveryTestSwitch } from '../../src/shm/recover.js';
 import { canonEntries, controlWords, requireDist, spawn, thrown } from './support.js';
 import { testPath } from '../helpers/paths.js';
+import { until } from '../helpers/until.js';
 
 requireDist();
 
@@ -37,11 +38,7 @@ function fill(map: AnyMap, keys: number[]): void {
 }
 
 async function waitWord(words: Int32Array, i: number, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Atomics.load(words, i) === 0) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  await until(() => Atomics.load(words, i) !== 0, what, timeoutMs);
 }
 
 /** Starts a writer that parks at `point` while running `op` over `keys`; resolves once it is parked (fails if it finished without parking). */
@@ -345,7 +342,7 @@ describe('watch: deaths recovered without a call', () => {
     const reports: RecoveryReport[] = [];
     const unwatch = map.watch(w.worker, { verify: true, onRecovery: (r) => reports.push(r) });
     await w.worker.terminate();
-    await waitFor(() => map.stats().recoveries === 1, 'the watch to recover');
+    await until(() => map.stats().recoveries === 1, 'the watch to recover');
     expect(deaths).toEqual([w.threadId]);
     expect(reports).toHaveLength(1);
     expect(reports[0]!.shards).toMatchObject([{ action: 'rolled back', op: 'set', invariants: 'ok' }]);
@@ -371,7 +368,7 @@ describe('watch: deaths recovered without a call', () => {
       task.catch(() => {});
       await waitWord(words, W.parked, 'the task to park');
       ac.abort();
-      await waitFor(() => map.stats().recoveries === 1, 'the pool watch to recover');
+      await until(() => map.stats().recoveries === 1, 'the pool watch to recover');
       expect(canonEntries(map.snapshot())).toEqual(before);
       map.set(5, 5);
       checkInvariants(map);
@@ -381,11 +378,3 @@ describe('watch: deaths recovered without a call', () => {
     }
   });
 });
-
-async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -11,28 +11,11 @@ import { DeleteQueue, InvalidOptionError, type DrainLoopResult } from '../../../
 import { SharedMap } from '../../../src/shm/map.js';
 import { threadId } from 'node:worker_threads';
 import { controlWords, requireDist, spawn, thrown, type WorkerRun } from '../support.js';
+import { until, within } from '../../helpers/until.js';
 
 const L = { claimed: 0, parked: 1, never: 2 };
 
 type DrainReply = { ok?: DrainLoopResult; error?: { name: string; code?: string; message: string } };
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-/** Waits up to `boundMs` for `cond`; true if it came true (the bounded wait of the negative control). */
-async function within(cond: () => boolean, boundMs: number): Promise<boolean> {
-  try {
-    await until(cond, 'the condition', boundMs);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The drainer's log of deletes: [key, returned true] in the order it handed them to map.delete. */
 function logEntries(log: Int32Array): Array<[number, boolean]> {

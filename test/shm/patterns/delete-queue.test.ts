@@ -19,19 +19,12 @@ import {
 import { SharedMap } from '../../../src/shm/map.js';
 import { distPath } from '../../helpers/paths.js';
 import { controlWords, requireDist, spawn, thrown, canon } from '../support.js';
+import { until } from '../../helpers/until.js';
 
 /** A map stand-in that records what was deleted, in order. */
 function recorder<K>(): { deleted: K[]; delete(k: K): boolean } {
   const deleted: K[] = [];
   return { deleted, delete: (k: K) => (deleted.push(k), true) };
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
 }
 
 /**
