@@ -111,7 +111,7 @@ interface AnySharedMap<K> {
   entries(): Iterable<[K, number]>;
   readonly size: number;
   /** The SharedMap itself when this is an adapter over one (for checkInvariants). */
-  readonly underlying?: unknown;
+  readonly underlying?: SharedMap<Uint8Array, number>;
 }
 
 /** Applies one op to both; asserts equal results. `toKey` maps a bulk-op integer to a key of the map's type. */
@@ -181,7 +181,7 @@ function step<K>(map: AnySharedMap<K>, model: Map<K, number>, op: Op<K>, toKey: 
       break;
   }
   expect(map.size).toBe(model.size);
-  checkInvariants((map.underlying ?? map) as never);
+  checkInvariants(map instanceof SharedMap ? map : map.underlying!);
 }
 
 function runModel<K>(map: AnySharedMap<K>, ops: Array<Op<K>>, toKey: (i: number) => K): void {

@@ -6,6 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { expect } from 'vitest';
 import { distPath, testPath } from '../helpers/paths.js';
+import { checkInvariants } from '../../src/shm/debug.js';
+import type { MapCore } from '../../src/shm/core.js';
 
 /** A printable, comparable form of any key or value a map can hold (numbers keep NaN and -0 apart from other values). */
 export function canon(x: unknown): string {
@@ -39,15 +41,11 @@ export function picture(map: Snapshottable): MapPicture {
   return { size: map.size, entries: canonEntries(map.snapshot()) };
 }
 
-/**
- * Asserts the map looks exactly as in `before` and its invariants hold.
- * `check` is debug.ts's checkInvariants, passed in so this file does not
- * import a module that may not exist yet.
- */
-export function expectUnchanged(map: Snapshottable, before: MapPicture, check: (m: never) => void): void {
+/** Asserts the map looks exactly as in `before` and its invariants hold. */
+export function expectUnchanged(map: Snapshottable & MapCore, before: MapPicture): void {
   expect(map.size).toBe(before.size);
   expect(canonEntries(map.snapshot())).toEqual(before.entries);
-  check(map as never);
+  checkInvariants(map);
 }
 
 /** Runs `fn` and returns what it threw (fails the test when it throws nothing). */

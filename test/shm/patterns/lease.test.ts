@@ -9,8 +9,9 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { SharedMap, LeaseError, InvalidOptionError, sharedNow, type SharedMapOptions } from '../../../src/index.js';
 import { checkInvariants } from '../../../src/shm/debug.js';
 import { controlWords, picture, expectUnchanged, thrown, requireDist, spawn, canonEntries } from '../support.js';
+import { untilClockPast } from '../../helpers/until.js';
 
-const check = (m: unknown) => checkInvariants(m as never);
+const check = checkInvariants;
 type AnyMap = SharedMap<any, any>;
 
 beforeAll(requireDist);
@@ -26,18 +27,9 @@ function leaseRejects(map: AnyMap, bad: () => unknown, keys: unknown[] = []): Le
   const e = thrown(bad) as LeaseError;
   expect(e).toBeInstanceOf(LeaseError);
   expect(e.code).toBe('SHMAP_LEASE');
-  expectUnchanged(map, before, check);
+  expectUnchanged(map, before);
   if (map.leases) expect(keys.map((k) => map.leaseCount(k))).toEqual(counts);
   return e;
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-function waitPast(t: number): void {
-  const deadline = Date.now() + 10_000;
-  while (sharedNow() <= t) {
-    if (Date.now() > deadline) throw new Error('clock did not advance');
-    Atomics.wait(pause, 0, 0, 1);
-  }
 }
 
 describe('acquire and release', () => {
@@ -261,7 +253,7 @@ describe('leases and TTL together', () => {
   it('an expired entry cannot be acquired', () => {
     const map = leaseMap({ ttl: true });
     map.set(1, 10, { ttlMs: 10 });
-    waitPast(sharedNow() + 10);
+    untilClockPast(sharedNow() + 10);
     expect(map.acquire(1)).toBeUndefined();
     expect(map.leaseCount(1)).toBe(0);
   });
@@ -293,7 +285,7 @@ describe('leases and TTL together', () => {
     map.set(1, 10, { ttlMs: 10 });
     const t = sharedNow() + 10;
     expect(map.acquire(1)).toBe(10);
-    waitPast(t);
+    untilClockPast(t);
     expect(map.get(1)).toBeUndefined();
     leaseRejects(map, () => map.set(1, 11), [1]);
     expect(map.delete(1)).toBe(false);

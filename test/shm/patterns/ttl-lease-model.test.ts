@@ -290,7 +290,7 @@ function check(ops: Op[], defaultTicks: number): void {
     const got = run(map, op, base);
     expect(got, `step ${i}: ${JSON.stringify(op)}`).toEqual(want);
     expect(map.size, `size after step ${i}`).toBe(model.m.size);
-    checkInvariants(map as never);
+    checkInvariants(map);
   });
   expect(canonEntries(map.snapshot())).toEqual(canonEntries(model.visible()));
   for (const [k, e] of model.m) expect(map.leaseCount(k), `leaseCount(${k})`).toBe(e.leases);
@@ -304,7 +304,7 @@ function check(ops: Op[], defaultTicks: number): void {
   }
   expect(map.size).toBe(model.m.size);
   expect(canonEntries(map.snapshot())).toEqual(canonEntries(model.visible()));
-  checkInvariants(map as never);
+  checkInvariants(map);
 }
 
 describe('TTL + leases against a model', () => {

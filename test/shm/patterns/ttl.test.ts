@@ -26,30 +26,12 @@ import {
 import { checkInvariants } from '../../../src/shm/debug.js';
 import { distPath } from '../../helpers/paths.js';
 import { controlWords, picture, expectUnchanged, thrown, requireDist, spawn, canonEntries } from '../support.js';
+import { until, untilClockPast } from '../../helpers/until.js';
 
-const check = (m: unknown) => checkInvariants(m as never);
+const check = checkInvariants;
 type AnyMap = SharedMap<any, any>;
 
 beforeAll(requireDist);
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Waits (bounded) until the shared clock is past `t`. */
-function waitPast(t: number, timeoutMs = 10_000): void {
-  const deadline = Date.now() + timeoutMs;
-  while (sharedNow() <= t) {
-    if (Date.now() > deadline) throw new Error(`the shared clock did not pass ${t} within ${timeoutMs} ms`);
-    Atomics.wait(pause, 0, 0, 1);
-  }
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** Sets k with a short TTL; returns an upper bound of its expiry on the shared clock. */
 function setShort(map: AnyMap, k: unknown, v: unknown, ttlMs = 15): number {
@@ -86,7 +68,7 @@ describe('lazy expiry: an expired entry is absent to every read at once', () => 
     map.set(2, 20, { ttlMs: 60_000 });
     const { t, seen: fresh } = setFresh(map, 3, 30, () => [map.get(3), map.has(3)]);
     expect(fresh).toEqual([30, true]);
-    waitPast(t);
+    untilClockPast(t);
     expect(map.get(3)).toBeUndefined();
     expect(map.has(3)).toBe(false);
     expect([...map.keys()].sort()).toEqual([1, 2]);
@@ -130,7 +112,7 @@ describe('lazy expiry: an expired entry is absent to every read at once', () => 
     map.set('session:b', { user: 'b' });
     const { t, seen } = setFresh(map, 'session:a', { user: 'a' }, () => other.get('session:a'));
     expect(seen).toEqual({ user: 'a' });
-    waitPast(t);
+    untilClockPast(t);
     expect(other.get('session:a')).toBeUndefined();
     expect(other.has('session:a')).toBe(false);
     expect(other.snapshot()).toEqual([['session:b', { user: 'b' }]]);
@@ -151,7 +133,7 @@ describe('lazy expiry: an expired entry is absent to every read at once', () => 
 describe('writes to an expired key act as on an absent key', () => {
   function expired(): AnyMap {
     const map = ttlMap();
-    waitPast(setShort(map, 7, 70));
+    untilClockPast(setShort(map, 7, 70));
     map.set(8, 80);
     return map;
   }
@@ -330,7 +312,7 @@ describe('startSweeper', () => {
       let t = 0;
       for (let k = 0; k < 5; k++) t = setShort(map, k, k);
       map.set(99, 99);
-      waitPast(t);
+      untilClockPast(t);
       expect(map.size).toBe(6);
       vi.advanceTimersByTime(50);
       expect(counts).toEqual([5]);
@@ -338,7 +320,7 @@ describe('startSweeper', () => {
       vi.advanceTimersByTime(100);
       expect(counts).toEqual([5, 0, 0]);
       stop();
-      waitPast(setShort(map, 7, 7));
+      untilClockPast(setShort(map, 7, 7));
       vi.advanceTimersByTime(500);
       expect(counts).toEqual([5, 0, 0]);
       expect(map.size).toBe(2);
@@ -386,7 +368,7 @@ describe('bad input: InvalidOptionError, the map unchanged', () => {
     const e = thrown(bad) as Error & { code?: string };
     expect(e).toBeInstanceOf(InvalidOptionError);
     expect(e.code).toBe('SHMAP_INVALID_OPTION');
-    expectUnchanged(map, before, check);
+    expectUnchanged(map, before);
     return e;
   }
 
@@ -551,7 +533,7 @@ describe('TTL across real threads', () => {
     let t = 0;
     for (let k = 0; k < 10; k++) t = setShort(map, k, k, 5);
     map.set(100, 1);
-    waitPast(t);
+    untilClockPast(t);
     const stop = createStopSwitch();
     // A 10-minute interval: the result can only come from the stop request waking it.
     const sweeper = runSweeperWorker(map.handle, stop, 600_000);
@@ -566,7 +548,7 @@ describe('TTL across real threads', () => {
     let t = 0;
     for (let k = 0; k < 10; k++) t = setShort(map, k, k, 5);
     map.set(100, 1);
-    waitPast(t);
+    untilClockPast(t);
     const stop = createStopSwitch();
     const first = runSweeperWorker(map.handle, stop, 600_000);
     await until(() => map.size === 1, 'the first sweep');
@@ -576,7 +558,7 @@ describe('TTL across real threads', () => {
     // The switch still names the dead thread as running: nothing stopped it normally.
     expect(sweeperTotals(stop)).toEqual({ sweeps: 1, removed: 10, threads: 1, running: firstThread });
     for (let k = 10; k < 15; k++) t = setShort(map, k, k, 5);
-    waitPast(t);
+    untilClockPast(t);
     expect(map.size).toBe(6);
     const second = runSweeperWorker(map.handle, stop, 600_000);
     await until(() => map.size === 1, 'the replacement to sweep');
