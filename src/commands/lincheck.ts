@@ -537,7 +537,7 @@ export async function run(argv: string[]): Promise<number> {
     parsed = parseLincheckArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`shmap lincheck: ${err.message}\n(see node dist/main.js lincheck --help)\n`);
+      process.stderr.write(`shmap lincheck: ${err.message}\n(see shmap lincheck --help)\n`);
       return 2;
     }
     throw err;

@@ -1,5 +1,5 @@
 /**
- * Bad input: a clear error, nothing changed (issue 2, "Bad input"). Every test
+ * Bad input: a clear error, nothing changed. Every test
  * takes a picture of the map before the bad call and checks after it that the
  * size, the entries (via snapshot) and the invariants are as they were.
  */

@@ -1,5 +1,5 @@
 /**
- * Leases (issue 5, part 2): reference-counted entries. Unit rules on small
+ * Leases: reference-counted entries. Unit rules on small
  * maps with exact expectations, then real threads: holders acquire / check /
  * release random keys while a retirer retires keys and re-inserts new ones;
  * every entry's value is a unique id, and shared Int32Arrays record who holds

@@ -1,5 +1,5 @@
 /**
- * TTL entries (issue 5, part 1): lazy expiry on every read path, defaultTtlMs,
+ * TTL entries: lazy expiry on every read path, defaultTtlMs,
  * every write setting the expiry anew, sweepExpired counting and reclaiming,
  * startSweeper on a timer, bad input leaving the map unchanged; then real
  * threads: writer workers setting keys with short TTLs, reader workers checking
