@@ -381,6 +381,13 @@ export async function run(argv: string[]): Promise<number> {
       process.off('SIGINT', onSigint);
     }
   }
+  if (parsed.options.scenario === 'near-cache') {
+    try {
+      return await (await import('../stress/near-cache.js')).runNearCacheCommand(parsed.options, argv, parsed.json);
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  }
   const progress = progressHooks(parsed);
   const watchers = new Watchers(parsed);
   let result: StressResult;

@@ -172,6 +172,8 @@ export interface NearCacheTestHooks {
   afterFetch?: (key: string) => Promise<void>;
   /** The negative control: install fetched values without the fetch-version check. */
   unsafeSkipFetchCheck?: boolean;
+  /** Called in the owner's thread after each invalidation from the server is applied (the stress run times them). */
+  onInvalidate?: (key: string) => void;
 }
 
 function positive(v: unknown, option: string): number {
@@ -447,6 +449,7 @@ export class NearCache<V = unknown> {
   invalidate(key: string): void {
     Atomics.add(this.ctl.i32, C_INVALIDATIONS, 1);
     this.drop(key);
+    this.testHooks.onInvalidate?.(key);
   }
 
   /** Drops every entry, for every thread (any thread may call it). */

@@ -27,7 +27,7 @@ describe('stress arguments', () => {
     [['--duration', '1', '--ops', '100'], /give --duration or --ops, not both/],
     [
       ['--scenario', 'nope'],
-      /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue, chaos\)/,
+      /--scenario: unknown scenario 'nope' \(known: mixed, range-delete, sweep, counters, ttl, lease, delete-queue, chaos, near-cache\)/,
     ],
     [['--mix', 'get=70,set=20'], /--mix: shares must sum to 100, got 90/],
     [['--mix', 'get=70,frob=30'], /--mix: unknown op 'frob'/],

@@ -14,6 +14,7 @@ import { counters, runCounters } from './counters.js';
 import { deleteQueue, runEnqueuer } from './delete-queue.js';
 import { lease, runLeaseUser, runRetirer } from './lease.js';
 import { mixed, runMixed } from './mixed.js';
+import { nearCache } from './near-cache.js';
 import { rangeDelete, runRangeDeleter } from './range-delete.js';
 import type { PatternRun, Scenario } from './scenario.js';
 import { runSweeper, sweep } from './sweep.js';
@@ -24,7 +25,7 @@ export { COUNTER_KEYS } from './counters.js';
 
 /** Every scenario by its `--scenario` name. */
 export const SCENARIOS: Record<string, Scenario> = Object.fromEntries(
-  [mixed, rangeDelete, sweep, counters, ttl, lease, deleteQueue, chaos].map((s) => [s.name, s]),
+  [mixed, rangeDelete, sweep, counters, ttl, lease, deleteQueue, chaos, nearCache].map((s) => [s.name, s]),
 );
 
 /** The loop a worker of each role runs (in its stress task, see ../worker.ts). */
