@@ -27,6 +27,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { SharedMap } from '../shm/map.js';
 import { Rng } from '../rng.js';
+import { metricsOverhead } from './metrics-overhead.js';
 
 const ROUNDS = Number(process.env.SHMAP_BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.SHMAP_BENCH_OPS ?? 1 << 20);
@@ -416,6 +417,7 @@ async function main(): Promise<void> {
     `\nkey object: stored = the very string object stored in the map; fresh = an equal string decoded from bytes per lookup (as from a request).`,
   );
   for (const line of memory) console.log(line);
+  console.log(metricsOverhead(SIZES, OPS, ROUNDS));
   console.log(`load average at the end: ${load()}`);
 }
 

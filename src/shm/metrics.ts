@@ -100,7 +100,7 @@ const COUNTERS = 21;
 
 const DEFAULT_THREADS = 64;
 const MAX_THREADS = 1024;
-const DEFAULT_SAMPLE_EVERY = 256;
+const DEFAULT_SAMPLE_EVERY = 1024;
 const MAX_SAMPLE_EVERY = 1 << 20;
 const DEFAULT_HOT_ENTRIES = 64;
 const MAX_HOT_ENTRIES = 1024;
@@ -240,7 +240,9 @@ export class ThreadCounters {
   private readonly sampleEvery: number;
   private readonly sketch: number;
   private readonly entries: number;
-  private readonly shards: number;
+  /** Word index of sketch entry 0, and words per entry. */
+  private readonly entry0: number;
+  private readonly entryWords: number;
 
   constructor(
     protected readonly v: Views,
@@ -254,7 +256,8 @@ export class ThreadCounters {
     this.sampleEvery = i32[H_SAMPLE_EVERY]!;
     this.entries = i32[H_HOT_ENTRIES]!;
     this.sketch = sketchI32(i32[H_METRICS_OFF]!, i32[H_METRICS_BLOCKS]!);
-    this.shards = shardMask + 1;
+    this.entry0 = hotEntryI32(this.sketch, shardMask + 1, kc.words, 0);
+    this.entryWords = hotEntryI32(this.sketch, shardMask + 1, kc.words, 1) - this.entry0;
     this.rng = (Math.random() * 0x7fff_ffff) | 1;
     this.left = this.gap();
   }
@@ -296,13 +299,12 @@ export class ThreadCounters {
     const f64 = v.f64;
     f64[(this.sketch + S_TOTAL_F64_WORD) >> 1]!++;
     f64[(shardSamplesI32(this.sketch) >> 1) + (h & this.shardMask)]!++;
-    const kw = this.kc.words;
     const entries = this.entries;
     let min = -1;
     let minCount = Infinity;
     let e = (h >>> 0) % entries;
     for (let j = 0; j < WINDOW && j < entries; j++, e = e + 1 === entries ? 0 : e + 1) {
-      const at = hotEntryI32(this.sketch, this.shards, kw, e);
+      const at = this.entry0 + e * this.entryWords;
       if (i32[at + E_USED] === 0) {
         this.take(at, h, 1, 0);
         min = -2;

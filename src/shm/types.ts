@@ -65,7 +65,7 @@ export interface MetricsOptions {
    * when its thread ends normally or `map.recover` runs for it.
    */
   threads?: number;
-  /** Each thread samples one operation in this many, on average, for the hot-key sketch (default 256). */
+  /** Each thread samples one operation in this many, on average, for the hot-key sketch (default 1024). */
   sampleEvery?: number;
   /** Keys the hot-key sketch tracks (default 64, at most 1024): `hotKeys(k)` is reliable for k well below it. */
   hotKeys?: number;
