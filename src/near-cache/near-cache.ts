@@ -287,6 +287,7 @@ export class NearCache<V = unknown> {
     if (this.slot < 0) throw new NearCacheError(`NearCache: more than ${MAX_THREADS} handles at once`);
     try {
       this.data = await this.connectData();
+      await this.refuseCluster();
       if (owner && Atomics.compareExchange(this.ctl.i32, C_OWNER, 0, this.me) === 0) {
         this.link = new Link(this);
         await this.link.start(true);
@@ -298,6 +299,24 @@ export class NearCache<V = unknown> {
     this.timer = setInterval(() => this.tick(), BEAT_MS);
     this.timer.unref();
     this.unhookDeath = onThreadDeath((id) => this.threadGone(id));
+  }
+
+  /**
+   * A Redis Cluster node is refused: the invalidation connection is one
+   * connection to one server, and each master of a cluster announces only
+   * the writes of its own slots, so the others' invalidations would be missed.
+   */
+  private async refuseCluster(): Promise<void> {
+    let info: string;
+    try {
+      info = String(await this.data.info('cluster'));
+    } catch (err) {
+      throw serverError(this.handle.url, 'INFO cluster', undefined, err);
+    }
+    if (/^cluster_enabled:1\b/m.test(info))
+      throw new NearCacheError(
+        `NearCache: ${this.handle.url} is a Redis Cluster node; NearCache needs a single server (a cluster's masters each announce only their own slots' writes, so one invalidation connection would miss the others')`,
+      );
   }
 
   private async connectData(): Promise<RedisClient> {
