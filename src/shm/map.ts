@@ -148,7 +148,7 @@ import { PLAIN_LOADS_ORDERED } from './sync.js';
 import { park } from './window.js';
 import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
-import { ShmapTypeError } from './errors.js';
+import { ShmapTypeError, ValueTooLargeError } from './errors.js';
 import { MapCore, busy } from './core.js';
 import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
@@ -241,6 +241,18 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     let n = 0;
     for (let s = 0; s < this.shards; s++) n += i32[descI32(this.shard0, s) + D_COUNT];
     return n;
+  }
+
+  /** `console.log(map)` / `util.inspect`: the types, size, shards and buffer bytes, not the internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const j = this.toJSON();
+    return `SharedMap<${j.key}, ${j.value}> { size: ${j.size}, shards: ${j.shards}, bytes: ${j.bytes} }`;
+  }
+
+  /** `JSON.stringify(map)`: the same summary as an object (the entries are not serialized; use `snapshot()`). */
+  toJSON(): { type: 'SharedMap'; key: string; value: string; size: number; shards: number; bytes: number } {
+    const { key, value } = this.types;
+    return { type: 'SharedMap', key, value, size: this.size, shards: this.shards, bytes: this.i32.buffer.byteLength };
   }
 
   // -------------------------------------------------------------------------
@@ -406,14 +418,30 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     return next;
   }
 
-  /** Atomically adds `delta` to a number value (a missing key counts as 0) and returns the new value. */
-  add(key: K, delta: number): number {
+  /**
+   * Atomically adds `delta` to a number value (a missing key counts as 0) and
+   * returns the new value: a bigint for bigint64 values (delta a bigint or an
+   * integer), a number otherwise (an integer delta for int32 and uint32). A
+   * result out of the value type's range throws ValueTooLargeError naming the
+   * sum, and the entry keeps its value.
+   */
+  add(key: K, delta: V extends bigint ? bigint | number : number): V extends bigint ? bigint : number {
     if (busy.length !== 0) this.checkNotBusy();
+    const type = this.types.value;
     if (!this.vc.numeric)
       throw new ShmapTypeError(
-        `add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${this.types.value}`,
+        `add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${type}`,
       );
-    if (typeof delta !== 'number') throw new ShmapTypeError(`add: delta must be a number, got ${describe(delta)}`);
+    const deltaOk =
+      type === 'float64'
+        ? typeof delta === 'number'
+        : typeof delta === 'bigint'
+          ? type === 'bigint64'
+          : Number.isInteger(delta);
+    if (!deltaOk)
+      throw new ShmapTypeError(
+        `add: delta must be ${type === 'float64' ? 'a number' : type === 'bigint64' ? 'a bigint or an integer' : 'an integer'} for ${type} values, got ${describe(delta)}`,
+      );
     const h = this.kc.prepareWrite(key);
     const d = descI32(this.shard0, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
@@ -421,18 +449,22 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     this.win.lock(d, OP.add);
     const at = this.t.findForWrite(d, h);
     const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
-    let next: unknown;
+    const old = live >= 0 ? this.vc.load(this.v, at + this.valueOffW) : this.vc.zero;
+    const next = this.vc.plus(old, delta as number);
     try {
-      const old = live >= 0 ? this.vc.load(this.v, at + this.valueOffW) : this.vc.zero;
-      next = this.vc.plus(old, delta);
       this.vc.prepare(next);
     } catch (err) {
       this.win.unlock(d);
-      throw err;
+      if (!(err instanceof ValueTooLargeError)) throw err;
+      const kept = live >= 0 ? `the entry keeps ${String(old)}` : 'the key stays absent';
+      const below = type === 'uint32' && (next as number) < 0 ? ': a uint32 value cannot go below 0' : '';
+      throw new ValueTooLargeError(
+        `add: ${String(old)} + ${String(delta)} = ${String(next)} is out of ${type} range${below}; ${kept}`,
+      );
     }
     this.writePrepared(d, h, at, OP.add);
     this.win.unlock(d);
-    return next as number;
+    return next as V extends bigint ? bigint : number;
   }
 
   /**
