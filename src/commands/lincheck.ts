@@ -460,6 +460,7 @@ export function formatLincheckSummary(r: LincheckResult): string {
 const HELP = (
   d: LincheckOptions,
 ): string => `usage: shmap lincheck [--threads N] [--ops N] [--scenarios N] [--runs N] [--keys N] [--values int|string] [--seed S] [--timeout MS]
+       shmap lincheck soak [--runs N] [--seed S] [--json]   (the false-alarm soak; see lincheck soak --help)
 
 Lincheck's stress mode for SharedMap: generates random small concurrent
 scenarios (per thread a list of --ops operations over --keys keys with small
@@ -532,6 +533,7 @@ export function parseLincheckArgs(argv: string[]): { options: LincheckOptions; h
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'soak') return (await import('../stress/soak.js')).runSoakCommand(argv.slice(1));
   let parsed: ReturnType<typeof parseLincheckArgs>;
   try {
     parsed = parseLincheckArgs(argv);

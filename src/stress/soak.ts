@@ -11,7 +11,9 @@
  * The race suite runs a bounded soak with negative controls beside it;
  * `node dist/main.js lincheck soak --runs 1000` runs the long one.
  */
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { defaultOptions, parseMix, type StressOptions } from './options.js';
 import { runStress, type StressResult } from './run.js';
 
@@ -134,4 +136,114 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   }
   out.elapsedMs = performance.now() - started;
   return out;
+}
+
+const SOAK_HELP = `usage: shmap lincheck soak [--runs N] [--seed S] [--json]
+
+The false-alarm soak of both checkers: N short stress runs (default 1000),
+cycling through the scenarios that are correct by design (${SOAK_SCENARIOS.join(', ')}),
+each with 3 workers on hot keys (hot:90 over 200 keys), the race checker on,
+and every op on ${SOAK_HISTORY_KEYS} sampled keys recorded into history buffers of
+${SOAK_BUFFER_MIN}..${SOAK_BUFFER_MIN + SOAK_BUFFER_SPREAD - 1} ops per worker (they fill early, so the history is
+cut) and checked for linearizability. On a correct map every run passes;
+each failed run is a false alarm and is printed with its seed.
+
+options:
+  --runs N    runs (default 1000)
+  --seed S    first seed; run i uses seed S + i (default 1)
+  --json      print the result as JSON
+
+exit codes: 0 no false alarm, 1 false alarms, 2 bad arguments
+`;
+
+/** `shmap lincheck soak`: the long soak; prints the false-alarm count with the command, machine, Node and load. */
+export async function runSoakCommand(argv: string[]): Promise<number> {
+  let values: { runs?: string; seed?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        runs: { type: 'string' },
+        seed: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`shmap lincheck soak: ${(err as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(SOAK_HELP);
+    return 0;
+  }
+  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
+    if (raw === undefined) return fallback;
+    const v = Number(raw);
+    if (!/^-?\d+$/.test(raw) || v < min || v > max)
+      throw new RangeError(`--${name} must be an integer from ${min} to ${max}, got '${raw}'`);
+    return v;
+  };
+  let runs: number;
+  let seed: number;
+  try {
+    runs = int('runs', values.runs, 1000, 1, 1_000_000);
+    seed = int('seed', values.seed, 1, -0x80000000, 0x7fffffff);
+  } catch (err) {
+    process.stderr.write(`shmap lincheck soak: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once('SIGINT', onSigint);
+  const started = new Date();
+  const loadBefore = loadavg()[0]!;
+  let result: SoakResult;
+  try {
+    result = await runSoak({
+      runs,
+      seed,
+      signal: abort.signal,
+      onRun(run, done) {
+        if (!run.ok)
+          process.stderr.write(
+            `run ${run.i} (${run.scenario}, seed ${run.seed}, buffer ${run.historyBuffer}): FALSE ALARM: ${run.failures.join('; ')}\n`,
+          );
+        if (done % 10 === 0 || done === runs) process.stderr.write(`soak: ${done}/${runs} runs\n`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  const loadAfter = loadavg()[0]!;
+  const command = `node dist/main.js lincheck soak${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
+  const machine = `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, Node ${process.version}`;
+  const n = (v: number) => v.toLocaleString('en-US');
+  const done = result.runs.length;
+  const text = [
+    `$ ${command}`,
+    `machine: ${machine}; ${started.toISOString()}; ${(result.elapsedMs / 1000).toFixed(0)} s; load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after`,
+    `runs: ${n(done)}${done < runs ? ` of ${n(runs)} (interrupted)` : ''} over ${SOAK_SCENARIOS.join(', ')}; seeds ${seed}..${seed + done - 1}`,
+    `histories cut by a full buffer: ${n(result.cut)} of ${n(done)}; ops checked for linearizability: ${n(result.opsChecked)}`,
+    `false alarms: ${n(result.falseAlarms)} (race checker ${n(result.raceFalseAlarms)}, linearizability ${n(result.linFalseAlarms)}, other ${n(result.falseAlarms - result.raceFalseAlarms - result.linFalseAlarms)}); checks out of time (unknown, not alarms): ${n(result.unknown)}`,
+    `result: ${result.falseAlarms === 0 ? 'PASS' : 'FAIL'}`,
+  ].join('\n');
+  process.stdout.write(
+    values.json === true
+      ? JSON.stringify(
+          {
+            command,
+            machine,
+            started: started.toISOString(),
+            loadAverage: { before: loadBefore, after: loadAfter },
+            ...result,
+          },
+          null,
+          2,
+        ) + '\n'
+      : text + '\n',
+  );
+  return result.falseAlarms === 0 ? 0 : 1;
 }
