@@ -184,6 +184,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
       minThreads: o.threads,
       maxThreads: o.threads,
       concurrentTasksPerWorker: 64,
+      // An idle piscina thread otherwise blocks in Atomics.wait between tasks, and its event loop
+      // (the store opening at start, a Redis client's replies, --work-ms timers) stands still.
+      atomics: 'disabled',
       idleTimeout: Infinity,
       workerData: { serve: 'dispatch', shared } satisfies HandlerData,
     });

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnServe, type ServeChild } from '../../src/serve/child.js';
 import { reusePortAvailable } from '../../src/serve/options.js';
+import { RedisServer, redisUnavailable } from '../../src/bench/redis.js';
 import { distPath } from '../helpers/paths.js';
 
 distPath('main.js');
@@ -136,4 +137,39 @@ describe('serve arguments', () => {
       await expect(spawnServe(['--mode', 'reuseport', '--port', '0'])).rejects.toThrow(/code 2[\s\S]*--mode reuseport/);
     }
   });
+});
+
+describe('serve --mode dispatch --store redis', () => {
+  const noRedis = redisUnavailable();
+  it.skipIf(noRedis !== undefined)(
+    `pool threads open their Redis clients before the server listens, and answer${noRedis === undefined ? '' : ` (skipped: ${noRedis})`}`,
+    async () => {
+      // An idle pool thread must keep its event loop running (its client connects and replies asynchronously).
+      const redis = await RedisServer.start();
+      try {
+        running = await spawnServe([
+          '--port',
+          '0',
+          '--threads',
+          '2',
+          '--mode',
+          'dispatch',
+          '--store',
+          'redis',
+          '--redis-url',
+          redis.url,
+        ]);
+        const base = running.url;
+        expect((await call(base, 'PUT', '/sessions/a', '{"user":1}')).status).toBe(200);
+        for (let i = 0; i < 4; i++)
+          expect(JSON.parse((await call(base, 'GET', '/sessions/a')).text)).toMatchObject({ data: { user: 1 } });
+        expect(JSON.parse((await call(base, 'POST', '/sessions/a/touch')).text)).toMatchObject({ hits: 1 });
+        const stopped = await running.stop();
+        running = undefined;
+        expect(stopped.code).toBe(0);
+      } finally {
+        await redis.stop();
+      }
+    },
+  );
 });
