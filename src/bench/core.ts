@@ -19,13 +19,20 @@
  *
  * Environment: SHMAP_BENCH_ROUNDS (default 5), SHMAP_BENCH_OPS (operations
  * per measurement, default 2^20), SHMAP_BENCH_SIZES (default "1024,1048576").
+ * SHMAP_BENCH_BASELINE=<another build's dist/ directory> adds a table of
+ * writes (set, delete + set) timed on that build's SharedMap and on this
+ * one, alternating rounds in this process: what a change to the write path
+ * costs, side by side.
  * Run with --expose-gc (the npm script does) so each measurement starts from
  * a collected heap.
  */
 import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Buffer } from 'node:buffer';
 import { SharedMap } from '../shm/map.js';
+import type { SharedMapOptions } from '../shm/types.js';
 import { Rng } from '../rng.js';
 import { metricsOverhead } from './metrics-overhead.js';
 
@@ -84,6 +91,14 @@ const LOOPS = {
   set: function (m: AnyMap, keys: unknown[], values: unknown[]): number {
     const n = values.length;
     for (let i = 0; i < keys.length; i++) m.set(keys[i], values[i % n]);
+    return keys.length;
+  },
+  deleteSet: function (m: AnyMap, keys: unknown[], values: unknown[]): number {
+    const n = values.length;
+    for (let i = 0; i < keys.length; i++) {
+      m.delete(keys[i]);
+      m.set(keys[i], values[i % n]);
+    }
     return keys.length;
   },
   forEach: function (m: AnyMap, keys: unknown[]): number {
@@ -397,6 +412,57 @@ async function allocation(size: number): Promise<void> {
   }
 }
 
+/**
+ * With SHMAP_BENCH_BASELINE: int32 and string:32 writes (1,024 keys) on the
+ * baseline build's SharedMap and on this build's, alternating rounds.
+ */
+async function baseline(dir: string): Promise<void> {
+  const url = pathToFileURL(resolve(dir, 'shm/map.js')).href;
+  const Base = (await import(url)) as { SharedMap: typeof SharedMap };
+  const size = 1024;
+  const lines: string[] = [];
+  const kinds = [
+    {
+      name: 'int32 -> float64',
+      key: 'int32' as const,
+      value: 'float64' as const,
+      k: (i: number) => i * 7 + 1,
+      v: (i: number) => i * 0.5,
+    },
+    {
+      name: 'string:32 -> string:32',
+      key: 'string:32' as const,
+      value: 'string:32' as const,
+      k: (i: number) => 'session:' + (i * 7919 + 100000).toString(36),
+      v: (i: number) => ('v' + i.toString(36)).padEnd(32, '.'),
+    },
+  ];
+  for (const kind of kinds) {
+    const keys = shuffle(
+      Array.from({ length: size }, (_, i) => kind.k(i)),
+      13,
+    );
+    const values = Array.from({ length: size }, (_, i) => kind.v(i));
+    const options: SharedMapOptions = { key: kind.key, value: kind.value, capacity: size };
+    const base = filled(Base.SharedMap.create(options) as unknown as AnyMap, keys, values);
+    const mine = filled(SharedMap.create(options) as unknown as AnyMap, keys, values);
+    const order = visitOrder(keys, OPS, 17);
+    const overwrite = values.slice().reverse();
+    for (const op of ['set', 'deleteSet'] as const) {
+      const r = await compare(op, base, mine, () => order, overwrite);
+      const what = op === 'set' ? 'set (overwrite)' : 'delete + set';
+      lines.push(
+        `| ${kind.name} | ${what} | ${r.mapNs.toFixed(1)} | ${r.sharedNs.toFixed(1)} | ${(r.sharedNs / r.mapNs).toFixed(2)}x | ${r.ratioLo.toFixed(2)}-${r.ratioHi.toFixed(2)} |`,
+      );
+    }
+  }
+  console.log(`
+writes against the baseline build ${dir} (${size.toLocaleString('en-US')} keys, CPU ns per op):`);
+  console.log('| workload | op | baseline ns/op | this build ns/op | this/baseline | round ratios |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const line of lines) console.log(line);
+}
+
 function load(): string {
   return loadavg()
     .map((x) => x.toFixed(2))
@@ -418,6 +484,8 @@ async function main(): Promise<void> {
   );
   for (const line of memory) console.log(line);
   console.log(metricsOverhead(SIZES, OPS, ROUNDS));
+  const baselineDir = process.env.SHMAP_BENCH_BASELINE;
+  if (baselineDir !== undefined && baselineDir !== '') await baseline(baselineDir);
   console.log(`load average at the end: ${load()}`);
 }
 
