@@ -34,7 +34,7 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(
     `shmap serve: ${server.describe}\n` +
       `  store ${o.store}, cleanup ${o.cleanup}, sync ${o.sync}, stale after ${o.staleMs} ms` +
-      (o.alertUrl === undefined ? '' : `, alerts to ${o.alertUrl} (not sent yet: alerting is not built)`) +
+      (o.alertUrl === undefined ? '' : `, conflict alerts to ${o.alertUrl}`) +
       `\nlistening on ${server.url}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

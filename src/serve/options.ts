@@ -50,7 +50,7 @@ export interface ServeOptions {
   capacity: number;
   queueCapacity: number;
   redisUrl: string | undefined;
-  /** Where alerts go (reserved for the metrics module's alerting; accepted and shown, not used yet). */
+  /** Where the main thread POSTs an alert on the map's conflicts (AlertSender: the first of each kind at once, then counts). */
   alertUrl: string | undefined;
 }
 
@@ -122,7 +122,8 @@ export function serveHelp(): string {
     '  --store S           shmap (default); map: a private Map per thread (not shared, a peer for comparison);',
     '                      redis: Redis at --redis-url, one client per thread, sessions with PX --stale-ms',
     '  --redis-url URL     with --store redis',
-    '  --alert-url URL     where alerts go (reserved for the metrics alerting; accepted, not used yet)',
+    "  --alert-url URL     POST a JSON alert on the map's conflicts: the first of each kind at once, then a count",
+    '                      per kind at most every 10 s (shmap store only)',
     '  --help              this text',
     '',
     'Prints the mode, then `listening on http://HOST:PORT`.',
@@ -199,6 +200,18 @@ export function parseServeArgs(argv: string[]): ServeOptions | undefined {
     redisUrl: s('redis-url'),
     alertUrl: s('alert-url'),
   };
+  if (o.alertUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(o.alertUrl);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new InvalidOptionError(`--alert-url must be an http(s) URL, got '${o.alertUrl}'`);
+    if (o.store !== 'shmap')
+      throw new InvalidOptionError(`--alert-url needs --store shmap (the map's conflicts), got --store ${o.store}`);
+  }
   if (o.store === 'redis' && o.redisUrl === undefined) throw new InvalidOptionError('--store redis needs --redis-url');
   if (o.store !== 'redis' && o.redisUrl !== undefined) throw new InvalidOptionError('--redis-url needs --store redis');
   if (o.sync === 'none' && o.cleanup !== 'range-delete' && o.cleanup !== 'none') {

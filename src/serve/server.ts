@@ -20,6 +20,8 @@
 import { createServer, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { SharedMap } from '../shm/map.js';
+import { alertOnConflicts, type AlertStats } from '../metrics/alerts.js';
 import { createStopSwitch, requestStop, type StopSwitch } from '../shm/patterns/ttl.js';
 import { statsDoc, type App, type Reply, type StatsDoc } from './app.js';
 import { createCounters, ThreadCounters } from './counters.js';
@@ -42,6 +44,8 @@ export interface StopSummary {
   stats: StatsDoc;
   /** Threads that had to be terminated because they did not end by themselves within the grace period. */
   forced: number;
+  /** --alert-url: what each map's alert sender did. */
+  alerts?: AlertStats[];
 }
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
@@ -138,6 +142,15 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
     control: new SharedArrayBuffer(CTL.BYTES),
     counters: createCounters(),
   };
+  // --alert-url: the main thread follows each map's conflict log and POSTs alerts (src/metrics/alerts.ts).
+  const stopAlerts = made.maps.map((m, i) =>
+    o.alertUrl === undefined
+      ? async () => undefined
+      : alertOnConflicts(m as SharedMap<unknown, unknown>, {
+          url: o.alertUrl,
+          name: made.maps.length === 1 ? 'sessions' : `sessions-${i}`,
+        }),
+  );
   const mainCounters = new ThreadCounters(shared.counters, 'main');
   mainCounters.observeGc();
   const mainApp: App = { store: await openStore(shared, mainCounters), counters: mainCounters, shared, mode };
@@ -231,9 +244,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServer> {
         if (await join(cleanup.worker)) forced++;
       }
       const stats = await statsDoc(mainApp);
+      const sent = (await Promise.all(stopAlerts.map((s) => s()))).filter((a) => a !== undefined);
       await mainApp.store.close();
       mainCounters.stopGcObserver();
-      return { stats, forced };
+      return { stats, forced, ...(sent.length === 0 ? {} : { alerts: sent }) };
     })();
     return stopping;
   };

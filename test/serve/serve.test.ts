@@ -10,6 +10,7 @@ import { spawnServe, type ServeChild } from '../../src/serve/child.js';
 import { reusePortAvailable } from '../../src/serve/options.js';
 import { RedisServer, redisUnavailable } from '../../src/bench/redis.js';
 import { distPath } from '../helpers/paths.js';
+import { startReceiver } from '../metrics/receiver.js';
 
 distPath('main.js');
 
@@ -172,4 +173,54 @@ describe('serve --mode dispatch --store redis', () => {
       }
     },
   );
+});
+
+describe('serve --alert-url', () => {
+  it('POSTs an alert for the conflicts the map records (range-delete with sync none), to a loopback receiver', async () => {
+    const receiver = await startReceiver();
+    try {
+      running = await spawnServe([
+        '--port',
+        '0',
+        '--threads',
+        '2',
+        '--mode',
+        'dispatch',
+        '--cleanup',
+        'range-delete',
+        '--sync',
+        'none',
+        '--range-every',
+        '1',
+        '--alert-url',
+        receiver.url,
+      ]);
+      const base = running.url;
+      // Every request ranges over the map while others write: a conflict needs the right preemption, so keep
+      // going (bounded) until the map has recorded one.
+      let conflicts = 0;
+      for (let round = 0; round < 40 && conflicts === 0; round++) {
+        await Promise.all(
+          Array.from({ length: 40 }, (_, i) => call(base, 'PUT', `/sessions/s${(round * 40 + i) % 200}`, `{"i":${i}}`)),
+        );
+        conflicts = (JSON.parse((await call(base, 'GET', '/stats')).text) as { map: { conflicts: number } }).map
+          .conflicts;
+      }
+      expect(conflicts).toBeGreaterThan(0);
+      const stopped = await running.stop();
+      running = undefined;
+      expect(stopped.code).toBe(0);
+      // Stopping flushes the alerts: the first of the first kind was sent, naming the map.
+      expect(receiver.accepted.length).toBeGreaterThan(0);
+      expect(receiver.accepted[0]).toMatchObject({ source: 'shmap', map: 'sessions', first: true, count: 1 });
+    } finally {
+      await receiver.close();
+    }
+  }, 120_000);
+
+  it('refuses a URL that is not http(s), naming the option', async () => {
+    await expect(spawnServe(['--port', '0', '--alert-url', 'ftp://x'])).rejects.toThrow(
+      /--alert-url must be an http\(s\) URL/,
+    );
+  });
 });
