@@ -18,7 +18,8 @@
 import promClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { SharedMap } from '../shm/map.js';
-import type { SharedMapStats } from '../shm/types.js';
+import type { SharedMapMetrics, SharedMapStats } from '../shm/types.js';
+import { hasMetrics } from '../shm/metrics.js';
 import { InvalidOptionError } from '../shm/errors.js';
 import { describe } from '../shm/codec.js';
 import { KIND_NAMES, logPosition } from '../shm/conflict-log.js';
@@ -38,69 +39,197 @@ export interface MetricInfo {
   labels: readonly string[];
 }
 
-/** Every metric `registerMetrics` publishes (the README's monitoring section and the Grafana dashboard use these names). */
-export const METRICS: readonly MetricInfo[] = [
-  { name: 'shmap_entries', type: 'gauge', help: 'Live entries in the map.', labels: [] },
+/** What one scrape reads from one map. */
+interface Reading {
+  stats: SharedMapStats;
+  conflictsByKind: number[];
+  /** The operation counters; null for a map created without `metrics`. */
+  ops: SharedMapMetrics | null;
+}
+
+/** One series of a metric: its labels beyond `map` and the constant ones, and its value. */
+type Sample = [labels: Record<string, string | number>, value: number];
+
+/** A metric and how its series are read from a map (histograms have their own path: `probeHistogram`). */
+interface MetricSpec extends MetricInfo {
+  values?: (r: Reading) => Sample[];
+}
+
+const one = (value: number): Sample[] => [[{}, value]];
+const perShard = (r: Reading, f: (s: SharedMapStats['perShard'][number]) => number): Sample[] =>
+  r.stats.perShard.map((s, shard) => [{ shard }, f(s)]);
+
+/** `shmap_operations_total` series: op and result of every counted operation (none for a map without metrics). */
+function operations(m: SharedMapMetrics | null): Sample[] {
+  if (m === null) return [];
+  const out: Sample[] = [];
+  const add = (op: string, result: string, n: number): void => {
+    out.push([{ op, result }, n]);
+  };
+  add('get', 'hit', m.gets.hit);
+  add('get', 'miss', m.gets.miss);
+  add('has', 'hit', m.has.hit);
+  add('has', 'miss', m.has.miss);
+  add('set', 'insert', m.sets.insert);
+  add('set', 'overwrite', m.sets.overwrite);
+  add('delete', 'hit', m.deletes.hit);
+  add('delete', 'miss', m.deletes.miss);
+  for (const [op, n] of Object.entries(m.atomic)) add(op, 'call', n);
+  add('clear', 'call', m.clears);
+  add('sweep', 'call', m.sweeps);
+  add('sweepExpired', 'call', m.expirySweeps);
+  for (const [op, n] of Object.entries(m.leases)) add(op, 'call', n);
+  return out;
+}
+
+const SPECS: readonly MetricSpec[] = [
+  {
+    name: 'shmap_entries',
+    type: 'gauge',
+    help: 'Live entries in the map.',
+    labels: [],
+    values: (r) => one(r.stats.count),
+  },
   {
     name: 'shmap_capacity_slots',
     type: 'gauge',
     help: 'Slots over all shards (entries fit before growth).',
     labels: [],
+    values: (r) => one(r.stats.capacity),
   },
-  { name: 'shmap_tombstones', type: 'gauge', help: 'Deleted slots awaiting the next rehash.', labels: [] },
-  { name: 'shmap_bytes', type: 'gauge', help: 'Bytes of the shared buffer in use (its byteLength).', labels: [] },
-  { name: 'shmap_max_bytes', type: 'gauge', help: 'Bytes the shared buffer may grow to (maxByteLength).', labels: [] },
+  {
+    name: 'shmap_tombstones',
+    type: 'gauge',
+    help: 'Deleted slots awaiting the next rehash.',
+    labels: [],
+    values: (r) => one(r.stats.tombstones),
+  },
+  {
+    name: 'shmap_bytes',
+    type: 'gauge',
+    help: 'Bytes of the shared buffer in use (its byteLength).',
+    labels: [],
+    values: (r) => one(r.stats.bytes),
+  },
+  {
+    name: 'shmap_max_bytes',
+    type: 'gauge',
+    help: 'Bytes the shared buffer may grow to (maxByteLength).',
+    labels: [],
+    values: (r) => one(r.stats.maxBytes),
+  },
   {
     name: 'shmap_probe_length',
     type: 'histogram',
     help: 'Probe length (slots visited to find an entry) of the entries present now: a point-in-time distribution (it may go down), so take histogram_quantile of it directly, without rate().',
     labels: [],
   },
-  { name: 'shmap_probe_length_max', type: 'gauge', help: 'Longest probe length of any entry.', labels: [] },
+  {
+    name: 'shmap_probe_length_max',
+    type: 'gauge',
+    help: 'Longest probe length of any entry.',
+    labels: [],
+    values: (r) => one(r.stats.probeLengthMax),
+  },
+  {
+    name: 'shmap_operations_total',
+    type: 'counter',
+    help: "Operations by every thread (maps created with metrics: true): op is the method, result hit/miss, insert/overwrite, or call. Dead and exited threads' operations stay counted.",
+    labels: ['op', 'result'],
+    values: (r) => operations(r.ops),
+  },
+  {
+    name: 'shmap_swept_entries_total',
+    type: 'counter',
+    help: 'Entries removed (or retired, when leased) by sweep, and expired entries reclaimed by sweepExpired, by cause (maps created with metrics: true).',
+    labels: ['cause'],
+    values: (r) =>
+      r.ops === null
+        ? []
+        : [
+            [{ cause: 'sweep' }, r.ops.swept],
+            [{ cause: 'expired' }, r.ops.expired],
+          ],
+  },
   {
     name: 'shmap_lock_waits_total',
     type: 'counter',
     help: 'Times a writer found its shard lock taken and waited.',
     labels: [],
+    values: (r) => one(r.stats.lockWaits),
   },
   {
     name: 'shmap_read_retries_total',
     type: 'counter',
     help: 'Times a reader saw its shard change under it and read again.',
     labels: [],
+    values: (r) => one(r.stats.readRetries),
   },
   {
     name: 'shmap_conflicts_total',
     type: 'counter',
     help: "Conflicts detected (Go's race kinds), recorded in the log or dropped when it was full.",
     labels: ['kind'],
+    values: (r) => KIND_NAMES.map((kind, code) => [{ kind }, r.conflictsByKind[code] ?? 0]),
   },
   {
     name: 'shmap_conflicts_dropped_total',
     type: 'counter',
     help: 'Conflict records dropped because the conflict log was full.',
     labels: [],
+    values: (r) => one(r.stats.conflictsOverflowed),
   },
-  { name: 'shmap_shard_entries', type: 'gauge', help: 'Live entries per shard.', labels: ['shard'] },
+  {
+    name: 'shmap_thread_recoveries_total',
+    type: 'counter',
+    help: 'Shard locks taken over from a dead thread and repaired (map.recover, map.watch).',
+    labels: [],
+    values: (r) => one(r.stats.recoveries),
+  },
+  {
+    name: 'shmap_shard_entries',
+    type: 'gauge',
+    help: 'Live entries per shard.',
+    labels: ['shard'],
+    values: (r) => perShard(r, (s) => s.count),
+  },
   {
     name: 'shmap_shard_load_ratio',
     type: 'gauge',
     help: 'Per shard: (entries + tombstones) / slots; the shard grows past 0.875.',
     labels: ['shard'],
+    values: (r) => perShard(r, (s) => (s.count + s.tombstones) / s.capacity),
   },
   {
     name: 'shmap_shard_lock_waits_total',
     type: 'counter',
     help: 'Per shard: times a writer waited for its lock (a hot shard shows here).',
     labels: ['shard'],
+    values: (r) => perShard(r, (s) => s.lockWaits),
   },
   {
     name: 'shmap_shard_read_retries_total',
     type: 'counter',
     help: 'Per shard: times a reader read again because a write overlapped it.',
     labels: ['shard'],
+    values: (r) => perShard(r, (s) => s.readRetries),
+  },
+  {
+    name: 'shmap_shard_op_samples_total',
+    type: 'counter',
+    help: "Per shard: operations sampled for the hot-key sketch (1 in metrics.sampleEvery per thread, on average): each shard's share of the traffic (maps created with metrics: true).",
+    labels: ['shard'],
+    values: (r) => (r.ops === null ? [] : r.ops.shardSamples.map((n, shard) => [{ shard }, n])),
   },
 ];
+
+/** Every metric `registerMetrics` publishes (the README's monitoring section and the Grafana dashboard use these names). */
+export const METRICS: readonly MetricInfo[] = SPECS.map(({ name, type, help, labels }) => ({
+  name,
+  type,
+  help,
+  labels,
+}));
 
 interface Entry {
   map: SharedMap<unknown, unknown>;
@@ -117,7 +246,7 @@ const collectors = new WeakMap<Registry, Collector>();
 
 /** Prometheus label names: letters, digits and _, not starting with a digit or __ (reserved). */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED = new Set(['map', 'kind', 'shard', 'le', 'op', 'result']);
+const RESERVED = new Set(['map', 'kind', 'shard', 'le', 'op', 'result', 'cause']);
 
 function checkOptions(options: RegisterMetricsOptions): { name: string; labels: Record<string, string> } {
   if (options === null || typeof options !== 'object')
@@ -141,12 +270,6 @@ function checkOptions(options: RegisterMetricsOptions): { name: string; labels: 
       throw new InvalidOptionError(`registerMetrics: options.labels.${k} must be a string, got ${describe(v)}`);
   }
   return { name, labels: { ...labels } };
-}
-
-/** What one scrape reads from one map. */
-interface Reading {
-  stats: SharedMapStats;
-  conflictsByKind: number[];
 }
 
 /**
@@ -205,91 +328,44 @@ function createCollector(registry: Registry, constNames: string[]): Collector {
     }
     let r = cache.get(e);
     if (r === undefined) {
-      r = { stats: e.map.stats(), conflictsByKind: logPosition(e.map.v).byKind };
+      r = {
+        stats: e.map.stats(),
+        conflictsByKind: logPosition(e.map.v).byKind,
+        ops: hasMetrics(e.map.v) ? e.map.metrics() : null,
+      };
       cache.set(e, r);
     }
     return r;
   };
-  /** Calls `emit(labels, value)` for every series of metric `name` of every map. */
-  const series = (name: string, emit: (labels: Record<string, string | number>, value: number) => void): void => {
-    for (const e of entries) seriesOf(e, name, emit);
-  };
-  const seriesOf = (
-    e: Entry,
-    name: string,
-    emit: (labels: Record<string, string | number>, value: number) => void,
-  ): void => {
-    {
-      const { stats, conflictsByKind } = read(e);
-      const one = (value: number, extra: Record<string, string | number> = {}): void =>
-        emit({ ...e.labels, ...extra }, value);
-      switch (name) {
-        case 'shmap_entries':
-          return one(stats.count);
-        case 'shmap_capacity_slots':
-          return one(stats.capacity);
-        case 'shmap_tombstones':
-          return one(stats.tombstones);
-        case 'shmap_bytes':
-          return one(stats.bytes);
-        case 'shmap_max_bytes':
-          return one(stats.maxBytes);
-        case 'shmap_probe_length_max':
-          return one(stats.probeLengthMax);
-        case 'shmap_lock_waits_total':
-          return one(stats.lockWaits);
-        case 'shmap_read_retries_total':
-          return one(stats.readRetries);
-        case 'shmap_conflicts_total':
-          KIND_NAMES.forEach((kind, code) => one(conflictsByKind[code] ?? 0, { kind }));
-          break;
-        case 'shmap_conflicts_dropped_total':
-          return one(stats.conflictsOverflowed);
-        case 'shmap_shard_entries':
-          stats.perShard.forEach((s, shard) => one(s.count, { shard }));
-          break;
-        case 'shmap_shard_load_ratio':
-          stats.perShard.forEach((s, shard) => one((s.count + s.tombstones) / s.capacity, { shard }));
-          break;
-        case 'shmap_shard_lock_waits_total':
-          stats.perShard.forEach((s, shard) => one(s.lockWaits, { shard }));
-          break;
-        case 'shmap_shard_read_retries_total':
-          stats.perShard.forEach((s, shard) => one(s.readRetries, { shard }));
-          break;
-      }
-    }
-  };
-  for (const info of METRICS) {
-    const labelNames = ['map', ...constNames, ...info.labels];
-    if (info.type === 'histogram') {
-      registry.registerMetric(probeHistogram(info, entries, read) as unknown as promClient.Metric);
+  for (const spec of SPECS) {
+    const labelNames = ['map', ...constNames, ...spec.labels];
+    const values = spec.values;
+    if (values === undefined) {
+      registry.registerMetric(probeHistogram(spec, entries, read) as unknown as promClient.Metric);
       continue;
     }
-    if (info.type === 'gauge') {
+    /** Every series of this metric of every map: `emit(labels, value)`. */
+    const series = (emit: (labels: Record<string, string | number>, value: number) => void): void => {
+      for (const e of entries) for (const [extra, value] of values(read(e))) emit({ ...e.labels, ...extra }, value);
+    };
+    // A counter's value is read from the buffer, not counted here: reset, then add the total.
+    const config = { name: spec.name, help: spec.help, labelNames, registers: [registry] };
+    if (spec.type === 'gauge')
       new promClient.Gauge({
-        name: info.name,
-        help: info.help,
-        labelNames,
-        registers: [registry],
+        ...config,
         collect() {
           this.reset();
-          series(info.name, (labels, value) => this.set(labels, value));
+          series((labels, value) => this.set(labels, value));
         },
       });
-      continue;
-    }
-    new promClient.Counter({
-      name: info.name,
-      help: info.help,
-      labelNames,
-      registers: [registry],
-      // A counter's value is read from the buffer, not counted here: reset, then add the total.
-      collect() {
-        this.reset();
-        series(info.name, (labels, value) => this.inc(labels, value));
-      },
-    });
+    else
+      new promClient.Counter({
+        ...config,
+        collect() {
+          this.reset();
+          series((labels, value) => this.inc(labels, value));
+        },
+      });
   }
   return { entries, constNames };
 }

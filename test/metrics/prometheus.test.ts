@@ -82,6 +82,40 @@ describe('registerMetrics', () => {
     checkWithPromtool(text);
   });
 
+  it('publishes the operation counters of a map created with metrics, equal to map.metrics(); none without', async () => {
+    const map = SharedMap.create<number, number>({ capacity: 64, shards: 4, metrics: true });
+    for (let k = 0; k < 40; k++) map.set(k, k);
+    for (let k = 0; k < 10; k++) map.set(k, -k);
+    for (let k = 0; k < 50; k++) map.get(k);
+    for (let k = 0; k < 5; k++) map.delete(k);
+    map.add(7, 1);
+    expect(map.sweep((v) => v >= 30)).toBe(10);
+    const registry = new Registry();
+    registerMetrics(map, registry, { name: 'counted' });
+    const plain = SharedMap.create<number, number>({ capacity: 64, shards: 4 });
+    plain.get(1);
+    registerMetrics(plain, registry, { name: 'plain' });
+    const s = await scrape(registry);
+    const l = { map: 'counted' };
+    const ops = (op: string, result: string) => value(s, 'shmap_operations_total', { ...l, op, result });
+    expect(ops('get', 'hit')).toBe(40);
+    expect(ops('get', 'miss')).toBe(10);
+    expect(ops('set', 'insert')).toBe(40);
+    expect(ops('set', 'overwrite')).toBe(10);
+    expect(ops('delete', 'hit')).toBe(5);
+    expect(ops('delete', 'miss')).toBe(0);
+    expect(ops('add', 'call')).toBe(1);
+    expect(ops('sweep', 'call')).toBe(1);
+    expect(value(s, 'shmap_swept_entries_total', { ...l, cause: 'sweep' })).toBe(10);
+    const m = map.metrics();
+    const sampled = s.get('shmap_shard_op_samples_total')!.filter((x) => x.labels.map === 'counted');
+    expect(sampled.map((x) => x.value)).toEqual(m.shardSamples);
+    expect(value(s, 'shmap_thread_recoveries_total', l)).toBe(0);
+    // The map without metrics has no operation series (and no error).
+    expect(s.get('shmap_operations_total')!.filter((x) => x.labels.map === 'plain')).toEqual([]);
+    checkWithPromtool(await registry.metrics());
+  });
+
   it('promtool rejects a broken exposition (negative control of the format check)', () => {
     if (!havePromtool()) {
       if (promtoolRequired()) throw new Error('promtool is not installed');
