@@ -7,7 +7,11 @@
  * (the first records are kept: they are the ones closest to the cause). It
  * writes the record's fields with plain stores and publishes it last with
  * `Atomics.store(R_READY, 1)`; a reader takes a record only after
- * `Atomics.load(R_READY) === 1`, so it never sees half a record.
+ * `Atomics.load(R_READY) === 1`, so it never sees half a record. A thread
+ * that dies between claiming a record and publishing it leaves it
+ * unpublished for good: the record is dropped (readers skip it; its fields
+ * are unknown, so nobody could complete it), while its kind was already
+ * counted in the tally.
  *
  * After the records, the log's tally (layout.ts, T_*): conflicts by kind,
  * recorded or dropped, and an events word that every append bumps and

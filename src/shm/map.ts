@@ -92,6 +92,61 @@
  * "concurrent map read and map write". With `onConflict: 'throw'` (default)
  * the detecting thread also throws.
  *
+ * # Surviving a thread's death (window.ts, recover.ts, watch.ts)
+ *
+ * A thread can stop at any instruction (`worker.terminate()`, piscina's
+ * abort and timeout, a resourceLimits kill); a `finally` does not run. What
+ * it may hold, and the shared words that let another thread undo it:
+ *
+ * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker, store 0 by
+ *   the holder or the recoverer); D_HOLD_OP = the holder's op (plain, by the
+ *   holder just after taking the lock). Waiters count themselves in
+ *   D_WAITERS / D_LOCK_WAITS (`Atomics.add` / `sub`) and note whom they wait
+ *   for and since when (D_WAIT_OWNER, D_WAIT_SINCE, plain) so a
+ *   LockTimeoutError can name the holder and how long it has held the lock.
+ * - A half-done write. Before its first change a writer notes its intent
+ *   (D_UNDO_KIND / AT / WORD, the growth's regions, or the whole slot copied
+ *   into the shard's undo area): plain stores by the lock holder, the kind
+ *   last, cleared by `end`. Only a recoverer reads them.
+ * - The allocator's lock (H_ALLOC_LOCK = owner + 1), and a region allocated
+ *   and not yet published: the growth's intent names it.
+ * - Its part of the map-wide count (H_COUNT, maps with maxCapacity): the
+ *   recoverer recomputes it from the shards' counts.
+ *
+ * Why a recoverer may trust those words: a terminated thread stops where V8
+ * checks for termination (a call or a loop's back-edge), never between two
+ * plain stores without a call between them; and the Worker's 'exit' event
+ * (or `await worker.terminate()`) comes after Node has joined the thread, so
+ * every store the thread made is visible to the recoverer and no store
+ * follows. The intent is therefore complete whenever the change it
+ * describes has started. `recover(threadId)` takes over each lock the dead
+ * thread's id is in (CAS owner -> itself), rolls the write back or
+ * completes it (recover.ts has the table), recounts the shard, closes the
+ * window with an even seq, frees the lock waking every waiter, and appends
+ * a "thread died holding a shard lock" record. With `verify` it checks the
+ * repaired shard's invariants before freeing it.
+ *
+ * Which deaths are caught:
+ * - MUST: with `map.watch(worker | pool)`, every death of a watched thread,
+ *   whatever killed it, is recovered from its 'exit' event, in the watching
+ *   thread, without polling; the same watch recovers every DeleteQueue
+ *   handle of that thread and runs the `onThreadDeath` hooks (NearCache
+ *   hands its connection over there). Watch from the thread that created
+ *   the workers ('exit' is emitted there), and one that does not itself
+ *   wait on the map's locks under load (its event loop runs the recovery).
+ * - MUST: without a watch, no thread waits forever: a wait for a shard lock
+ *   (a writer, or a reader that fell back to the lock) longer than
+ *   `lockTimeoutMs` (default 10 s) throws LockTimeoutError naming the shard,
+ *   the holder and its op; `map.recover(threadId)` then repairs by hand.
+ * - Nothing can catch: the death of the whole process (the map is memory:
+ *   gone with it, as a `Map` would be); a thread alive but stuck while
+ *   holding a lock (a function passed to `update` that never returns: not
+ *   dead, never recovered; waiters time out); `sync: 'none'` maps (no lock,
+ *   no intent). Not recovered today: a dead thread's leases stay counted (an
+ *   entry it leased stays pinned until someone releases it), and a conflict
+ *   record it was writing is dropped (never published, so never read as
+ *   garbage; its kind is still counted in the tally).
+ *
  * # Iteration (iterator.ts)
  *
  * `keys()`, `values()`, `entries()`, `forEach()` and `for...of` are fail-fast:

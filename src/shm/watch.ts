@@ -36,6 +36,30 @@ export interface WorkerPoolLike {
 
 const hooks = new Set<DeathHook>();
 
+/** A shared structure that can recover what a dead thread held in it (a DeleteQueue handle). */
+export interface Recoverable {
+  recover(threadId: number): unknown;
+}
+
+/** Every live Recoverable of this thread, held weakly: registering one does not keep it alive. */
+const recoverables = new Set<WeakRef<Recoverable>>();
+let registeredSincePrune = 0;
+
+/**
+ * Registers `r` so that every death a `map.watch` in this thread detects
+ * recovers it too, before the `onThreadDeath` hooks run: one watch
+ * recovers the map and every delete queue this thread created or
+ * attached. Held weakly (a handle that is garbage is dropped).
+ * @internal Called by DeleteQueue's constructor.
+ */
+export function recoverOnThreadDeath(r: Recoverable): void {
+  recoverables.add(new WeakRef(r));
+  if (++registeredSincePrune >= 256) {
+    registeredSincePrune = 0;
+    for (const ref of recoverables) if (ref.deref() === undefined) recoverables.delete(ref);
+  }
+}
+
 /**
  * Registers `hook` to run for every death any `map.watch` in this thread
  * detects, after the map's own recovery (for other shared structures: a
@@ -51,8 +75,20 @@ export function onThreadDeath(hook: DeathHook): () => void {
   };
 }
 
-/** Runs every registered death hook for `threadId`. @internal */
+/** Recovers every registered Recoverable, then runs every registered death hook, for `threadId`. @internal */
 export function runDeathHooks(threadId: number): void {
+  for (const ref of [...recoverables]) {
+    const r = ref.deref();
+    if (r === undefined) {
+      recoverables.delete(ref);
+      continue;
+    }
+    try {
+      r.recover(threadId);
+    } catch (err) {
+      process.emitWarning(`shmap: recovering a shared structure for thread ${threadId} failed: ${String(err)}`);
+    }
+  }
   for (const hook of [...hooks]) {
     try {
       hook(threadId);

@@ -6,7 +6,6 @@
  * sooner, and a run gets more kills for its CPU time.
  */
 import { performance } from 'node:perf_hooks';
-import type { MessagePort } from 'node:worker_threads';
 import { DeleteQueue, type DeleteQueueHandle } from '../shm/patterns/delete-queue.js';
 import type { StopSwitch } from '../shm/patterns/ttl.js';
 import type { SharedMapHandle } from '../shm/types.js';
@@ -121,22 +120,6 @@ export interface ChaosTask {
   durationMs: number;
   queue: DeleteQueueHandle;
   stop: StopSwitch;
-  /**
-   * Held by the task's thread for as long as it lives: the runner's end gets
-   * 'close' when the thread is gone (terminated or exited), and only then
-   * recovers the thread's delete-queue records.
-   */
-  deathPort?: MessagePort;
-}
-
-/** Keeps each task's death port referenced for the thread's lifetime. */
-const heldPorts: MessagePort[] = [];
-
-/** Called by the worker at a task's start: hold the port, tell the runner which thread this is. */
-export function holdDeathPort(task: ChaosTask, threadId: number): void {
-  if (task.deathPort === undefined) return;
-  heldPorts.push(task.deathPort);
-  task.deathPort.postMessage(threadId);
 }
 
 export interface ChaosTaskResult {

@@ -8,8 +8,8 @@
  * worker thread, wherever it is (inside a write, holding a shard lock), and
  * starts a new thread; the runner then runs the slot's task again, and the
  * new task resumes the slot's work. The map is watched (`map.watch(pool)`),
- * so the map recovers each death by itself; the delete queue is recovered
- * for every destroyed worker (`queue.recover(threadId)`).
+ * so the map recovers each death by itself, and the same watch recovers the
+ * delete queue (it registered itself with the watch's death hooks).
  *
  * What survives a kill lives in shared memory (the chaos block, below): each
  * slot's expected value of every key it owns, its counter sums, its doomed
@@ -31,11 +31,10 @@
  * the delete queue deleted every doomed key it acknowledged.
  */
 import { performance } from 'node:perf_hooks';
-import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { checkInvariants } from '../shm/debug.js';
-import { DeleteQueue, type QueueRecovery } from '../shm/patterns/delete-queue.js';
+import { DeleteQueue } from '../shm/patterns/delete-queue.js';
 import { createStopSwitch, requestStop, sharedNow, sweeperTotals } from '../shm/patterns/ttl.js';
 import type { ConflictRecord } from '../shm/types.js';
 import { countConflicts } from '../race/report.js';
@@ -66,7 +65,6 @@ export {
   CHAOS_DOOMED,
   ChaosBlock,
   chaosLayout,
-  holdDeathPort,
   markAuxThread,
   runChaosSlot,
   type ChaosLayout,
@@ -106,7 +104,8 @@ export interface ChaosSummary {
   recoveryActions: Record<string, number>;
   /** From a kill to the recovery record of its lock, ms. */
   recoveryLatencyMs: { count: number; p50: number; p99: number; max: number };
-  queueRecoveries: { claimsOrphaned: number; consumerReleased: number; recordsFreed: number };
+  /** Recoveries of the delete queue (each dead thread that held a producer record or was the drainer), made by the map's watch. */
+  queueRecoveries: number;
   /** Ops a killed worker had in flight: on owned keys (resolved by the next task: took effect / not), counter adds (tolerated). */
   inFlightAtDeath: { owned: number; tookEffect: number; notTaken: number; counterAdds: number };
   maxStallMs: number;
@@ -169,15 +168,8 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     idleTimeout: 60_000,
   });
   const deathAt = new Map<number, number>();
-  const queueRecoveries = { claimsOrphaned: 0, consumerReleased: 0, recordsFreed: 0 };
-  // piscina's 'workerDestroy' comes when it asks the thread to terminate, before the thread has
-  // stopped; the queue is recovered when the task's death port closes, once the thread is gone.
-  const recoverQueue = (thread: number): void => {
-    const r: QueueRecovery = queue.recover(thread);
-    queueRecoveries.claimsOrphaned += r.claimsOrphaned;
-    queueRecoveries.recordsFreed += r.recordsFreed;
-    if (r.consumerReleased) queueRecoveries.consumerReleased++;
-  };
+  // The map's watch recovers the delete queue too (this thread created it: DeleteQueue registers
+  // itself with the watch's death hooks), after the thread has stopped.
   // Each recovery checks the invariants of every shard it repaired before freeing its lock
   // (the rest of the map is in use: checkInvariants runs on the whole map at the end).
   const failures: string[] = [];
@@ -222,15 +214,8 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   const start = (name: string, template: ChaosTask, threadWord: number): void => {
     const ac = new AbortController();
     Atomics.store(block.i32, threadWord, 0);
-    const channel = new MessageChannel();
-    let thread = -1;
-    channel.port1.on('message', (id: number) => (thread = id));
-    channel.port1.on('close', () => {
-      if (thread >= 0) recoverQueue(thread);
-    });
-    channel.port1.unref();
-    const task: ChaosTask = { ...template, deathPort: channel.port2 };
-    const promise = pool.run(task, { signal: ac.signal, transferList: [channel.port2] });
+    const task: ChaosTask = { ...template };
+    const promise = pool.run(task, { signal: ac.signal });
     const entry: Running = { ac, promise, threadWord, startedThread: 0 };
     running.set(name, entry);
     const done = promise.then(
@@ -473,7 +458,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
         p99: percentile(latencies, 0.99),
         max: latencies.length === 0 ? 0 : latencies[latencies.length - 1]!,
       },
-      queueRecoveries,
+      queueRecoveries: qs.recoveries,
       inFlightAtDeath: inFlight,
       maxStallMs,
       stalled,
@@ -500,7 +485,7 @@ export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
         .map(([a, n]) => `${n} ${a}`)
         .join(', ') || 'none'
     }); latency from kill to release p50 ${ms(c.recoveryLatencyMs.p50)}, p99 ${ms(c.recoveryLatencyMs.p99)}, max ${ms(c.recoveryLatencyMs.max)} (${c.recoveryLatencyMs.count} measured)`,
-    `delete queue: ${c.queueRecoveries.claimsOrphaned} orphaned claim(s) skipped after recovery (${c.queue.orphansSkipped} skipped), ${c.queueRecoveries.consumerReleased} dead drainer(s) replaced; ${c.queue.enqueued} enqueued, ${c.queue.drained} drained`,
+    `delete queue: recovered for ${c.queueRecoveries} dead thread(s) (producers and drainers), ${c.queue.orphansSkipped} orphaned position(s) skipped; ${c.queue.enqueued} enqueued, ${c.queue.drained} drained`,
     `sweeper: ${c.sweeper.threads} thread(s), ${c.sweeper.sweeps} sweeps, ${c.sweeper.removed} expired entries removed`,
     `ops possibly in flight at death: ${c.inFlightAtDeath.owned + c.inFlightAtDeath.counterAdds} (${c.inFlightAtDeath.owned} on owned keys: ${c.inFlightAtDeath.tookEffect} took effect, ${c.inFlightAtDeath.notTaken} did not; ${c.inFlightAtDeath.counterAdds} counter adds, tolerated in the sums)`,
     `progress: longest interval without a completed op ${ms(c.maxStallMs)} (limit ${o.stallLimitMs} ms)${c.stalled ? ': STALLED' : ''}`,

@@ -8,18 +8,11 @@
  */
 import { threadId } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
-import {
-  holdDeathPort,
-  markAuxThread,
-  runChaosSlot,
-  type ChaosTask,
-  type ChaosTaskResult,
-} from '../stress/chaos-slot.js';
+import { markAuxThread, runChaosSlot, type ChaosTask, type ChaosTaskResult } from '../stress/chaos-slot.js';
 import { drain, type DrainerResult } from './drainer.js';
 import { sweepUntilStopped, type SweeperResult } from './sweeper.js';
 
 export default function chaosTask(task: ChaosTask): ChaosTaskResult | DrainerResult | SweeperResult {
-  holdDeathPort(task, threadId);
   const map = SharedMap.attach(task.handle);
   if (task.role === 'chaos') return runChaosSlot(map as never, task, threadId);
   markAuxThread(task, threadId);

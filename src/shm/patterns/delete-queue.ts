@@ -69,10 +69,13 @@
  *    handed to `map.delete` before HEAD moved past it (see drainPublished):
  *    the next drain hands it over again, and `delete` is idempotent.
  *
- * A thread is known dead when someone says so: `recover(threadId)` (from a
- * Worker's 'exit', piscina's 'workerDestroy', or the map's death watch). A
- * thread still alive must never be recovered: it would write a slot the ring
- * has given to another position.
+ * A thread is known dead when someone says so: `recover(threadId)`, called
+ * for you by any `map.watch(worker | pool)` in a thread that created or
+ * attached this queue (every handle registers itself with the watch's death
+ * hooks, watch.ts `recoverOnThreadDeath`), or by hand after a Worker's
+ * 'exit'. Not on piscina's 'workerDestroy': it comes before the thread has
+ * stopped. A thread still alive must never be recovered: it would write a
+ * slot the ring has given to another position.
  */
 import {
   InvalidHandleError,
@@ -82,6 +85,7 @@ import {
   ConcurrentMapWriteError,
 } from '../errors.js';
 import { threadId } from 'node:worker_threads';
+import { recoverOnThreadDeath } from '../watch.js';
 import type { KeyType } from '../types.js';
 
 // ---------------------------------------------------------------------------
@@ -558,6 +562,8 @@ export class DeleteQueue<K = number> {
     this.producers = this.i32[PRODUCERS_BYTES >> 2]!;
     this.slotsOff = this.i32[SLOTS_OFF_BYTES >> 2]!;
     this.keyType = keyTypeName(codec.code, codec.n);
+    // Any map.watch in this thread recovers this queue too (a dead producer's claim, a dead drainer).
+    recoverOnThreadDeath(this);
   }
 
   /** A new, empty, open queue. Throws InvalidOptionError naming the bad option. */

@@ -107,6 +107,30 @@ describe('DeleteQueue: a producer that dies between claim and publish', () => {
     await d.worker.terminate();
   });
 
+  it('one map.watch recovers the queue too: a producer killed between claim and publish stops stalling the drain', async () => {
+    const map = SharedMap.create<number, number>({ shards: 1, capacity: 16 });
+    const queue = DeleteQueue.create({ capacity: 8 });
+    const words = controlWords();
+    const producer = spawn('delete-queue-death.mjs', { role: 'claim-park', queue: queue.handle, words, L, key: 0 });
+    producer.result.catch(() => undefined);
+    await until(() => Atomics.load(words, L.claimed) === 1, 'the producer to claim a position');
+    expect(queue.enqueue(1)).toBe(true);
+    const got: number[] = [];
+    const sink = { delete: (k: number) => got.push(k) };
+    // Behind the claimed, unpublished position nothing drains (what the watch must fix).
+    expect(queue.drainInto(sink)).toBe(0);
+    const unwatch = map.watch(producer.worker);
+    try {
+      await producer.worker.terminate();
+      await until(() => queue.stats().recoveries === 1, "the map's watch to recover the queue");
+      expect(queue.drainInto(sink)).toBe(1);
+      expect(got).toEqual([1]);
+      expect(queue.stats()).toMatchObject({ orphansSkipped: 1, size: 0 });
+    } finally {
+      unwatch();
+    }
+  });
+
   it("recover frees a dead producer's idle record; a busy one is reused once the drain passes its position", async () => {
     const queue = DeleteQueue.create({ capacity: 4, producers: 1 });
     const words = controlWords();
