@@ -98,12 +98,14 @@
  * abort and timeout, a resourceLimits kill); a `finally` does not run. What
  * it may hold, and the shared words that let another thread undo it:
  *
- * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker, store 0 by
- *   the holder or the recoverer); D_HOLD_OP = the holder's op (plain, by the
- *   holder just after taking the lock). Waiters count themselves in
- *   D_WAITERS / D_LOCK_WAITS (`Atomics.add` / `sub`) and note whom they wait
- *   for and since when (D_WAIT_OWNER, D_WAIT_SINCE, plain) so a
- *   LockTimeoutError can name the holder and how long it has held the lock.
+ * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker, exchange
+ *   to 0 by the holder or the recoverer), with LOCK_WAITERS set (CAS) by a
+ *   thread about to park; the recoverer keeps that bit when it takes the
+ *   lock over and wakes every waiter when it frees it. D_HOLD_OP = the
+ *   holder's op (plain, by the holder just after taking the lock). Waiters
+ *   note whom they wait for and since when (D_WAIT_OWNER, D_WAIT_SINCE,
+ *   plain) so a LockTimeoutError can name the holder and how long it has
+ *   held the lock.
  * - A half-done write. Before its first change a writer notes its intent
  *   (D_UNDO_KIND / AT / WORD, the growth's regions, or the whole slot copied
  *   into the shard's undo area): plain stores by the lock holder, the kind
