@@ -15,19 +15,39 @@ import { C_ACQUIRE, C_EXPIRED, C_EXPIRY_SWEEPS, C_RELEASE, C_RETIRE } from './me
 import type { RetireResult } from './types.js';
 
 /**
+ * Where `lockAndFind` found the key: its slot's word index, or negative
+ * when absent. Set by every call (the way shard.ts leaves `insertAt`).
+ */
+let foundAt = -1;
+
+/**
+ * The start of every lease operation: refuses a call from inside `update` /
+ * `sweep` (RecursiveUpdateError) or on a map without leases (naming
+ * `what`), prepares `key`, counts the call in the thread's metrics
+ * (`counter`; -1 for none), takes the key's shard lock for `op`, and finds
+ * the key (in `foundAt`). Returns the shard's descriptor.
+ * Postcondition: the caller holds its lock and must unlock it.
+ */
+function lockAndFind(map: MapCore, key: unknown, what: string, op: number, counter: number): number {
+  if (busy.length !== 0) map.checkNotBusy();
+  map.needLeases(what);
+  const h = map.kc.prepare(key);
+  if (counter >= 0 && map.counters !== null) map.counters.count(counter, h);
+  const d = descI32(map.shard0, h & map.shardMask);
+  map.win.lock(d, op);
+  foundAt = map.t.find(d, h);
+  return d;
+}
+
+/**
  * Takes a lease on a present, not retired, not expired entry and returns
  * its value; undefined when there is no such entry. While any lease is
  * held the entry is never removed: `delete`, `retire` and expiry only
  * retire it, and the last `release` removes it.
  */
 export function acquire(map: MapCore, key: unknown): unknown {
-  if (busy.length !== 0) map.checkNotBusy();
-  map.needLeases('acquire');
-  const h = map.kc.prepare(key);
-  if (map.counters !== null) map.counters.count(C_ACQUIRE, h);
-  const d = descI32(map.shard0, h & map.shardMask);
-  map.win.lock(d, OP.get);
-  const at = map.t.find(d, h);
+  const d = lockAndFind(map, key, 'acquire', OP.get, C_ACQUIRE);
+  const at = foundAt;
   if (at < 0 || !map.visible(at)) {
     map.win.unlock(d);
     return undefined;
@@ -52,13 +72,8 @@ export function acquire(map: MapCore, key: unknown): unknown {
  * holds no lease.
  */
 export function release(map: MapCore, key: unknown): boolean {
-  if (busy.length !== 0) map.checkNotBusy();
-  map.needLeases('release');
-  const h = map.kc.prepare(key);
-  if (map.counters !== null) map.counters.count(C_RELEASE, h);
-  const d = descI32(map.shard0, h & map.shardMask);
-  map.win.lock(d, OP.delete);
-  const at = map.t.find(d, h);
+  const d = lockAndFind(map, key, 'release', OP.delete, C_RELEASE);
+  const at = foundAt;
   const word = at < 0 ? 0 : map.v.i32[at + map.leaseOffW];
   if ((word & LEASE_COUNT_MASK) === 0) {
     map.win.unlock(d);
@@ -82,13 +97,8 @@ export function release(map: MapCore, key: unknown): boolean {
  * `release` ('deferred'); 'absent' when there is no such entry.
  */
 export function retire(map: MapCore, key: unknown): RetireResult {
-  if (busy.length !== 0) map.checkNotBusy();
-  map.needLeases('retire');
-  const h = map.kc.prepare(key);
-  if (map.counters !== null) map.counters.count(C_RETIRE, h);
-  const d = descI32(map.shard0, h & map.shardMask);
-  map.win.lock(d, OP.delete);
-  const at = map.t.find(d, h);
+  const d = lockAndFind(map, key, 'retire', OP.delete, C_RETIRE);
+  const at = foundAt;
   if (at < 0) {
     map.win.unlock(d);
     return 'absent';
@@ -107,11 +117,8 @@ export function retire(map: MapCore, key: unknown): RetireResult {
 
 /** Leases held on the key's entry (retired or not), 0 when none or absent. */
 export function leaseCount(map: MapCore, key: unknown): number {
-  map.needLeases('leaseCount');
-  const h = map.kc.prepare(key);
-  const d = descI32(map.shard0, h & map.shardMask);
-  map.win.lock(d, OP.get);
-  const at = map.t.find(d, h);
+  const d = lockAndFind(map, key, 'leaseCount', OP.get, -1);
+  const at = foundAt;
   const n = at < 0 ? 0 : map.v.i32[at + map.leaseOffW] & LEASE_COUNT_MASK;
   map.win.unlock(d);
   return n;
