@@ -383,7 +383,13 @@ export async function run(argv: string[]): Promise<number> {
           continue;
         }
         try {
-          if (v.needsRedis === true) redis ??= await (await import('./redis.js')).RedisServer.start();
+          // A fresh redis-server for every redis row, like the fresh `serve` of every row: the ids
+          // repeat from round to round (one seed), so sessions a previous round left in a shared
+          // Redis (younger than --stale-ms) would answer requests the new round's model calls absent.
+          if (v.needsRedis === true) {
+            await redis?.stop();
+            redis = await (await import('./redis.js')).RedisServer.start();
+          }
           const row = await runVariant(v, c, redis?.url);
           rounds[i]!.push(row);
           const l = row.load!;
