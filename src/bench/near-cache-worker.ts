@@ -24,6 +24,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { createClient } from 'redis';
 import { NearCache, type NearCacheHandle } from '../near-cache/near-cache.js';
+import { Rng } from '../rng.js';
 
 export type ReaderSystem = 'redis' | 'client-cache' | 'near-cache';
 
@@ -116,17 +117,6 @@ async function nearCacheReader(handle: NearCacheHandle): Promise<Reader> {
   };
 }
 
-/** xorshift32: the same key sequence for every system in a round. */
-function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
-
 async function main(): Promise<void> {
   const data = workerData as ReaderData;
   const port = parentPort!;
@@ -160,7 +150,8 @@ async function main(): Promise<void> {
   }
 
   async function run(ms: number, seed: number): Promise<RunReply> {
-    const next = rng(seed);
+    const random = new Rng(seed);
+    const next = (): number => random.next();
     const hist = hdr.build({ lowestDiscernibleValue: 1, numberOfSignificantValueDigits: 3, autoResize: true });
     const hits0 = reader.hits();
     const start = performance.now();

@@ -24,7 +24,7 @@
  * stops it by pid at the end.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,7 +34,7 @@ import { createClient } from 'redis';
 import { NearCache } from '../near-cache/near-cache.js';
 import { fmtNs, fmtRate } from './report.js';
 import { RedisServer, redisUnavailable } from './redis.js';
-import { fileStamp, gitCommit, resultsDir } from './results.js';
+import { fileStamp, gitCommit, machineInfo, resultsDir } from './results.js';
 import type { ReaderData, ReaderRequest, ReaderSystem, RunReply, StatsReply } from './near-cache-worker.js';
 
 const SYSTEMS: readonly ReaderSystem[] = ['redis', 'client-cache', 'near-cache'];
@@ -443,12 +443,7 @@ export async function run(argv: string[]): Promise<number> {
   const started = new Date();
   const loadBefore = loadavg()[0]!;
   const rev = gitCommit();
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
+  const machine = machineInfo();
   const command = `node dist/main.js bench near-cache${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
   const server = await RedisServer.start();
   const rows: NearCacheRow[] = [];

@@ -5,13 +5,13 @@
  * cleanup strategies), dispatched to src/bench/cleanup.ts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { parseBenchFlags } from '../bench/args.js';
 import { derive, evaluateTargets, fmtRate, formatTables, formatTargets } from '../bench/report.js';
-import { fileStamp, gitCommit, resultsDir } from '../bench/results.js';
+import { fileStamp, gitCommit, machineInfo, resultsDir } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
 import { SYSTEM_NAMES } from '../bench/systems.js';
 
@@ -149,12 +149,7 @@ export async function run(argv: string[]): Promise<number> {
   // Other processes on the machine move every figure; the load average says how busy it was.
   const loadBefore = loadavg()[0]!;
   const rev = gitCommit();
-  const machine = {
-    cpu: cpus()[0]?.model ?? 'unknown',
-    cores: cpus().length,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
+  const machine = machineInfo();
   const command = `node dist/main.js bench${argv.length > 0 ? ' ' + argv.join(' ') : ''}`;
 
   const progress = progressReporter();

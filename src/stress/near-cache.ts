@@ -47,7 +47,8 @@ import { RedisServer, redisUnavailable } from '../bench/redis.js';
 import { loadRedis } from '../near-cache/client.js';
 import { RedisClientMissingError } from '../shm/errors.js';
 import { defaultOptions, type StressOptions } from './options.js';
-import { keyName, rng, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
+import { Rng } from '../rng.js';
+import { keyName, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
 
 export interface NearCacheStressOptions {
   workers: number;
@@ -262,7 +263,8 @@ export async function runNearCacheStress(o: NearCacheStressOptions): Promise<Nea
     const delays: number[] = [];
     const errors: string[] = [];
     const mine = Array.from({ length: keys }, (_, k) => k).filter((k) => k % owners === W);
-    const next = rng(o.seed ^ 0x5eed);
+    const random = new Rng(o.seed ^ 0x5eed);
+    const next = (): number => random.next();
     let seq = 0;
     const direct = async (k: number): Promise<void> => {
       const value = `d.${++seq}`;

@@ -14,6 +14,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { NearCache, type NearCacheHandle } from '../near-cache/near-cache.js';
 import { sharedNow } from '../shm/conflict-log.js';
+import { Rng } from '../rng.js';
 
 export interface NearCacheStressTask {
   readonly handle: NearCacheHandle;
@@ -49,17 +50,6 @@ export function keyName(i: number): string {
   return `nc:${i}`;
 }
 
-/** xorshift32 in [0, 1). */
-export function rng(seed: number): () => number {
-  let x = seed | 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
-
 /** Attaches, says it is ready, and runs from the main thread's go until its stop flag. */
 async function main(task: NearCacheStressTask, port: MessagePort): Promise<NearCacheStressLog> {
   const cache = await NearCache.attach<string>(task.handle);
@@ -69,7 +59,8 @@ async function main(task: NearCacheStressTask, port: MessagePort): Promise<NearC
     port.postMessage({ ready: true });
   });
   cache.testHooks.unsafeSkipFetchCheck = task.unsafeSkipFetchCheck;
-  const next = rng(task.seed);
+  const random = new Rng(task.seed);
+  const next = (): number => random.next();
   if (task.fetchDelayMs > 0)
     cache.testHooks.afterFetch = () => new Promise((r) => setTimeout(r, next() * task.fetchDelayMs));
   const log: NearCacheStressLog = {
