@@ -69,6 +69,12 @@ export interface LoadResult {
   unknown: number;
   /** Up to 5 examples of a loss or wrong answer. */
   examples: string[];
+  /**
+   * 500 answers by what their body says: a range that met a concurrent write
+   * (Go's "concurrent map iteration and map write"), or anything else (a
+   * defect, whatever the strategy). Counted from each response's body.
+   */
+  errors500: { iteration: number; other: number };
 }
 
 const GET = 0;
@@ -102,6 +108,7 @@ export class SessionModel {
   lost = 0;
   wrong = 0;
   examples: string[] = [];
+  errors500 = { iteration: 0, other: 0 };
 
   constructor(
     private readonly staleMs: number,
@@ -158,6 +165,13 @@ export class SessionModel {
 
   /** Judges a response against the model and updates it. */
   answer(status: number, body: string, ctx: Ctx): void {
+    if (status === 500) {
+      if (body.includes('concurrent map iteration and map write')) this.errors500.iteration++;
+      else {
+        this.errors500.other++;
+        this.note(`${OP_NAMES[ctx.op ?? GET]} ${ctx.id ?? '?'}: 500 ${body.slice(0, 120)}`);
+      }
+    }
     const id = ctx.id;
     if (id === undefined) return;
     const st = this.states.get(id)!;
@@ -297,5 +311,6 @@ export async function runLoad(config: LoadConfig): Promise<LoadResult> {
     verified: must.length,
     unknown: model.unknown(),
     examples: model.examples,
+    errors500: model.errors500,
   };
 }

@@ -212,6 +212,10 @@ export function mergeRounds(rounds: HttpRow[]): HttpRow {
       verified: sum(loads, (l) => l.verified),
       unknown: sum(loads, (l) => l.unknown),
       examples: loads.flatMap((l) => l.examples).slice(0, 5),
+      errors500: {
+        iteration: sum(loads, (l) => l.errors500.iteration),
+        other: sum(loads, (l) => l.errors500.other),
+      },
     },
     server: {
       cleaned: sum(servers, (s) => s.cleaned),
