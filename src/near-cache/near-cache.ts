@@ -628,13 +628,7 @@ export class NearCache<V = unknown> {
     }
     if (this.handle.mode === 'default' && this.trackedSock !== -1) this.flush();
     if (this.slot >= 0) ctl.releaseSlot(this.slot, this.me);
-    if (this.data !== undefined) {
-      try {
-        this.data.destroy();
-      } catch {
-        /* already closed */
-      }
-    }
+    if (this.data !== undefined) destroyQuietly(this.data);
   }
 
   /** @internal For the link. */
@@ -654,6 +648,15 @@ function serverError(url: string, what: string, key: string | undefined, err: un
   return new NearCacheError(
     `NearCache: ${what}${key === undefined ? '' : ` ${describe(key)}`} at ${url} failed: ${msg}`,
   );
+}
+
+/** Closes a connection at once; one that is already closed is left as it is. */
+function destroyQuietly(client: RedisClient): void {
+  try {
+    client.destroy();
+  } catch {
+    /* already closed */
+  }
 }
 
 /**
@@ -741,11 +744,7 @@ class Link {
   private lost(client: RedisClient): void {
     if (this.stopped || client !== this.client) return;
     this.client = undefined;
-    try {
-      client.destroy();
-    } catch {
-      /* already closed */
-    }
+    destroyQuietly(client);
     if (!this.cache.owns) return;
     const ctl = this.cache.ctl;
     if (Atomics.exchange(ctl.i32, C_STATE, LINK_DOWN) === LINK_UP) {
@@ -764,15 +763,7 @@ class Link {
         this.retry = undefined;
         if (this.stopped || !this.cache.owns) return;
         this.connect().catch(() => {
-          const c = this.client;
-          this.client = undefined;
-          if (c !== undefined) {
-            try {
-              c.destroy();
-            } catch {
-              /* already closed */
-            }
-          }
+          this.dropClient();
           this.scheduleRetry();
         });
       },
@@ -784,14 +775,13 @@ class Link {
   stop(): void {
     this.stopped = true;
     if (this.retry !== undefined) clearTimeout(this.retry);
+    this.dropClient();
+  }
+
+  /** Closes the current connection, if any, and forgets it. */
+  private dropClient(): void {
     const c = this.client;
     this.client = undefined;
-    if (c !== undefined) {
-      try {
-        c.destroy();
-      } catch {
-        /* already closed */
-      }
-    }
+    if (c !== undefined) destroyQuietly(c);
   }
 }
