@@ -152,6 +152,20 @@ const SPECS: readonly MetricSpec[] = [
           ],
   },
   {
+    name: 'shmap_delete_queue_keys_total',
+    type: 'counter',
+    help: 'Keys of the DeleteQueues that count in this map (queue.countIn(map)), by event: enqueued (accepted), drained (handed to delete), rejected_full (refused, the queue was full). enqueued minus drained is the backlog; a rising rejected_full means the drainer falls behind (maps created with metrics: true).',
+    labels: ['event'],
+    values: (r) =>
+      r.ops === null
+        ? []
+        : [
+            [{ event: 'enqueued' }, r.ops.queue.enqueued],
+            [{ event: 'drained' }, r.ops.queue.drained],
+            [{ event: 'rejected_full' }, r.ops.queue.fullRejections],
+          ],
+  },
+  {
     name: 'shmap_lock_waits_total',
     type: 'counter',
     help: 'Times a writer found its shard lock taken and waited.',
@@ -246,7 +260,7 @@ const collectors = new WeakMap<Registry, Collector>();
 
 /** Prometheus label names: letters, digits and _, not starting with a digit or __ (reserved). */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RESERVED = new Set(['map', 'kind', 'shard', 'le', 'op', 'result', 'cause']);
+const RESERVED = new Set(['map', 'kind', 'shard', 'le', 'op', 'result', 'cause', 'event']);
 
 function checkOptions(options: RegisterMetricsOptions): { name: string; labels: Record<string, string> } {
   if (options === null || typeof options !== 'object')

@@ -96,7 +96,11 @@ export const C_EXPIRED = 17;
 export const C_ACQUIRE = 18;
 export const C_RELEASE = 19;
 export const C_RETIRE = 20;
-const COUNTERS = 21;
+/** Keys a DeleteQueue handle counting in this map (`queue.countIn(map)`) accepted, drained, and refused because the queue was full. */
+export const C_QUEUE_ENQUEUE = 21;
+export const C_QUEUE_DRAIN = 22;
+export const C_QUEUE_FULL = 23;
+const COUNTERS = 24;
 
 const DEFAULT_THREADS = 64;
 const MAX_THREADS = 1024;
@@ -436,6 +440,7 @@ export function readMetrics(v: Views, shard0: number, shards: number): SharedMap
     expirySweeps: n(C_EXPIRY_SWEEPS),
     expired: n(C_EXPIRED),
     leases: { acquire: n(C_ACQUIRE), release: n(C_RELEASE), retire: n(C_RETIRE) },
+    queue: { enqueued: n(C_QUEUE_ENQUEUE), drained: n(C_QUEUE_DRAIN), fullRejections: n(C_QUEUE_FULL) },
     lockWaits,
     readRetries,
     samples: f64[(sketch + S_TOTAL_F64_WORD) >> 1]!,

@@ -92,6 +92,12 @@ export interface SharedMapMetrics {
   expirySweeps: number;
   expired: number;
   leases: { acquire: number; release: number; retire: number };
+  /**
+   * Keys of the DeleteQueue handles that count in this map (`queue.countIn(map)`,
+   * in each thread that uses the queue): accepted by `enqueue`/`enqueueWait`,
+   * handed to `delete` by a drain, and refused because the queue was full.
+   */
+  queue: { enqueued: number; drained: number; fullRejections: number };
   /** Times a writer found its shard's lock taken (as in `stats()`). */
   lockWaits: number;
   /** Times a reader saw its shard change under it and read again (as in `stats()`). */

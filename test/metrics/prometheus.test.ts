@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { SharedMap, InvalidOptionError } from '../../src/index.js';
+import { DeleteQueue, SharedMap, InvalidOptionError } from '../../src/index.js';
 import { registerMetrics, METRICS } from '../../src/metrics/prometheus.js';
 import { controlWords, requireDist, spawn, thrown } from '../shm/support.js';
 import { distPath } from '../helpers/paths.js';
@@ -90,6 +90,10 @@ describe('registerMetrics', () => {
     for (let k = 0; k < 5; k++) map.delete(k);
     map.add(7, 1);
     expect(map.sweep((v) => v >= 30)).toBe(10);
+    // A delete queue counting in the map: 3 keys accepted, 1 refused (full), then 3 drained (into a stand-in).
+    const q = DeleteQueue.create<number>({ capacity: 3 }).countIn(map);
+    for (const k of [100, 101, 102, 103]) q.enqueue(k);
+    expect(q.drainInto({ delete: () => true })).toBe(3);
     const registry = new Registry();
     registerMetrics(map, registry, { name: 'counted' });
     const plain = SharedMap.create<number, number>({ capacity: 64, shards: 4 });
@@ -111,6 +115,8 @@ describe('registerMetrics', () => {
     const sampled = s.get('shmap_shard_op_samples_total')!.filter((x) => x.labels.map === 'counted');
     expect(sampled.map((x) => x.value)).toEqual(m.shardSamples);
     expect(value(s, 'shmap_thread_recoveries_total', l)).toBe(0);
+    const queue = (event: string) => value(s, 'shmap_delete_queue_keys_total', { ...l, event });
+    expect([queue('enqueued'), queue('drained'), queue('rejected_full')]).toEqual([3, 3, 1]);
     // The map without metrics has no operation series (and no error).
     expect(s.get('shmap_operations_total')!.filter((x) => x.labels.map === 'plain')).toEqual([]);
     checkWithPromtool(await registry.metrics());

@@ -86,6 +86,8 @@ import {
 } from '../errors.js';
 import { threadId } from 'node:worker_threads';
 import { recoverOnThreadDeath } from '../watch.js';
+import { MapCore } from '../core.js';
+import { C_QUEUE_DRAIN, C_QUEUE_ENQUEUE, C_QUEUE_FULL, type ThreadCounters } from '../metrics.js';
 import type { KeyType } from '../types.js';
 
 // ---------------------------------------------------------------------------
@@ -547,6 +549,8 @@ export class DeleteQueue<K = number> {
   private rec = NO_RECORD;
   /** @internal Test switch: false = never skip a dead producer's position (the negative control). */
   _skipOrphans = true;
+  /** The map counters this handle counts its keys in (`countIn`); null: counted only in `stats()`. */
+  private counters: ThreadCounters | null = null;
 
   private constructor(buffer: SharedArrayBuffer, codec: KeyCodec<K>) {
     this.handle = { shmapQueue: 1, buffer };
@@ -664,6 +668,22 @@ export class DeleteQueue<K = number> {
     return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
   }
 
+  /**
+   * From now on, this handle also counts the keys it enqueues, drains and
+   * has refused because the queue was full in `map`'s operation counters
+   * (`map.metrics().queue`; `shmap_delete_queue_keys_total` in Prometheus),
+   * in this thread's counter block: call it in each thread whose handle
+   * should count. Needs a map created with `{ metrics: true }`
+   * (InvalidOptionError; nothing changes). Returns this queue.
+   */
+  countIn(map: MapCore): this {
+    if (!(map instanceof MapCore))
+      throw new ShmapTypeError(`countIn(map): map must be a SharedMap, got ${describe(map)}`);
+    if (map.counters === null) throw new InvalidOptionError('countIn(map) needs a map created with { metrics: true }');
+    this.counters = map.counters;
+    return this;
+  }
+
   // -------------------------------------------------------------------------
   // Producer side (any thread, any number at once)
 
@@ -708,6 +728,7 @@ export class DeleteQueue<K = number> {
       const left = deadline - performance.now();
       if (left <= 0) {
         Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        if (this.counters !== null) this.counters.add(C_QUEUE_FULL, 1);
         return false;
       }
       Atomics.add(i32, ROOM_WAITERS_BYTES >> 2, 1);
@@ -729,6 +750,7 @@ export class DeleteQueue<K = number> {
       if (r === CLAIM_CLOSED) return false;
       if (r === CLAIM_FULL) {
         Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        if (this.counters !== null) this.counters.add(C_QUEUE_FULL, 1);
         return false;
       }
       // CLAIM_RETRY: another producer took the position; try the next one.
@@ -843,6 +865,7 @@ export class DeleteQueue<K = number> {
     } else {
       i32[(slot + SLOT_LEN_BYTES) >> 2] = len;
       this.codec.write(key, this.view, this.bytes, slot + SLOT_KEY_BYTES);
+      if (this.counters !== null) this.counters.add(C_QUEUE_ENQUEUE, 1);
     }
     Atomics.store(i32, (slot + SLOT_SEQ_BYTES) >> 2, (pos + 1) | 0);
     if (Atomics.load(i32, PARKED_BYTES >> 2) !== 0) {
@@ -1052,6 +1075,7 @@ export class DeleteQueue<K = number> {
           const len = i32[(slot + SLOT_LEN_BYTES) >> 2]!;
           map.delete(this.codec.read(this.view, this.bytes, slot + SLOT_KEY_BYTES, len));
           drained++;
+          if (this.counters !== null) this.counters.add(C_QUEUE_DRAIN, 1);
         }
         head = (head + 1) | 0;
         if (head === this.start) Atomics.store(i32, LAPS_BYTES >> 2, Atomics.load(i32, LAPS_BYTES >> 2) + 1);
