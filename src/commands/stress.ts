@@ -73,6 +73,7 @@ const OPTIONS = {
   'alert-interval': { type: 'string' },
   'kill-interval': { type: 'string' },
   'stall-limit': { type: 'string' },
+  processes: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -123,6 +124,7 @@ export function usage(command = 'stress'): string {
     '  --alert-interval S  seconds between alerts of one kind (needs --alert-url)',
     `  --kill-interval MS  chaos: abort a random running task every MS on average (uniform 0..2 MS; default ${DEFAULT_KILL_INTERVAL_MS})`,
     `  --stall-limit MS    chaos: fail (and stop) when no op completes for MS (default ${DEFAULT_STALL_LIMIT_MS})`,
+    '  --processes N       near-cache: processes, each with --workers threads and its own NearCache (default 2)',
     '  -h, --help          this text',
     '',
     'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',

@@ -1,56 +1,77 @@
 /**
- * `stress --scenario near-cache`: worker threads read and write Redis keys
- * through one NearCache while a plain client on the main thread writes Redis
- * directly (bypassing the cache); at the end, every read is checked against
- * the guarantee the README states:
+ * `stress --scenario near-cache`: P processes (default 2), each with W worker
+ * threads reading and writing Redis keys through the process's one
+ * NearCache, while a plain client in this process writes Redis directly
+ * (bypassing every cache); at the end, every read is checked against the
+ * guarantee the README states:
  *
  *   a read returns a value that Redis held at some moment after the read's
  *   start minus the staleness bound, the time from a write's acknowledgement
- *   to its invalidation applied in the process.
+ *   to its invalidation applied in the reader's process.
  *
- * The runner starts its own redis-server (loopback, free port), creates the
- * NearCache on the main thread (which so holds the invalidation connection,
- * `mode: 'bcast'`, so that every write is announced), and fills the key
- * space. Key i is written by one writer only: thread i mod (W + 1), the
- * direct writer for W. Per key the writes are then totally ordered (one
- * writer, one write at a time), and each has the moment from which no read
- * may return an older value (`visible`):
+ * This driver starts its own redis-server (loopback, free port), fills the
+ * key space, and forks the processes (near-cache-process.ts: each creates
+ * its NearCache with `mode: 'bcast'`, so that every write is announced to
+ * every process, and timestamps each invalidation it applies). Key k is
+ * written by one writer only: writer k mod (P x W + 1), where writer
+ * p x W + t is thread t of process p and the last one is the direct writer.
+ * Per key the writes are then totally ordered (one writer, one write at a
+ * time), and, the server announcing each write once to each process in the
+ * order it applied them, the i-th invalidation of k that process q applied
+ * is that of k's i-th write. From it, per write and per process q, the
+ * moment from which no read in q may return an older value (`visible`):
  *
- * - a write through the cache (`cache.set`): when set resolved (the key is
- *   dropped for every thread before it resolves);
- * - a direct write: when its invalidation was applied (the main thread
- *   timestamps every invalidation; the direct writer waits for its write's
- *   before the next). Their delay after the write's acknowledgement is the
- *   staleness bound, measured: p50/p99/max in the summary.
+ * - when q applied the write's invalidation;
+ * - for a write through q's own cache, or when `cache.set` resolved, if
+ *   sooner (the key is dropped for q's threads before set resolves).
  *
- * The check, per read of key k that returned the value of write i: the value
- * is one that was written to k (or the initial one), its write began before
- * the read ended, and no later write of k was visible before the read began
- * (give or take CLOCK_TOLERANCE_MS between threads' clocks).
- * A read that returned a value already overwritten but not yet visible
- * everywhere (within the bound) is allowed and counted ("stale within the
- * bound"), with its age.
+ * The staleness bound is measured: per write, the time from its
+ * acknowledgement to its invalidation applied in every other process (the
+ * slowest of them); p50/p99/max in the summary.
+ *
+ * The check, per read in process q of key k that returned the value of write
+ * i: the value is one that was written to k (or the initial one), its write
+ * began before the read ended, and no later write of k was visible in q
+ * before the read began (give or take CLOCK_TOLERANCE_MS between clocks).
+ * A read that returned a value already overwritten but not yet visible in
+ * its process (within the bound) is allowed and counted ("stale within the
+ * bound"), with its age. Then, over all processes: no read returned a value
+ * overwritten more than the measured bound (max) before the read began.
  *
  * To make the near-cache race frequent in a short run, every fetch waits a
  * random 0..fetchDelayMs before it installs, and the direct writer writes
  * each of its keys twice in quick succession (the second write lands while
  * fetches of the first are in flight). The negative control
  * (`unsafeSkipFetchCheck`) installs such fetches anyway: the stale entries
- * they leave outlive the bound, and the check reports them.
+ * they leave outlive the bound, and both checks report them.
+ *
+ * Clocks: every timestamp is `sharedNow()` (timeOrigin + performance.now()),
+ * which agrees between the processes and threads of one machine to within
+ * tens of microseconds (both terms come from the same system clocks).
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { NearCache } from '../near-cache/near-cache.js';
 import { sharedNow } from '../shm/conflict-log.js';
 import { RedisServer, redisUnavailable } from '../bench/redis.js';
 import { loadRedis } from '../near-cache/client.js';
 import { RedisClientMissingError } from '../shm/errors.js';
-import { defaultOptions, type StressOptions } from './options.js';
+import { parseArgs } from 'node:util';
+import { defaultOptions, parseInteger, UsageError, type StressOptions } from './options.js';
 import { Rng } from '../rng.js';
-import { keyName, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
+import { keyName } from '../workers/near-cache-stress.js';
+import {
+  FENCE_KEY,
+  type DriverMessage,
+  type NearCacheProcessResult,
+  type NearCacheProcessTask,
+  type ProcessMessage,
+} from './near-cache-process.js';
 
 export interface NearCacheStressOptions {
+  /** Processes, each with its own NearCache (default 2). */
+  processes?: number;
+  /** Worker threads per process. */
   workers: number;
   durationMs: number;
   /** Keys in the space (default 16 per writer, the direct writer included). */
@@ -64,9 +85,11 @@ export interface NearCacheStressOptions {
   unsafeSkipFetchCheck?: boolean;
   /** Run past durationMs until the direct writer has made this many writes (default 0): a run that must see races, whatever the machine's speed. */
   minDirectWrites?: number;
-  /** The compiled worker (near-cache-stress.js); default: dist/workers beside this file's folder. */
+  /** The compiled thread (near-cache-stress.js); default: dist/workers beside this file's folder. */
   workerFile?: string;
-  /** The NearCache's ownerTimeoutMs. Default 10 minutes: the main thread holds the link for the whole run (owner death has its own tests), so a pause of a loaded machine does not hand it over mid-measurement. */
+  /** The compiled process (near-cache-process.js); default: beside this file. */
+  processFile?: string;
+  /** The NearCache's ownerTimeoutMs. Default 10 minutes: each process's main thread holds its link for the whole run (owner death has its own tests), so a pause of a loaded machine does not hand it over mid-measurement. */
   ownerTimeoutMs?: number;
 }
 
@@ -75,6 +98,8 @@ export interface NearCacheStressResult {
   node: string;
   loadAverage: { before: number; after: number };
   seconds: number;
+  processes: number;
+  /** Worker threads per process. */
   workers: number;
   keys: number;
   reads: number;
@@ -82,13 +107,16 @@ export interface NearCacheStressResult {
   directWrites: number;
   hitRate: number;
   declined: number;
+  /** Invalidations applied per second, summed over the processes. */
   invalidationsPerSec: number;
-  /** Time from a direct write's acknowledgement to its invalidation applied, ms. */
-  bound: { samples: number; p50: number; p99: number; max: number };
+  /** Per write: time from its acknowledgement to its invalidation applied in every other process, ms (0 when every process applied it before the writer had the acknowledgement: the server sends invalidations before the write's reply; `beforeAck` counts those writes). */
+  bound: { samples: number; p50: number; p99: number; max: number; beforeAck: number };
   /** Reads that returned an overwritten value within the bound, and the age of the overwrite at the read's start, ms. */
   staleWithinBound: { reads: number; maxAgeMs: number };
-  /** Reads that broke the guarantee (first few described). */
+  /** Reads that broke the guarantee in their process (first few described). */
   violations: number;
+  /** Reads that returned a value overwritten longer than the bound's max before the read began. */
+  beyondBound: number;
   examples: string[];
   errors: string[];
 }
@@ -175,8 +203,66 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function defaultWorkerFile(): string {
-  return fileURLToPath(new URL('../workers/near-cache-stress.js', import.meta.url));
+function besideThis(file: string): string {
+  return fileURLToPath(new URL(file, import.meta.url));
+}
+
+/** One forked process of the run, driven by messages (near-cache-process.ts). */
+class StressProcess {
+  private readonly child: ChildProcess;
+  private readonly inbox: ProcessMessage[] = [];
+  private waiting: { resolve: (m: ProcessMessage) => void; reject: (e: Error) => void } | undefined;
+  private gone: Error | undefined;
+
+  constructor(file: string, task: NearCacheProcessTask) {
+    this.child = fork(file, [], {
+      serialization: 'advanced',
+      execArgv: [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m: ProcessMessage) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (w !== undefined) w.resolve(m);
+      else this.inbox.push(m);
+    });
+    this.child.once('exit', (code) => {
+      this.gone = new Error(`near-cache stress process ${task.process} exited (code ${code}) before it reported`);
+      this.waiting?.reject(this.gone);
+      this.waiting = undefined;
+    });
+    this.send({ start: task });
+  }
+
+  send(m: DriverMessage): void {
+    this.child.send(m);
+  }
+
+  /** The next message of the kind `kind`. */
+  async next<K extends 'ready' | 'stopped' | 'result'>(kind: K): Promise<Extract<ProcessMessage, Record<K, unknown>>> {
+    const m =
+      this.inbox.shift() ??
+      (await new Promise<ProcessMessage>((resolve, reject) => {
+        if (this.gone !== undefined) reject(this.gone);
+        else this.waiting = { resolve, reject };
+      }));
+    if (!(kind in m))
+      throw new Error(`near-cache stress process: expected '${kind}', got ${JSON.stringify(Object.keys(m))}`);
+    return m as Extract<ProcessMessage, Record<K, unknown>>;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** One write of the run, before it is seen from a process. */
+interface RunWrite {
+  value: string;
+  start: number;
+  ack: number;
+  /** Which process's cache made it; -1 the direct writer (or the initial fill). */
+  process: number;
 }
 
 /** Runs the scenario: throws (one line) when redis-server or the redis client is missing. */
@@ -184,179 +270,208 @@ export async function runNearCacheStress(o: NearCacheStressOptions): Promise<Nea
   const missing = redisUnavailable();
   if (missing !== undefined) throw new Error(missing);
   const redis = await loadRedis();
+  const P = o.processes ?? 2;
   const W = o.workers;
-  const owners = W + 1;
+  const owners = P * W + 1;
+  const direct = owners - 1;
   const keys = o.keys ?? 16 * owners;
   const started = Date.now();
   const loadBefore = loadavg()[0]!;
   const server = await RedisServer.start();
+  const procs: StressProcess[] = [];
   try {
     const writer = redis.createClient({ url: server.url, socket: { reconnectStrategy: false } });
     writer.on('error', () => {});
     await writer.connect();
-    const writes: CheckedWrite[][] = [];
+    const writes: RunWrite[][] = [];
     const initial = sharedNow();
     for (let k = 0; k < keys; k++) {
       await writer.set(keyName(k), 'init');
-      const t = sharedNow();
-      writes.push([{ value: 'init', start: initial, visible: t, ack: t }]);
+      writes.push([{ value: 'init', start: initial, ack: sharedNow(), process: -1 }]);
     }
-    const cache = await NearCache.create<string>({
-      url: server.url,
-      capacity: keys,
-      key: 'string:16',
-      value: 'string:32',
-      mode: 'bcast',
-      prefixes: ['nc:'],
-      ownerTimeoutMs: o.ownerTimeoutMs ?? 600_000,
-    });
-    // Invalidations applied, by key, as they happen (this thread holds the link).
-    const waiters = new Map<string, (t: number) => void>();
-    let invalidations = 0;
-    cache.testHooks.onInvalidate = (key) => {
-      invalidations++;
-      const w = waiters.get(key);
-      if (w !== undefined) {
-        waiters.delete(key);
-        w(sharedNow());
-      }
-    };
-    const workerFile = o.workerFile ?? defaultWorkerFile();
-    const stop = new SharedArrayBuffer(4);
-    const workers = Array.from({ length: W }, (_, index) => {
-      const task: NearCacheStressTask = {
-        handle: cache.handle,
-        index,
-        workers: W,
-        keys,
-        setShare: o.setShare ?? 0.1,
-        fetchDelayMs: o.fetchDelayMs ?? 5,
-        seed: (o.seed + index * 7919) | 0,
-        unsafeSkipFetchCheck: o.unsafeSkipFetchCheck === true,
-        stop,
-      };
-      return new Worker(workerFile, { workerData: task });
-    });
-    const replies = workers.map((worker) => {
-      const ready = new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
-        worker.once('error', reject);
-      });
-      const log = ready.then(
-        () =>
-          new Promise<NearCacheStressLog>((resolve, reject) => {
-            worker.once('message', (m: { log?: NearCacheStressLog; error?: string }) =>
-              m.log !== undefined ? resolve(m.log) : reject(new Error(m.error)),
-            );
-            worker.once('error', reject);
-          }),
+    const processFile = o.processFile ?? besideThis('./near-cache-process.js');
+    const workerFile = o.workerFile ?? besideThis('../workers/near-cache-stress.js');
+    for (let p = 0; p < P; p++) {
+      procs.push(
+        new StressProcess(processFile, {
+          url: server.url,
+          process: p,
+          workers: W,
+          owners,
+          keys,
+          setShare: o.setShare ?? 0.1,
+          fetchDelayMs: o.fetchDelayMs ?? 5,
+          seed: (o.seed + p * 104_729) | 0,
+          unsafeSkipFetchCheck: o.unsafeSkipFetchCheck === true,
+          ownerTimeoutMs: o.ownerTimeoutMs ?? 600_000,
+          workerFile,
+        }),
       );
-      return { ready, log: log.finally(() => void worker.terminate()) };
-    });
-    await Promise.all(replies.map((r) => r.ready));
-    // The run starts once every thread is attached: a slow start on a loaded machine costs no run time.
-    const deadline = sharedNow() + o.durationMs;
-    for (const w of workers) w.postMessage({ go: true });
-    const logs = replies.map((r) => r.log);
+    }
+    await Promise.all(procs.map((p) => p.next('ready')));
+    // The run starts once every thread of every process is attached: a slow start costs no run time.
+    const begun = sharedNow();
+    const deadline = begun + o.durationMs;
+    for (const p of procs) p.send({ go: true });
 
-    // The direct writer: each of its keys twice in quick succession, waiting for each write's invalidation.
-    const delays: number[] = [];
-    const errors: string[] = [];
-    const mine = Array.from({ length: keys }, (_, k) => k).filter((k) => k % owners === W);
+    // The direct writer: each of its keys twice in quick succession (the second lands while fetches of the first are in flight).
+    const mine = Array.from({ length: keys }, (_, k) => k).filter((k) => k % owners === direct);
     const random = new Rng(o.seed ^ 0x5eed);
     const next = (): number => random.next();
     let seq = 0;
-    const direct = async (k: number): Promise<void> => {
+    let directWrites = 0;
+    const write = async (k: number): Promise<void> => {
       const value = `d.${++seq}`;
-      const key = keyName(k);
-      const applied = new Promise<number>((resolve) => waiters.set(key, resolve));
       const start = sharedNow();
-      await writer.set(key, value);
-      const ack = sharedNow();
-      const timeout = new Promise<number>((resolve) => setTimeout(() => resolve(NaN), 30_000).unref());
-      const visible = await Promise.race([applied, timeout]);
-      waiters.delete(key);
-      if (Number.isNaN(visible)) {
-        errors.push(`the invalidation of the direct write ${key} = ${value} did not come within 30 s`);
-        writes[k]!.push({ value, start, visible: Infinity, ack });
-        return;
-      }
-      delays.push(Math.max(0, visible - ack));
-      writes[k]!.push({ value, start, visible, ack });
+      await writer.set(keyName(k), value);
+      writes[k]!.push({ value, start, ack: sharedNow(), process: -1 });
+      directWrites++;
     };
     const minDirect = o.minDirectWrites ?? 0;
-    while ((sharedNow() < deadline || delays.length < minDirect) && errors.length < 10 && mine.length > 0) {
+    while ((sharedNow() < deadline || directWrites < minDirect) && mine.length > 0) {
       const k = mine[Math.floor(next() * mine.length)]!;
-      await direct(k);
-      await new Promise((r) => setTimeout(r, 1 + next() * (o.fetchDelayMs ?? 5))); // fetches of the first write start
-      await direct(k);
+      await write(k);
+      await new Promise((r) => setTimeout(r, 1 + next() * (o.fetchDelayMs ?? 5)));
+      await write(k);
     }
-    Atomics.store(new Int32Array(stop), 0, 1);
-    const ranMs = sharedNow() - (deadline - o.durationMs);
-    let threadLogs: NearCacheStressLog[];
-    try {
-      threadLogs = await Promise.all(logs);
-    } finally {
-      await writer.close();
-      await cache.close();
-    }
+    for (const p of procs) p.send({ stop: true });
+    await Promise.all(procs.map((p) => p.next('stopped')));
+    const ranMs = sharedNow() - begun;
+    await writer.set(FENCE_KEY, '1'); // after every write of the run: its invalidation closes each process's record
+    const results = (await Promise.all(procs.map((p) => p.next('result')))).map((m) => m.result);
+    await writer.close();
+    return judge({ writes, results, keys, W, ranMs, started, loadBefore });
+  } finally {
+    for (const p of procs) p.kill();
+    await server.stop();
+  }
+}
 
-    // Writes through the cache, in each key's order (one writer per key).
-    for (const log of threadLogs) {
+/** What the run recorded, put together and checked. */
+function judge(run: {
+  writes: RunWrite[][];
+  results: NearCacheProcessResult[];
+  keys: number;
+  W: number;
+  ranMs: number;
+  started: number;
+  loadBefore: number;
+}): NearCacheStressResult {
+  const { writes, results, keys, W } = run;
+  const P = results.length;
+  const errors: string[] = [];
+  // Writes through the caches, in each key's order (one writer per key, one write at a time).
+  for (const r of results) {
+    for (const log of r.logs) {
       for (let i = 0; i < log.writeKey.length; i++) {
-        writes[log.writeKey[i]!]!.push({
+        const k = log.writeKey[i]!;
+        writes[k]!.push({
           value: log.writeValue[i]!,
           start: log.writeStart[i]!,
-          visible: log.writeEnd[i]!,
           ack: log.writeEnd[i]!,
+          process: r.process,
         });
       }
     }
-    function* allReads(): Generator<CheckedRead> {
-      for (const [thread, log] of threadLogs.entries())
-        for (let i = 0; i < log.readKey.length; i++)
-          yield {
-            thread,
-            key: log.readKey[i]!,
-            start: log.readStart[i]!,
-            end: log.readEnd[i]!,
-            value: log.readValue[i]!,
-          };
-    }
-    const check = checkReads(writes, allReads());
-    const reads = threadLogs.reduce((n, l) => n + l.readKey.length, 0);
-    const hits = threadLogs.reduce((n, l) => n + l.hits, 0);
-    const misses = threadLogs.reduce((n, l) => n + l.misses, 0);
-    errors.push(...threadLogs.flatMap((l) => l.errors));
-    delays.sort((a, b) => a - b);
-    const seconds = (Date.now() - started) / 1000;
-    return {
-      ok: check.violations === 0 && errors.length === 0 && reads > 0 && delays.length > 0,
-      node: process.version,
-      loadAverage: { before: loadBefore, after: loadavg()[0]! },
-      seconds,
-      workers: W,
-      keys,
-      reads,
-      writesThroughCache: threadLogs.reduce((n, l) => n + l.writeKey.length, 0),
-      directWrites: delays.length,
-      hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
-      declined: threadLogs.reduce((n, l) => n + l.declined, 0),
-      invalidationsPerSec: invalidations / (ranMs / 1000),
-      bound: {
-        samples: delays.length,
-        p50: percentile(delays, 50),
-        p99: percentile(delays, 99),
-        max: delays.length === 0 ? NaN : delays[delays.length - 1]!,
-      },
-      staleWithinBound: { reads: check.staleReads, maxAgeMs: check.maxAgeMs },
-      violations: check.violations,
-      examples: check.examples,
-      errors: errors.slice(0, 5),
-    };
-  } finally {
-    await server.stop();
+    errors.push(...r.errors, ...r.logs.flatMap((l) => l.errors));
+    if (r.flushes > 0 || r.reconnects > 0)
+      errors.push(
+        `process ${r.process}: its invalidation connection flushed ${r.flushes} times (${r.reconnects} reconnects) during the run; its invalidations no longer match the writes`,
+      );
   }
+  // Per process, when each write became visible there; per write, the bound sample.
+  const delays: number[] = [];
+  let beforeAck = 0;
+  const seen: CheckedWrite[][][] = results.map(() => []);
+  for (let k = 0; k < keys; k++) {
+    const ws = writes[k]!;
+    for (const r of results) {
+      const applied = r.invalidated[k]!;
+      if (applied.length !== ws.length - 1 && errors.length < 50)
+        errors.push(
+          `process ${r.process} applied ${applied.length} invalidations of ${keyName(k)}, which was written ${ws.length - 1} times`,
+        );
+      seen[r.process]![k] = ws.map((w, i) => {
+        const inval = i === 0 ? w.ack : (applied[i - 1] ?? Infinity);
+        const local = w.process === r.process ? w.ack : Infinity; // set resolved after dropping the key here
+        return { value: w.value, start: w.start, ack: w.ack, visible: Math.min(inval, local) };
+      });
+    }
+    for (let i = 1; i < ws.length; i++) {
+      let slowest = -Infinity;
+      for (const r of results)
+        if (r.process !== ws[i]!.process) slowest = Math.max(slowest, r.invalidated[k]![i - 1] ?? Infinity);
+      if (slowest > -Infinity && slowest < Infinity) {
+        delays.push(Math.max(0, slowest - ws[i]!.ack));
+        if (slowest < ws[i]!.ack) beforeAck++;
+      }
+    }
+  }
+  delays.sort((a, b) => a - b);
+  const boundMax = delays.length === 0 ? NaN : delays[delays.length - 1]!;
+
+  let violations = 0;
+  let staleReads = 0;
+  let maxAgeMs = 0;
+  let beyondBound = 0;
+  const examples: string[] = [];
+  // Over all processes: an overwrite is visible everywhere at the latest bound.max after its acknowledgement.
+  const byBound = writes.map((ws) =>
+    ws.map((w) => ({ value: w.value, start: w.start, ack: w.ack, visible: w.ack + boundMax })),
+  );
+  for (const r of results) {
+    const c = checkReads(seen[r.process]!, readsOf(r, W));
+    violations += c.violations;
+    staleReads += c.staleReads;
+    maxAgeMs = Math.max(maxAgeMs, c.maxAgeMs);
+    examples.push(...c.examples.map((e) => `process ${r.process}: ${e}`));
+    if (!Number.isNaN(boundMax)) beyondBound += checkReads(byBound, readsOf(r, W)).violations;
+  }
+  const logs = results.flatMap((r) => r.logs);
+  const reads = logs.reduce((n, l) => n + l.readKey.length, 0);
+  const hits = logs.reduce((n, l) => n + l.hits, 0);
+  const misses = logs.reduce((n, l) => n + l.misses, 0);
+  const invalidations = results.reduce((n, r) => n + r.invalidated.reduce((m, a) => m + a.length, 0), 0);
+  return {
+    ok: violations === 0 && beyondBound === 0 && errors.length === 0 && reads > 0 && delays.length > 0,
+    node: process.version,
+    loadAverage: { before: run.loadBefore, after: loadavg()[0]! },
+    seconds: (Date.now() - run.started) / 1000,
+    processes: P,
+    workers: W,
+    keys,
+    reads,
+    writesThroughCache: logs.reduce((n, l) => n + l.writeKey.length, 0),
+    directWrites: writes.reduce((n, ws) => n + ws.filter((w, i) => i > 0 && w.process === -1).length, 0),
+    hitRate: hits + misses === 0 ? 0 : hits / (hits + misses),
+    declined: logs.reduce((n, l) => n + l.declined, 0),
+    invalidationsPerSec: invalidations / (run.ranMs / 1000),
+    bound: {
+      samples: delays.length,
+      p50: percentile(delays, 50),
+      p99: percentile(delays, 99),
+      max: boundMax,
+      beforeAck,
+    },
+    staleWithinBound: { reads: staleReads, maxAgeMs },
+    violations,
+    beyondBound,
+    examples: examples.slice(0, 5),
+    errors: errors.slice(0, 5),
+  };
+}
+
+/** Every read a process's threads recorded; thread t of process p is writer p x W + t. */
+function* readsOf(r: NearCacheProcessResult, W: number): Generator<CheckedRead> {
+  for (const [t, log] of r.logs.entries())
+    for (let i = 0; i < log.readKey.length; i++)
+      yield {
+        thread: r.process * W + t,
+        key: log.readKey[i]!,
+        start: log.readStart[i]!,
+        end: log.readEnd[i]!,
+        value: log.readValue[i]!,
+      };
 }
 
 export function formatNearCacheStress(r: NearCacheStressResult, command: string): string {
@@ -364,37 +479,52 @@ export function formatNearCacheStress(r: NearCacheStressResult, command: string)
   return [
     `$ ${command}`,
     `Node ${r.node}; load average (1 min) ${r.loadAverage.before.toFixed(1)} before, ${r.loadAverage.after.toFixed(1)} after; ${r.seconds.toFixed(1)} s`,
-    `near-cache: ${r.workers} threads through one NearCache (bcast) + a direct writer, ${r.keys} keys`,
+    `near-cache: ${r.processes} processes x ${r.workers} threads, each process's threads through its one NearCache (bcast), + a direct writer; ${r.keys} keys`,
     `  reads ${r.reads.toLocaleString('en-US')} (hit rate ${(100 * r.hitRate).toFixed(1)}%), writes through the cache ${r.writesThroughCache.toLocaleString('en-US')}, direct writes ${r.directWrites.toLocaleString('en-US')}`,
-    `  invalidations ${r.invalidationsPerSec.toFixed(0)}/s; fetches declined (an invalidation came first) ${r.declined.toLocaleString('en-US')}`,
-    `  staleness bound (direct write acknowledged -> invalidation applied): p50 ${ms(r.bound.p50)}, p99 ${ms(r.bound.p99)}, max ${ms(r.bound.max)} over ${r.bound.samples} writes`,
+    `  invalidations applied ${r.invalidationsPerSec.toFixed(0)}/s (all processes); fetches declined (an invalidation came first) ${r.declined.toLocaleString('en-US')}`,
+    `  staleness bound (write acknowledged -> invalidation applied in every other process): p50 ${ms(r.bound.p50)}, p99 ${ms(r.bound.p99)}, max ${ms(r.bound.max)} over ${r.bound.samples} writes (${r.bound.beforeAck} applied everywhere before the writer had its acknowledgement)`,
     `  reads of an overwritten value within the bound: ${r.staleWithinBound.reads} (oldest overwrite ${ms(r.staleWithinBound.maxAgeMs)} before the read began)`,
-    `  reads that broke the guarantee: ${r.violations}`,
+    `  reads that broke the guarantee in their process: ${r.violations}; reads of a value overwritten longer than the bound (max) before: ${r.beyondBound}`,
     ...r.examples.map((e) => `    ${e}`),
     ...r.errors.map((e) => `  error: ${e}`),
     r.ok ? 'OK: every read returned a value Redis held within the staleness bound' : 'FAILED',
   ].join('\n');
 }
 
-/** `stress --scenario near-cache` from the CLI: --workers, --duration, --keys, --seed, --json. Exit code 0 ok, 1 failed, 2 cannot run. */
+/** `stress --scenario near-cache` from the CLI: --processes, --workers, --duration, --keys, --seed, --json. Exit code 0 ok, 1 failed, 2 cannot run. */
 export async function runNearCacheCommand(o: StressOptions, argv: string[], json: boolean): Promise<number> {
-  const allowed = new Set(['scenario', 'workers', 'duration', 'keys', 'seed', 'json']);
+  const allowed = new Set(['scenario', 'processes', 'workers', 'duration', 'keys', 'seed', 'json']);
   const other = argv.find((a) => a.startsWith('--') && !allowed.has(a.slice(2).split('=')[0]!));
   if (other !== undefined) {
     process.stderr.write(
-      `shmap stress: --scenario near-cache takes --workers, --duration, --keys, --seed and --json only, got ${other.split('=')[0]}\n`,
+      `shmap stress: --scenario near-cache takes --processes, --workers, --duration, --keys, --seed and --json only, got ${other.split('=')[0]}\n`,
     );
     return 2;
   }
+  let processes = 2;
+  try {
+    const text = parseArgs({ args: argv, options: { processes: { type: 'string' } }, strict: false }).values.processes;
+    if (typeof text === 'string') processes = parseInteger(text, '--processes', 1, 64);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`shmap stress: ${err.message}\n`);
+    return 2;
+  }
   const keys = o.keys === defaultOptions().keys ? undefined : o.keys;
-  if (keys !== undefined && keys < o.workers + 1) {
-    process.stderr.write(`shmap stress: --keys must be at least --workers + 1 for near-cache, got ${keys}\n`);
+  if (keys !== undefined && keys < processes * o.workers + 1) {
+    process.stderr.write(
+      `shmap stress: --keys must be at least --processes x --workers + 1 for near-cache (a key per writer), got ${keys}\n`,
+    );
     return 2;
   }
   let r: NearCacheStressResult;
   try {
-    if (!json) process.stderr.write(`stress near-cache: ${o.workers} threads, ${o.durationMs / 1000} s\n`);
+    if (!json)
+      process.stderr.write(
+        `stress near-cache: ${processes} processes x ${o.workers} threads, ${o.durationMs / 1000} s\n`,
+      );
     r = await runNearCacheStress({
+      processes,
       workers: o.workers,
       durationMs: o.durationMs,
       seed: o.seed,

@@ -1,11 +1,13 @@
 /**
  * One thread of `stress --scenario near-cache` (src/stress/near-cache.ts
- * drives it and checks what it records). It attaches to the process's
- * NearCache and, from the main thread's go until its stop flag, reads uniformly random keys and writes
- * its own keys (key i belongs to thread i mod (workers + 1)) through the
- * cache, one operation at a time until told to stop, recording each read (key, start, end, the
+ * drives the run, src/stress/near-cache-process.ts the thread's process). It
+ * attaches to the process's NearCache and, from its process's go until its
+ * stop flag, reads uniformly random keys and writes its own keys through the
+ * cache, one operation at a time, recording each read (key, start, end, the
  * value returned) and each write (key, value, start, end) on the shared
- * clock (`sharedNow`). Every value written is unique: `w<thread>.<seq>`.
+ * clock (`sharedNow`). Every writer of the run (each thread of each process,
+ * and the direct writer) has an index `owner`; key k belongs to writer
+ * k mod owners. Every value written is unique: `w<owner>.<seq>`.
  *
  * After each fetch from Redis the cache waits a random 0..fetchDelayMs
  * before installing (its `afterFetch` seam): a loaded machine's preemption,
@@ -18,8 +20,9 @@ import { Rng } from '../rng.js';
 
 export interface NearCacheStressTask {
   readonly handle: NearCacheHandle;
-  readonly index: number;
-  readonly workers: number;
+  /** This thread's writer index, and how many writers the run has (threads of every process, and the direct writer). */
+  readonly owner: number;
+  readonly owners: number;
   readonly keys: number;
   readonly setShare: number;
   readonly fetchDelayMs: number;
@@ -50,6 +53,12 @@ export function keyName(i: number): string {
   return `nc:${i}`;
 }
 
+/** The key index of a key name, or -1 for a name that is not `keyName(i)`. */
+export function keyIndex(name: string): number {
+  const i = name.startsWith('nc:') ? Number(name.slice(3)) : NaN;
+  return Number.isInteger(i) && i >= 0 ? i : -1;
+}
+
 /** Attaches, says it is ready, and runs from the main thread's go until its stop flag. */
 async function main(task: NearCacheStressTask, port: MessagePort): Promise<NearCacheStressLog> {
   const cache = await NearCache.attach<string>(task.handle);
@@ -77,15 +86,15 @@ async function main(task: NearCacheStressTask, port: MessagePort): Promise<NearC
     misses: 0,
     declined: 0,
   };
-  const owners = task.workers + 1;
-  const mine = Math.ceil((task.keys - task.index) / owners);
+  const { owner, owners } = task;
+  const mine = Math.ceil((task.keys - owner) / owners);
   let seq = 0;
   try {
     while (Atomics.load(stop, 0) === 0 && log.errors.length < 10) {
       try {
         if (mine > 0 && next() < task.setShare) {
-          const k = task.index + owners * Math.floor(next() * mine);
-          const value = `w${task.index}.${++seq}`;
+          const k = owner + owners * Math.floor(next() * mine);
+          const value = `w${owner}.${++seq}`;
           const start = sharedNow();
           await cache.set(keyName(k), value);
           log.writeKey.push(k);

@@ -1,10 +1,12 @@
 /**
  * `stress --scenario near-cache`: its check of every read against the
  * staleness bound fails a history that breaks it (a synthetic one, and a run
- * with the fetch-version check disabled) and passes the real NearCache.
+ * with the fetch-version check disabled) and passes the real NearCache, two
+ * processes of two threads each, with a direct writer besides.
  */
 import { describe, expect, it } from 'vitest';
-import { checkReads, runNearCacheStress, type CheckedWrite } from '../../src/stress/near-cache.js';
+import { checkReads, runNearCacheCommand, runNearCacheStress, type CheckedWrite } from '../../src/stress/near-cache.js';
+import { defaultOptions } from '../../src/stress/options.js';
 import { distPath } from '../helpers/paths.js';
 import { noRedis } from './redis.js';
 
@@ -33,30 +35,60 @@ describe('the near-cache read check', () => {
   });
 });
 
+describe('stress --scenario near-cache options', () => {
+  it('refuses a bad --processes and too few --keys by name, before starting anything', async () => {
+    const errors: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const o = { ...defaultOptions(), scenario: 'near-cache', workers: 2 };
+      expect(await runNearCacheCommand(o, ['--scenario', 'near-cache', '--processes', '0'], false)).toBe(2);
+      expect(await runNearCacheCommand({ ...o, keys: 4 }, ['--processes=2', '--keys', '4'], false)).toBe(2);
+      expect(await runNearCacheCommand(o, ['--mix', 'get:100'], false)).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(errors[0]).toMatch(/--processes/);
+    expect(errors[1]).toMatch(/--keys must be at least --processes x --workers \+ 1/);
+    expect(errors[2]).toMatch(/takes --processes, --workers.*got --mix/);
+  });
+});
+
 describe.skipIf(noRedis !== undefined)('stress --scenario near-cache', () => {
   const run = (unsafeSkipFetchCheck: boolean) =>
     runNearCacheStress({
-      workers: 4,
+      processes: 2,
+      workers: 2,
       durationMs: 1000,
       minDirectWrites: 300, // enough double writes for the race to happen, however slow the machine
       seed: 7,
       unsafeSkipFetchCheck,
       workerFile: distPath('workers/near-cache-stress.js'),
+      processFile: distPath('stress/near-cache-process.js'),
     });
 
-  it('every read of the real NearCache is within the staleness bound, while direct writes race its fetches', async () => {
+  it('every read in either process is within the staleness bound, while direct writes race its fetches', async () => {
     const r = await run(false);
     expect(r.errors).toEqual([]);
     expect(r.violations).toBe(0);
+    expect(r.beyondBound).toBe(0);
     expect(r.ok).toBe(true);
+    expect(r.processes).toBe(2);
     expect(r.reads).toBeGreaterThan(0);
-    expect(r.directWrites).toBeGreaterThan(0);
+    expect(r.directWrites).toBeGreaterThanOrEqual(300);
+    expect(r.writesThroughCache).toBeGreaterThan(0);
+    expect(r.bound.samples).toBeGreaterThanOrEqual(r.directWrites); // every write measured against the other process(es)
+    expect(r.bound.max).toBeGreaterThanOrEqual(r.bound.p50);
+    expect(r.hitRate).toBeGreaterThan(0);
+    expect(r.invalidationsPerSec).toBeGreaterThan(0);
     expect(r.declined).toBeGreaterThan(0); // the race happened: fetches overtaken by an invalidation declined
   });
 
-  it('negative control — without the fetch-version check, stale entries outlive the bound and the check fails', async () => {
+  it('negative control — without the fetch-version check, stale reads outlive the bound and the check fails', async () => {
     const r = await run(true);
+    expect(r.errors).toEqual([]);
     expect(r.violations).toBeGreaterThan(0);
+    expect(r.beyondBound).toBeGreaterThan(0);
     expect(r.ok).toBe(false);
   });
 });
