@@ -91,7 +91,7 @@ export function followConflicts(
   if (typeof keepAlive !== 'boolean')
     throw new InvalidOptionError(`followConflicts: options.keepAlive must be a boolean, got ${describe(keepAlive)}`);
 
-  const v = map.v;
+  const v = map.views;
   const i32 = v.i32;
   const eventsI32 = logEventsI32(v);
   const cap = i32[H_LOG_CAP]!;

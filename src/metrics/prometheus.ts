@@ -344,8 +344,8 @@ function createCollector(registry: Registry, constNames: string[]): Collector {
     if (r === undefined) {
       r = {
         stats: e.map.stats(),
-        conflictsByKind: logPosition(e.map.v).byKind,
-        ops: hasMetrics(e.map.v) ? e.map.metrics() : null,
+        conflictsByKind: logPosition(e.map.views).byKind,
+        ops: hasMetrics(e.map.views) ? e.map.metrics() : null,
       };
       cache.set(e, r);
     }

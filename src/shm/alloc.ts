@@ -29,8 +29,8 @@ import { mutexLock, mutexUnlock } from './sync.js';
 import type { Views } from './views.js';
 
 /** Words in the whole buffer now. */
-function sab(v: Views): number {
-  return v.sab.byteLength >> 2;
+function sab(views: Views): number {
+  return views.sab.byteLength >> 2;
 }
 
 /** Growth step of the buffer: at least this factor of its current length, to keep `grow` calls rare. */
@@ -43,12 +43,12 @@ const BUFFER_GROWTH = 1.5;
  * offset under the allocator's lock, right after the allocation commits, so
  * that a recoverer knows of the region even if the caller dies next.
  */
-export function allocRegion(v: Views, bytes: number, owner: number, noteI32 = -1): number {
-  const sab = v.sab;
-  mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+export function allocRegion(views: Views, bytes: number, owner: number, noteI32 = -1): number {
+  const sab = views.sab;
+  mutexLock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
-    v.fit(sab.byteLength >> 2);
-    const i32 = v.i32;
+    views.fit(sab.byteLength >> 2);
+    const i32 = views.i32;
     const cls = sizeClass(bytes);
     // First fit in this size class, then the next one up (at most 2x waste).
     for (let c = cls; c <= cls + 1 && c < 32; c++) {
@@ -79,7 +79,7 @@ export function allocRegion(v: Views, bytes: number, owner: number, noteI32 = -1
     if (noteI32 >= 0) i32[noteI32] = top;
     return top;
   } finally {
-    mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
+    mutexUnlock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
 }
 
@@ -89,11 +89,11 @@ export function allocRegion(v: Views, bytes: number, owner: number, noteI32 = -1
  * 0 under the allocator's lock right after the free commits (the caller set
  * it to the region before: a recoverer frees the region only if it is not 0).
  */
-export function freeRegion(v: Views, off: number, bytes: number, owner: number, noteI32 = -1): void {
-  mutexLock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+export function freeRegion(views: Views, off: number, bytes: number, owner: number, noteI32 = -1): void {
+  mutexLock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
   try {
-    v.fit(sab(v));
-    const i32 = v.i32;
+    views.fit(sab(views));
+    const i32 = views.i32;
     const at = off >> 2;
     const head = H_FREE_HEADS + sizeClass(bytes);
     i32[at + FREE_SIZE] = bytes;
@@ -101,7 +101,7 @@ export function freeRegion(v: Views, off: number, bytes: number, owner: number, 
     i32[head] = off;
     if (noteI32 >= 0) i32[noteI32] = 0;
   } finally {
-    mutexUnlock(v.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
+    mutexUnlock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS);
   }
 }
 
@@ -113,17 +113,17 @@ export function freeRegion(v: Views, off: number, bytes: number, owner: number, 
  * the note says whether its last allocation or free took effect. Returns
  * whether it freed the lock.
  */
-export function releaseDeadAllocator(v: Views, deadThread: number): boolean {
-  const i32 = v.i32;
+export function releaseDeadAllocator(views: Views, deadThread: number): boolean {
+  const i32 = views.i32;
   if (Atomics.compareExchange(i32, H_ALLOC_LOCK, deadThread + 1, 0) !== deadThread + 1) return false;
   Atomics.notify(i32, H_ALLOC_LOCK);
   return true;
 }
 
 /** Bytes on the free lists (for stats). Reads without the lock: a snapshot. */
-export function freeBytes(v: Views): number {
-  v.fit(sab(v));
-  const i32 = v.i32;
+export function freeBytes(views: Views): number {
+  views.fit(sab(views));
+  const i32 = views.i32;
   let total = 0;
   for (let c = 0; c < 32; c++) {
     let off = i32[H_FREE_HEADS + c]!;

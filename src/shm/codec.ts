@@ -120,7 +120,7 @@ export interface KeyCodec {
   /** `prepare` for a key about to be stored: also refuses keys that can be looked up but never stored (KeyTooLongError, ShmapTypeError). */
   prepareWrite(key: unknown): number;
   /** Decodes the key stored at word index `at`. */
-  load(v: Views, at: number): unknown;
+  load(views: Views, at: number): unknown;
   /** The prepared key, printable (for conflict records). */
   preparedText(): string;
 }
@@ -140,8 +140,8 @@ class Int32Key implements KeyCodec {
   prepareWrite(key: unknown): number {
     return this.prepare(key);
   }
-  load(v: Views, at: number): unknown {
-    return v.i32[at];
+  load(views: Views, at: number): unknown {
+    return views.i32[at];
   }
   preparedText(): string {
     return String(this.prepared[0]);
@@ -158,8 +158,8 @@ class Uint32Key extends Int32Key {
     this.prepared[0] = k;
     return hashWord(this.seed, k);
   }
-  override load(v: Views, at: number): unknown {
-    return v.i32[at]! >>> 0;
+  override load(views: Views, at: number): unknown {
+    return views.i32[at]! >>> 0;
   }
   override preparedText(): string {
     return String(this.prepared[0]! >>> 0);
@@ -177,17 +177,17 @@ class Words8 {
 abstract class TwoWordKey implements KeyCodec {
   readonly words = 2;
   readonly usedWords = 2;
-  protected readonly w = new Words8();
-  readonly prepared = this.w.i32;
+  protected readonly scratch = new Words8();
+  readonly prepared = this.scratch.i32;
   constructor(protected readonly seed: number) {}
   abstract prepare(key: unknown): number;
-  abstract load(v: Views, at: number): unknown;
+  abstract load(views: Views, at: number): unknown;
   abstract preparedText(): string;
   prepareWrite(key: unknown): number {
     return this.prepare(key);
   }
   protected hash(): number {
-    return hashWords2(this.seed, this.w.i32[0]!, this.w.i32[1]!);
+    return hashWords2(this.seed, this.scratch.i32[0]!, this.scratch.i32[1]!);
   }
 }
 
@@ -195,14 +195,14 @@ class Float64Key extends TwoWordKey {
   prepare(key: unknown): number {
     if (typeof key !== 'number') throw new ShmapTypeError(`key must be a number (float64), got ${describe(key)}`);
     // SameValueZero: one representation for -0/+0 and for every NaN.
-    this.w.f64[0] = key === 0 ? 0 : key !== key ? NaN : key;
+    this.scratch.f64[0] = key === 0 ? 0 : key !== key ? NaN : key;
     return this.hash();
   }
-  load(v: Views, at: number): unknown {
-    return v.f64[at >> 1];
+  load(views: Views, at: number): unknown {
+    return views.f64[at >> 1];
   }
   preparedText(): string {
-    return String(this.w.f64[0]);
+    return String(this.scratch.f64[0]);
   }
 }
 
@@ -211,14 +211,14 @@ class BigInt64Key extends TwoWordKey {
     if (typeof key !== 'bigint') throw new ShmapTypeError(`key must be a bigint (bigint64), got ${describe(key)}`);
     if (key < BIGINT64_MIN || key > BIGINT64_MAX)
       throw new ShmapTypeError(`key must fit in a signed 64-bit integer, got ${key}n`);
-    this.w.i64[0] = key;
+    this.scratch.i64[0] = key;
     return this.hash();
   }
-  load(v: Views, at: number): unknown {
-    return v.i64[at >> 1];
+  load(views: Views, at: number): unknown {
+    return views.i64[at >> 1];
   }
   preparedText(): string {
-    return `${this.w.i64[0]}n`;
+    return `${this.scratch.i64[0]}n`;
   }
 }
 
@@ -241,8 +241,8 @@ export class ByteScratch {
   usedWords = 1;
   /** The hash `packAscii` computed (valid after it returned true). */
   hash = 0;
-  constructor(readonly n: number) {
-    this.i32 = new Int32Array(1 + ((n + 3) >> 2) + 1);
+  constructor(readonly maxBytes: number) {
+    this.i32 = new Int32Array(1 + ((maxBytes + 3) >> 2) + 1);
     this.u8 = new Uint8Array(this.i32.buffer);
     this.buf = Buffer.from(this.i32.buffer);
   }
@@ -254,7 +254,7 @@ export class ByteScratch {
    */
   packAscii(s: string, seed: number): boolean {
     const len = s.length;
-    if (len > this.n) return false;
+    if (len > this.maxBytes) return false;
     const i32 = this.i32;
     i32[0] = len;
     let h = mixWord(seed, len);
@@ -290,7 +290,7 @@ export class ByteScratch {
   encodeString(s: string): number {
     const len = s.length;
     const u8 = this.u8;
-    if (len <= this.n) {
+    if (len <= this.maxBytes) {
       let i = 0;
       for (; i < len; i++) {
         const c = s.charCodeAt(i);
@@ -303,12 +303,12 @@ export class ByteScratch {
     // making '\ud800' and '\ufffd' one key): refuse it.
     if (!s.isWellFormed()) return -2;
     const bytes = Buffer.byteLength(s, 'utf8');
-    if (bytes > this.n) return -1;
+    if (bytes > this.maxBytes) return -1;
     this.buf.write(s, 4, bytes, 'utf8');
     return this.finish(bytes);
   }
   encodeBytes(b: Uint8Array): number {
-    if (b.length > this.n) return -1;
+    if (b.length > this.maxBytes) return -1;
     this.u8.set(b, 4);
     return this.finish(b.length);
   }
@@ -345,12 +345,12 @@ const SHORT_STRING_BYTES = 64;
 const CHAR_CODES: number[][] = Array.from({ length: SHORT_STRING_BYTES + 1 }, (_, n) => new Array<number>(n).fill(0));
 
 /** Decodes a UTF-8 string field at word index `at` (length word, then bytes). */
-function loadUtf8(v: Views, at: number, n: number): string {
-  const len = fieldLen(v.i32, at, n);
+function loadUtf8(views: Views, at: number, n: number): string {
+  const len = fieldLen(views.i32, at, n);
   const start = (at << 2) + 4;
   if (len <= SHORT_STRING_BYTES) {
     const codes = CHAR_CODES[len]!;
-    const u8 = v.u8;
+    const u8 = views.u8;
     let any = 0;
     for (let i = 0; i < len; i++) {
       const c = u8[start + i]!;
@@ -360,13 +360,13 @@ function loadUtf8(v: Views, at: number, n: number): string {
     // All ASCII: each byte is its own code unit.
     if (any < 0x80) return String.fromCharCode.apply(null, codes);
   }
-  return v.bufFor(start + len).toString('utf8', start, start + len);
+  return views.bufFor(start + len).toString('utf8', start, start + len);
 }
 
-function loadBytes(v: Views, at: number, n: number): Uint8Array {
-  const len = fieldLen(v.i32, at, n);
+function loadBytes(views: Views, at: number, n: number): Uint8Array {
+  const len = fieldLen(views.i32, at, n);
   const start = (at << 2) + 4;
-  return v.u8.slice(start, start + len);
+  return views.u8.slice(start, start + len);
 }
 
 /** Why a prepared key can be looked up (it is never found) but not stored. */
@@ -376,7 +376,7 @@ const LONE_SURROGATE = 2;
 
 abstract class SizedKey implements KeyCodec {
   readonly words: number;
-  protected readonly s: ByteScratch;
+  protected readonly scratch: ByteScratch;
   /**
    * STORABLE, or why the prepared key cannot be stored: a lookup answers
    * absent for it (the scratch holds a length no slot has), a write throws.
@@ -384,10 +384,10 @@ abstract class SizedKey implements KeyCodec {
   protected unstorable = STORABLE;
   constructor(
     protected readonly seed: number,
-    protected readonly n: number,
+    protected readonly maxBytes: number,
   ) {
-    this.s = new ByteScratch(n);
-    this.words = fieldBytes(TYPE_STRING, n) >> 2;
+    this.scratch = new ByteScratch(maxBytes);
+    this.words = fieldBytes(TYPE_STRING, maxBytes) >> 2;
   }
   abstract prepare(key: unknown): number;
   prepareWrite(key: unknown): number {
@@ -399,12 +399,12 @@ abstract class SizedKey implements KeyCodec {
   protected abstract refuse(key: unknown): never;
   /** Prepares a key no slot holds (hash 0: it is looked for in shard 0 and never found). */
   protected absent(why: number): number {
-    this.s.absent();
+    this.scratch.absent();
     this.unstorable = why;
     return 0;
   }
   get prepared(): Int32Array {
-    return this.s.i32;
+    return this.scratch.i32;
   }
   /**
    * A slot stores and compares the used words only: a shorter key leaves
@@ -412,27 +412,27 @@ abstract class SizedKey implements KeyCodec {
    * word differs or the used words end before them).
    */
   get usedWords(): number {
-    return this.s.usedWords;
+    return this.scratch.usedWords;
   }
-  abstract load(v: Views, at: number): unknown;
+  abstract load(views: Views, at: number): unknown;
   abstract preparedText(): string;
 }
 
 class StringKey extends SizedKey {
-  private k = '';
+  private keyText = '';
   prepare(key: unknown): number {
     if (typeof key !== 'string')
-      throw new ShmapTypeError(`key must be a string (string:${this.n}), got ${describe(key)}`);
-    this.k = key;
-    if (this.s.packAscii(key, this.seed)) {
+      throw new ShmapTypeError(`key must be a string (string:${this.maxBytes}), got ${describe(key)}`);
+    this.keyText = key;
+    if (this.scratch.packAscii(key, this.seed)) {
       this.unstorable = STORABLE;
-      return this.s.hash;
+      return this.scratch.hash;
     }
-    const r = this.s.encodeString(key);
+    const r = this.scratch.encodeString(key);
     if (r === -2) return this.absent(LONE_SURROGATE);
     if (r < 0) return this.absent(TOO_LONG);
     this.unstorable = STORABLE;
-    return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
+    return hashWordsN(this.seed, this.scratch.i32, 0, this.scratch.usedWords);
   }
   protected refuse(key: unknown): never {
     if (this.unstorable === LONE_SURROGATE)
@@ -440,35 +440,35 @@ class StringKey extends SizedKey {
         `key must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(key)}`,
       );
     throw new KeyTooLongError(
-      `key is ${Buffer.byteLength(key as string)} UTF-8 bytes, over the map's string:${this.n}: ${describe(key)}`,
+      `key is ${Buffer.byteLength(key as string)} UTF-8 bytes, over the map's string:${this.maxBytes}: ${describe(key)}`,
     );
   }
-  load(v: Views, at: number): unknown {
-    return loadUtf8(v, at, this.n);
+  load(views: Views, at: number): unknown {
+    return loadUtf8(views, at, this.maxBytes);
   }
   preparedText(): string {
-    return this.k;
+    return this.keyText;
   }
 }
 
 class BytesKey extends SizedKey {
-  private k: Uint8Array = new Uint8Array(0);
+  private keyBytes: Uint8Array = new Uint8Array(0);
   prepare(key: unknown): number {
     if (!(key instanceof Uint8Array))
-      throw new ShmapTypeError(`key must be a Uint8Array (bytes:${this.n}), got ${describe(key)}`);
-    this.k = key;
-    if (this.s.encodeBytes(key) < 0) return this.absent(TOO_LONG);
+      throw new ShmapTypeError(`key must be a Uint8Array (bytes:${this.maxBytes}), got ${describe(key)}`);
+    this.keyBytes = key;
+    if (this.scratch.encodeBytes(key) < 0) return this.absent(TOO_LONG);
     this.unstorable = STORABLE;
-    return hashWordsN(this.seed, this.s.i32, 0, this.s.usedWords);
+    return hashWordsN(this.seed, this.scratch.i32, 0, this.scratch.usedWords);
   }
   protected refuse(key: unknown): never {
-    throw new KeyTooLongError(`key is ${(key as Uint8Array).length} bytes, over the map's bytes:${this.n}`);
+    throw new KeyTooLongError(`key is ${(key as Uint8Array).length} bytes, over the map's bytes:${this.maxBytes}`);
   }
-  load(v: Views, at: number): unknown {
-    return loadBytes(v, at, this.n);
+  load(views: Views, at: number): unknown {
+    return loadBytes(views, at, this.maxBytes);
   }
   preparedText(): string {
-    return Buffer.from(this.k.buffer, this.k.byteOffset, this.k.length).toString('hex');
+    return Buffer.from(this.keyBytes.buffer, this.keyBytes.byteOffset, this.keyBytes.length).toString('hex');
   }
 }
 
@@ -503,9 +503,9 @@ export interface ValueCodec {
   /** Validates `value` and encodes it into the scratch. Throws ShmapTypeError / ValueTooLargeError. */
   prepare(value: unknown): void;
   /** Writes the prepared value at word index `at`. */
-  store(v: Views, at: number): void;
+  store(views: Views, at: number): void;
   /** Reads the stored value at `at`: a number, bigint, string (json: its text) or Uint8Array. */
-  load(v: Views, at: number): unknown;
+  load(views: Views, at: number): unknown;
   /** Turns a loaded value into the user's value (after the read was validated). */
   finish(raw: unknown): unknown;
   /** Whether a loaded value equals `expected` (compareAndSet). */
@@ -518,10 +518,10 @@ abstract class NumberValue implements ValueCodec {
   readonly numeric = true;
   readonly zero: unknown = 0;
   readonly needsFinish = false;
-  protected x = 0;
+  protected preparedValue = 0;
   abstract prepare(value: unknown): void;
-  abstract store(v: Views, at: number): void;
-  abstract load(v: Views, at: number): unknown;
+  abstract store(views: Views, at: number): void;
+  abstract load(views: Views, at: number): unknown;
   finish(raw: unknown): unknown {
     return raw;
   }
@@ -539,13 +539,13 @@ class Int32Value extends NumberValue {
       throw new ShmapTypeError(`value must be an integer (int32), got ${describe(value)}`);
     }
     if (value < INT32_MIN || value > INT32_MAX) throw new ValueTooLargeError(`value ${value} is out of int32 range`);
-    this.x = value | 0;
+    this.preparedValue = value | 0;
   }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.x;
+  store(views: Views, at: number): void {
+    views.i32[at] = this.preparedValue;
   }
-  load(v: Views, at: number): unknown {
-    return v.i32[at];
+  load(views: Views, at: number): unknown {
+    return views.i32[at];
   }
 }
 
@@ -555,26 +555,26 @@ class Uint32Value extends NumberValue {
       throw new ShmapTypeError(`value must be an integer (uint32), got ${describe(value)}`);
     }
     if (value < 0 || value > UINT32_MAX) throw new ValueTooLargeError(`value ${value} is out of uint32 range`);
-    this.x = value | 0;
+    this.preparedValue = value | 0;
   }
-  store(v: Views, at: number): void {
-    v.i32[at] = this.x;
+  store(views: Views, at: number): void {
+    views.i32[at] = this.preparedValue;
   }
-  load(v: Views, at: number): unknown {
-    return v.i32[at]! >>> 0;
+  load(views: Views, at: number): unknown {
+    return views.i32[at]! >>> 0;
   }
 }
 
 class Float64Value extends NumberValue {
   prepare(value: unknown): void {
     if (typeof value !== 'number') throw new ShmapTypeError(`value must be a number (float64), got ${describe(value)}`);
-    this.x = value;
+    this.preparedValue = value;
   }
-  store(v: Views, at: number): void {
-    v.f64[at >> 1] = this.x;
+  store(views: Views, at: number): void {
+    views.f64[at >> 1] = this.preparedValue;
   }
-  load(v: Views, at: number): unknown {
-    return v.f64[at >> 1];
+  load(views: Views, at: number): unknown {
+    return views.f64[at >> 1];
   }
 }
 
@@ -582,19 +582,19 @@ class BigInt64Value implements ValueCodec {
   readonly numeric = true;
   readonly zero: unknown = 0n;
   readonly needsFinish = false;
-  private x = 0n;
+  private preparedValue = 0n;
   prepare(value: unknown): void {
     if (typeof value !== 'bigint')
       throw new ShmapTypeError(`value must be a bigint (bigint64), got ${describe(value)}`);
     if (value < BIGINT64_MIN || value > BIGINT64_MAX)
       throw new ValueTooLargeError(`value ${value}n is out of bigint64 range`);
-    this.x = value;
+    this.preparedValue = value;
   }
-  store(v: Views, at: number): void {
-    v.i64[at >> 1] = this.x;
+  store(views: Views, at: number): void {
+    views.i64[at >> 1] = this.preparedValue;
   }
-  load(v: Views, at: number): unknown {
-    return v.i64[at >> 1];
+  load(views: Views, at: number): unknown {
+    return views.i64[at >> 1];
   }
   finish(raw: unknown): unknown {
     return raw;
@@ -611,18 +611,18 @@ abstract class SizedValue implements ValueCodec {
   readonly numeric = false;
   readonly zero: unknown = undefined;
   readonly needsFinish: boolean = false;
-  protected readonly s: ByteScratch;
-  constructor(protected readonly n: number) {
-    this.s = new ByteScratch(n);
+  protected readonly scratch: ByteScratch;
+  constructor(protected readonly maxBytes: number) {
+    this.scratch = new ByteScratch(maxBytes);
   }
   abstract prepare(value: unknown): void;
-  store(v: Views, at: number): void {
-    const s = this.s.i32;
-    const used = this.s.usedWords;
-    const i32 = v.i32;
+  store(views: Views, at: number): void {
+    const s = this.scratch.i32;
+    const used = this.scratch.usedWords;
+    const i32 = views.i32;
     for (let i = 0; i < used; i++) i32[at + i] = s[i]!;
   }
-  abstract load(v: Views, at: number): unknown;
+  abstract load(views: Views, at: number): unknown;
   finish(raw: unknown): unknown {
     return raw;
   }
@@ -635,18 +635,20 @@ abstract class SizedValue implements ValueCodec {
 class StringValue extends SizedValue {
   prepare(value: unknown): void {
     if (typeof value !== 'string')
-      throw new ShmapTypeError(`value must be a string (string:${this.n}), got ${describe(value)}`);
-    const r = this.s.encodeString(value);
+      throw new ShmapTypeError(`value must be a string (string:${this.maxBytes}), got ${describe(value)}`);
+    const r = this.scratch.encodeString(value);
     if (r === -2)
       throw new ShmapTypeError(
         `value must be well-formed UTF-16 (it has a lone surrogate, which UTF-8 cannot hold): ${describe(value)}`,
       );
     if (r < 0) {
-      throw new ValueTooLargeError(`value is ${Buffer.byteLength(value)} UTF-8 bytes, over the map's string:${this.n}`);
+      throw new ValueTooLargeError(
+        `value is ${Buffer.byteLength(value)} UTF-8 bytes, over the map's string:${this.maxBytes}`,
+      );
     }
   }
-  load(v: Views, at: number): unknown {
-    return loadUtf8(v, at, this.n);
+  load(views: Views, at: number): unknown {
+    return loadUtf8(views, at, this.maxBytes);
   }
   matches(raw: unknown, expected: unknown): boolean {
     return raw === expected;
@@ -656,12 +658,12 @@ class StringValue extends SizedValue {
 class BytesValue extends SizedValue {
   prepare(value: unknown): void {
     if (!(value instanceof Uint8Array))
-      throw new ShmapTypeError(`value must be a Uint8Array (bytes:${this.n}), got ${describe(value)}`);
-    if (this.s.encodeBytes(value) < 0)
-      throw new ValueTooLargeError(`value is ${value.length} bytes, over the map's bytes:${this.n}`);
+      throw new ShmapTypeError(`value must be a Uint8Array (bytes:${this.maxBytes}), got ${describe(value)}`);
+    if (this.scratch.encodeBytes(value) < 0)
+      throw new ValueTooLargeError(`value is ${value.length} bytes, over the map's bytes:${this.maxBytes}`);
   }
-  load(v: Views, at: number): unknown {
-    return loadBytes(v, at, this.n);
+  load(views: Views, at: number): unknown {
+    return loadBytes(views, at, this.maxBytes);
   }
   matches(raw: unknown, expected: unknown): boolean {
     return expected instanceof Uint8Array && Buffer.compare(raw as Uint8Array, expected) === 0;
@@ -678,12 +680,14 @@ class JsonValue extends SizedValue {
       throw new ShmapTypeError(`value cannot be stored as JSON: ${(err as Error).message}`);
     }
     if (text === undefined) throw new ShmapTypeError(`value cannot be stored as JSON: ${describe(value)}`);
-    if (this.s.encodeString(text) < 0) {
-      throw new ValueTooLargeError(`value is ${Buffer.byteLength(text)} bytes of JSON, over the map's json:${this.n}`);
+    if (this.scratch.encodeString(text) < 0) {
+      throw new ValueTooLargeError(
+        `value is ${Buffer.byteLength(text)} bytes of JSON, over the map's json:${this.maxBytes}`,
+      );
     }
   }
-  load(v: Views, at: number): unknown {
-    return loadUtf8(v, at, this.n);
+  load(views: Views, at: number): unknown {
+    return loadUtf8(views, at, this.maxBytes);
   }
   override finish(raw: unknown): unknown {
     return JSON.parse(raw as string);

@@ -103,8 +103,8 @@ export interface ConflictInput {
 }
 
 /** Appends a record (or counts an overflow). Any thread, no lock. */
-export function appendConflict(v: Views, c: ConflictInput): void {
-  const i32 = v.i32;
+export function appendConflict(views: Views, c: ConflictInput): void {
+  const i32 = views.i32;
   const cap = i32[H_LOG_CAP]!;
   const tally = logTallyI32(i32[H_LOG_OFF]!, cap);
   Atomics.add(i32, tally + T_BY_KIND + Math.min(c.kind, T_KINDS - 1), 1);
@@ -124,9 +124,9 @@ export function appendConflict(v: Views, c: ConflictInput): void {
   i32[r + R_OTHER_THREAD] = c.otherThread;
   i32[r + R_OTHER_OP] = c.otherOp;
   i32[r + R_OTHER_SEQ] = c.otherSeq;
-  v.f64[(r + R_TIME_F64_WORD) >> 1] = sharedNow();
-  i32[r + R_DET_KEY_LEN] = writeText(v.u8, (r + R_DET_KEY) << 2, c.detKey, LOG_KEY_BYTES);
-  i32[r + R_OTHER_KEY_LEN] = writeText(v.u8, (r + R_OTHER_KEY) << 2, c.otherKey, LOG_KEY_BYTES);
+  views.f64[(r + R_TIME_F64_WORD) >> 1] = sharedNow();
+  i32[r + R_DET_KEY_LEN] = writeText(views.u8, (r + R_DET_KEY) << 2, c.detKey, LOG_KEY_BYTES);
+  i32[r + R_OTHER_KEY_LEN] = writeText(views.u8, (r + R_OTHER_KEY) << 2, c.otherKey, LOG_KEY_BYTES);
   Atomics.store(i32, r + R_READY, 1);
   logEvent(i32, tally);
 }
@@ -138,27 +138,27 @@ function logEvent(i32: Int32Array, tally: number): void {
 }
 
 /** Every complete record, oldest first. */
-export function readConflicts(v: Views): ConflictRecord[] {
-  const n = Math.min(Atomics.load(v.i32, H_LOG_NEXT), v.i32[H_LOG_CAP]!);
+export function readConflicts(views: Views): ConflictRecord[] {
+  const n = Math.min(Atomics.load(views.i32, H_LOG_NEXT), views.i32[H_LOG_CAP]!);
   const out: ConflictRecord[] = [];
   for (let k = 0; k < n; k++) {
-    const record = readConflict(v, k);
+    const record = readConflict(views, k);
     if (record !== undefined) out.push(record);
   }
   return out;
 }
 
 /** Record number `k` (0 = oldest), or undefined while it is still being written (or was never claimed). */
-export function readConflict(v: Views, k: number): ConflictRecord | undefined {
-  const i32 = v.i32;
+export function readConflict(views: Views, k: number): ConflictRecord | undefined {
+  const i32 = views.i32;
   if (k < 0 || k >= i32[H_LOG_CAP]!) return undefined;
   const r = recordI32(i32[H_LOG_OFF]!, k);
   if (Atomics.load(i32, r + R_READY) !== 1) return undefined;
   const text = (word: number, len: number) =>
-    v.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
+    views.bufFor((word << 2) + len).toString('utf8', word << 2, (word << 2) + len);
   return {
     kind: KIND_NAMES[i32[r + R_KIND]!] ?? 'concurrent map writes',
-    time: v.f64[(r + R_TIME_F64_WORD) >> 1]!,
+    time: views.f64[(r + R_TIME_F64_WORD) >> 1]!,
     shard: i32[r + R_SHARD]!,
     detector: {
       thread: i32[r + R_DET_THREAD]!,
@@ -182,8 +182,8 @@ export function readConflict(v: Views, k: number): ConflictRecord | undefined {
  * ones, `events` the events word (wait on it at `logEventsI32`), `byKind`
  * conflicts detected per kind code (recorded or dropped).
  */
-export function logPosition(v: Views): { claimed: number; overflowed: number; events: number; byKind: number[] } {
-  const i32 = v.i32;
+export function logPosition(views: Views): { claimed: number; overflowed: number; events: number; byKind: number[] } {
+  const i32 = views.i32;
   const tally = logTallyI32(i32[H_LOG_OFF]!, i32[H_LOG_CAP]!);
   const events = Atomics.load(i32, tally + T_EVENTS);
   const byKind: number[] = [];
@@ -197,13 +197,13 @@ export function logPosition(v: Views): { claimed: number; overflowed: number; ev
 }
 
 /** Word index of the log's events word (layout.ts T_EVENTS), to wait on. */
-export function logEventsI32(v: Views): number {
-  return logTallyI32(v.i32[H_LOG_OFF]!, v.i32[H_LOG_CAP]!) + T_EVENTS;
+export function logEventsI32(views: Views): number {
+  return logTallyI32(views.i32[H_LOG_OFF]!, views.i32[H_LOG_CAP]!) + T_EVENTS;
 }
 
 /** Records written (complete or not) and records dropped. */
-export function conflictCounts(v: Views): { recorded: number; overflowed: number } {
-  const i32 = v.i32;
+export function conflictCounts(views: Views): { recorded: number; overflowed: number } {
+  const i32 = views.i32;
   return {
     recorded: Math.min(Atomics.load(i32, H_LOG_NEXT), i32[H_LOG_CAP]!),
     overflowed: Atomics.load(i32, H_LOG_OVERFLOW),

@@ -112,18 +112,18 @@ export class MapCore {
   /** What another thread passes to `SharedMap.attach`. */
   readonly handle: SharedMapHandle;
 
-  /** @internal */ readonly v: Views;
-  /** @internal A view over the header and shard descriptors only (regions: `v.i32`, after `v.fit`). */ readonly i32: Int32Array;
-  /** @internal */ readonly kc: KeyCodec;
-  /** @internal */ readonly vc: ValueCodec;
-  /** @internal */ readonly t: Table;
+  /** @internal */ readonly views: Views;
+  /** @internal A view over the header and shard descriptors only (regions: `views.i32`, after `views.fit`). */ readonly i32: Int32Array;
+  /** @internal */ readonly keyCodec: KeyCodec;
+  /** @internal */ readonly valueCodec: ValueCodec;
+  /** @internal */ readonly table: Table;
   /** @internal */ readonly shards: number;
   /** @internal */ readonly shardMask: number;
-  /** @internal word index of shard 0's descriptor */ readonly shard0: number;
+  /** @internal word index of shard 0's descriptor */ readonly shard0I32: number;
   /** @internal */ readonly slotWords: number;
-  /** @internal */ readonly keyOffW: number;
-  /** @internal */ readonly valueOffW: number;
-  /** @internal */ readonly none: boolean;
+  /** @internal */ readonly keyOffI32: number;
+  /** @internal */ readonly valueOffI32: number;
+  /** @internal */ readonly syncNone: boolean;
   /** @internal */ readonly throwOnConflict: boolean;
   /** @internal this thread's id */
   readonly thread: number;
@@ -133,26 +133,26 @@ export class MapCore {
    * write), shared by every handle on this map in this thread. Iterators
    * compare it with the shards' seqs to tell own writes from foreign ones.
    */
-  readonly own: Int32Array;
+  readonly ownWriteSeq: Int32Array;
   /** @internal This thread's open iterators on this map (told when this thread rehashes a shard). */
   readonly iterators: Set<RehashListener>;
-  /** @internal Features chosen at create: TTL, leases, and whether either is on (`meta`: reads must check visibility). */
+  /** @internal Features chosen at create: TTL, leases, and whether either is on (`checksVisibility`: reads must check it). */
   readonly ttl: boolean;
   readonly leases: boolean;
-  readonly meta: boolean;
+  readonly checksVisibility: boolean;
   /** @internal `get` may take its inlined fast path: 'lock' mode, no TTL, no leases (one flag, one branch on the hot path). */
   readonly plainGet: boolean;
   /** @internal Word offsets in a slot of the expiry (float64) and lease word; 0 when off. */
-  readonly expiryOffW: number;
-  /** @internal */ readonly leaseOffW: number;
+  readonly expiryOffI32: number;
+  /** @internal */ readonly leaseOffI32: number;
   /** @internal */ readonly defaultTtlMs: number;
   /** @internal The expiry the current write gives its entry (computed before locking). */
   expiry = Infinity;
 
   /** @internal Word index of shard 0's undo area (one slot's words per shard; layout.ts UNDO_SLOT). */
-  readonly undo0: number;
+  readonly undo0I32: number;
   /** @internal The lock and the odd-seq window (window.ts). */
-  readonly win: WriteWindow;
+  readonly writeWindow: WriteWindow;
   /** @internal This handle's operation counters (metrics.ts); null when the map has no `metrics`. */
   readonly counters: ThreadCounters | null;
   /** @internal The value read by the last `readSlot` (valid when it returned >= 0). */
@@ -163,47 +163,47 @@ export class MapCore {
   constructor(sab: SharedArrayBuffer) {
     this.handle = { shmap: 1, buffer: sab };
     const v = new Views(sab);
-    this.v = v;
+    this.views = v;
     const i32 = v.i32;
     this.i32 = i32;
     const seed = i32[H_SEED];
-    this.kc = keyCodec(i32[H_KEY_TYPE], i32[H_KEY_N], seed);
-    this.vc = valueCodec(i32[H_VALUE_TYPE], i32[H_VALUE_N]);
+    this.keyCodec = keyCodec(i32[H_KEY_TYPE], i32[H_KEY_N], seed);
+    this.valueCodec = valueCodec(i32[H_VALUE_TYPE], i32[H_VALUE_N]);
     this.slotWords = i32[H_SLOT_BYTES] >> 2;
-    this.keyOffW = i32[H_KEY_OFF] >> 2;
-    this.valueOffW = i32[H_VALUE_OFF] >> 2;
-    this.t = new Table(v, this.kc, this.slotWords, this.keyOffW, this.valueOffW);
+    this.keyOffI32 = i32[H_KEY_OFF] >> 2;
+    this.valueOffI32 = i32[H_VALUE_OFF] >> 2;
+    this.table = new Table(v, this.keyCodec, this.slotWords, this.keyOffI32, this.valueOffI32);
     this.shards = i32[H_SHARDS];
     this.shardMask = this.shards - 1;
-    this.shard0 = shardI32(i32[H_SHARDS_OFF], 0);
-    this.none = i32[H_SYNC] === 1;
+    this.shard0I32 = shardI32(i32[H_SHARDS_OFF], 0);
+    this.syncNone = i32[H_SYNC] === 1;
     this.throwOnConflict = i32[H_ON_CONFLICT] === 0;
     this.maxCapacity = i32[H_MAX_CAPACITY];
     this.thread = threadId;
     const flags = i32[H_FLAGS];
     this.ttl = (flags & FLAG_TTL) !== 0;
     this.leases = (flags & FLAG_LEASES) !== 0;
-    this.meta = this.ttl || this.leases;
-    this.plainGet = !this.none && !this.meta;
-    this.expiryOffW = i32[H_EXPIRY_OFF] >> 2;
-    this.leaseOffW = i32[H_LEASE_OFF] >> 2;
+    this.checksVisibility = this.ttl || this.leases;
+    this.plainGet = !this.syncNone && !this.checksVisibility;
+    this.expiryOffI32 = i32[H_EXPIRY_OFF] >> 2;
+    this.leaseOffI32 = i32[H_LEASE_OFF] >> 2;
     this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];
     const mine = threadLocal(i32[H_MAP_ID], this.shards);
-    this.own = mine.own;
+    this.ownWriteSeq = mine.own;
     this.iterators = mine.iterators;
-    this.undo0 = i32[H_UNDO_OFF] >> 2;
-    this.win = new WriteWindow(
+    this.undo0I32 = i32[H_UNDO_OFF] >> 2;
+    this.writeWindow = new WriteWindow(
       v.f64,
       v.f64[H_LOCK_TIMEOUT_F64_WORD >> 1],
       i32,
-      this.none,
+      this.syncNone,
       this.thread,
-      this.own,
-      this.shard0,
-      this.keyOffW,
+      this.ownWriteSeq,
+      this.shard0I32,
+      this.keyOffI32,
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
     );
-    this.counters = threadCounters(v, this.kc, this.shardMask, this.thread);
+    this.counters = threadCounters(v, this.keyCodec, this.shardMask, this.thread);
   }
 
   /**
@@ -216,13 +216,13 @@ export class MapCore {
     const i32 = this.i32;
     for (let tries = 0; ; tries++) {
       const seq = Atomics.load(i32, d + D_SEQ);
-      if ((seq & 1) === 0 || this.none) {
-        let at = this.t.find(d, h);
-        if (at >= 0 && this.meta && !this.visible(at)) at = -1;
-        if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
+      if ((seq & 1) === 0 || this.syncNone) {
+        let at = this.table.find(d, h);
+        if (at >= 0 && this.checksVisibility && !this.visible(at)) at = -1;
+        if (at >= 0) this.raw = this.valueCodec.load(this.views, at + this.valueOffI32);
         const seq2 = Atomics.load(i32, d + D_SEQ);
         if (seq2 === seq && (seq & 1) === 0) return at;
-        if (this.none) {
+        if (this.syncNone) {
           this.conflict(KIND_READ, d, op, seq, seq2);
           return at;
         }
@@ -233,11 +233,11 @@ export class MapCore {
   }
 
   /** @internal */ readSlotLocked(d: number, h: number): number {
-    this.win.lockForRead(d, OP.get);
-    let at = this.t.find(d, h);
-    if (at >= 0 && this.meta && !this.visible(at)) at = -1;
-    if (at >= 0) this.raw = this.vc.load(this.v, at + this.valueOffW);
-    this.win.unlockRead(d);
+    this.writeWindow.lockForRead(d, OP.get);
+    let at = this.table.find(d, h);
+    if (at >= 0 && this.checksVisibility && !this.visible(at)) at = -1;
+    if (at >= 0) this.raw = this.valueCodec.load(this.views, at + this.valueOffI32);
+    this.writeWindow.unlockRead(d);
     return at;
   }
 
@@ -245,15 +245,15 @@ export class MapCore {
   copyShard(d: number, keys: unknown[], raws: unknown[]): void {
     const i32 = this.i32;
     for (let tries = 0; ; tries++) {
-      const locked = tries >= READ_SPINS && !this.none;
-      if (locked) this.win.lockForRead(d, OP.snapshot);
+      const locked = tries >= READ_SPINS && !this.syncNone;
+      if (locked) this.writeWindow.lockForRead(d, OP.snapshot);
       const seq = Atomics.load(i32, d + D_SEQ);
       if ((seq & 1) === 0 || locked || tries >= READ_SPINS) {
         keys.length = 0;
         raws.length = 0;
         this.copySlots(d, keys, raws);
         if (locked) {
-          this.win.unlockRead(d);
+          this.writeWindow.unlockRead(d);
           return;
         }
         if (Atomics.load(i32, d + D_SEQ) === seq || tries >= READ_SPINS) return;
@@ -263,22 +263,22 @@ export class MapCore {
   }
 
   /** @internal */ copySlots(d: number, keys: unknown[], raws: unknown[]): void {
-    const region = this.t.regionW(d);
+    const region = this.table.regionI32(d);
     const cap = this.i32[d + D_CAP];
-    const i32 = this.v.i32;
+    const i32 = this.views.i32;
     const sw = this.slotWords;
     for (let i = 0; i < cap; i++) {
       const at = region + i * sw;
-      if (!(i32[at] < 0) || (this.meta && !this.visible(at))) continue;
-      keys.push(this.kc.load(this.v, at + this.keyOffW));
-      raws.push(this.vc.load(this.v, at + this.valueOffW));
+      if (!(i32[at] < 0) || (this.checksVisibility && !this.visible(at))) continue;
+      keys.push(this.keyCodec.load(this.views, at + this.keyOffI32));
+      raws.push(this.valueCodec.load(this.views, at + this.valueOffI32));
     }
   }
 
-  /** @internal Whether the FULL slot `at` is visible to reads: not expired, not retired. Only called on maps with `meta`. */
+  /** @internal Whether the FULL slot `at` is visible to reads: not expired, not retired. Only called on maps with `checksVisibility`. */
   visible(at: number): boolean {
-    if (this.ttl && this.v.f64[(at + this.expiryOffW) >> 1] <= sharedNow()) return false;
-    if (this.leases && (this.v.i32[at + this.leaseOffW] & LEASE_RETIRED) !== 0) return false;
+    if (this.ttl && this.views.f64[(at + this.expiryOffI32) >> 1] <= sharedNow()) return false;
+    if (this.leases && (this.views.i32[at + this.leaseOffI32] & LEASE_RETIRED) !== 0) return false;
     return true;
   }
 
@@ -301,9 +301,9 @@ export class MapCore {
    * as if the key were absent: returns -1 (the "live" slot).
    */
   checkReplaceable(d: number, at: number): number {
-    if (this.leases && this.v.i32[at + this.leaseOffW] !== 0) {
-      const key = this.kc.preparedText();
-      this.win.unlock(d);
+    if (this.leases && this.views.i32[at + this.leaseOffI32] !== 0) {
+      const key = this.keyCodec.preparedText();
+      this.writeWindow.unlock(d);
       throw new LeaseError(
         `key ${key} is retired or expired but still leased: it can be written again after its last release`,
       );
@@ -313,11 +313,11 @@ export class MapCore {
 
   /** @internal Writes a slot's lease word inside the odd-seq window (it may change what readers see). Precondition: lock held. */
   setLeaseWord(d: number, at: number, word: number, op: number): void {
-    this.win.intend(d, UNDO_WORD, at + this.leaseOffW, this.v.i32[at + this.leaseOffW]!);
-    this.win.begin(d);
-    this.v.i32[at + this.leaseOffW] = word;
+    this.writeWindow.intend(d, UNDO_WORD, at + this.leaseOffI32, this.views.i32[at + this.leaseOffI32]!);
+    this.writeWindow.begin(d);
+    this.views.i32[at + this.leaseOffI32] = word;
     if (park !== null) park('retire');
-    this.win.end(d, op, at);
+    this.writeWindow.end(d, op, at);
   }
 
   /** @internal */ needLeases(what: string): void {
@@ -327,18 +327,18 @@ export class MapCore {
   /** @internal `delete` on a map with TTL or leases: an entry still leased is retired (hidden, removed by its last release). Unlocks. */
   deleteWithMeta(d: number, at: number): boolean {
     const live = this.visible(at);
-    const lease = this.leases ? this.v.i32[at + this.leaseOffW] : 0;
+    const lease = this.leases ? this.views.i32[at + this.leaseOffI32] : 0;
     if ((lease & LEASE_COUNT_MASK) !== 0) {
       if ((lease & LEASE_RETIRED) === 0) this.setLeaseWord(d, at, lease | LEASE_RETIRED, OP.delete);
     } else {
       this.removeAt(d, at, OP.delete);
     }
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return live;
   }
 
   /** @internal */ checkNotBusy(): void {
-    if (busy.includes(this.v.sab)) throw new RecursiveUpdateError();
+    if (busy.includes(this.views.sab)) throw new RecursiveUpdateError();
   }
 
   /** @internal */ checkValue(value: unknown): void {
@@ -348,7 +348,7 @@ export class MapCore {
 
   /**
    * @internal Writes the prepared key and value into shard `d`: over the slot `at` when
-   * the key is present (at >= 0), else into `t.insertAt` as noted by
+   * the key is present (at >= 0), else into `table.insertAt` as noted by
    * `findForWrite`, growing the shard first when needed. Precondition: lock
    * held ('lock' mode) and `findForWrite` just ran. Throws MapFullError,
    * unlocking first, with nothing changed.
@@ -357,36 +357,36 @@ export class MapCore {
     const i32 = this.i32;
     if (at >= 0) {
       this.saveSlot(d, at);
-      this.win.begin(d);
-      this.vc.store(this.v, at + this.valueOffW);
+      this.writeWindow.begin(d);
+      this.valueCodec.store(this.views, at + this.valueOffI32);
       if (park !== null) park('set:overwrite');
-      if (this.ttl) this.v.f64[(at + this.expiryOffW) >> 1] = this.expiry;
-      this.win.end(d, op, at);
+      if (this.ttl) this.views.f64[(at + this.expiryOffI32) >> 1] = this.expiry;
+      this.writeWindow.end(d, op, at);
       return;
     }
     if (this.maxCapacity !== 0 && Atomics.load(i32, H_COUNT) >= this.maxCapacity) {
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       throw new MapFullError(`map is full: it holds maxCapacity (${this.maxCapacity}) entries`);
     }
-    let slot = this.t.insertAt;
-    if (!this.t.insertIntoTombstone && this.t.needsGrowth(d)) {
+    let slot = this.table.insertAt;
+    if (!this.table.insertIntoTombstone && this.table.needsGrowth(d)) {
       slot = this.grow(d, h);
     } else {
-      this.win.intend(d, UNDO_WORD, slot, this.v.i32[slot]!);
-      this.win.begin(d);
-      if (this.t.insertIntoTombstone) i32[d + D_TOMBS]--;
+      this.writeWindow.intend(d, UNDO_WORD, slot, this.views.i32[slot]!);
+      this.writeWindow.begin(d);
+      if (this.table.insertIntoTombstone) i32[d + D_TOMBS]--;
     }
-    this.v.i32[slot] = fullCtrl(h);
-    if (park !== null) park(this.t.insertIntoTombstone ? 'set:tombstone' : 'set:empty');
-    this.t.storeKey(slot + this.keyOffW);
-    this.vc.store(this.v, slot + this.valueOffW);
-    if (this.meta) {
-      if (this.ttl) this.v.f64[(slot + this.expiryOffW) >> 1] = this.expiry;
-      if (this.leases) this.v.i32[slot + this.leaseOffW] = 0;
+    this.views.i32[slot] = fullCtrl(h);
+    if (park !== null) park(this.table.insertIntoTombstone ? 'set:tombstone' : 'set:empty');
+    this.table.storeKey(slot + this.keyOffI32);
+    this.valueCodec.store(this.views, slot + this.valueOffI32);
+    if (this.checksVisibility) {
+      if (this.ttl) this.views.f64[(slot + this.expiryOffI32) >> 1] = this.expiry;
+      if (this.leases) this.views.i32[slot + this.leaseOffI32] = 0;
     }
     i32[d + D_COUNT]++;
     if (this.maxCapacity !== 0) Atomics.add(i32, H_COUNT, 1);
-    this.win.end(d, op, slot);
+    this.writeWindow.end(d, op, slot);
   }
 
   /**
@@ -400,48 +400,48 @@ export class MapCore {
    */
   private grow(d: number, h: number): number {
     const i32 = this.i32;
-    const newCap = this.t.growthCapacity(d);
+    const newCap = this.table.growthCapacity(d);
     const bytes = regionBytes(newCap, this.slotWords * 4);
     i32[d + D_UNDO_NEW_REGION] = 0;
     i32[d + D_UNDO_NEW_CAP] = newCap;
     i32[d + D_UNDO_OLD_REGION] = 0;
-    this.win.intend(d, UNDO_GROW, -1, 0);
-    const region = allocRegion(this.v, bytes, this.thread, d + D_UNDO_NEW_REGION);
+    this.writeWindow.intend(d, UNDO_GROW, -1, 0);
+    const region = allocRegion(this.views, bytes, this.thread, d + D_UNDO_NEW_REGION);
     if (region < 0) {
       i32[d + D_UNDO_KIND] = UNDO_NONE;
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       throw new MapFullError(
-        `map is full: shard ${shardOf(this.shard0, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.v.sab.maxByteLength} bytes)`,
+        `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.sab.maxByteLength} bytes)`,
       );
     }
     if (park !== null) park('grow:before-copy');
-    this.t.zeroRegion(region, newCap);
-    this.t.copyInto(d, region, newCap);
+    this.table.zeroRegion(region, newCap);
+    this.table.copyInto(d, region, newCap);
     if (park !== null) park('grow:after-copy');
     if (this.iterators.size !== 0) this.tellIterators(d);
     const oldRegion = i32[d + D_REGION]!;
     const oldCap = i32[d + D_CAP]!;
-    this.win.begin(d);
+    this.writeWindow.begin(d);
     i32[d + D_REGION] = region;
     i32[d + D_CAP] = newCap;
     i32[d + D_TOMBS] = 0;
     if (park !== null) park('grow:after-publish');
     i32[d + D_UNDO_OLD_CAP] = oldCap;
     i32[d + D_UNDO_OLD_REGION] = oldRegion;
-    freeRegion(this.v, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread, d + D_UNDO_OLD_REGION);
-    this.t.findForWrite(d, h);
-    const slot = this.t.insertAt;
-    this.win.intend(d, UNDO_WORD, slot, this.v.i32[slot]!);
+    freeRegion(this.views, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread, d + D_UNDO_OLD_REGION);
+    this.table.findForWrite(d, h);
+    const slot = this.table.insertAt;
+    this.writeWindow.intend(d, UNDO_WORD, slot, this.views.i32[slot]!);
     return slot;
   }
 
   /** Saves the slot `at` whole in shard `d`'s undo area and notes the intent to overwrite it (UNDO_SLOT). Precondition: lock held, before `begin`. */
   private saveSlot(d: number, at: number): void {
-    const slots = this.v.i32;
+    const slots = this.views.i32;
     const sw = this.slotWords;
-    const undo = this.undo0 + shardOf(this.shard0, d) * sw;
+    const undo = this.undo0I32 + shardOf(this.shard0I32, d) * sw;
     for (let w = 0; w < sw; w++) slots[undo + w] = slots[at + w]!;
-    this.win.intend(d, UNDO_SLOT, at, 0);
+    this.writeWindow.intend(d, UNDO_SLOT, at, 0);
   }
 
   /**
@@ -451,39 +451,39 @@ export class MapCore {
    */
   removeOrRetire(d: number, at: number): boolean {
     if (this.leases) {
-      const lease = this.v.i32[at + this.leaseOffW];
+      const lease = this.views.i32[at + this.leaseOffI32];
       if ((lease & LEASE_COUNT_MASK) !== 0) {
-        this.v.i32[at + this.leaseOffW] = lease | LEASE_RETIRED;
+        this.views.i32[at + this.leaseOffI32] = lease | LEASE_RETIRED;
         return false;
       }
     }
-    this.t.remove(d, at);
+    this.table.remove(d, at);
     if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
     return true;
   }
 
   /** @internal `removeOrRetire` on every FULL slot of shard `d` for which `pred(at)` holds. Precondition: inside an odd-seq window. */
   removeOrRetireAll(d: number, pred: (at: number) => boolean): void {
-    const region = this.t.regionW(d);
+    const region = this.table.regionI32(d);
     const cap = this.i32[d + D_CAP];
     for (let i = 0; i < cap; i++) {
       const at = region + i * this.slotWords;
-      if (this.v.i32[at] < 0 && pred(at)) this.removeOrRetire(d, at);
+      if (this.views.i32[at] < 0 && pred(at)) this.removeOrRetire(d, at);
     }
   }
 
   /** @internal Deletes the FULL slot `at` of shard `d`. Precondition: lock held. */
   removeAt(d: number, at: number, op: number): void {
-    this.win.intend(d, UNDO_WORD, at, this.v.i32[at]!);
-    this.win.begin(d);
-    this.t.remove(d, at);
-    if (park !== null) park('delete:' + (this.v.i32[at] === CTRL_EMPTY ? 'empty' : 'tombstone'));
+    this.writeWindow.intend(d, UNDO_WORD, at, this.views.i32[at]!);
+    this.writeWindow.begin(d);
+    this.table.remove(d, at);
+    if (park !== null) park('delete:' + (this.views.i32[at] === CTRL_EMPTY ? 'empty' : 'tombstone'));
     if (this.maxCapacity !== 0) Atomics.sub(this.i32, H_COUNT, 1);
-    this.win.end(d, op, at);
+    this.writeWindow.end(d, op, at);
   }
 
   /** @internal */ tellIterators(d: number): void {
-    const s = shardOf(this.shard0, d);
+    const s = shardOf(this.shard0I32, d);
     for (const it of this.iterators) it.shardRehashing(s);
   }
 
@@ -499,17 +499,17 @@ export class MapCore {
     let otherKey = '';
     if (lastSlot >= 0) {
       try {
-        otherKey = String(this.kc.load(this.v, lastSlot));
+        otherKey = String(this.keyCodec.load(this.views, lastSlot));
       } catch {
         otherKey = '';
       }
     }
-    appendConflict(this.v, {
+    appendConflict(this.views, {
       kind,
-      shard: shardOf(this.shard0, d),
+      shard: shardOf(this.shard0I32, d),
       detThread: this.thread,
       detOp: op,
-      detKey: detKey ?? this.kc.preparedText(),
+      detKey: detKey ?? this.keyCodec.preparedText(),
       seqSeen,
       seqNow,
       otherThread: i32[d + D_LAST_THREAD],
@@ -518,19 +518,19 @@ export class MapCore {
       otherSeq: i32[d + D_LAST_SEQ],
     });
     if (!this.throwOnConflict || kind === KIND_ITERATION) return;
-    const detail = ` (shard ${shardOf(this.shard0, d)}, thread ${this.thread} vs thread ${i32[d + D_LAST_THREAD]})`;
+    const detail = ` (shard ${shardOf(this.shard0I32, d)}, thread ${this.thread} vs thread ${i32[d + D_LAST_THREAD]})`;
     throw kind === KIND_WRITES ? new ConcurrentMapWriteError(detail) : new ConcurrentMapReadError(detail);
   }
 
   /** @internal Word index of shard `s`'s descriptor. */
-  shardD(s: number): number {
-    return descI32(this.shard0, s);
+  shardDescI32(s: number): number {
+    return descI32(this.shard0I32, s);
   }
 
   /** @internal For the iterator: validated lookup of a key it already decoded (after growth). Returns whether present; value in `lastRaw`. */
   lookupRaw(key: unknown): boolean {
-    const h = this.kc.prepare(key);
-    const d = descI32(this.shard0, h & this.shardMask);
+    const h = this.keyCodec.prepare(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     const at = this.readSlot(d, h, OP.iterate);
     this.lastRaw = this.raw;
     return at >= 0;

@@ -18,7 +18,7 @@ import type { MapCore } from './core.js';
 export function checkInvariants(map: MapCore): void {
   const i32 = map.i32;
   for (let s = 0; s < map.shards; s++) {
-    const d = map.shardD(s);
+    const d = map.shardDescI32(s);
     const seq = Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) !== 0) throw new InvariantError(`shard ${s}: seq ${seq} is odd with no write running`);
     checkShard(map, s);
@@ -33,10 +33,10 @@ export function checkInvariants(map: MapCore): void {
  */
 export function checkShard(map: MapCore, s: number): void {
   const i32 = map.i32;
-  const d = map.shardD(s);
-  const region = map.t.regionW(d);
+  const d = map.shardDescI32(s);
+  const region = map.table.regionI32(d);
   const cap = i32[d + D_CAP];
-  const slots = map.v.i32;
+  const slots = map.views.i32;
   let full = 0;
   let tombs = 0;
   let empty = 0;
@@ -55,7 +55,7 @@ export function checkShard(map: MapCore, s: number): void {
     if (c >= 0)
       throw new InvariantError(`shard ${s} slot ${i}: control word ${c} is neither EMPTY, TOMBSTONE nor FULL`);
     full++;
-    const key = map.kc.load(map.v, at + map.keyOffW);
+    const key = map.keyCodec.load(map.views, at + map.keyOffI32);
     const id = keyId(key);
     if (seen.has(id)) throw new InvariantError(`shard ${s}: key ${id} stored twice`);
     seen.add(id);
@@ -66,7 +66,7 @@ export function checkShard(map: MapCore, s: number): void {
         );
       }
     }
-    const h = map.kc.prepare(key);
+    const h = map.keyCodec.prepare(key);
     if ((h & map.shardMask) !== s)
       throw new InvariantError(`shard ${s}: key ${id} belongs to shard ${h & map.shardMask}`);
   }
@@ -89,12 +89,12 @@ export function dump(map: MapCore): string {
   const i32 = map.i32;
   const lines: string[] = [];
   for (let s = 0; s < map.shards; s++) {
-    const d = map.shardD(s);
-    const region = map.t.regionW(d);
+    const d = map.shardDescI32(s);
+    const region = map.table.regionI32(d);
     const cap = i32[d + D_CAP];
     let row = '';
     for (let i = 0; i < cap; i++) {
-      const c = map.v.i32[region + i * map.slotWords];
+      const c = map.views.i32[region + i * map.slotWords];
       row += c === CTRL_EMPTY ? '.' : c === CTRL_TOMBSTONE ? 'x' : '#';
     }
     lines.push(

@@ -55,9 +55,9 @@ export class MapIterator implements IterableIterator<unknown> {
   /** Each shard's seq at the last check that passed it. */
   private readonly seen: Int32Array;
   /** Current shard; slot cursor, region (word index) and capacity as read on entering the shard. */
-  private s = -1;
-  private i = 0;
-  private regionW = 0;
+  private shard = -1;
+  private slotIndex = 0;
+  private regionI32 = 0;
   private cap = 0;
   /** Keys of the current shard still to produce after it rehashed under us (own writes). */
   private pending: unknown[] | null = null;
@@ -73,9 +73,9 @@ export class MapIterator implements IterableIterator<unknown> {
   ) {
     const n = map.shards;
     this.startSeq = new Int32Array(n);
-    for (let s = 0; s < n; s++) this.startSeq[s] = Atomics.load(map.i32, map.shardD(s) + D_SEQ);
+    for (let s = 0; s < n; s++) this.startSeq[s] = Atomics.load(map.i32, map.shardDescI32(s) + D_SEQ);
     this.seen = this.startSeq.slice();
-    this.ownStart = map.own.slice();
+    this.ownStart = map.ownWriteSeq.slice();
     map.iterators.add(this);
   }
 
@@ -85,7 +85,7 @@ export class MapIterator implements IterableIterator<unknown> {
 
   next(): IteratorResult<unknown> {
     if (!this.advance()) return DONE;
-    const vc = this.map.vc;
+    const vc = this.map.valueCodec;
     const value = vc.needsFinish ? vc.finish(this.raw) : this.raw;
     if (this.kind === 'entries') return { done: false, value: [this.key, value] };
     return { done: false, value: this.kind === 'keys' ? this.key : value };
@@ -117,54 +117,54 @@ export class MapIterator implements IterableIterator<unknown> {
           }
         }
         this.pending = null;
-        this.i = this.cap;
+        this.slotIndex = this.cap;
       }
-      if (this.i >= this.cap) {
-        if (++this.s >= map.shards) {
+      if (this.slotIndex >= this.cap) {
+        if (++this.shard >= map.shards) {
           this.check();
           this.close();
           return false;
         }
-        const d = map.shardD(this.s);
-        this.regionW = map.t.regionW(d);
+        const d = map.shardDescI32(this.shard);
+        this.regionI32 = map.table.regionI32(d);
         this.cap = map.i32[d + D_CAP];
-        this.i = 0;
+        this.slotIndex = 0;
         // Region and capacity were read before a check of this shard: not a torn pair when it passes.
         this.check();
         continue;
       }
-      // Scan to the next FULL slot (regionW made the views cover the region).
-      const slots = map.v.i32;
+      // Scan to the next FULL slot (regionI32 made the views cover the region).
+      const slots = map.views.i32;
       const sw = map.slotWords;
-      const region = this.regionW;
+      const region = this.regionI32;
       const cap = this.cap;
-      let i = this.i;
+      let i = this.slotIndex;
       while (i < cap) {
         const at = region + i * sw;
         i++;
-        if (slots[at]! < 0 && (!map.meta || map.visible(at))) {
-          this.i = i;
-          this.key = map.kc.load(map.v, at + map.keyOffW);
-          this.raw = map.vc.load(map.v, at + map.valueOffW);
+        if (slots[at]! < 0 && (!map.checksVisibility || map.visible(at))) {
+          this.slotIndex = i;
+          this.key = map.keyCodec.load(map.views, at + map.keyOffI32);
+          this.raw = map.valueCodec.load(map.views, at + map.valueOffI32);
           // The slot was read between two checks of this shard: a foreign
           // write in between shows here, before the entry is produced.
           this.check();
           return true;
         }
       }
-      this.i = i;
+      this.slotIndex = i;
     }
   }
 
   /** @internal Called by the map (this handle) before it publishes a new region for shard `s`. */
   shardRehashing(s: number): void {
-    if (s !== this.s || this.pending !== null || this.finished) return;
+    if (s !== this.shard || this.pending !== null || this.finished) return;
     const map = this.map;
-    const i32 = map.v.i32;
+    const i32 = map.views.i32;
     const keys: unknown[] = [];
-    for (let i = this.i; i < this.cap; i++) {
-      const at = this.regionW + i * map.slotWords;
-      if (i32[at] < 0) keys.push(map.kc.load(map.v, at + map.keyOffW));
+    for (let i = this.slotIndex; i < this.cap; i++) {
+      const at = this.regionI32 + i * map.slotWords;
+      if (i32[at] < 0) keys.push(map.keyCodec.load(map.views, at + map.keyOffI32));
     }
     this.pending = keys;
     this.pendingPos = 0;
@@ -181,13 +181,13 @@ export class MapIterator implements IterableIterator<unknown> {
     const i32 = map.i32;
     const seen = this.seen;
     const n = map.shards;
-    const current = this.s;
+    const current = this.shard;
     if (PLAIN_LOADS_ORDERED) {
-      for (let s = 0, at = map.shard0 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
+      for (let s = 0, at = map.shard0I32 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
         if (s !== current && i32[at] !== seen[s]) this.recheck(s, i32[at]!);
       }
     } else {
-      for (let s = 0, at = map.shard0 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
+      for (let s = 0, at = map.shard0I32 + D_SEQ; s < n; s++, at += SHARD_WORDS) {
         if (s !== current) {
           const now = Atomics.load(i32, at);
           if (now !== seen[s]) this.recheck(s, now);
@@ -195,7 +195,7 @@ export class MapIterator implements IterableIterator<unknown> {
       }
     }
     if (current >= 0 && current < n) {
-      const now = Atomics.load(i32, map.shardD(current) + D_SEQ);
+      const now = Atomics.load(i32, map.shardDescI32(current) + D_SEQ);
       if (now !== seen[current]) this.recheck(current, now);
     }
   }
@@ -203,13 +203,13 @@ export class MapIterator implements IterableIterator<unknown> {
   /** Shard `s`'s seq moved since the last check (to `now`): fine when this handle's own writes account for all of it. */
   private recheck(s: number, now: number): void {
     const map = this.map;
-    const expected = this.startSeq[s]! + (map.own[s]! - this.ownStart[s]!);
+    const expected = this.startSeq[s]! + (map.ownWriteSeq[s]! - this.ownStart[s]!);
     if (now === expected) {
       this.seen[s] = now;
       return;
     }
     const keyText = this.key === undefined ? '' : String(this.key);
-    map.conflict(KIND_ITERATION, map.shardD(s), OP.iterate, expected, now, keyText);
+    map.conflict(KIND_ITERATION, map.shardDescI32(s), OP.iterate, expected, now, keyText);
     if (map.throwOnConflict) {
       this.close();
       throw new ConcurrentMapIterationError(
@@ -217,7 +217,7 @@ export class MapIterator implements IterableIterator<unknown> {
       );
     }
     // Record only: accept the shard as it is now and go on.
-    this.startSeq[s] = now - (map.own[s]! - this.ownStart[s]!);
+    this.startSeq[s] = now - (map.ownWriteSeq[s]! - this.ownStart[s]!);
     this.seen[s] = now;
   }
 
@@ -235,7 +235,7 @@ export class MapIterator implements IterableIterator<unknown> {
  */
 export function forEachEntry<K, V, M>(map: MapCore, fn: (value: V, key: K, map: M) => void, self: M): void {
   const it = new MapIterator(map, 'entries');
-  const vc = map.vc;
+  const vc = map.valueCodec;
   try {
     if (vc.needsFinish) {
       while (it.advance()) fn(vc.finish(it.raw) as V, it.key as K, self);

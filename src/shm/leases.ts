@@ -31,11 +31,11 @@ let foundAt = -1;
 function lockAndFind(map: MapCore, key: unknown, what: string, op: number, counter: number): number {
   if (busy.length !== 0) map.checkNotBusy();
   map.needLeases(what);
-  const h = map.kc.prepare(key);
+  const h = map.keyCodec.prepare(key);
   if (counter >= 0 && map.counters !== null) map.counters.count(counter, h);
-  const d = descI32(map.shard0, h & map.shardMask);
-  map.win.lock(d, op);
-  foundAt = map.t.find(d, h);
+  const d = descI32(map.shard0I32, h & map.shardMask);
+  map.writeWindow.lock(d, op);
+  foundAt = map.table.find(d, h);
   return d;
 }
 
@@ -49,20 +49,22 @@ export function acquire(map: MapCore, key: unknown): unknown {
   const d = lockAndFind(map, key, 'acquire', OP.get, C_ACQUIRE);
   const at = foundAt;
   if (at < 0 || !map.visible(at)) {
-    map.win.unlock(d);
+    map.writeWindow.unlock(d);
     return undefined;
   }
-  const word = map.v.i32[at + map.leaseOffW];
+  const word = map.views.i32[at + map.leaseOffI32];
   if ((word & LEASE_COUNT_MASK) === LEASE_COUNT_MASK) {
-    map.win.unlock(d);
-    throw new LeaseError(`acquire: key ${map.kc.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`);
+    map.writeWindow.unlock(d);
+    throw new LeaseError(
+      `acquire: key ${map.keyCodec.preparedText()} already holds the most leases (${LEASE_COUNT_MASK})`,
+    );
   }
   // The count is never read by lock-free readers: a plain store under the lock.
-  map.v.i32[at + map.leaseOffW] = word + 1;
+  map.views.i32[at + map.leaseOffI32] = word + 1;
   if (park !== null) park('acquire');
-  const raw = map.vc.load(map.v, at + map.valueOffW);
-  map.win.unlock(d);
-  return map.vc.finish(raw);
+  const raw = map.valueCodec.load(map.views, at + map.valueOffI32);
+  map.writeWindow.unlock(d);
+  return map.valueCodec.finish(raw);
 }
 
 /**
@@ -74,20 +76,20 @@ export function acquire(map: MapCore, key: unknown): unknown {
 export function release(map: MapCore, key: unknown): boolean {
   const d = lockAndFind(map, key, 'release', OP.delete, C_RELEASE);
   const at = foundAt;
-  const word = at < 0 ? 0 : map.v.i32[at + map.leaseOffW];
+  const word = at < 0 ? 0 : map.views.i32[at + map.leaseOffI32];
   if ((word & LEASE_COUNT_MASK) === 0) {
-    map.win.unlock(d);
-    throw new LeaseError(`release: key ${map.kc.preparedText()} holds no lease`);
+    map.writeWindow.unlock(d);
+    throw new LeaseError(`release: key ${map.keyCodec.preparedText()} holds no lease`);
   }
   const next = word - 1;
   if (next === LEASE_RETIRED) {
     map.removeAt(d, at, OP.delete);
-    map.win.unlock(d);
+    map.writeWindow.unlock(d);
     return true;
   }
-  map.v.i32[at + map.leaseOffW] = next;
+  map.views.i32[at + map.leaseOffI32] = next;
   if (park !== null) park('release');
-  map.win.unlock(d);
+  map.writeWindow.unlock(d);
   return false;
 }
 
@@ -100,18 +102,18 @@ export function retire(map: MapCore, key: unknown): RetireResult {
   const d = lockAndFind(map, key, 'retire', OP.delete, C_RETIRE);
   const at = foundAt;
   if (at < 0) {
-    map.win.unlock(d);
+    map.writeWindow.unlock(d);
     return 'absent';
   }
-  const word = map.v.i32[at + map.leaseOffW];
+  const word = map.views.i32[at + map.leaseOffI32];
   if ((word & LEASE_COUNT_MASK) === 0) {
     const live = map.visible(at);
     map.removeAt(d, at, OP.delete);
-    map.win.unlock(d);
+    map.writeWindow.unlock(d);
     return live ? 'removed' : 'absent';
   }
   if ((word & LEASE_RETIRED) === 0) map.setLeaseWord(d, at, word | LEASE_RETIRED, OP.delete);
-  map.win.unlock(d);
+  map.writeWindow.unlock(d);
   return 'deferred';
 }
 
@@ -119,8 +121,8 @@ export function retire(map: MapCore, key: unknown): RetireResult {
 export function leaseCount(map: MapCore, key: unknown): number {
   const d = lockAndFind(map, key, 'leaseCount', OP.get, -1);
   const at = foundAt;
-  const n = at < 0 ? 0 : map.v.i32[at + map.leaseOffW] & LEASE_COUNT_MASK;
-  map.win.unlock(d);
+  const n = at < 0 ? 0 : map.views.i32[at + map.leaseOffI32] & LEASE_COUNT_MASK;
+  map.writeWindow.unlock(d);
   return n;
 }
 
@@ -139,27 +141,27 @@ export function sweepExpired(map: MapCore, now: number): number {
   const sw = map.slotWords;
   let removed = 0;
   for (let s = 0; s < map.shards; s++) {
-    const d = descI32(map.shard0, s);
-    map.win.lock(d, OP.sweep);
+    const d = descI32(map.shard0I32, s);
+    map.writeWindow.lock(d, OP.sweep);
     let writing = false;
-    const region = map.t.regionW(d);
+    const region = map.table.regionI32(d);
     const cap = i32[d + D_CAP];
     for (let i = 0; i < cap; i++) {
       const at = region + i * sw;
-      const slots = map.v.i32;
-      const expiry = map.v.f64[(at + map.expiryOffW) >> 1];
+      const slots = map.views.i32;
+      const expiry = map.views.f64[(at + map.expiryOffI32) >> 1];
       // Entries without an expiry (+Infinity) never go, even for sweepExpired(Infinity).
       if (slots[at] >= 0 || expiry > now || expiry === Infinity) continue;
       if (!writing) {
-        map.win.intend(d, UNDO_REMOVALS, -1, 0);
-        map.win.begin(d);
+        map.writeWindow.intend(d, UNDO_REMOVALS, -1, 0);
+        map.writeWindow.begin(d);
         writing = true;
       }
       if (map.removeOrRetire(d, at)) removed++;
       if (park !== null) park('sweep');
     }
-    if (writing) map.win.end(d, OP.sweep, -1);
-    map.win.unlock(d);
+    if (writing) map.writeWindow.end(d, OP.sweep, -1);
+    map.writeWindow.unlock(d);
   }
   if (map.counters !== null) map.counters.tally(C_EXPIRY_SWEEPS, C_EXPIRED, removed);
   return removed;

@@ -170,7 +170,7 @@
  *
  * # TTL and leases (`ttl: true`, `leases: true`)
  *
- * Chosen at create; a map without them pays nothing (`meta` is false and no
+ * Chosen at create; a map without them pays nothing (`checksVisibility` is false and no
  * read looks further). With them a slot also holds an expiry (float64, ms on
  * the shared clock `performance.timeOrigin + performance.now()`) and a lease
  * word (layout.ts). An entry is *visible* when it has not expired and is not
@@ -258,30 +258,30 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
 
   get(key: K): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
-    const d = descI32(this.shard0, h & this.shardMask);
+    const h = this.keyCodec.prepare(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     // The common case of readSlot, inlined: one validated attempt, the value
     // kept in a local (no field store, so no boxing of a float64 on the way).
     const i32 = this.i32;
     const seq = PLAIN_LOADS_ORDERED ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) === 0 && this.plainGet) {
-      const at = this.t.find(d, h);
-      const raw = at >= 0 ? this.vc.load(this.v, at + this.valueOffW) : undefined;
+      const at = this.table.find(d, h);
+      const raw = at >= 0 ? this.valueCodec.load(this.views, at + this.valueOffI32) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
         if (this.counters !== null) this.counters.count(at < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
-        return (raw === undefined || !this.vc.needsFinish ? raw : this.vc.finish(raw)) as V;
+        return (raw === undefined || !this.valueCodec.needsFinish ? raw : this.valueCodec.finish(raw)) as V;
       }
     }
     const found = this.readSlot(d, h, OP.get);
     if (this.counters !== null) this.counters.count(found < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
     if (found < 0) return undefined;
-    return (this.vc.needsFinish ? this.vc.finish(this.raw) : this.raw) as V;
+    return (this.valueCodec.needsFinish ? this.valueCodec.finish(this.raw) : this.raw) as V;
   }
 
   has(key: K): boolean {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
-    const d = descI32(this.shard0, h & this.shardMask);
+    const h = this.keyCodec.prepare(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     const found = this.readSlot(d, h, OP.has);
     if (this.counters !== null) this.counters.count(found < 0 ? M.C_HAS_MISS : M.C_HAS_HIT, h);
     return found >= 0;
@@ -296,7 +296,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   get size(): number {
     const i32 = this.i32;
     let n = 0;
-    for (let s = 0; s < this.shards; s++) n += i32[descI32(this.shard0, s) + D_COUNT];
+    for (let s = 0; s < this.shards; s++) n += i32[descI32(this.shard0I32, s) + D_COUNT];
     return n;
   }
 
@@ -319,36 +319,36 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   /** Sets the key's value. With `ttl: true`, `options.ttlMs` sets when it expires (else the map's `defaultTtlMs`, else never). */
   set(key: K, value: V, options?: SetOptions): this {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepareWrite(key);
+    const h = this.keyCodec.prepareWrite(key);
     this.checkValue(value);
-    this.vc.prepare(value);
+    this.valueCodec.prepare(value);
     if (options !== undefined) checkSetOptions(options);
     if (this.ttl) this.expiry = this.expiryFor(options);
     else if (options !== undefined) this.noTtlOption(options);
-    const d = descI32(this.shard0, h & this.shardMask);
-    this.win.lock(d, OP.set);
-    const at = this.t.findForWrite(d, h);
-    if (at >= 0 && this.meta && !this.visible(at)) this.checkReplaceable(d, at);
+    const d = descI32(this.shard0I32, h & this.shardMask);
+    this.writeWindow.lock(d, OP.set);
+    const at = this.table.findForWrite(d, h);
+    if (at >= 0 && this.checksVisibility && !this.visible(at)) this.checkReplaceable(d, at);
     this.writePrepared(d, h, at, OP.set);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     if (this.counters !== null) this.counters.count(at < 0 ? M.C_SET_INSERT : M.C_SET_OVERWRITE, h);
     return this;
   }
 
   delete(key: K): boolean {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepare(key);
-    const d = descI32(this.shard0, h & this.shardMask);
-    this.win.lock(d, OP.delete);
-    const at = this.t.find(d, h);
+    const h = this.keyCodec.prepare(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
+    this.writeWindow.lock(d, OP.delete);
+    const at = this.table.find(d, h);
     if (this.counters !== null) this.counters.count(at < 0 ? M.C_DELETE_MISS : M.C_DELETE_HIT, h);
     if (at < 0) {
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       return false;
     }
-    if (this.meta) return this.deleteWithMeta(d, at);
+    if (this.checksVisibility) return this.deleteWithMeta(d, at);
     this.removeAt(d, at, OP.delete);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return true;
   }
 
@@ -357,48 +357,48 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     if (this.counters !== null) this.counters.add(M.C_CLEAR, 1);
     const i32 = this.i32;
     for (let s = 0; s < this.shards; s++) {
-      const d = descI32(this.shard0, s);
-      this.win.lock(d, OP.clear);
+      const d = descI32(this.shard0I32, s);
+      this.writeWindow.lock(d, OP.clear);
       const before = i32[d + D_COUNT];
-      this.win.intend(d, this.leases ? UNDO_REMOVALS : UNDO_CLEAR, -1, 0);
-      this.win.begin(d);
+      this.writeWindow.intend(d, this.leases ? UNDO_REMOVALS : UNDO_CLEAR, -1, 0);
+      this.writeWindow.begin(d);
       if (this.leases) {
         // Leased entries are retired, not removed: their last release removes them.
         this.removeOrRetireAll(d, () => true);
         if (park !== null) park('clear');
       } else {
-        this.t.zeroRegion(i32[d + D_REGION], i32[d + D_CAP]);
+        this.table.zeroRegion(i32[d + D_REGION], i32[d + D_CAP]);
         if (park !== null) park('clear');
         i32[d + D_COUNT] = 0;
         i32[d + D_TOMBS] = 0;
       }
       const removed = before - i32[d + D_COUNT];
-      this.win.end(d, OP.clear, -1);
+      this.writeWindow.end(d, OP.clear, -1);
       if (this.maxCapacity !== 0 && removed !== 0 && !this.leases) Atomics.sub(i32, H_COUNT, removed);
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
     }
   }
 
   /** The existing value, or undefined when the key was absent and `value` was inserted. */
   putIfAbsent(key: K, value: V): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepareWrite(key);
+    const h = this.keyCodec.prepareWrite(key);
     this.checkValue(value);
-    this.vc.prepare(value);
-    const d = descI32(this.shard0, h & this.shardMask);
+    this.valueCodec.prepare(value);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
     if (this.counters !== null) this.counters.count(M.C_PUT_IF_ABSENT, h);
-    this.win.lock(d, OP.putIfAbsent);
-    const at = this.t.findForWrite(d, h);
-    if (at >= 0 && this.meta && !this.visible(at)) {
+    this.writeWindow.lock(d, OP.putIfAbsent);
+    const at = this.table.findForWrite(d, h);
+    if (at >= 0 && this.checksVisibility && !this.visible(at)) {
       this.checkReplaceable(d, at);
     } else if (at >= 0) {
-      const raw = this.vc.load(this.v, at + this.valueOffW);
-      this.win.unlock(d);
-      return this.vc.finish(raw) as V;
+      const raw = this.valueCodec.load(this.views, at + this.valueOffI32);
+      this.writeWindow.unlock(d);
+      return this.valueCodec.finish(raw) as V;
     }
     this.writePrepared(d, h, at, OP.putIfAbsent);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return undefined;
   }
 
@@ -409,25 +409,26 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    */
   compareAndSet(key: K, expected: V | undefined, next: V): boolean {
     if (busy.length !== 0) this.checkNotBusy();
-    const h = this.kc.prepareWrite(key);
+    const h = this.keyCodec.prepareWrite(key);
     this.checkValue(next);
-    this.vc.prepare(next);
-    const d = descI32(this.shard0, h & this.shardMask);
+    this.valueCodec.prepare(next);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
     if (this.counters !== null) this.counters.count(M.C_COMPARE_AND_SET, h);
-    this.win.lock(d, OP.compareAndSet);
-    const at = this.t.findForWrite(d, h);
-    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
+    this.writeWindow.lock(d, OP.compareAndSet);
+    const at = this.table.findForWrite(d, h);
+    const live = at >= 0 && this.checksVisibility && !this.visible(at) ? this.checkReplaceable(d, at) : at;
     const equal =
       live >= 0
-        ? expected !== undefined && this.vc.matches(this.vc.load(this.v, live + this.valueOffW), expected)
+        ? expected !== undefined &&
+          this.valueCodec.matches(this.valueCodec.load(this.views, live + this.valueOffI32), expected)
         : expected === undefined;
     if (!equal) {
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       return false;
     }
     this.writePrepared(d, h, at, OP.compareAndSet);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return true;
   }
 
@@ -440,38 +441,39 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   update(key: K, fn: (old: V | undefined) => V | undefined): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
     if (typeof fn !== 'function') throw new ShmapTypeError(`update needs a function, got ${describe(fn)}`);
-    const h = this.kc.prepareWrite(key);
-    const d = descI32(this.shard0, h & this.shardMask);
+    const h = this.keyCodec.prepareWrite(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
     if (this.counters !== null) this.counters.count(M.C_UPDATE, h);
-    this.win.lock(d, OP.update);
+    this.writeWindow.lock(d, OP.update);
     let next: V | undefined;
-    const at = this.t.findForWrite(d, h);
-    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
+    const at = this.table.findForWrite(d, h);
+    const live = at >= 0 && this.checksVisibility && !this.visible(at) ? this.checkReplaceable(d, at) : at;
     try {
-      const old = live >= 0 ? (this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V) : undefined;
-      busy.push(this.v.sab);
+      const old =
+        live >= 0 ? (this.valueCodec.finish(this.valueCodec.load(this.views, at + this.valueOffI32)) as V) : undefined;
+      busy.push(this.views.sab);
       try {
         next = fn(old);
       } finally {
         busy.pop();
       }
-      if (next !== undefined) this.vc.prepare(next);
+      if (next !== undefined) this.valueCodec.prepare(next);
     } catch (err) {
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       throw err;
     }
     if (next === undefined) {
-      if (at >= 0 && this.meta) {
+      if (at >= 0 && this.checksVisibility) {
         this.deleteWithMeta(d, at);
         return undefined;
       }
       if (at >= 0) this.removeAt(d, at, OP.update);
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       return undefined;
     }
     this.writePrepared(d, h, at, OP.update);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return next;
   }
 
@@ -485,7 +487,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   add(key: K, delta: V extends bigint ? bigint | number : number): V extends bigint ? bigint : number {
     if (busy.length !== 0) this.checkNotBusy();
     const type = this.types.value;
-    if (!this.vc.numeric)
+    if (!this.valueCodec.numeric)
       throw new ShmapTypeError(
         `add needs a number value type (int32, uint32, float64, bigint64); this map's values are ${type}`,
       );
@@ -499,19 +501,19 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       throw new ShmapTypeError(
         `add: delta must be ${type === 'float64' ? 'a number' : type === 'bigint64' ? 'a bigint or an integer' : 'an integer'} for ${type} values, got ${describe(delta)}`,
       );
-    const h = this.kc.prepareWrite(key);
-    const d = descI32(this.shard0, h & this.shardMask);
+    const h = this.keyCodec.prepareWrite(key);
+    const d = descI32(this.shard0I32, h & this.shardMask);
     if (this.ttl) this.expiry = this.expiryFor(undefined);
     if (this.counters !== null) this.counters.count(M.C_ADD, h);
-    this.win.lock(d, OP.add);
-    const at = this.t.findForWrite(d, h);
-    const live = at >= 0 && this.meta && !this.visible(at) ? this.checkReplaceable(d, at) : at;
-    const old = live >= 0 ? this.vc.load(this.v, at + this.valueOffW) : this.vc.zero;
-    const next = this.vc.plus(old, delta as number);
+    this.writeWindow.lock(d, OP.add);
+    const at = this.table.findForWrite(d, h);
+    const live = at >= 0 && this.checksVisibility && !this.visible(at) ? this.checkReplaceable(d, at) : at;
+    const old = live >= 0 ? this.valueCodec.load(this.views, at + this.valueOffI32) : this.valueCodec.zero;
+    const next = this.valueCodec.plus(old, delta as number);
     try {
-      this.vc.prepare(next);
+      this.valueCodec.prepare(next);
     } catch (err) {
-      this.win.unlock(d);
+      this.writeWindow.unlock(d);
       if (!(err instanceof ValueTooLargeError)) throw err;
       const kept = live >= 0 ? `the entry keeps ${String(old)}` : 'the key stays absent';
       const below = type === 'uint32' && (next as number) < 0 ? ': a uint32 value cannot go below 0' : '';
@@ -520,7 +522,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       );
     }
     this.writePrepared(d, h, at, OP.add);
-    this.win.unlock(d);
+    this.writeWindow.unlock(d);
     return next as V extends bigint ? bigint : number;
   }
 
@@ -538,22 +540,22 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const sw = this.slotWords;
     let deleted = 0;
     for (let s = 0; s < this.shards; s++) {
-      const d = descI32(this.shard0, s);
-      this.win.lock(d, OP.sweep);
+      const d = descI32(this.shard0I32, s);
+      this.writeWindow.lock(d, OP.sweep);
       let writing = false;
-      busy.push(this.v.sab);
+      busy.push(this.views.sab);
       try {
-        const region = this.t.regionW(d);
+        const region = this.table.regionI32(d);
         const cap = i32[d + D_CAP];
         for (let i = 0; i < cap; i++) {
           const at = region + i * sw;
-          if (this.v.i32[at] >= 0 || (this.meta && !this.visible(at))) continue;
-          const k = this.kc.load(this.v, at + this.keyOffW) as K;
-          const value = this.vc.finish(this.vc.load(this.v, at + this.valueOffW)) as V;
+          if (this.views.i32[at] >= 0 || (this.checksVisibility && !this.visible(at))) continue;
+          const k = this.keyCodec.load(this.views, at + this.keyOffI32) as K;
+          const value = this.valueCodec.finish(this.valueCodec.load(this.views, at + this.valueOffI32)) as V;
           if (pred(value, k)) {
             if (!writing) {
-              this.win.intend(d, UNDO_REMOVALS, -1, 0);
-              this.win.begin(d);
+              this.writeWindow.intend(d, UNDO_REMOVALS, -1, 0);
+              this.writeWindow.begin(d);
               writing = true;
             }
             this.removeOrRetire(d, at);
@@ -563,8 +565,8 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
         }
       } finally {
         busy.pop();
-        if (writing) this.win.end(d, OP.sweep, -1);
-        this.win.unlock(d);
+        if (writing) this.writeWindow.end(d, OP.sweep, -1);
+        this.writeWindow.unlock(d);
       }
     }
     if (this.counters !== null) this.counters.tally(M.C_SWEEPS, M.C_SWEPT, deleted);
@@ -655,9 +657,9 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const keys: unknown[] = [];
     const raws: unknown[] = [];
     for (let s = 0; s < this.shards; s++) {
-      const d = descI32(this.shard0, s);
+      const d = descI32(this.shard0I32, s);
       this.copyShard(d, keys, raws);
-      for (let j = 0; j < keys.length; j++) out.push([keys[j] as K, this.vc.finish(raws[j]) as V]);
+      for (let j = 0; j < keys.length; j++) out.push([keys[j] as K, this.valueCodec.finish(raws[j]) as V]);
     }
     return out;
   }
@@ -667,7 +669,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
 
   /** The conflict log, shared by every thread: one record per detected conflict, oldest first. */
   conflicts(): ConflictRecord[] {
-    return readConflicts(this.v);
+    return readConflicts(this.views);
   }
 
   // -------------------------------------------------------------------------
@@ -689,7 +691,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   recover(threadId: number, options?: RecoverOptions): RecoveryReport {
     if (busy.length !== 0) this.checkNotBusy();
     const report = recoverThread(this, threadId, options);
-    if (this.counters !== null) M.releaseThread(this.v, threadId);
+    if (this.counters !== null) M.releaseThread(this.views, threadId);
     return report;
   }
 
@@ -726,7 +728,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * needs `metrics` at create (else InvalidOptionError).
    */
   metrics(): SharedMapMetrics {
-    return M.readMetrics(this.v, this.shard0, this.shards);
+    return M.readMetrics(this.views, this.shard0I32, this.shards);
   }
 
   /**
@@ -735,7 +737,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * and its shard (metrics.ts); needs `metrics` at create.
    */
   hotKeys(k: number): HotKey[] {
-    return M.hotKeys(this.v, this.kc, this.shardMask, k, this.thread + 1);
+    return M.hotKeys(this.views, this.keyCodec, this.shardMask, k, this.thread + 1);
   }
 
   /** Shards, capacity, bytes, probe lengths, lock waits, read retries and conflict counts (stats.ts). */

@@ -181,7 +181,7 @@ export function metricsProblem(
 const claimed = new Map<number, { block: number; i32: WeakRef<Int32Array> }>();
 let exitHooked = false;
 
-function claimBlock(i32: Int32Array, mapId: number, me: number): number {
+function claimBlock(i32: Int32Array, mapId: number, ownerWord: number): number {
   const known = claimed.get(mapId);
   if (known !== undefined) return known.block;
   const off = i32[H_METRICS_OFF]!;
@@ -189,8 +189,8 @@ function claimBlock(i32: Int32Array, mapId: number, me: number): number {
   let block = blocks - 1;
   for (let b = 0; b < blocks - 1; b++) {
     const at = blockI32(off, b) + B_OWNER;
-    const seen = Atomics.compareExchange(i32, at, 0, me);
-    if (seen === 0 || seen === me) {
+    const seen = Atomics.compareExchange(i32, at, 0, ownerWord);
+    if (seen === 0 || seen === ownerWord) {
       block = b;
       break;
     }
@@ -205,7 +205,7 @@ function claimBlock(i32: Int32Array, mapId: number, me: number): number {
       for (const { block: b, i32: ref } of claimed.values()) {
         const view = ref.deref();
         if (view !== undefined && b < view[H_METRICS_BLOCKS]! - 1)
-          Atomics.compareExchange(view, blockI32(view[H_METRICS_OFF]!, b) + B_OWNER, me, 0);
+          Atomics.compareExchange(view, blockI32(view[H_METRICS_OFF]!, b) + B_OWNER, ownerWord, 0);
       }
       claimed.clear();
     });
@@ -215,11 +215,11 @@ function claimBlock(i32: Int32Array, mapId: number, me: number): number {
 
 /**
  * Gives back what the dead thread `threadId` held in the metrics area of
- * the map `v` is a view of: its counter block (counts kept) and the
+ * the map `views` is a view of: its counter block (counts kept) and the
  * sketch's lock. For `map.recover`. A no-op on a map without metrics.
  */
-export function releaseThread(v: Views, threadId: number): void {
-  const i32 = v.i32;
+export function releaseThread(views: Views, threadId: number): void {
+  const i32 = views.i32;
   const off = i32[H_METRICS_OFF]!;
   if (off === 0) return;
   const blocks = i32[H_METRICS_BLOCKS]!;
@@ -236,45 +236,45 @@ export function releaseThread(v: Views, threadId: number): void {
  */
 export class ThreadCounters {
   /** This thread's block's counters (a fixed-length view: as fast as over a plain buffer). */
-  protected readonly c: Float64Array;
+  protected readonly counts: Float64Array;
   /** Counted operations left until the next sample. */
   protected left: number;
   /** xorshift32 state for the sampling gaps. */
   private rng: number;
   private readonly sampleEvery: number;
-  private readonly sketch: number;
+  private readonly sketchI32: number;
   private readonly entries: number;
   /** Word index of sketch entry 0, and words per entry. */
-  private readonly entry0: number;
+  private readonly entry0I32: number;
   private readonly entryWords: number;
 
   constructor(
-    protected readonly v: Views,
-    private readonly kc: KeyCodec,
+    protected readonly views: Views,
+    private readonly keyCodec: KeyCodec,
     private readonly shardMask: number,
-    private readonly me: number,
-    protected readonly blockWord: number,
+    private readonly ownerWord: number,
+    protected readonly ownBlockI32: number,
   ) {
-    const i32 = v.i32;
-    this.c = new Float64Array(v.sab, blockWord * 4, BLOCK_COUNTERS);
+    const i32 = views.i32;
+    this.counts = new Float64Array(views.sab, ownBlockI32 * 4, BLOCK_COUNTERS);
     this.sampleEvery = i32[H_SAMPLE_EVERY]!;
     this.entries = i32[H_HOT_ENTRIES]!;
-    this.sketch = sketchI32(i32[H_METRICS_OFF]!, i32[H_METRICS_BLOCKS]!);
-    this.entry0 = hotEntryI32(this.sketch, shardMask + 1, kc.words, 0);
-    this.entryWords = hotEntryI32(this.sketch, shardMask + 1, kc.words, 1) - this.entry0;
+    this.sketchI32 = sketchI32(i32[H_METRICS_OFF]!, i32[H_METRICS_BLOCKS]!);
+    this.entry0I32 = hotEntryI32(this.sketchI32, shardMask + 1, keyCodec.words, 0);
+    this.entryWords = hotEntryI32(this.sketchI32, shardMask + 1, keyCodec.words, 1) - this.entry0I32;
     this.rng = (Math.random() * 0x7fff_ffff) | 1;
     this.left = this.gap();
   }
 
   /** One operation of kind `code` (C_*) on the prepared key, hash `h`. */
   count(code: number, h: number): void {
-    this.c[code]!++;
+    this.counts[code]!++;
     if (--this.left === 0) this.sample(h);
   }
 
   /** `n` more of kind `code` (entries a sweep removed, ...); not sampled. */
   add(code: number, n: number): void {
-    this.c[code]! += n;
+    this.counts[code]! += n;
   }
 
   /** One call of kind `calls` (C_SWEEPS, ...) that handled `n` items of kind `items`. */
@@ -296,19 +296,19 @@ export class ThreadCounters {
   /** Feeds the prepared key (hash `h`) to the sketch, unless another thread is sampling right now. */
   protected sample(h: number): void {
     this.left = this.gap();
-    const v = this.v;
+    const v = this.views;
     const i32 = v.i32;
-    const lock = this.sketch + S_LOCK;
-    if (Atomics.compareExchange(i32, lock, 0, this.me) !== 0) return;
+    const lock = this.sketchI32 + S_LOCK;
+    if (Atomics.compareExchange(i32, lock, 0, this.ownerWord) !== 0) return;
     const f64 = v.f64;
-    f64[(this.sketch + S_TOTAL_F64_WORD) >> 1]!++;
-    f64[(shardSamplesI32(this.sketch) >> 1) + (h & this.shardMask)]!++;
+    f64[(this.sketchI32 + S_TOTAL_F64_WORD) >> 1]!++;
+    f64[(shardSamplesI32(this.sketchI32) >> 1) + (h & this.shardMask)]!++;
     const entries = this.entries;
     let min = -1;
     let minCount = Infinity;
     let e = (h >>> 0) % entries;
     for (let j = 0; j < WINDOW && j < entries; j++, e = e + 1 === entries ? 0 : e + 1) {
-      const at = this.entry0 + e * this.entryWords;
+      const at = this.entry0I32 + e * this.entryWords;
       if (i32[at + E_USED] === 0) {
         this.take(at, h, 1, 0);
         min = -2;
@@ -331,19 +331,19 @@ export class ThreadCounters {
 
   /** Whether the key stored at word `at` is the prepared key (its used words; the length word of a sized key comes first). */
   private sameKey(i32: Int32Array, at: number): boolean {
-    const key = this.kc.prepared;
-    for (let w = 0, n = this.kc.usedWords; w < n; w++) if (i32[at + w] !== key[w]) return false;
+    const key = this.keyCodec.prepared;
+    for (let w = 0, n = this.keyCodec.usedWords; w < n; w++) if (i32[at + w] !== key[w]) return false;
     return true;
   }
 
   /** Writes the prepared key into sketch entry `at`. Precondition: the sketch's lock held. */
   private take(at: number, h: number, count: number, error: number): void {
-    const v = this.v;
+    const v = this.views;
     v.f64[(at + E_COUNT_F64_WORD) >> 1] = count;
     v.f64[(at + E_ERROR_F64_WORD) >> 1] = error;
     v.i32[at + E_HASH] = h;
-    const key = this.kc.prepared;
-    for (let w = 0, n = this.kc.usedWords; w < n; w++) v.i32[at + E_KEY + w] = key[w]!;
+    const key = this.keyCodec.prepared;
+    for (let w = 0, n = this.keyCodec.usedWords; w < n; w++) v.i32[at + E_KEY + w] = key[w]!;
     v.i32[at + E_USED] = 1;
   }
 }
@@ -360,40 +360,45 @@ class OverflowCounters extends ThreadCounters {
   }
 
   override add(code: number, n: number): void {
-    const i32 = this.v.i32;
-    const lo = this.blockWord + code * 2;
+    const i32 = this.views.i32;
+    const lo = this.ownBlockI32 + code * 2;
     const old = Atomics.add(i32, lo, n) >>> 0;
     if (old + n > 0xffff_ffff) Atomics.add(i32, lo + 1, 1);
   }
 }
 
-/** The counting of a new handle on the map `v` is a view of, for thread `thread`; null when the map has no metrics. */
-export function threadCounters(v: Views, kc: KeyCodec, shardMask: number, thread: number): ThreadCounters | null {
-  const i32 = v.i32;
+/** The counting of a new handle on the map `views` is a view of, for thread `thread`; null when the map has no metrics. */
+export function threadCounters(
+  views: Views,
+  keyCodec: KeyCodec,
+  shardMask: number,
+  thread: number,
+): ThreadCounters | null {
+  const i32 = views.i32;
   const off = i32[H_METRICS_OFF]!;
   if (off === 0) return null;
-  const me = thread + 1;
-  const block = claimBlock(i32, i32[H_MAP_ID]!, me);
+  const ownerWord = thread + 1;
+  const block = claimBlock(i32, i32[H_MAP_ID]!, ownerWord);
   const word = blockI32(off, block);
   return block === i32[H_METRICS_BLOCKS]! - 1
-    ? new OverflowCounters(v, kc, shardMask, me, word)
-    : new ThreadCounters(v, kc, shardMask, me, word);
+    ? new OverflowCounters(views, keyCodec, shardMask, ownerWord, word)
+    : new ThreadCounters(views, keyCodec, shardMask, ownerWord, word);
 }
 
-/** Whether the map `v` is a view of was created with `metrics`. */
-export function hasMetrics(v: Views): boolean {
-  return v.i32[H_METRICS_OFF] !== 0;
+/** Whether the map `views` is a view of was created with `metrics`. */
+export function hasMetrics(views: Views): boolean {
+  return views.i32[H_METRICS_OFF] !== 0;
 }
 
-function needMetrics(v: Views, what: string): void {
-  if (!hasMetrics(v)) throw new InvalidOptionError(`${what} needs a map created with { metrics: true }`);
+function needMetrics(views: Views, what: string): void {
+  if (!hasMetrics(views)) throw new InvalidOptionError(`${what} needs a map created with { metrics: true }`);
 }
 
 /** Every block's counters summed (`map.metrics()`). */
-export function readMetrics(v: Views, shard0: number, shards: number): SharedMapMetrics {
-  needMetrics(v, 'metrics()');
-  const i32 = v.i32;
-  const f64 = v.f64;
+export function readMetrics(views: Views, shard0: number, shards: number): SharedMapMetrics {
+  needMetrics(views, 'metrics()');
+  const i32 = views.i32;
+  const f64 = views.f64;
   const off = i32[H_METRICS_OFF]!;
   const blocks = i32[H_METRICS_BLOCKS]!;
   const sum = new Array<number>(COUNTERS).fill(0);
@@ -456,28 +461,28 @@ export function readMetrics(v: Views, shard0: number, shards: number): SharedMap
  * lock (waiting for it a bounded while: a dead holder keeps it until
  * recovered, and then the read is best effort).
  */
-export function hotKeys(v: Views, kc: KeyCodec, shardMask: number, k: unknown, me: number): HotKey[] {
-  needMetrics(v, 'hotKeys()');
+export function hotKeys(views: Views, keyCodec: KeyCodec, shardMask: number, k: unknown, ownerWord: number): HotKey[] {
+  needMetrics(views, 'hotKeys()');
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 1)
     throw new ShmapTypeError(`hotKeys(k): k must be a positive integer, got ${describe(k)}`);
-  const i32 = v.i32;
-  const f64 = v.f64;
+  const i32 = views.i32;
+  const f64 = views.f64;
   const off = i32[H_METRICS_OFF]!;
   const sketch = sketchI32(off, i32[H_METRICS_BLOCKS]!);
   const entries = i32[H_HOT_ENTRIES]!;
   const lock = sketch + S_LOCK;
   let locked = false;
   for (let tries = 0; tries < READ_LOCK_TRIES && !locked; tries++)
-    locked = Atomics.compareExchange(i32, lock, 0, me) === 0;
+    locked = Atomics.compareExchange(i32, lock, 0, ownerWord) === 0;
   const out: Array<HotKey & { n: number }> = [];
   try {
     const total = f64[(sketch + S_TOTAL_F64_WORD) >> 1]!;
     for (let e = 0; e < entries; e++) {
-      const at = hotEntryI32(sketch, shardMask + 1, kc.words, e);
+      const at = hotEntryI32(sketch, shardMask + 1, keyCodec.words, e);
       if (i32[at + E_USED] === 0) continue;
       const n = f64[(at + E_COUNT_F64_WORD) >> 1]!;
       out.push({
-        key: kc.load(v, at + E_KEY),
+        key: keyCodec.load(views, at + E_KEY),
         n,
         share: total === 0 ? 0 : n / total,
         error: total === 0 ? 0 : f64[(at + E_ERROR_F64_WORD) >> 1]! / total,

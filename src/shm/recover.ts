@@ -136,12 +136,12 @@ export function recoverThread(map: MapCore, deadThread: number, options?: Recove
       `recover: thread ${deadThread} is the calling thread; recover is for threads known to be dead`,
     );
   const report: RecoveryReport = { thread: deadThread, shards: [], allocator: false };
-  if (map.none || recoveryTestSwitch.mode === 'off') return report;
+  if (map.syncNone || recoveryTestSwitch.mode === 'off') return report;
   // The allocator first: repairing a growth may free a region.
-  report.allocator = releaseDeadAllocator(map.v, deadThread);
+  report.allocator = releaseDeadAllocator(map.views, deadThread);
   for (let s = 0; s < map.shards; s++) {
-    const d = descI32(map.shard0, s);
-    if (!map.win.takeOver(d, deadThread)) continue;
+    const d = descI32(map.shard0I32, s);
+    if (!map.writeWindow.takeOver(d, deadThread)) continue;
     report.shards.push(repairShard(map, d, s, deadThread, verify));
   }
   if (report.shards.length !== 0 && map.maxCapacity !== 0) resyncCount(map);
@@ -157,8 +157,8 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
   const undo = recoveryTestSwitch.mode !== 'skip-undo';
   let action: ShardRecovery['action'] = open ? 'completed' : 'released';
   let keyAt = -1;
-  map.t.regionW(d); // make the views cover the region
-  const slots = map.v.i32;
+  map.table.regionI32(d); // make the views cover the region
+  const slots = map.views.i32;
   const at = i32[d + D_UNDO_AT]!;
   if (kind === UNDO_WORD && open) {
     if (undo) slots[at] = i32[d + D_UNDO_WORD]!;
@@ -168,7 +168,7 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     keyAt = ctrlAt;
   } else if (kind === UNDO_SLOT && open) {
     const sw = map.slotWords;
-    const saved = map.undo0 + s * sw;
+    const saved = map.undo0I32 + s * sw;
     if (undo) for (let w = 0; w < sw; w++) slots[at + w] = slots[saved + w]!;
     action = 'rolled back';
     keyAt = at;
@@ -176,13 +176,14 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     const newRegion = i32[d + D_UNDO_NEW_REGION]!;
     const slotBytes = map.slotWords * 4;
     if (i32[d + D_REGION] !== newRegion) {
-      if (newRegion !== 0) freeRegion(map.v, newRegion, regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes), map.thread);
+      if (newRegion !== 0)
+        freeRegion(map.views, newRegion, regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes), map.thread);
       action = 'rolled back';
     } else {
       const oldRegion = i32[d + D_UNDO_OLD_REGION]!;
       if (oldRegion !== 0)
         freeRegion(
-          map.v,
+          map.views,
           oldRegion,
           regionBytes(i32[d + D_UNDO_OLD_CAP]!, slotBytes),
           map.thread,
@@ -191,15 +192,15 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
       action = 'completed';
     }
   } else if (kind === UNDO_CLEAR && open) {
-    map.t.zeroRegion(i32[d + D_REGION]!, i32[d + D_CAP]!);
+    map.table.zeroRegion(i32[d + D_REGION]!, i32[d + D_CAP]!);
   } else if (kind === UNDO_REMOVALS && open) {
     action = 'kept removals';
   }
   if (undo) recount(map, d);
   let key = '';
-  if (keyAt >= 0 && map.v.i32[keyAt]! < 0) {
+  if (keyAt >= 0 && map.views.i32[keyAt]! < 0) {
     try {
-      key = String(map.kc.load(map.v, keyAt + map.keyOffW));
+      key = String(map.keyCodec.load(map.views, keyAt + map.keyOffI32));
     } catch {
       key = '';
     }
@@ -213,8 +214,8 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
       invariants = (err as Error).message;
     }
   }
-  const seqNow = map.win.releaseRecovered(d, deadThread, op);
-  appendConflict(map.v, {
+  const seqNow = map.writeWindow.releaseRecovered(d, deadThread, op);
+  appendConflict(map.views, {
     kind: KIND_THREAD_DIED,
     shard: s,
     detThread: map.thread,
@@ -234,9 +235,9 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
 
 /** Sets shard `d`'s counts from its slots. Precondition: its lock held. */
 function recount(map: MapCore, d: number): void {
-  const region = map.t.regionW(d);
+  const region = map.table.regionI32(d);
   const cap = map.i32[d + D_CAP]!;
-  const slots = map.v.i32;
+  const slots = map.views.i32;
   let full = 0;
   let tombs = 0;
   for (let i = 0; i < cap; i++) {
@@ -270,14 +271,14 @@ function tryResyncCount(map: MapCore): boolean {
   try {
     let total = 0;
     for (let s = 0; s < map.shards; s++) {
-      const d = descI32(map.shard0, s);
-      if (!map.win.tryLock(d, OP.recover)) return false;
+      const d = descI32(map.shard0I32, s);
+      if (!map.writeWindow.tryLock(d, OP.recover)) return false;
       taken.push(d);
       total += map.i32[d + D_COUNT]!;
     }
     Atomics.store(map.i32, H_COUNT, total);
     return true;
   } finally {
-    for (const d of taken) map.win.unlock(d);
+    for (const d of taken) map.writeWindow.unlock(d);
   }
 }

@@ -68,12 +68,12 @@ export class Table {
   insertIntoTombstone = false;
 
   constructor(
-    readonly v: Views,
-    readonly kc: KeyCodec,
+    readonly views: Views,
+    readonly keyCodec: KeyCodec,
     /** Words per slot, and the key's and value's word offsets inside a slot. */
     readonly slotWords: number,
-    readonly keyOffW: number,
-    readonly valueOffW: number,
+    readonly keyOffI32: number,
+    readonly valueOffI32: number,
   ) {}
 
   /**
@@ -85,7 +85,7 @@ export class Table {
    * no control word.
    */
   find(d: number, h: number): number {
-    const v = this.v;
+    const v = this.views;
     const sw = this.slotWords;
     const region = v.i32[d + D_REGION]! >> 2;
     const cap = v.i32[d + D_CAP]!;
@@ -93,15 +93,15 @@ export class Table {
     const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
-    const key = this.kc.prepared;
-    const used = this.kc.usedWords;
-    const keyOffW = this.keyOffW;
+    const key = this.keyCodec.prepared;
+    const used = this.keyCodec.usedWords;
+    const keyOffI32 = this.keyOffI32;
     let i = homeIndex(tag, cap);
     for (let n = 0; n < cap; n++) {
       const at = region + i * sw;
       const c = i32[at];
       if (c === want) {
-        if (keyEquals(i32, at + keyOffW, key, used)) return at;
+        if (keyEquals(i32, at + keyOffI32, key, used)) return at;
       } else if (c === CTRL_EMPTY) {
         return -1;
       }
@@ -116,7 +116,7 @@ export class Table {
    * slot that ended it) in `insertAt` / `insertIntoTombstone`.
    */
   findForWrite(d: number, h: number): number {
-    const v = this.v;
+    const v = this.views;
     const sw = this.slotWords;
     const region = v.i32[d + D_REGION]! >> 2;
     const cap = v.i32[d + D_CAP]!;
@@ -124,15 +124,15 @@ export class Table {
     const i32 = v.i32;
     const tag = h >>> 1;
     const want = tag | CTRL_FULL_BIT;
-    const key = this.kc.prepared;
-    const used = this.kc.usedWords;
+    const key = this.keyCodec.prepared;
+    const used = this.keyCodec.usedWords;
     let i = homeIndex(tag, cap);
     let tomb = -1;
     for (let n = 0; n < cap; n++) {
       const at = region + i * sw;
       const c = i32[at];
       if (c === want) {
-        if (keyEquals(i32, at + this.keyOffW, key, used)) return at;
+        if (keyEquals(i32, at + this.keyOffI32, key, used)) return at;
       } else if (c === CTRL_EMPTY) {
         this.insertAt = tomb >= 0 ? tomb : at;
         this.insertIntoTombstone = tomb >= 0;
@@ -150,9 +150,9 @@ export class Table {
 
   /** Writes the prepared key into the key field at word index `at` (its used words). Precondition: lock held, inside the odd-seq window. */
   storeKey(at: number): void {
-    const key = this.kc.prepared;
-    const used = this.kc.usedWords;
-    const i32 = this.v.i32;
+    const key = this.keyCodec.prepared;
+    const used = this.keyCodec.usedWords;
+    const i32 = this.views.i32;
     for (let w = 0; w < used; w++) i32[at + w] = key[w]!;
   }
 
@@ -160,8 +160,8 @@ export class Table {
    * Word index of shard `d`'s region, with the views made to cover it (call
    * before walking a region's slots; then read `this.v.i32` afresh).
    */
-  regionW(d: number): number {
-    const v = this.v;
+  regionI32(d: number): number {
+    const v = this.views;
     const region = v.i32[d + D_REGION]! >> 2;
     v.fit(region + v.i32[d + D_CAP]! * this.slotWords);
     return region;
@@ -169,13 +169,13 @@ export class Table {
 
   /** Whether inserting into an EMPTY slot now would pass the load factor. Precondition: lock held. */
   needsGrowth(d: number): boolean {
-    const i32 = this.v.i32;
+    const i32 = this.views.i32;
     return (i32[d + D_COUNT]! + i32[d + D_TOMBS]! + 1) * MAX_LOAD_DEN > i32[d + D_CAP]! * MAX_LOAD_NUM;
   }
 
   /** Capacity to rehash to: the same when tombstones dominate (live entries would fill at most half of it), else double. */
   growthCapacity(d: number): number {
-    const i32 = this.v.i32;
+    const i32 = this.views.i32;
     const cap = i32[d + D_CAP]!;
     const count = i32[d + D_COUNT]!;
     return (count + 1) * 2 * MAX_LOAD_DEN <= cap * MAX_LOAD_NUM ? cap : cap * 2;
@@ -189,8 +189,8 @@ export class Table {
   copyInto(d: number, toBytes: number, toCap: number): void {
     const sw = this.slotWords;
     const to = toBytes >> 2;
-    this.v.fit(to + toCap * sw);
-    const i32 = this.v.i32;
+    this.views.fit(to + toCap * sw);
+    const i32 = this.views.i32;
     const from = i32[d + D_REGION]! >> 2;
     const cap = i32[d + D_CAP]!;
     for (let i = 0; i < cap; i++) {
@@ -207,8 +207,8 @@ export class Table {
   zeroRegion(bytes: number, cap: number): void {
     const at = bytes >> 2;
     const end = at + (regionBytes(cap, this.slotWords * 4) >> 2);
-    this.v.fit(end);
-    this.v.i32.fill(0, at, end);
+    this.views.fit(end);
+    this.views.i32.fill(0, at, end);
   }
 
   /**
@@ -217,7 +217,7 @@ export class Table {
    * Precondition: lock held, inside the odd-seq window. Updates the counts.
    */
   remove(d: number, at: number): void {
-    const i32 = this.v.i32;
+    const i32 = this.views.i32;
     const region = i32[d + D_REGION]! >> 2;
     const cap = i32[d + D_CAP]!;
     const sw = this.slotWords;

@@ -25,10 +25,10 @@ export function mapStats(map: MapCore): SharedMapStats {
   const perShard: SharedMapStats['perShard'] = [];
   const probeBuckets = PROBE_BUCKETS.map(() => 0);
   for (let s = 0; s < map.shards; s++) {
-    const d = descI32(map.shard0, s);
+    const d = descI32(map.shard0I32, s);
     const cap = i32[d + D_CAP];
-    const region = map.t.regionW(d);
-    const slots = map.v.i32;
+    const region = map.table.regionI32(d);
+    const slots = map.views.i32;
     capacity += cap;
     count += i32[d + D_COUNT];
     tombstones += i32[d + D_TOMBS];
@@ -53,14 +53,14 @@ export function mapStats(map: MapCore): SharedMapStats {
       probeBuckets[Math.min(PROBE_BUCKETS.length - 1, 32 - Math.clz32(len - 1))]!++;
     }
   }
-  const conflicts = conflictCounts(map.v);
+  const conflicts = conflictCounts(map.views);
   return {
     shards: map.shards,
     capacity,
     count,
     tombstones,
-    bytes: map.v.sab.byteLength,
-    maxBytes: map.v.sab.maxByteLength,
+    bytes: map.views.sab.byteLength,
+    maxBytes: map.views.sab.maxByteLength,
     probeLengthMean: count === 0 ? 0 : probeSum / count,
     probeLengthMax: probeMax,
     probeLengthBuckets: PROBE_BUCKETS.map((le, b) => ({
@@ -71,7 +71,7 @@ export function mapStats(map: MapCore): SharedMapStats {
     readRetries,
     conflicts: conflicts.recorded,
     conflictsOverflowed: conflicts.overflowed,
-    recoveries: logPosition(map.v).byKind[KIND_THREAD_DIED] ?? 0,
+    recoveries: logPosition(map.views).byKind[KIND_THREAD_DIED] ?? 0,
     perShard,
   };
 }
