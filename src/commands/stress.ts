@@ -107,7 +107,8 @@ export function usage(command = 'stress'): string {
     '  --report FILE       also write the summary with every conflict report to FILE',
     '  --history FILE      record every op on the sampled keys and write the history (JSON Lines, as `check` reads) to FILE',
     `  --history-keys N    keys to sample: ids 0..N-1 of the shared space, the hottest of every --dist (default ${DEFAULT_HISTORY_KEYS});`,
-    '                      sweeps and range-deletes leave them alone while recording',
+    '                      sweeps and range-deletes leave them alone while recording (chaos: the 8 counters and',
+    '                      ids 8..8+N-1, which get no TTL; a killed op is recorded pending, with no "ret")',
     `  --history-buffer N  ops each worker can record (default ${DEFAULT_HISTORY_BUFFER}); when the first worker's buffer fills,`,
     '                      every worker stops recording at that point (ops in flight kept as pending, later ones dropped),',
     '                      and the summary says where the cut-off fell, how many ops were checked and how many dropped',
@@ -374,10 +375,15 @@ export async function run(argv: string[]): Promise<number> {
       if (!parsed.json)
         process.stderr.write(`stress chaos: ${o.durationMs / 1000} s, a kill every ~${o.killIntervalMs} ms\n`);
       const r = await runChaos(o, new URL('../workers/stress.js', import.meta.url).href, abort.signal);
-      const { conflicts, ...rest } = r;
+      const { conflicts, history, ...rest } = r;
+      if (parsed.history !== undefined && history !== undefined) writeHistory(parsed.history, history.ops);
+      const historyJson = history === undefined ? {} : { history: { ...history, ops: history.ops.length } };
       if (parsed.json)
-        process.stdout.write(JSON.stringify({ options: o, ...rest, conflicts: conflicts.length }, jsonReplacer) + '\n');
+        process.stdout.write(
+          JSON.stringify({ options: o, ...rest, ...historyJson, conflicts: conflicts.length }, jsonReplacer) + '\n',
+        );
       else process.stdout.write(formatChaos(o, r) + '\n');
+      if (parsed.history !== undefined && !parsed.json) process.stdout.write(`history written to ${parsed.history}\n`);
       return r.ok ? 0 : 1;
     } finally {
       process.off('SIGINT', onSigint);

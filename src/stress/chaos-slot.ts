@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { DeleteQueue, type DeleteQueueHandle } from '../shm/patterns/delete-queue.js';
 import type { StopSwitch } from '../shm/patterns/ttl.js';
 import type { SharedMapHandle } from '../shm/types.js';
-import { Rng } from './keys.js';
+import { Rng } from '../rng.js';
+import { ChaosHistoryLog, HOP_ADD, HOP_DELETE, HOP_GET, HOP_SET } from './chaos-history.js';
 
 /** Hot counter keys (ids 0..CHAOS_COUNTERS-1 of the shared space). */
 export const CHAOS_COUNTERS = 8;
@@ -120,6 +121,9 @@ export interface ChaosTask {
   durationMs: number;
   queue: DeleteQueueHandle;
   stop: StopSwitch;
+  /** `--history`: the shared log (chaos-history.ts) and how many shared ids after the counters it samples. */
+  history?: SharedArrayBuffer;
+  historyKeys?: number;
 }
 
 export interface ChaosTaskResult {
@@ -185,6 +189,10 @@ export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): 
   const options = { ttlMs: 1 };
   let pendingUpdate: number | undefined;
   const updateFn = (): number | undefined => pendingUpdate;
+  // --history: the counters and the shared ids below `sampledEnd` are recorded (and never get a TTL).
+  const hist = task.history === undefined ? null : new ChaosHistoryLog(task.history);
+  hist?.startTask();
+  const sampledEnd = hist === null ? CHAOS_COUNTERS : CHAOS_COUNTERS + (task.historyKeys ?? 0);
 
   while ((ops & 63) !== 0 || (Atomics.load(i32, stopAt) === 0 && performance.now() < deadline)) {
     const r = rng.next();
@@ -230,7 +238,11 @@ export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): 
       i32[w(S_INDEX)] = c;
       i32[w(S_DELTA)] = delta;
       Atomics.store(i32, w(S_STATE), 2);
-      map.add(c, delta);
+      if (hist === null) map.add(c, delta);
+      else {
+        hist.begin(s, HOP_ADD, c, delta);
+        hist.end(map.add(c, delta));
+      }
       b.sums[s * CHAOS_COUNTERS + c]! += delta;
       Atomics.store(i32, w(S_STATE), 0);
     } else if (r < 0.32) {
@@ -247,7 +259,8 @@ export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): 
       // The shared space (ids CHAOS_COUNTERS..keys-1): the default mix, a tenth of the sets with a short TTL.
       const key = CHAOS_COUNTERS + rng.below(task.keys - CHAOS_COUNTERS);
       const m = rng.below(100);
-      if (m < 70) map.get(key);
+      if (key < sampledEnd) sampledOp(hist!, s, map, key, m, ++writes);
+      else if (m < 70) map.get(key);
       else if (m < 90) {
         if (rng.below(10) === 0) {
           options.ttlMs = 1 + rng.below(20);
@@ -267,6 +280,26 @@ export function runChaosSlot(map: ChaosMap, task: ChaosTask, threadId: number): 
   }
   Atomics.add(i32, w(S_OPS), unflushed);
   return { slot: s, ops, losses };
+}
+
+/** One op of the default mix on a sampled shared key, recorded (no TTL: an expiry would be a write nobody records). */
+function sampledOp(hist: ChaosHistoryLog, slot: number, map: ChaosMap, key: number, m: number, value: number): void {
+  if (m < 70) {
+    hist.begin(slot, HOP_GET, key, NaN);
+    hist.end(map.get(key));
+  } else if (m < 90) {
+    hist.begin(slot, HOP_SET, key, value);
+    map.set(key, value);
+    hist.end(undefined);
+  } else if (m < 95) {
+    hist.begin(slot, HOP_DELETE, key, NaN);
+    hist.end(map.delete(key));
+  } else {
+    // An update that always stores `value`: the same effect and result as a set of it.
+    hist.begin(slot, HOP_SET, key, value);
+    map.update(key, () => value);
+    hist.end(undefined);
+  }
 }
 
 /** The drainer and sweeper tasks of a chaos run: mark the thread, then the usual loop. */

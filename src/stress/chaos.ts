@@ -32,14 +32,22 @@
  * the delete queue deleted every doomed key it acknowledged.
  */
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { checkInvariants } from '../shm/debug.js';
 import { DeleteQueue } from '../shm/patterns/delete-queue.js';
 import { createStopSwitch, requestStop, sharedNow, sweeperTotals } from '../shm/patterns/ttl.js';
+import type { RecoveryReport } from '../shm/recover.js';
 import type { ConflictRecord } from '../shm/types.js';
 import { countConflicts } from '../race/report.js';
-import { Rng } from './keys.js';
+import type { HistoryOp } from '../race/history.js';
+import { cutHistory, mergeHistories } from '../race/recorder.js';
+import { checkLinearizability, type LinearizabilityResult } from '../race/linearizability.js';
+import { formatCheckReport } from '../race/timeline.js';
+import { Rng } from '../rng.js';
+import { createChaosHistory, readChaosHistory } from './chaos-history.js';
+import { DEFAULT_HISTORY_BUFFER } from './history.js';
 import { formatMix, formatDist, type StressOptions } from './options.js';
 import {
   CHAOS_COUNTERS,
@@ -91,6 +99,19 @@ function percentile(sorted: number[], q: number): number {
 export interface ChaosOptions extends StressOptions {
   killIntervalMs: number;
   stallLimitMs: number;
+  /**
+   * Tasks killed at each kill (default 1): several at once, so their
+   * replacements start side by side and a run gets more kills for its time.
+   */
+  killBatch?: number;
+  /**
+   * 'pool' (default): the tasks run in a piscina pool, killed through their
+   * AbortSignal, and the map watches the pool. 'workers': each task is a
+   * plain Worker running a small entry (`workerFile` is then that entry),
+   * killed with `terminate()` and watched alone; a kill then costs a
+   * thread's start and no pool's bookkeeping.
+   */
+  threads?: 'pool' | 'workers';
   /** @internal Test switch: do not watch the map (the negative control: the run must fail by the stall check, not hang). */
   noRecovery?: boolean;
 }
@@ -116,6 +137,31 @@ export interface ChaosSummary {
   queue: { enqueued: number; drained: number; orphansSkipped: number };
 }
 
+/** `--history`: what the chaos threads recorded on the sampled keys (chaos-history.ts). */
+export interface ChaosHistory {
+  /** Shared ids sampled after the counters (ids CHAOS_COUNTERS .. CHAOS_COUNTERS + keys - 1), besides the counters. */
+  keys: number;
+  /** Records written by the threads (pending ones included). */
+  recorded: number;
+  /** Initial-state sets by the main thread (thread 0). */
+  initial: number;
+  /** Final-state reads by the main thread after every task stopped (a thread id after the tasks'); 0 when the history was cut. */
+  final: number;
+  /** Ops in the history (checked with --check). */
+  checked: number;
+  /** Of those, pending: killed in flight (or in flight at the cut-off), no `ret`. */
+  pending: number;
+  /** Ops not in the history: called at or after the cut-off, or never recorded (the log was full). */
+  dropped: number;
+  /** Records claimed by a thread killed before it called the op (left out). */
+  unfilled: number;
+  /** Where the history was cut (shared-clock ms), when the log filled. */
+  cutoff?: number;
+  /** The merged history, sorted by call. */
+  ops: HistoryOp[];
+  check?: LinearizabilityResult;
+}
+
 export interface ChaosResult {
   ok: boolean;
   failures: string[];
@@ -130,14 +176,21 @@ export interface ChaosResult {
   conflicts: ConflictRecord[];
   chaos: ChaosSummary;
   stats: ReturnType<SharedMap<unknown, unknown>['stats']>;
+  /** With `historyKeys`. */
+  history?: ChaosHistory;
 }
 
 interface Running {
-  ac: AbortController;
+  /** Terminates the task's thread (a piscina abort, or a Worker's terminate). */
+  kill(): void;
+  /** Whether `kill` was called. */
+  killed: boolean;
   promise: Promise<unknown>;
   /** Thread word to look at: the task has started when it holds a thread id. */
   threadWord: number;
-  startedThread: number;
+  /** The slot (-1: the drainer or the sweeper), and its completed ops when the task started. */
+  slot: number;
+  opsAtStart: number;
 }
 
 /** Runs the chaos scenario. The pool's task file is the stress task (`workerFile`). */
@@ -155,19 +208,28 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     conflictLogSize: 4096,
   });
   for (let id = CHAOS_COUNTERS; id < o.keys; id++) map.set(id, 0);
+  const historyKeys = Math.min(o.historyKeys ?? 0, o.keys - CHAOS_COUNTERS);
+  const recording = (o.historyKeys ?? 0) > 0;
+  const historyLog = recording
+    ? createChaosHistory((o.historyBuffer ?? DEFAULT_HISTORY_BUFFER) * slots, slots)
+    : undefined;
+  const initialOps = recording ? initialState(map, historyKeys) : [];
   const layout = chaosLayout(slots, o.owned);
   const block = new ChaosBlock(new SharedArrayBuffer(layout.bytes), layout);
   const queue = DeleteQueue.create<number>({ capacity: 64, key: 'int32' });
   const stop = createStopSwitch();
   const rng = new Rng(o.seed, 0x0c4a05);
 
-  const pool = new Piscina({
-    filename: workerFile,
-    minThreads: slots + 2,
-    maxThreads: slots + 2,
-    concurrentTasksPerWorker: 1,
-    idleTimeout: 60_000,
-  });
+  const rawWorkers = o.threads === 'workers';
+  const pool = rawWorkers
+    ? undefined
+    : new Piscina({
+        filename: workerFile,
+        minThreads: slots + 2,
+        maxThreads: slots + 2,
+        concurrentTasksPerWorker: 1,
+        idleTimeout: 60_000,
+      });
   const deathAt = new Map<number, number>();
   // The map's watch recovers the delete queue too (this thread created it: DeleteQueue registers
   // itself with the watch's death hooks), after the thread has stopped.
@@ -177,21 +239,22 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   let shardsVerified = 0;
   const recoveryActions: Record<string, number> = {};
   const watched = o.noRecovery !== true;
-  const unwatch = watched
-    ? map.watch(pool, {
-        verify: true,
-        onRecovery: (report) => {
-          for (const sh of report.shards) {
-            shardsVerified++;
-            recoveryActions[sh.action] = (recoveryActions[sh.action] ?? 0) + 1;
-            if (sh.invariants !== 'ok' && failures.length < 20)
-              failures.push(
-                `invariants after recovering thread ${report.thread} (shard ${sh.shard}, ${sh.op}, ${sh.action}): ${sh.invariants}`,
-              );
-          }
-        },
-      })
-    : undefined;
+  const watchOptions = {
+    verify: true,
+    onRecovery: (report: RecoveryReport): void => {
+      for (const sh of report.shards) {
+        shardsVerified++;
+        recoveryActions[sh.action] = (recoveryActions[sh.action] ?? 0) + 1;
+        if (sh.invariants !== 'ok' && failures.length < 20)
+          failures.push(
+            `invariants after recovering thread ${report.thread} (shard ${sh.shard}, ${sh.op}, ${sh.action}): ${sh.invariants}`,
+          );
+      }
+    },
+  };
+  // Raw workers are watched one by one as they start (start(), below).
+  const unwatches = new Set<() => void>();
+  if (watched && pool !== undefined) unwatches.add(map.watch(pool, watchOptions));
 
   const base: Omit<ChaosTask, 'role' | 'slot'> = {
     handle: map.handle,
@@ -203,6 +266,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     durationMs: o.durationMs + 60_000,
     queue: queue.handle,
     stop,
+    ...(historyLog === undefined ? {} : { history: historyLog, historyKeys }),
   };
   const taskLosses: string[] = [];
   const kills = { workers: 0, drainer: 0, sweeper: 0, total: 0 };
@@ -212,12 +276,49 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   const running = new Map<string, Running>();
   const settled: Array<Promise<unknown>> = [];
 
+  /** Runs `task` on a thread of its own: a piscina task, or a plain Worker (watched before any other listener, so its recovery comes first). */
+  const spawn = (task: ChaosTask): Pick<Running, 'kill' | 'promise'> => {
+    if (pool !== undefined) {
+      const ac = new AbortController();
+      return { kill: () => ac.abort(), promise: pool.run(task, { signal: ac.signal }) };
+    }
+    const worker = new Worker(workerFile, { workerData: task });
+    if (watched) {
+      const unwatch = map.watch(worker, watchOptions);
+      unwatches.add(unwatch);
+      worker.once('exit', () => unwatches.delete(unwatch));
+    }
+    let killed = false;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', () => (killed ? reject(new Error('terminated')) : resolve(undefined)));
+    });
+    return {
+      kill: () => {
+        killed = true;
+        void worker.terminate();
+      },
+      promise,
+    };
+  };
+
   const start = (name: string, template: ChaosTask, threadWord: number): void => {
-    const ac = new AbortController();
     Atomics.store(block.i32, threadWord, 0);
     const task: ChaosTask = { ...template };
-    const promise = pool.run(task, { signal: ac.signal });
-    const entry: Running = { ac, promise, threadWord, startedThread: 0 };
+    const spawned = spawn(task);
+    const promise = spawned.promise;
+    const entry: Running = {
+      kill: () => {
+        entry.killed = true;
+        spawned.kill();
+      },
+      killed: false,
+      promise,
+      threadWord,
+      slot: task.role === 'chaos' ? task.slot : -1,
+      opsAtStart: task.role === 'chaos' ? Atomics.load(block.i32, block.word(task.slot, S_OPS)) : 0,
+    };
     running.set(name, entry);
     const done = promise.then(
       (res) => {
@@ -226,7 +327,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
       },
       (err: unknown) => {
         if (stalled) return;
-        if (!ac.signal.aborted) {
+        if (!entry.killed) {
           failures.push(`${name} failed: ${(err as Error)?.message ?? String(err)}`);
           return;
         }
@@ -251,20 +352,27 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   start('drainer', { ...base, role: 'chaos-drainer', slot: -1 }, block.global(G_DRAINER_THREAD));
   start('sweeper', { ...base, role: 'chaos-sweeper', slot: -1 }, block.global(G_SWEEPER_THREAD));
 
-  // Kills: a random started task every 0..2x the interval.
+  // Kills: `killBatch` random started tasks every 0..2x the interval.
   const names = [...running.keys()];
+  const killBatch = Math.max(1, o.killBatch ?? 1);
   let killTimer: NodeJS.Timeout | undefined;
   const scheduleKill = (): void => {
     killTimer = setTimeout(
       () => {
         if (ending) return;
-        const startedNames = names.filter((n) => Atomics.load(block.i32, running.get(n)!.threadWord) !== 0);
-        if (startedNames.length > 0) {
-          const name = startedNames[rng.below(startedNames.length)]!;
+        // Started and not killed yet (a Worker's death is seen at its 'exit', a little later), and a
+        // slot only once its task has completed ops: a kill then lands in the op loop, not in its start.
+        const startedNames = names.filter((n) => {
+          const r = running.get(n)!;
+          if (r.killed || Atomics.load(block.i32, r.threadWord) === 0) return false;
+          return r.slot < 0 || Atomics.load(block.i32, block.word(r.slot, S_OPS)) !== r.opsAtStart;
+        });
+        rng.shuffle(startedNames);
+        for (const name of startedNames.slice(0, killBatch)) {
           const entry = running.get(name)!;
           const thread = Atomics.load(block.i32, entry.threadWord) - 1;
           deathAt.set(thread, sharedNow());
-          entry.ac.abort();
+          entry.kill();
           kills.total++;
           if (name === 'drainer') kills.drainer++;
           else if (name === 'sweeper') kills.sweeper++;
@@ -360,14 +468,15 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   const elapsedMs = performance.now() - (firstOpAt ?? t0);
   if (stalled) {
     // Wedged: stop every thread (terminate reaches threads parked in Atomics.wait) and read nothing under a lock.
-    for (const r of running.values()) r.ac.abort();
+    for (const r of running.values()) r.kill();
     failures.push(
       `progress stalled: no op completed for ${Math.round(maxStallMs)} ms (limit ${o.stallLimitMs} ms)` +
         (watched ? '' : '; the map was not watched, so a dead thread kept its shard lock'),
     );
   }
-  await pool.destroy().catch(() => undefined);
-  unwatch?.();
+  await pool?.destroy().catch(() => undefined);
+  if (rawWorkers) await Promise.allSettled([...running.values()].map((r) => r.promise));
+  for (const unwatch of unwatches) unwatch();
 
   // Verification (only on a map nobody wedged).
   const losses = [...taskLosses];
@@ -387,7 +496,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   }
   if (!stalled) {
     try {
-      checkInvariants(map as never);
+      checkInvariants(map);
       invariants = 'ok';
     } catch (err) {
       invariants = (err as Error).message;
@@ -445,6 +554,35 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     );
   const sw = sweeperTotals(stop);
   const qs = queue.stats();
+  let history: ChaosHistory | undefined;
+  if (historyLog !== undefined) {
+    // Every thread that wrote the log has stopped (the pool is destroyed, every raw worker settled).
+    const read = readChaosHistory(historyLog);
+    const kept = cutHistory(read.ops, read.cutoff);
+    // The final state, read after every task stopped: only when nothing was cut (a read after
+    // the cut-off could see writes the history dropped).
+    const finalOps = stalled || read.cutoff !== Infinity ? [] : finalState(map, historyKeys, read.tasks + 1);
+    const ops = mergeHistories([initialOps, kept.ops, finalOps]);
+    history = {
+      keys: historyKeys,
+      recorded: read.ops.length,
+      initial: initialOps.length,
+      final: finalOps.length,
+      checked: ops.length,
+      pending: kept.pending,
+      dropped: kept.dropped,
+      unfilled: read.unfilled,
+      ...(read.cutoff === Infinity ? {} : { cutoff: read.cutoff }),
+      ops,
+    };
+    if (o.historyCheckTimeoutMs !== undefined && !stalled) {
+      history.check = await checkLinearizability(ops, { timeoutMs: o.historyCheckTimeoutMs });
+      if (history.check.status === 'violation')
+        failures.push(
+          `history: not linearizable (${history.check.counts.violation} key(s) in violation of ${history.check.keys})`,
+        );
+    }
+  }
   return {
     ok: failures.length === 0,
     failures,
@@ -477,7 +615,39 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
       queue: { enqueued: qs.enqueued, drained: qs.drained, orphansSkipped: qs.orphansSkipped },
     },
     stats: map.stats(),
+    ...(history === undefined ? {} : { history }),
   };
+}
+
+/** Each sampled key read once by the main thread after every task has stopped, as history ops by `thread`. */
+function finalState(map: SharedMap<number, number>, keys: number, thread: number): HistoryOp[] {
+  const origin = performance.timeOrigin;
+  const ops: HistoryOp[] = [];
+  for (let id = 0; id < CHAOS_COUNTERS + keys; id++) {
+    const call = origin + performance.now();
+    const value = map.get(id);
+    ops.push({ thread, op: 'get', key: id, args: [], result: value ?? null, call, ret: origin + performance.now() });
+  }
+  return ops;
+}
+
+/**
+ * The sampled shared keys' state before any task starts, as history ops by
+ * thread 0: each present one set again to the value it holds (no change),
+ * stamped on the shared clock. The counters start absent (an `add` counts
+ * a missing key as 0), so they need none.
+ */
+function initialState(map: SharedMap<number, number>, keys: number): HistoryOp[] {
+  const origin = performance.timeOrigin;
+  const ops: HistoryOp[] = [];
+  for (let id = CHAOS_COUNTERS; id < CHAOS_COUNTERS + keys; id++) {
+    const value = map.get(id);
+    if (value === undefined) continue;
+    const call = origin + performance.now();
+    map.set(id, value);
+    ops.push({ thread: 0, op: 'set', key: id, args: [value], result: null, call, ret: origin + performance.now() });
+  }
+  return ops;
 }
 
 /** The chaos summary's lines (after the run's header). */
@@ -501,6 +671,7 @@ export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
     `progress: longest interval without a completed op ${ms(c.maxStallMs)} (limit ${o.stallLimitMs} ms)${c.stalled ? ': STALLED' : ''}`,
     '',
   ];
+  if (r.history !== undefined) out.push(...formatChaosHistory(r.history), '');
   if (r.lossCount === 0 && !c.stalled)
     out.push(
       `verification: OK: ${r.ownedKeysChecked.toLocaleString('en-US')} owned keys exact, ${r.countersChecked} counter sums exact within in-flight adds, ${r.doomedKeysChecked.toLocaleString('en-US')} doomed keys as the queue acknowledged; invariants ${r.invariants}`,
@@ -512,4 +683,33 @@ export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
   }
   out.push(r.ok ? 'result: PASS' : `result: FAIL (${r.failures.join('; ')})`);
   return out.join('\n');
+}
+
+/** The chaos summary's history lines: what was recorded, what is pending (killed in flight), and the verdict. */
+function formatChaosHistory(h: ChaosHistory): string[] {
+  const n = (x: number): string => x.toLocaleString('en-US');
+  const out = [
+    `history: ${n(h.checked)} ops on the ${CHAOS_COUNTERS} counters and ${h.keys} shared keys (ids ${CHAOS_COUNTERS}..${CHAOS_COUNTERS + h.keys - 1})` +
+      ` (${h.initial} initial sets and ${h.final} final reads by the main thread; each task is a thread of its own),` +
+      ` ${n(h.pending)} pending: killed in flight${h.cutoff === undefined ? '' : ' or in flight at the cut-off'}, may or may not have taken effect`,
+    h.cutoff === undefined
+      ? '  complete: no op on a sampled key was dropped'
+      : `  the log filled: cut at the first op not recorded, ${n(h.dropped)} later ops dropped from the history, not checked`,
+  ];
+  if (h.unfilled > 0)
+    out.push(`  ${h.unfilled} record(s) claimed by a thread killed before it called the op: left out`);
+  const c = h.check;
+  if (c !== undefined) {
+    if (c.ops === 0) out.push('linearizability: nothing checked (the history is empty)');
+    else if (c.status === 'ok')
+      out.push(
+        `linearizability: ok (${n(c.ops)} ops, ${n(c.pending)} pending, on ${c.keys} keys checked in ${c.elapsedMs.toFixed(0)} ms)`,
+      );
+    else
+      out.push(
+        `linearizability: ${formatCheckReport(h.ops, c)}` +
+          (c.status === 'unknown' ? '\n  (unknown is reported, not a failure)' : ''),
+      );
+  }
+  return out;
 }

@@ -27,7 +27,6 @@ export function validateOptions(o: StressOptions): void {
     if (o.ops !== undefined) throw new UsageError('--scenario chaos runs for a --duration, not --ops');
     if (o.keyType !== 'int32' || o.valueType !== 'float64')
       throw new UsageError('--scenario chaos uses int32 keys and float64 values (--key-type / --value-type)');
-    if (o.historyKeys !== undefined) throw new UsageError('--scenario chaos does not record a --history');
   } else if (o.killIntervalMs !== undefined || o.stallLimitMs !== undefined)
     throw new UsageError('--kill-interval and --stall-limit need --scenario chaos');
   if (o.ops !== undefined && o.ops < o.workers)

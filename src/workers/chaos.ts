@@ -1,22 +1,27 @@
 /**
  * The piscina task of `stress --scenario chaos` (src/stress/chaos.ts): a
  * worker slot, the drainer or the sweeper, by `task.role`. Its own entry,
- * importing only what a chaos thread runs, because the runner kills these
+ * importing only what a chaos slot runs (the drainer's and the sweeper's
+ * modules load only in their own threads), because the runner kills these
  * threads all the time and each replacement loads this file anew: the
  * fewer modules, the sooner it runs and the more kills a run gets. The
- * general stress task (stress.ts) hands chaos tasks here too.
+ * general stress task (stress.ts) hands chaos tasks here too, and so does
+ * chaos-thread.ts, the entry of a plain Worker.
  */
 import { threadId } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
 import { markAuxThread, runChaosSlot, type ChaosTask, type ChaosTaskResult } from '../stress/chaos-slot.js';
-import { drain, type DrainerResult } from './drainer.js';
-import { sweepUntilStopped, type SweeperResult } from './sweeper.js';
+import type { DrainerResult } from './drainer.js';
+import type { SweeperResult } from './sweeper.js';
 
-export default function chaosTask(task: ChaosTask): ChaosTaskResult | DrainerResult | SweeperResult {
-  const map = SharedMap.attach(task.handle);
-  if (task.role === 'chaos') return runChaosSlot(map as never, task, threadId);
+export default async function chaosTask(task: ChaosTask): Promise<ChaosTaskResult | DrainerResult | SweeperResult> {
+  if (task.role === 'chaos') return runChaosSlot(SharedMap.attach<number, number>(task.handle), task, threadId);
   markAuxThread(task, threadId);
-  if (task.role === 'chaos-sweeper') return sweepUntilStopped({ map: task.handle, stop: task.stop, intervalMs: 5 });
+  if (task.role === 'chaos-sweeper') {
+    const { sweepUntilStopped } = await import('./sweeper.js');
+    return sweepUntilStopped({ map: task.handle, stop: task.stop, intervalMs: 5 });
+  }
+  const { drain } = await import('./drainer.js');
   // A replacement drainer may start before its dead predecessor is recovered: it is refused
   // (the consumer word still names the dead thread) until then, and tries again.
   const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -1,0 +1,11 @@
+/**
+ * The entry of a plain Worker running one chaos task (`runChaos` with
+ * `threads: 'workers'`): the task comes as `workerData`, its result goes
+ * back as the one message. A kill is the runner's `terminate()`; nothing
+ * here catches it (nothing could).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ChaosTask } from '../stress/chaos-slot.js';
+import chaosTask from './chaos.js';
+
+void chaosTask(workerData as ChaosTask).then((result) => parentPort!.postMessage(result));
