@@ -18,6 +18,7 @@ import { validateOptions } from './validate.js';
 import { CONTROL, isWriterRole, type Role, type StressTask, type WorkerResult } from './protocol.js';
 import { COUNTER_KEYS, preparePattern, SCENARIOS } from './scenarios/index.js';
 import { collectHistory, DEFAULT_HISTORY_BUFFER, recordInitialState, type StressHistory } from './history.js';
+import { HOT_METRICS, hotSpots, type HotSpots } from './hot.js';
 
 /** Losses printed key by key, at most this many. */
 export const LOSSES_SHOWN = 20;
@@ -82,6 +83,8 @@ export interface StressResult {
     unexpected: number;
   };
   stats: SharedMapStats;
+  /** The hottest sampled keys and the most contended shards (./hot.ts). */
+  hot: HotSpots;
   verification: Verification;
   /** 0 verified and no unexpected conflict, 1 otherwise. */
   exitCode: 0 | 1;
@@ -129,6 +132,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     onConflict: o.sync === 'lock' ? 'throw' : 'record',
     seed: o.seed | 0,
     conflictLogSize: 1024,
+    metrics: HOT_METRICS,
     ...scenario.map,
   });
   await hooks.onMap?.(map);
@@ -288,6 +292,7 @@ export async function runStress(options: StressOptions, hooks: RunHooks = {}): P
     latency,
     conflicts: { records, byKind, overflowed: stats.conflictsOverflowed, expected, unexpected },
     stats,
+    hot: hotSpots(map, stats, kc.id, vc.show),
     verification,
     exitCode: failures.length === 0 ? 0 : 1,
     failures,

@@ -5,6 +5,7 @@
 import { formatConflicts } from '../race/report.js';
 import { formatCheckReport } from '../race/timeline.js';
 import { formatNs } from './histogram.js';
+import { formatHotSpots } from './hot.js';
 import { MIX_OPS } from './options.js';
 import { LOSSES_SHOWN, type StressResult } from './run.js';
 
@@ -80,6 +81,7 @@ export function formatSummary(r: StressResult, conflictsShown = CONFLICTS_SHOWN)
     '',
     `map: ${s.count.toLocaleString('en-US')} entries, ${s.shards} shards, ${(s.bytes / 2 ** 20).toFixed(1)} MiB; lock waits ${s.lockWaits.toLocaleString('en-US')}, read retries ${s.readRetries.toLocaleString('en-US')}`,
   );
+  out.push(...formatHotSpots(r.hot, s.shards));
   const c = r.conflicts;
   const deleted = r.workers.reduce((n, w) => n + w.deleted, 0);
   if (deleted > 0)
