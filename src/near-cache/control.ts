@@ -33,6 +33,8 @@ export const C_FLUSHES = 5;
 export const C_TAKEOVERS = 6;
 export const C_THREADS_LOST = 7;
 export const C_RECONNECTS = 8;
+/** Cluster slot-map changes seen by the owner (each drops the invalidation connections: a flush). */
+export const C_TOPOLOGY = 9;
 
 export const LINK_DOWN = 0;
 export const LINK_UP = 1;

@@ -5,20 +5,29 @@
  *
  * # Glossary
  *
- * - **data connection**: each handle's own connection, for GET / SET / DEL.
+ * - **data connection**: each handle's own connection, for GET / SET / DEL;
+ *   on a Redis Cluster, node-redis's cluster client, which routes each key
+ *   to its slot's master.
  * - **invalidation connection** (the *link*): one per process, held by one
  *   thread (the *owner*), subscribed to `__redis__:invalidate` (RESP2). The
  *   server sends it the name of every key that changed and that this process
  *   may hold; the owner deletes that key from the map, for every thread at
- *   once.
+ *   once. On a cluster the link is one such connection per master (each
+ *   master announces only the writes of its own slots), plus one that polls
+ *   `CLUSTER SLOTS` every TOPOLOGY_POLL_MS: a changed slot map (a failover,
+ *   a slot moved) drops them all, like a lost connection, and the next
+ *   attempt follows the new map.
  * - **mode**: `'default'`: the server remembers which keys each data
  *   connection read (`CLIENT TRACKING ON REDIRECT <link id>` on every data
  *   connection) and sends invalidations only for those. `'bcast'`: the link
  *   itself asks for every key under `prefixes` (`CLIENT TRACKING ON REDIRECT
  *   <its own id> BCAST PREFIX ...`); the server keeps no memory per key and
- *   data connections track nothing.
+ *   data connections track nothing. A cluster takes `'bcast'` only: default
+ *   mode would need tracking switched on in each thread's connection to
+ *   every master, which node-redis's cluster client keeps to itself.
  * - **flush**: `C_EPOCH += 1`, then `map.clear()`. Done whenever
- *   invalidations may have been lost: the link dropped, the owner changed,
+ *   invalidations may have been lost: the link dropped (on a cluster: any of
+ *   its connections, or the slot map changed), the owner changed,
  *   the server said so (a null invalidation, e.g. FLUSHALL), or (default
  *   mode) a data connection that tracked keys went away: its thread closed,
  *   died, or its connection dropped, and the server forgets what it read.
@@ -97,6 +106,7 @@ import {
   C_STATE,
   C_TAKEOVERS,
   C_THREADS_LOST,
+  C_TOPOLOGY,
   LINK_DOWN,
   LINK_UP,
   MAX_THREADS,
@@ -135,6 +145,8 @@ export interface NearCacheHandle {
   readonly mode: NearCacheMode;
   readonly prefixes: readonly string[];
   readonly ownerTimeoutMs: number;
+  /** Whether `url` is a Redis Cluster node (found at create): data through node-redis's cluster client, one invalidation connection per master. */
+  readonly cluster: boolean;
 }
 
 export interface NearCacheStats {
@@ -144,12 +156,13 @@ export interface NearCacheStats {
   /** This handle's fetches installed into the map, and declined because an invalidation or flush came in between. */
   installs: number;
   declined: number;
-  /** Process-wide: keys invalidated, flushes, link takeovers, threads found gone, link reconnects. */
+  /** Process-wide: keys invalidated, flushes, link takeovers, threads found gone, link reconnects, cluster slot-map changes seen. */
   invalidations: number;
   flushes: number;
   takeovers: number;
   threadsLost: number;
   reconnects: number;
+  topologyChanges: number;
   /** Whether the invalidation connection is up (reads may be served from the map). */
   live: boolean;
   /** threadId of the thread holding the invalidation connection, or -1. */
@@ -174,6 +187,8 @@ export interface NearCacheTestHooks {
   unsafeSkipFetchCheck?: boolean;
   /** Called in the owner's thread after each invalidation from the server is applied (the stress run times them). */
   onInvalidate?: (key: string) => void;
+  /** The negative control of the cluster: an invalidation connection to the configured node only, not to every master. */
+  unsafeOneMaster?: boolean;
 }
 
 function positive(v: unknown, option: string): number {
@@ -182,7 +197,7 @@ function positive(v: unknown, option: string): number {
   return v;
 }
 
-function checkOptions(options: NearCacheOptions): Omit<NearCacheHandle, 'map' | 'control' | 'nearCache'> & {
+function checkOptions(options: NearCacheOptions): Omit<NearCacheHandle, 'map' | 'control' | 'nearCache' | 'cluster'> & {
   key: string;
 } {
   if (options === null || typeof options !== 'object')
@@ -222,7 +237,7 @@ export class NearCache<V = unknown> {
   private readonly keyBytes: number;
   private readonly redis: RedisModule;
   private readonly me = threadId + 1;
-  private data!: RedisClient;
+  private data!: DataClient;
   /** Bumped when this handle's data connection drops; a GET installs only if its socket did not change. */
   private sockGen = 0;
   /** The link generation and socket generation this data connection tracks into (default mode); -1 none. */
@@ -249,6 +264,11 @@ export class NearCache<V = unknown> {
   static async create<V = unknown>(options: NearCacheOptions): Promise<NearCache<V>> {
     const o = checkOptions(options);
     const redis = await loadRedis();
+    const cluster = await isClusterNode(redis, o.url);
+    if (cluster && o.mode === 'default')
+      throw new NearCacheError(
+        `NearCache: ${o.url} is a Redis Cluster node, which needs mode 'bcast' (give options.prefixes, or options.mode 'bcast'): default-mode tracking would have to be switched on in every master's connection of every thread`,
+      );
     const map = SharedMap.create({
       key: o.key as `string:${number}`,
       value: o.value as ValueType,
@@ -266,6 +286,7 @@ export class NearCache<V = unknown> {
       mode: o.mode,
       prefixes: o.prefixes,
       ownerTimeoutMs: o.ownerTimeoutMs,
+      cluster,
     };
     const cache = new NearCache<V>(handle, redis);
     await cache.open(true);
@@ -287,7 +308,6 @@ export class NearCache<V = unknown> {
     if (this.slot < 0) throw new NearCacheError(`NearCache: more than ${MAX_THREADS} handles at once`);
     try {
       this.data = await this.connectData();
-      await this.refuseCluster();
       if (owner && Atomics.compareExchange(this.ctl.i32, C_OWNER, 0, this.me) === 0) {
         this.link = new Link(this);
         await this.link.start(true);
@@ -301,30 +321,12 @@ export class NearCache<V = unknown> {
     this.unhookDeath = onThreadDeath((id) => this.threadGone(id));
   }
 
-  /**
-   * A Redis Cluster node is refused: the invalidation connection is one
-   * connection to one server, and each master of a cluster announces only
-   * the writes of its own slots, so the others' invalidations would be missed.
-   */
-  private async refuseCluster(): Promise<void> {
-    let info: string;
-    try {
-      info = String(await this.data.info('cluster'));
-    } catch (err) {
-      throw serverError(this.handle.url, 'INFO cluster', undefined, err);
-    }
-    if (/^cluster_enabled:1\b/m.test(info))
-      throw new NearCacheError(
-        `NearCache: ${this.handle.url} is a Redis Cluster node; NearCache needs a single server (a cluster's masters each announce only their own slots' writes, so one invalidation connection would miss the others')`,
-      );
-  }
-
-  private async connectData(): Promise<RedisClient> {
+  /** This handle's data connection: a client of the server, or node-redis's cluster client (which routes each key to its slot's master). */
+  private async connectData(): Promise<DataClient> {
     let connected = false;
     const url = this.handle.url;
-    const client = this.redis.createClient({
-      url,
-      RESP: 2,
+    const options = {
+      RESP: 2 as const,
       disableOfflineQueue: true,
       socket: {
         connectTimeout: 5000,
@@ -332,7 +334,10 @@ export class NearCache<V = unknown> {
         reconnectStrategy: (retries: number, cause: Error) =>
           !connected && retries >= 3 ? cause : Math.min(BACKOFF_FIRST_MS << Math.min(retries, 10), BACKOFF_MAX_MS),
       },
-    });
+    };
+    const client = this.handle.cluster
+      ? this.redis.createCluster({ rootNodes: [{ url }], defaults: options })
+      : this.redis.createClient({ url, ...options });
     client.on('error', () => this.dataLost());
     client.on('reconnecting', () => this.dataLost());
     try {
@@ -341,7 +346,7 @@ export class NearCache<V = unknown> {
       throw serverError(url, 'connect', undefined, err);
     }
     connected = true;
-    return client;
+    return client as unknown as DataClient;
   }
 
   /** This handle's data connection dropped: a new socket, and (default mode) the keys the old one tracked are forgotten by the server. */
@@ -488,6 +493,7 @@ export class NearCache<V = unknown> {
       takeovers: ctl.load(C_TAKEOVERS),
       threadsLost: ctl.load(C_THREADS_LOST),
       reconnects: ctl.load(C_RECONNECTS),
+      topologyChanges: ctl.load(C_TOPOLOGY),
       live: ctl.load(C_STATE) === LINK_UP,
       owner: owner - 1,
       entries: this.map.size,
@@ -650,8 +656,35 @@ function serverError(url: string, what: string, key: string | undefined, err: un
   );
 }
 
+/**
+ * What a handle needs of its data connection. Both node-redis clients have
+ * it; `sendCommand` here is the single server's (default mode only, which a
+ * cluster refuses).
+ */
+interface DataClient {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<unknown>;
+  del(key: string): Promise<number>;
+  sendCommand(args: string[]): Promise<unknown>;
+  destroy(): void;
+}
+
+/** Whether `url` is a Redis Cluster node (INFO cluster), asked over a connection of its own. */
+async function isClusterNode(redis: RedisModule, url: string): Promise<boolean> {
+  const client = redis.createClient({ url, RESP: 2, socket: { connectTimeout: 5000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return /^cluster_enabled:1\b/m.test(String(await client.info('cluster')));
+  } catch (err) {
+    throw serverError(url, 'INFO cluster', undefined, err);
+  } finally {
+    destroyQuietly(client);
+  }
+}
+
 /** Closes a connection at once; one that is already closed is left as it is. */
-function destroyQuietly(client: RedisClient): void {
+function destroyQuietly(client: { destroy(): void }): void {
   try {
     client.destroy();
   } catch {
@@ -659,16 +692,60 @@ function destroyQuietly(client: RedisClient): void {
   }
 }
 
+/** How often the owner compares a cluster's slot map with the one its invalidation connections were opened for, ms. */
+const TOPOLOGY_POLL_MS = 1000;
+
+/** A cluster's slot map as `CLUSTER SLOTS` gives it: each range's master. */
+interface SlotMap {
+  /** The masters' URLs (the configured URL with each master's host and port). */
+  masters: string[];
+  /** Every node named (masters and replicas), tried in turn to learn the map after a failure. */
+  nodes: string[];
+  /** The map as a string, to tell a change: `start-end@host:port` per range, sorted. */
+  layout: string;
+}
+
+/** Reads a `CLUSTER SLOTS` reply (RESP2: [start, end, [host, port, id], replicas...] per range). */
+function slotMap(reply: unknown, url: string): SlotMap {
+  const at = (node: unknown): string => {
+    const [host, port] = node as [unknown, unknown];
+    const u = new URL(url);
+    if (typeof host === 'string' && host !== '' && host !== '?') u.hostname = host;
+    u.port = String(port);
+    return u.toString();
+  };
+  const ranges: string[] = [];
+  const masters = new Set<string>();
+  const nodes = new Set<string>();
+  for (const r of reply as unknown[][]) {
+    const master = at(r[2]);
+    masters.add(master);
+    for (const n of r.slice(2)) nodes.add(at(n));
+    ranges.push(`${String(r[0])}-${String(r[1])}@${master}`);
+  }
+  return { masters: [...masters].sort(), nodes: [...nodes], layout: ranges.sort().join(' ') };
+}
+
 /**
- * The invalidation connection, held by the owner thread. Reconnects with
- * back-off when it drops; every drop flushes the cache and sets the link
- * down (reads go to Redis) until the new connection is subscribed.
+ * The invalidation connections, held by the owner thread: one to the server,
+ * or, on a cluster, one to each master (each announces only the writes of
+ * its own slots), plus one that polls the slot map. Any of them dropping, or
+ * the slot map changing (a failover, a slot moved), drops them all: link
+ * down, flush (reads go to Redis), then reconnect with back-off, learning
+ * the slot map afresh.
  */
 class Link {
-  private client: RedisClient | undefined;
+  /** Connections of the current attempt; each attempt has its own `token`, so a late event of an older one is ignored. */
+  private clients: RedisClient[] = [];
+  private token = 0;
   private stopped = false;
-  private attempt = 0;
+  private failures = 0;
   private retry: ReturnType<typeof setTimeout> | undefined;
+  /** Cluster: the slot map the connections were opened for, the connection polling it, and every node seen. */
+  private layout = '';
+  private topology: RedisClient | undefined;
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private known: string[] = [];
 
   constructor(private readonly cache: NearCache) {}
 
@@ -681,58 +758,111 @@ class Link {
         this.stop();
         throw serverError(this.cache.handle.url, 'opening the invalidation connection', undefined, err);
       }
+      this.abandon();
       this.scheduleRetry();
     }
   }
 
-  private async connect(): Promise<void> {
-    const { url, mode, prefixes } = this.cache.handle;
+  /** A connection of the current attempt, not yet watched. */
+  private async open(url: string): Promise<RedisClient> {
     const client = this.cache.redisModule.createClient({
       url,
       RESP: 2,
       socket: { connectTimeout: 5000, reconnectStrategy: false },
     });
-    this.client = client;
-    let lost = false;
-    const onLost = (): void => {
-      if (lost) return;
-      lost = true;
-      this.lost(client);
-    };
+    client.on('error', () => {});
+    this.clients.push(client);
+    await client.connect();
+    return client;
+  }
+
+  /** From now on, `client` dropping drops the attempt `token`. */
+  private watch(client: RedisClient, token: number): void {
+    const onLost = (): void => this.lost(token, false);
     client.on('error', onLost);
     client.on('end', onLost);
-    await client.connect();
-    const id = await client.clientId();
-    if (mode === 'bcast') {
-      await client.sendCommand([
-        'CLIENT',
-        'TRACKING',
-        'ON',
-        'REDIRECT',
-        String(id),
-        'BCAST',
-        ...prefixes.flatMap((p) => ['PREFIX', p]),
-      ]);
+  }
+
+  private async connect(): Promise<void> {
+    const token = ++this.token;
+    const { url, mode, prefixes, cluster } = this.cache.handle;
+    let masters = cluster ? (await this.learnSlots(token)).masters : [url];
+    if (this.cache.testHooks.unsafeOneMaster === true) masters = masters.filter((m) => m === new URL(url).toString());
+    let firstId = 0;
+    for (const master of masters) {
+      const client = await this.open(master);
+      this.watch(client, token);
+      const id = await client.clientId();
+      if (firstId === 0) firstId = id;
+      if (mode === 'bcast') {
+        await client.sendCommand([
+          'CLIENT',
+          'TRACKING',
+          'ON',
+          'REDIRECT',
+          String(id),
+          'BCAST',
+          ...prefixes.flatMap((p) => ['PREFIX', p]),
+        ]);
+      }
+      await client.subscribe(
+        '__redis__:invalidate',
+        (message: unknown) => this.onMessage(token, message as Buffer[] | null),
+        true,
+      );
     }
-    await client.subscribe(
-      '__redis__:invalidate',
-      (message: unknown) => this.onMessage(message as Buffer[] | null),
-      true,
-    );
-    if (this.stopped || lost || !this.cache.owns) {
-      client.destroy();
-      if (!this.stopped && !lost) this.stop();
+    if (token !== this.token) return; // dropped meanwhile: lost() flushed and scheduled the next attempt
+    if (this.stopped || !this.cache.owns) {
+      this.stop();
       return;
     }
     const ctl = this.cache.ctl;
-    ctl.linkId = id;
+    ctl.linkId = firstId; // default mode, which only a single server has: the one connection's id
     ctl.bump(C_LINK_GEN);
-    this.attempt = 0;
+    this.failures = 0;
+    if (cluster) {
+      this.poll = setInterval(() => void this.checkSlots(token), TOPOLOGY_POLL_MS);
+      this.poll.unref();
+    }
     Atomics.store(ctl.i32, C_STATE, LINK_UP);
   }
 
-  private onMessage(keys: Buffer[] | null): void {
-    if (this.stopped) return;
+  /** Cluster: the slot map, from the configured node or else any node seen before; keeps the connection that asked for polling. */
+  private async learnSlots(token: number): Promise<SlotMap> {
+    const url = this.cache.handle.url;
+    let failure: unknown;
+    for (const node of [url, ...this.known.filter((n) => n !== url)]) {
+      try {
+        const client = await this.open(node);
+        const map = slotMap(await client.sendCommand(['CLUSTER', 'SLOTS']), url);
+        if (map.masters.length === 0) throw new Error('the cluster has no slots assigned');
+        this.watch(client, token);
+        this.topology = client;
+        this.layout = map.layout;
+        this.known = map.nodes;
+        return map;
+      } catch (err) {
+        failure = err;
+      }
+    }
+    throw failure;
+  }
+
+  /** Cluster: a changed slot map drops the connections (flush), and the next attempt follows the new map. */
+  private async checkSlots(token: number): Promise<void> {
+    const client = this.topology;
+    if (client === undefined || token !== this.token) return;
+    let map: SlotMap;
+    try {
+      map = slotMap(await client.sendCommand(['CLUSTER', 'SLOTS']), this.cache.handle.url);
+    } catch {
+      return; // a dropped connection is reported by its own events
+    }
+    if (token === this.token && map.layout !== this.layout) this.lost(token, true);
+  }
+
+  private onMessage(token: number, keys: Buffer[] | null): void {
+    if (this.stopped || token !== this.token) return;
     if (keys === null || !Array.isArray(keys)) {
       this.cache.flush(); // the server dropped everything (FLUSHALL, FLUSHDB) or could not say what
       return;
@@ -740,13 +870,13 @@ class Link {
     for (const k of keys) this.cache.invalidate(k.toString());
   }
 
-  /** The connection dropped: link down, flush, reconnect later. */
-  private lost(client: RedisClient): void {
-    if (this.stopped || client !== this.client) return;
-    this.client = undefined;
-    destroyQuietly(client);
+  /** A connection of attempt `token` dropped, or the slot map changed: link down, flush, reconnect later. */
+  private lost(token: number, topologyChanged: boolean): void {
+    if (this.stopped || token !== this.token) return;
+    this.abandon();
     if (!this.cache.owns) return;
     const ctl = this.cache.ctl;
+    if (topologyChanged) ctl.bump(C_TOPOLOGY);
     if (Atomics.exchange(ctl.i32, C_STATE, LINK_DOWN) === LINK_UP) {
       this.cache.flush();
       ctl.bump(C_RECONNECTS);
@@ -757,13 +887,13 @@ class Link {
   /** One retry timer at a time: a failed connect may be reported both by its 'error' event and by its rejection. */
   private scheduleRetry(): void {
     if (this.stopped || this.retry !== undefined || !this.cache.owns) return;
-    const delay = Math.min(BACKOFF_FIRST_MS << Math.min(this.attempt++, 10), BACKOFF_MAX_MS);
+    const delay = Math.min(BACKOFF_FIRST_MS << Math.min(this.failures++, 10), BACKOFF_MAX_MS);
     this.retry = setTimeout(
       () => {
         this.retry = undefined;
         if (this.stopped || !this.cache.owns) return;
         this.connect().catch(() => {
-          this.dropClient();
+          this.abandon();
           this.scheduleRetry();
         });
       },
@@ -775,13 +905,22 @@ class Link {
   stop(): void {
     this.stopped = true;
     if (this.retry !== undefined) clearTimeout(this.retry);
-    this.dropClient();
+    this.abandon();
   }
 
-  /** Closes the current connection, if any, and forgets it. */
-  private dropClient(): void {
-    const c = this.client;
-    this.client = undefined;
-    if (c !== undefined) destroyQuietly(c);
+  /** Gives up the current attempt: its late events are ignored, its connections closed. */
+  private abandon(): void {
+    this.token++;
+    this.dropClients();
+  }
+
+  /** Closes every connection of the current attempt and stops polling. */
+  private dropClients(): void {
+    if (this.poll !== undefined) clearInterval(this.poll);
+    this.poll = undefined;
+    this.topology = undefined;
+    const clients = this.clients;
+    this.clients = [];
+    for (const c of clients) destroyQuietly(c);
   }
 }

@@ -10,9 +10,6 @@
  * heartbeat has been silent for ownerTimeoutMs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { threadId } from 'node:worker_threads';
 import { NearCache, type NearCacheHandle } from '../../src/near-cache/near-cache.js';
@@ -148,32 +145,6 @@ describe.skipIf(noRedis !== undefined)('NearCache connection loss and owner deat
       await until('the new owner applies invalidations', async () => (await cache.get('owner:k')) === 'v3');
     } finally {
       await cache.close();
-    }
-  });
-});
-
-describe.skipIf(noRedis !== undefined)('NearCache and Redis Cluster', () => {
-  it('refuses a cluster node with a one-line error naming the server, and leaves nothing behind', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'shmap-cluster-'));
-    const node = await RedisServer.start(undefined, [
-      '--cluster-enabled',
-      'yes',
-      '--cluster-config-file',
-      join(dir, 'nodes.conf'),
-    ]);
-    try {
-      const err = await NearCache.create({ url: node.url, capacity: 10 }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(NearCacheError);
-      expect((err as Error).message).toMatch(/is a Redis Cluster node/);
-      expect((err as Error).message).toContain(node.url);
-      expect((err as Error).message).not.toContain('\n');
-      // Its data connection is closed: only redis-cli's own is left.
-      await until('the refused cache closed its connection', async () =>
-        /^connected_clients:1\r?$/m.test(await cli(node.port, 'INFO', 'clients')),
-      );
-    } finally {
-      await node.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
