@@ -3,7 +3,7 @@
  * cleanup`): --quick, --json, --only a,b (where the command has rows to
  * pick), --help. One parser, so they read and fail alike.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, usageFailure } from '../args.js';
 
 export interface BenchFlags {
   quick: boolean;
@@ -19,7 +19,7 @@ export interface BenchFlags {
  */
 export function parseBenchFlags(command: string, argv: string[], { only = true } = {}): BenchFlags | undefined {
   try {
-    const { values } = parseArgs({
+    const { values } = parseCommandArgs({
       args: argv,
       options: {
         quick: { type: 'boolean' },
@@ -37,7 +37,7 @@ export function parseBenchFlags(command: string, argv: string[], { only = true }
       help: values.help === true,
     };
   } catch (err) {
-    process.stderr.write(`shmap ${command}: ${(err as Error).message.split('\n')[0]}\n`);
+    usageFailure(command, (err as Error).message);
     return undefined;
   }
 }

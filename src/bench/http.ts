@@ -14,6 +14,7 @@ import { reusePortAvailable } from '../serve/options.js';
 import type { StopSummary } from '../serve/server.js';
 import { installHint, installed } from '../optional.js';
 import { parseBenchFlags } from './args.js';
+import { usageFailure } from '../args.js';
 import { fileStamp, gitCommit } from './results.js';
 import type { RedisServer } from './redis.js';
 import { missingPackage } from './systems.js';
@@ -358,8 +359,7 @@ export async function run(argv: string[]): Promise<number> {
     const names = values.only.split(',').map((s) => s.trim());
     list = list.filter((v) => names.some((n) => n !== '' && v.name.startsWith(n)));
     if (list.length === 0) {
-      process.stderr.write(`shmap bench http: --only: no row starts with '${values.only}'\n`);
-      return 2;
+      return usageFailure('bench http', `--only: no row starts with '${values.only}'`);
     }
   }
 

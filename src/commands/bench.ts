@@ -10,6 +10,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import { parseBenchFlags } from '../bench/args.js';
+import { usageFailure } from '../args.js';
 import { derive, evaluateTargets, fmtRate, formatTables, formatTargets } from '../bench/report.js';
 import { fileStamp, gitCommit, machineInfo, resultsDir } from '../bench/results.js';
 import { runBench, type BenchConfig, type Progress } from '../bench/runner.js';
@@ -131,10 +132,7 @@ export async function run(argv: string[]): Promise<number> {
       .filter((s) => s !== '');
     const unknown = names.filter((n) => !SYSTEM_NAMES.includes(n));
     if (names.length === 0 || unknown.length > 0) {
-      process.stderr.write(
-        `shmap bench: --only: unknown system '${unknown[0] ?? ''}' (known: ${SYSTEM_NAMES.join(', ')})\n`,
-      );
-      return 2;
+      return usageFailure('bench', `--only: unknown system '${unknown[0] ?? ''}' (known: ${SYSTEM_NAMES.join(', ')})`);
     }
     systems = SYSTEM_NAMES.filter((n) => names.includes(n));
   }

@@ -4,10 +4,10 @@
  * counterexample.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { findThreadOverlap, HistoryParseError, parseHistory, type History } from '../race/history.js';
 import { checkLinearizability, DEFAULT_TIMEOUT_MS } from '../race/linearizability.js';
 import { formatCheckReport, renderHtmlReport } from '../race/timeline.js';
+import { parseCommandArgs, usageFailure } from '../args.js';
 
 const HELP = `usage: shmap check FILE|- [--timeout MS] [--html FILE] [--json] [--workers N]
 
@@ -36,6 +36,7 @@ exit codes: 0 linearizable, 1 violation (a counterexample is printed),
               checked unless the whole file parses)
 `;
 
+/** Bad input (arguments go through usageFailure): one line, exit 2. */
 function fail(reason: string): number {
   process.stderr.write(`shmap check: ${reason}\n`);
   return 2;
@@ -52,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   let values;
   let positionals;
   try {
-    ({ values, positionals } = parseArgs({
+    ({ values, positionals } = parseCommandArgs({
       args: argv,
       allowPositionals: true,
       options: {
@@ -64,16 +65,17 @@ export async function run(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    return fail(err instanceof Error ? err.message : String(err));
+    return usageFailure('check', err instanceof Error ? err.message : String(err));
   }
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
   if (positionals.length !== 1)
-    return fail(
+    return usageFailure(
+      'check',
       positionals.length === 0
-        ? 'give a history FILE, or - for stdin (--help for usage)'
+        ? 'give a history FILE, or - for stdin'
         : `one history at a time (got ${positionals.length})`,
     );
   const file = positionals[0]!;
@@ -82,13 +84,13 @@ export async function run(argv: string[]): Promise<number> {
   if (values.timeout !== undefined) {
     timeoutMs = Number(values.timeout);
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-      return fail(`--timeout must be a positive number of ms (got '${values.timeout}')`);
+      return usageFailure('check', `--timeout must be a positive number of ms (got '${values.timeout}')`);
   }
   let workers: number | 'auto' = 'auto';
   if (values.workers !== undefined) {
     workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 0)
-      return fail(`--workers must be a non-negative integer (got '${values.workers}')`);
+      return usageFailure('check', `--workers must be a non-negative integer (got '${values.workers}')`);
   }
 
   let text: string;

@@ -13,7 +13,6 @@
  * real bug is caught.
  */
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { SharedMap } from '../shm/map.js';
@@ -24,6 +23,7 @@ import { decodeRecorded, mergeHistories } from '../race/recorder.js';
 import { formatCheckReport } from '../race/timeline.js';
 import { Rng } from '../stress/keys.js';
 import { parseInteger, UsageError } from '../stress/options.js';
+import { parseCommandArgs, usageFailure } from '../args.js';
 import { LC, type ScenarioOp, type ScenarioRequest, type ScenarioResponse } from '../workers/lincheck.js';
 
 export type { ScenarioOp };
@@ -494,27 +494,22 @@ exit codes: 0 every run linearizable, and ops of different threads overlapped
 
 /** Parses lincheck arguments; throws UsageError with a one-line reason. */
 export function parseLincheckArgs(argv: string[]): { options: LincheckOptions; help: boolean } {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        threads: { type: 'string' },
-        ops: { type: 'string' },
-        scenarios: { type: 'string' },
-        runs: { type: 'string' },
-        keys: { type: 'string' },
-        values: { type: 'string' },
-        seed: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
+  const { values } = parseCommandArgs({
+    args: argv,
+    allowPositionals: false,
+    strict: true,
+    options: {
+      threads: { type: 'string' },
+      ops: { type: 'string' },
+      scenarios: { type: 'string' },
+      runs: { type: 'string' },
+      keys: { type: 'string' },
+      values: { type: 'string' },
+      seed: { type: 'string' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }) as { values: Record<string, string | boolean | undefined> };
   const o = defaultLincheckOptions();
   const str = (name: string): string | undefined => values[name] as string | undefined;
   if (str('threads') !== undefined) o.threads = parseInteger(str('threads')!, '--threads', 2, 64);
@@ -539,8 +534,7 @@ export async function run(argv: string[]): Promise<number> {
     parsed = parseLincheckArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`shmap lincheck: ${err.message}\n(see shmap lincheck --help)\n`);
-      return 2;
+      return usageFailure('lincheck', err.message);
     }
     throw err;
   }

@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { gitCommit } from '../bench/results.js';
 import { installHint, installed } from '../optional.js';
 import { UsageError } from '../stress/options.js';
+import { usageFailure } from '../args.js';
 import { parseStressArgs, usage as stressUsage } from './stress.js';
 
 /** Sampling interval of the CPU profiler, us (V8's default is 1000). */
@@ -188,6 +189,5 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function bad(reason: string): number {
-  process.stderr.write(`shmap profile: ${reason}\n(see shmap profile --help)\n`);
-  return 2;
+  return usageFailure('profile', reason);
 }

@@ -7,6 +7,7 @@
 import { InvalidOptionError } from '../shm/errors.js';
 import { parseServeArgs, serveHelp } from '../serve/options.js';
 import { startServe } from '../serve/server.js';
+import { usageFailure } from '../args.js';
 
 export async function run(argv: string[]): Promise<number> {
   let options;
@@ -14,8 +15,7 @@ export async function run(argv: string[]): Promise<number> {
     options = parseServeArgs(argv);
   } catch (err) {
     if (err instanceof InvalidOptionError) {
-      process.stderr.write(`shmap serve: ${err.message}\n`);
-      return 2;
+      return usageFailure('serve', err.message);
     }
     throw err;
   }

@@ -5,13 +5,11 @@
  * progress and prints the summary.
  */
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import type { KeyType, ValueType } from '../shm/types.js';
 import {
   DEFAULT_MIX,
   defaultOptions,
-  joinNegativeValues,
   parseDist,
   parseInteger,
   parseMix,
@@ -22,6 +20,7 @@ import {
 } from '../stress/options.js';
 import { runStress, type RunHooks, type StressResult } from '../stress/run.js';
 import { validateOptions } from '../stress/validate.js';
+import { parseCommandArgs, usageFailure } from '../args.js';
 import { SCENARIOS } from '../stress/scenarios/index.js';
 import { formatReport, formatSummary, toJson } from '../stress/summary.js';
 import { DEFAULT_HISTORY_BUFFER, DEFAULT_HISTORY_KEYS } from '../stress/history.js';
@@ -160,14 +159,9 @@ export interface ParsedStressArgs {
 
 /** Parses and validates `stress` arguments; throws UsageError with a one-line reason. */
 export function parseStressArgs(argv: string[]): ParsedStressArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const valued = new Set(Object.keys(OPTIONS).filter((k) => OPTIONS[k as keyof typeof OPTIONS].type === 'string'));
-    const args = joinNegativeValues(argv, valued);
-    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0]!);
-  }
+  const { values } = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false }) as {
+    values: Record<string, string | boolean | undefined>;
+  };
   const str = (name: string): string | undefined => values[name] as string | undefined;
   const o = defaultOptions();
   const help = values.help === true;
@@ -353,8 +347,7 @@ export async function run(argv: string[]): Promise<number> {
     parsed = parseStressArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`shmap stress: ${err.message}\n(see shmap stress --help)\n`);
-      return 2;
+      return usageFailure('stress', err.message);
     }
     throw err;
   }

@@ -3,7 +3,7 @@
  * its option), and the settings every thread of the server receives.
  */
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { InvalidOptionError } from '../shm/errors.js';
 
 export const CLEANUPS = [
@@ -152,7 +152,7 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
 export function parseServeArgs(argv: string[]): ServeOptions | undefined {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCommandArgs({
       args: argv,
       options: {
         port: { type: 'string' },
@@ -177,7 +177,7 @@ export function parseServeArgs(argv: string[]): ServeOptions | undefined {
       allowPositionals: false,
     }));
   } catch (err) {
-    throw new InvalidOptionError((err as Error).message.split('\n')[0]!);
+    throw new InvalidOptionError((err as Error).message);
   }
   if (values.help === true) return undefined;
   const s = (k: string) => values[k] as string | undefined;

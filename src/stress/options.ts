@@ -18,25 +18,6 @@ export class UsageError extends Error {
   }
 }
 
-/**
- * `--seed -5` as `--seed=-5`: node's parseArgs takes a value that starts
- * with '-' for an option of its own and refuses it as ambiguous. A value
- * that is a negative number is meant as the value; joining it lets the
- * option's own parser say what is wrong with it (or accept it).
- */
-export function joinNegativeValues(argv: readonly string[], valued: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if (a.startsWith('--') && !a.includes('=') && valued.has(a.slice(2)) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
 /** Operation kinds a `--mix` may name. */
 export const MIX_OPS = ['get', 'set', 'delete', 'update', 'add', 'iterate', 'sweep'] as const;
 export type MixOp = (typeof MIX_OPS)[number];

@@ -13,7 +13,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, usageFailure } from '../args.js';
 import { defaultOptions, parseMix, type StressOptions } from './options.js';
 import { runStress, type StressResult } from './run.js';
 
@@ -160,7 +160,7 @@ exit codes: 0 no false alarm, 1 false alarms, 2 bad arguments
 export async function runSoakCommand(argv: string[]): Promise<number> {
   let values: { runs?: string; seed?: string; json?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCommandArgs({
       args: argv,
       options: {
         runs: { type: 'string' },
@@ -172,8 +172,7 @@ export async function runSoakCommand(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    process.stderr.write(`shmap lincheck soak: ${(err as Error).message.split('\n')[0]}\n`);
-    return 2;
+    return usageFailure('lincheck soak', (err as Error).message);
   }
   if (values.help === true) {
     process.stdout.write(SOAK_HELP);
@@ -192,8 +191,7 @@ export async function runSoakCommand(argv: string[]): Promise<number> {
     runs = int('runs', values.runs, 1000, 1, 1_000_000);
     seed = int('seed', values.seed, 1, -0x80000000, 0x7fffffff);
   } catch (err) {
-    process.stderr.write(`shmap lincheck soak: ${(err as Error).message}\n`);
-    return 2;
+    return usageFailure('lincheck soak', (err as Error).message);
   }
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();

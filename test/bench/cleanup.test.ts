@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { distPath } from '../helpers/paths.js';
+import { captureOutput } from '../helpers/output.js';
 
 type Mod = typeof import('../../src/bench/cleanup.js');
 const load = async (): Promise<Mod> => (await import(distPath('bench/cleanup.js'))) as Mod;
@@ -62,10 +63,17 @@ describe('bench cleanup', () => {
     expect(table).toMatch(/\nsweep /);
   });
 
-  it('bad arguments exit 2, --help exits 0', async () => {
+  it('bad arguments exit 2 with one line, --help exits 0 and prints the strategies', async () => {
     const m = await load();
-    expect(await m.run(['--bogus'])).toBe(2);
-    expect(await m.run(['extra'])).toBe(2);
-    expect(await m.run(['--help'])).toBe(0);
+    for (const bad of [['--bogus'], ['extra']]) {
+      const r = await captureOutput(() => m.run(bad));
+      expect(r.result).toBe(2);
+      expect(r.stderr).toMatch(/^shmap bench cleanup: [^\n]+ \(see shmap bench cleanup --help\)\n$/);
+      expect(r.stdout).toBe('');
+    }
+    const help = await captureOutput(() => m.run(['--help']));
+    expect(help.result).toBe(0);
+    expect(help.stdout).toContain('delete-queue');
+    expect(help.stderr).toBe('');
   });
 });

@@ -4,43 +4,30 @@
  * row per system x phase x thread count, none with an error (the read-only
  * phase itself checks that every get hit a preloaded key).
  */
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../src/commands/bench.js';
 import { runBench, type BenchConfig } from '../../src/bench/runner.js';
 import { derive, evaluateTargets } from '../../src/bench/report.js';
 import { distPath } from '../helpers/paths.js';
-
-function captureStderr(): { text: () => string; restore: () => void } {
-  let out = '';
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  return { text: () => out, restore: () => spy.mockRestore() };
-}
+import { captureOutput } from '../helpers/output.js';
 
 describe('bench command arguments', () => {
   it.each([[['--bogus']], [['--only', 'nosuch']], [['--only', 'shmap,nosuch']], [['--only', '']], [['extra']]])(
     '%j exits 2 with one line',
     async (argv) => {
-      const err = captureStderr();
-      try {
-        expect(await run(argv)).toBe(2);
-      } finally {
-        err.restore();
-      }
-      expect(err.text().trim().split('\n')).toHaveLength(1);
-      expect(err.text()).toMatch(/^shmap bench: /);
+      const r = await captureOutput(() => run(argv));
+      expect(r.result).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^shmap bench: .* \(see shmap bench --help\)\n$/);
+      expect(r.stdout).toBe('');
     },
   );
 
-  it('--help exits 0', async () => {
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    try {
-      expect(await run(['--help'])).toBe(0);
-    } finally {
-      spy.mockRestore();
-    }
+  it('--help exits 0 and prints the options', async () => {
+    const r = await captureOutput(() => run(['--help']));
+    expect(r.result).toBe(0);
+    expect(r.stdout).toContain('--only');
+    expect(r.stderr).toBe('');
   });
 });
 

@@ -20,6 +20,17 @@ afterEach(async () => {
   running = undefined;
 });
 
+/**
+ * Starts `shmap serve` on an ephemeral port with two handler threads, plus
+ * `extra` options, and keeps it for afterEach to stop. Sessions stay fresh
+ * for ten minutes unless `extra` says otherwise: a slow machine must not see
+ * a session swept between two requests of one test.
+ */
+async function serve(mode: string, ...extra: string[]): Promise<ServeChild> {
+  running = await spawnServe(['--port', '0', '--threads', '2', '--mode', mode, '--stale-ms', '600000', ...extra]);
+  return running;
+}
+
 async function call(base: string, method: string, path: string, body?: string) {
   const res = await fetch(base + path, { method, ...(body === undefined ? {} : { body }) });
   const text = await res.text();
@@ -44,20 +55,9 @@ describe.each(modes)('serve --mode $mode', ({ mode, available, reason }) => {
   it.skipIf(!available)(
     `answers every endpoint, refuses bad requests without changing the map, stops on SIGTERM${available ? '' : ` (skipped: ${reason})`}`,
     async () => {
-      running = await spawnServe([
-        '--port',
-        '0',
-        '--threads',
-        '2',
-        '--mode',
-        mode,
-        '--id-bytes',
-        '16',
-        '--value-bytes',
-        '64',
-      ]);
-      const base = running.url;
-      expect(running.modeLine).toContain(`mode ${mode}`);
+      const child = await serve(mode, '--id-bytes', '16', '--value-bytes', '64');
+      const base = child.url;
+      expect(child.modeLine).toContain(`mode ${mode}`);
 
       // Every endpoint.
       const put = await call(base, 'PUT', '/sessions/alice', '{"user":7}');
@@ -113,7 +113,7 @@ describe.each(modes)('serve --mode $mode', ({ mode, available, reason }) => {
       expect((await call(base, 'GET', '/sessions/carol')).status).toBe(404);
 
       // SIGTERM: exit 0, every thread ended by itself.
-      const stopped = await running.stop();
+      const stopped = await child.stop();
       running = undefined;
       expect(stopped.code).toBe(0);
       expect(stopped.summary?.forced).toBe(0);
@@ -148,24 +148,13 @@ describe('serve --mode dispatch --store redis', () => {
       // An idle pool thread must keep its event loop running (its client connects and replies asynchronously).
       const redis = await RedisServer.start();
       try {
-        running = await spawnServe([
-          '--port',
-          '0',
-          '--threads',
-          '2',
-          '--mode',
-          'dispatch',
-          '--store',
-          'redis',
-          '--redis-url',
-          redis.url,
-        ]);
-        const base = running.url;
+        const child = await serve('dispatch', '--store', 'redis', '--redis-url', redis.url);
+        const base = child.url;
         expect((await call(base, 'PUT', '/sessions/a', '{"user":1}')).status).toBe(200);
         for (let i = 0; i < 4; i++)
           expect(JSON.parse((await call(base, 'GET', '/sessions/a')).text)).toMatchObject({ data: { user: 1 } });
         expect(JSON.parse((await call(base, 'POST', '/sessions/a/touch')).text)).toMatchObject({ hits: 1 });
-        const stopped = await running.stop();
+        const stopped = await child.stop();
         running = undefined;
         expect(stopped.code).toBe(0);
       } finally {
@@ -179,12 +168,7 @@ describe('serve --alert-url', () => {
   it('POSTs an alert for the conflicts the map records (range-delete with sync none), to a loopback receiver', async () => {
     const receiver = await startReceiver();
     try {
-      running = await spawnServe([
-        '--port',
-        '0',
-        '--threads',
-        '2',
-        '--mode',
+      const child = await serve(
         'dispatch',
         '--cleanup',
         'range-delete',
@@ -194,8 +178,8 @@ describe('serve --alert-url', () => {
         '1',
         '--alert-url',
         receiver.url,
-      ]);
-      const base = running.url;
+      );
+      const base = child.url;
       // Every request ranges over the map while others write: a conflict needs the right preemption, so keep
       // going (bounded) until the map has recorded one.
       let conflicts = 0;
@@ -207,7 +191,7 @@ describe('serve --alert-url', () => {
           .conflicts;
       }
       expect(conflicts).toBeGreaterThan(0);
-      const stopped = await running.stop();
+      const stopped = await child.stop();
       running = undefined;
       expect(stopped.code).toBe(0);
       // Stopping flushes the alerts: the first of the first kind was sent, naming the map.
