@@ -1,34 +1,50 @@
 /**
  * Operation counters across real worker_threads (test/workers/metrics-ops.mjs,
- * from dist/): N workers x a known number of operations each add up exactly,
+ * from dist/): N workers x a known number of operations of every counted kind
+ * (but clear, which empties the others' keys) each add up exactly,
  * including workers that exited or were terminated, more workers than
  * counter blocks, and a block given back and reused; a worker that drops one
  * count makes the same check fail.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { SharedMap } from '../../src/index.js';
-import type { SharedMapMetrics } from '../../src/index.js';
 import { controlWords, requireDist, spawn } from './support.js';
+import { allCounts, operationCounts } from './metrics-support.js';
 
 beforeAll(requireDist);
 
 const L = { barrier: 0, release: 2 };
 const N = 2000;
 
-/** What `parties` workers of metrics-ops.mjs with `n` keys each count, in total. */
+/** What `workers` workers of metrics-ops.mjs with `n` keys each count, in total: every kind but clear. */
 function expected(workers: number, n = N) {
-  return {
-    sets: { insert: workers * n, overwrite: workers * n },
-    gets: { hit: workers * n, miss: workers * n },
-    has: { hit: workers * n, miss: 0 },
-    deletes: { hit: (workers * n) / 2, miss: (workers * n) / 2 },
-    atomic: { putIfAbsent: 0, compareAndSet: 0, update: 0, add: workers * n },
-  };
+  const all = (per: number) => workers * per;
+  const q = n / 4;
+  return allCounts({
+    sets: { insert: all(n + 3 * q), overwrite: all(n) },
+    gets: { hit: all(n), miss: all(n) },
+    has: { hit: all(n) },
+    deletes: { hit: all(n / 2), miss: all(n / 2) },
+    atomic: { putIfAbsent: all(n), compareAndSet: all(n), update: all(n), add: all(n) },
+    leases: { acquire: all(q), release: all(q), retire: all(q) },
+    sweeps: all(1),
+    swept: all(q),
+    expirySweeps: all(1),
+    expired: all(q),
+  });
 }
 
-function counted(m: SharedMapMetrics) {
-  return { sets: m.sets, gets: m.gets, has: m.has, deletes: m.deletes, atomic: m.atomic };
-}
+/** A map for the workers: metrics, and ttl and leases so that every kind can be counted. */
+const create = (threads?: number) =>
+  SharedMap.create<number, number>({
+    metrics: threads === undefined ? true : { threads },
+    ttl: true,
+    leases: true,
+    shards: 8,
+    capacity: 64,
+  });
+
+const counted = operationCounts;
 
 function run(map: SharedMap<number, number>, workers: number, opts: { mode?: string; lose?: number } = {}) {
   const words = controlWords();
@@ -56,7 +72,7 @@ function exited(runs: Array<{ worker: { once(e: 'exit', f: () => void): unknown;
 
 describe('operation counters across threads', () => {
   it('4 workers x a known count of each operation add up exactly after they exit, and give their blocks back', async () => {
-    const map = SharedMap.create<number, number>({ metrics: true, shards: 8, capacity: 64 });
+    const map = create();
     const { runs } = run(map, 4);
     const gone = exited(runs);
     await Promise.all(runs.map((r) => r.result));
@@ -69,7 +85,7 @@ describe('operation counters across threads', () => {
   });
 
   it('negative control: one worker dropping one count makes the totals miss by one', async () => {
-    const map = SharedMap.create<number, number>({ metrics: true, shards: 8, capacity: 64 });
+    const map = create();
     const { runs } = run(map, 4, { lose: 2 });
     await Promise.all(runs.map((r) => r.result));
     expect(() => expect(counted(map.metrics())).toEqual(expected(4))).toThrow();
@@ -80,7 +96,7 @@ describe('operation counters across threads', () => {
 
   it('more workers than blocks: the rest count in the shared overflow block, still exactly', async () => {
     // 2 blocks of their own: the main thread holds one, so at most one worker gets the other.
-    const map = SharedMap.create<number, number>({ metrics: { threads: 2 }, shards: 8, capacity: 64 });
+    const map = create(2);
     const { runs } = run(map, 5);
     await Promise.all(runs.map((r) => r.result));
     const m = map.metrics();
@@ -89,7 +105,7 @@ describe('operation counters across threads', () => {
   });
 
   it('terminated workers keep their counts; recover gives their blocks back and new workers reuse them', async () => {
-    const map = SharedMap.create<number, number>({ metrics: { threads: 3 }, shards: 8, capacity: 64 });
+    const map = create(3);
     const first = run(map, 2, { mode: 'hold' });
     await Promise.all(first.runs.map((r) => r.result));
     expect(map.metrics().blocksInUse).toBe(3);

@@ -6,40 +6,11 @@
  */
 import { describe, it, expect } from 'vitest';
 import { SharedMap, InvalidOptionError, ShmapTypeError } from '../../src/index.js';
-import type { SharedMapMetrics } from '../../src/index.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import { expectUnchanged, picture, thrown } from './support.js';
+import { expectCounts, type Want } from './metrics-support.js';
 
 const check = checkInvariants;
-
-/** The counts a test expects; every counter not named must be 0. */
-type Want = Partial<{
-  [K in keyof SharedMapMetrics]: SharedMapMetrics[K] extends number ? number : Partial<SharedMapMetrics[K]>;
-}>;
-
-const ZERO = {
-  gets: { hit: 0, miss: 0 },
-  has: { hit: 0, miss: 0 },
-  sets: { insert: 0, overwrite: 0 },
-  deletes: { hit: 0, miss: 0 },
-  atomic: { putIfAbsent: 0, compareAndSet: 0, update: 0, add: 0 },
-  clears: 0,
-  sweeps: 0,
-  swept: 0,
-  expirySweeps: 0,
-  expired: 0,
-  leases: { acquire: 0, release: 0, retire: 0 },
-};
-
-/** Asserts the map's operation counters are exactly `want` (the rest 0). Exported shape shared with the threads test. */
-export function expectCounts(got: SharedMapMetrics, want: Want): void {
-  const full: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(ZERO))
-    full[k] = typeof v === 'number' ? (want[k as keyof Want] ?? 0) : { ...v, ...(want[k as keyof Want] as object) };
-  const counted: Record<string, unknown> = {};
-  for (const k of Object.keys(ZERO)) counted[k] = got[k as keyof SharedMapMetrics];
-  expect(counted).toEqual(full);
-}
 
 /** A fixed sequence of operations over every counted kind on a map created with `metrics`, and what it counts. */
 function workload(map: SharedMap<number, number>): Want {
