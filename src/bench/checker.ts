@@ -8,7 +8,7 @@
  * generated history is linearizable, with as much overlap as the durations
  * give, and the checker must say `ok` (or `unknown` past its limit).
  *
- * The figures the issue asks for:
+ * The checker's targets:
  * - 100,000 ops over 1,000 keys from 8 threads: must check in under 10 s on 2 cores;
  * - 2,000 ops on one hot key from 8 threads: must check, or answer `unknown`
  *   within its time limit, never hang.

@@ -1,6 +1,6 @@
 /**
  * What `bench` prints: one table per (workload, phase, key distribution),
- * the ratios taken inside the same run, and the issue's targets with the
+ * the ratios taken inside the same run, and shmap's performance targets with the
  * measured figure next to each.
  */
 import type { WorkloadName } from './driver.js';
@@ -154,7 +154,7 @@ export interface TargetResult {
   readonly met: boolean | undefined;
 }
 
-/** The issue's targets, judged on this run's rows. */
+/** shmap's performance targets (README, Benchmarks), judged on this run's rows. */
 export function evaluateTargets(rows: readonly DerivedRow[]): TargetResult[] {
   const where = (r: Row) => `${r.workload} ${r.phase} ${r.dist} ${r.threads}thr`;
   const good = rows.filter(ok);

@@ -16,7 +16,11 @@ export interface FormatConflictsOptions {
   overflowed?: number;
   /** Print at most this many blocks (the totals still count every record). Default: all. */
   limit?: number;
-  /** Names for thread ids, e.g. threadId -> 'worker 2'; printed beside the id. */
+  /**
+   * Names for thread ids, e.g. threadId -> 'worker 2': a named party is
+   * printed by its name, the id after it (`worker 2 (threadId 3)`), so a
+   * report uses the numbering of the tool that ran the threads.
+   */
   threadNames?: ReadonlyMap<number, string>;
 }
 
@@ -38,9 +42,8 @@ export function countConflicts(records: readonly ConflictRecord[]): Record<Confl
 }
 
 function thread(id: number, names: ReadonlyMap<number, string> | undefined): string {
-  const name = names?.get(id);
-  const base = id === 0 ? 'main thread (0)' : `thread ${id}`;
-  return name === undefined ? base : `${base} [${name}]`;
+  const name = names?.get(id) ?? (id === 0 ? 'main thread' : undefined);
+  return name === undefined ? `thread ${id}` : `${name} (threadId ${id})`;
 }
 
 function key(k: string): string {

@@ -166,7 +166,7 @@ function formatHistorySummary(r: StressResult): string[] {
   const n = (x: number): string => x.toLocaleString('en-US');
   const out = [
     `history: ${n(h.checked)} ops on ${h.keys} sampled keys (ids 0..${h.keys - 1}) in the history` +
-      ` (${h.initial} initial sets by the main thread, recorded as thread ${r.options.workers}; ${n(h.checked - h.initial)} by the workers` +
+      ` (thread N in the history is worker N; ${h.initial} initial sets by the main thread, recorded as thread ${r.options.workers}; ${n(h.checked - h.initial)} by the workers` +
       (h.pending > 0 ? `, ${n(h.pending)} of them pending: in flight at the cut-off` : '') +
       ')',
   ];

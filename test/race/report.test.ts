@@ -19,7 +19,7 @@ describe('formatConflicts', () => {
     expect(text.split('\n')).toEqual([
       '==================',
       'WARNING: CONFLICT: concurrent map iteration and map write',
-      'iterate by thread 3 [worker 0]:',
+      'iterate by worker 0 (threadId 3):',
       '  key:   "k42"',
       '  shard: 5',
       '  seq:   seen 40, now 42',
@@ -41,7 +41,7 @@ describe('formatConflicts', () => {
     ];
     const text = formatConflicts(records, { overflowed: 9 });
     expect(text.match(/^WARNING: CONFLICT: /gm)).toHaveLength(3);
-    expect(text).toContain('Previous delete by main thread (0):\n  key:   (unknown)');
+    expect(text).toContain('Previous delete by main thread (threadId 0):\n  key:   (unknown)');
     expect(text).toMatch(/concurrent map writes\s+2\n/);
     expect(text).toMatch(/concurrent map read and map write\s+1\n/);
     expect(text).not.toMatch(/concurrent map iteration and map write\s+\d/);

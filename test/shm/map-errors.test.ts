@@ -168,9 +168,8 @@ describe('keys of the wrong type: TypeError', () => {
     }
   });
 
-  // Assumed: the issue makes a wrong-type key a TypeError without exempting
-  // reads, and a Map-like `get('1')` silently returning undefined on an int32
-  // map would hide the bug.
+  // A wrong-type key is a TypeError for reads too: a Map-like `get('1')`
+  // silently returning undefined on an int32 map would hide the bug.
   it('reads and deletes with a wrong-type key throw TypeError too', () => {
     const map = SharedMap.create<any, number>({ key: 'int32', value: 'float64', capacity: 8, shards: 1 });
     map.set(1, 1);
@@ -455,7 +454,7 @@ describe('MapFullError at maxCapacity', () => {
     check(map);
   });
 
-  // Where the issue is silent, what a user expects: a map holding maxCapacity
+  // What a user expects: a map holding maxCapacity
   // entries keeps serving delete-then-insert (its size never passes
   // maxCapacity), so the tombstones it leaves must be cleaned up in place.
   it('delete-then-insert churn at the limit keeps working', () => {

@@ -164,8 +164,8 @@ describe('own deletes during own iteration (Go semantics, no error)', () => {
 });
 
 describe('own writes through a second handle of the same map, in the iterating thread', () => {
-  // The issue: "The iterating thread's own delete/set during iteration are
-  // allowed". A second handle attached in the same thread is the same thread.
+  // The iterating thread's own deletes and sets during iteration are allowed
+  // (map.ts, Iteration); a second handle attached in the same thread is the same thread.
   it('are allowed like writes through the iterating handle (no ConcurrentMapIterationError)', () => {
     const map = filled(50, { shards: 2 });
     const other = SharedMap.attach<number, number>(map.handle);

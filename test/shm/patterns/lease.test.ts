@@ -296,8 +296,8 @@ describe('leases and TTL together', () => {
 });
 
 describe('no entry is removed while a lease is held (every removal path)', () => {
-  // sweep(pred) and clear() also remove entries. The issue: "no entry is removed
-  // while a lease is held". These hold the map to it.
+  // sweep(pred) and clear() also remove entries, and the lease guarantee is
+  // that no entry is removed while a lease is held. These hold the map to it.
   it('sweep(pred) retires a leased entry instead of removing it', () => {
     const map = leaseMap();
     map.set(1, 10);
