@@ -14,25 +14,11 @@ import {
   type ConflictAlert,
   type ConflictRecord,
 } from '../../src/index.js';
-import { controlWords, requireDist, spawn, thrown } from '../shm/support.js';
+import { controlWords, requireDist, thrown } from '../shm/support.js';
+import { provokers, racingMap } from '../helpers/conflicts.js';
 import { deadUrl, startReceiver } from './receiver.js';
 
 requireDist();
-
-const KEYS = 64;
-
-/** A fresh sync 'none' map that records conflicts (`race` provokes them). */
-function provoke(conflictLogSize = 8192): SharedMap<number, number> {
-  const map = SharedMap.create<number, number>({
-    capacity: 128,
-    shards: 1,
-    sync: 'none',
-    onConflict: 'record',
-    conflictLogSize,
-  });
-  for (let k = 0; k < KEYS; k++) map.set(k, 0);
-  return map;
-}
 
 async function race(
   map: SharedMap<number, number>,
@@ -42,9 +28,7 @@ async function race(
 ): Promise<void> {
   const words = controlWords();
   const L = { stop: 0 };
-  const runs = roles.map((role) =>
-    spawn('conflict-provoker.mjs', { role, handle: map.handle, keys: KEYS, words, L }, 120_000),
-  );
+  const runs = provokers(map, words, L, roles);
   // At least `ms` (or until an eighth of the log is used: an idle machine
   // records hundreds of conflicts a millisecond, and the log must not
   // overflow), and until some conflict of each kind the roles can make was
@@ -71,7 +55,7 @@ function byKind(records: readonly ConflictRecord[]): Map<string, number> {
 describe('alertOnConflicts', () => {
   it('sends the first alert of each kind at once, then at most one per kind per interval, counts adding up', async () => {
     const receiver = await startReceiver();
-    const map = provoke(1 << 16);
+    const map = racingMap(1 << 16);
     const intervalMs = 500;
     const started = performance.now();
     const stop = alertOnConflicts(map, { url: receiver.url, name: 'test', intervalMs });
@@ -149,7 +133,7 @@ describe('alertOnConflicts', () => {
 
 describe('watchConflicts', () => {
   it('rate-limited: the first of each kind in full, then counts per interval that add up to the log', async () => {
-    const map = provoke();
+    const map = racingMap();
     let out = '';
     const stop = watchConflicts(map, { write: (t) => (out += t), rateLimit: true, intervalMs: 200 });
     await race(map, 800);
@@ -167,7 +151,7 @@ describe('watchConflicts', () => {
   });
 
   it('not rate-limited (a pipe): every record in full', async () => {
-    const map = provoke();
+    const map = racingMap();
     let out = '';
     const stop = watchConflicts(map, { write: (t) => (out += t), rateLimit: false });
     await race(map, 300, ['write', 'write']);

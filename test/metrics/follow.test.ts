@@ -7,11 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { SharedMap, followConflicts, InvalidOptionError, type ConflictRecord } from '../../src/index.js';
 import { controlWords, requireDist, spawn, thrown } from '../shm/support.js';
+import { provokers, racingMap } from '../helpers/conflicts.js';
 
 requireDist();
 
 const L = { stop: 0, following: 1, delivered: 2, kinds: 3, done: 4, unblock: 5 };
-const KEYS = 64;
 
 interface FollowerResult {
   got: ConflictRecord[];
@@ -19,7 +19,6 @@ interface FollowerResult {
   missedCalls: Array<[number, number]>;
   expected: number;
 }
-type Err = { name: string; code?: string; message: string } | undefined;
 
 /** Waits for words[i] >= value without blocking the event loop; false after the timeout. */
 async function waitWord(words: Int32Array, i: number, value: number, timeoutMs = 60_000): Promise<boolean> {
@@ -31,28 +30,6 @@ async function waitWord(words: Int32Array, i: number, value: number, timeoutMs =
     const w = Atomics.waitAsync(words, i, seen, Math.min(200, deadline - Date.now()));
     if (w.async) await w.value;
   }
-}
-
-function racingMap(conflictLogSize: number): SharedMap<number, number> {
-  const map = SharedMap.create<number, number>({
-    capacity: 128,
-    shards: 1,
-    sync: 'none',
-    onConflict: 'record',
-    conflictLogSize,
-  });
-  for (let k = 0; k < KEYS; k++) map.set(k, 0);
-  return map;
-}
-
-function provokers(map: SharedMap<number, number>, words: Int32Array, roles: string[]) {
-  return roles.map((role) =>
-    spawn<{ ops: number; iterationErrors: number; error: Err }>(
-      'conflict-provoker.mjs',
-      { role, handle: map.handle, keys: KEYS, words, L },
-      120_000,
-    ),
-  );
 }
 
 /** The follower's records are exactly the log's, in the log's order (compared field by field). */
@@ -71,7 +48,7 @@ describe('followConflicts', () => {
       120_000,
     );
     expect(await waitWord(words, L.following, 1)).toBe(true);
-    const runs = provokers(map, words, ['write', 'write', 'iterate']);
+    const runs = provokers(map, words, L, ['write', 'write', 'iterate']);
     // The run ends only once the follower has seen records of both kinds while it went on.
     const live = (await waitWord(words, L.delivered, 20, 90_000)) && (await waitKinds(words, 0b101, 90_000));
     Atomics.store(words, L.stop, 1);
@@ -104,7 +81,7 @@ describe('followConflicts', () => {
       120_000,
     );
     expect(await waitWord(words, L.following, 1)).toBe(true);
-    const runs = provokers(map, words, ['write', 'write']);
+    const runs = provokers(map, words, L, ['write', 'write']);
     const deadline = Date.now() + 90_000;
     while (map.stats().conflictsOverflowed < 3 * cap && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
@@ -132,7 +109,7 @@ describe('followConflicts', () => {
   it("from: 'start' delivers the records already in the log, then reports the ones dropped before it started", async () => {
     const map = racingMap(4);
     const words = controlWords();
-    const runs = provokers(map, words, ['write', 'write']);
+    const runs = provokers(map, words, L, ['write', 'write']);
     const deadline = Date.now() + 90_000;
     while (map.stats().conflictsOverflowed < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     Atomics.store(words, L.stop, 1);

@@ -9,9 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { DeleteQueue, SharedMap, InvalidOptionError } from '../../src/index.js';
 import { registerMetrics, METRICS } from '../../src/metrics/prometheus.js';
-import { controlWords, requireDist, spawn, thrown } from '../shm/support.js';
+import { controlWords, requireDist, thrown } from '../shm/support.js';
 import { distPath } from '../helpers/paths.js';
 import { havePromtool, promtoolProblems, promtoolRequired } from './exposition.js';
+import { provokers, racingMap } from '../helpers/conflicts.js';
 
 requireDist();
 
@@ -133,19 +134,10 @@ describe('registerMetrics', () => {
   });
 
   it('counts conflicts by kind from any thread: what sync none racers provoked, recorded or dropped', async () => {
-    const map = SharedMap.create<number, number>({
-      capacity: 128,
-      shards: 1,
-      sync: 'none',
-      onConflict: 'record',
-      conflictLogSize: 4,
-    });
-    for (let k = 0; k < 64; k++) map.set(k, 0);
+    const map = racingMap(4);
     const words = controlWords();
     const L = { stop: 0 };
-    const runs = ['write', 'write', 'read'].map((role) =>
-      spawn('conflict-provoker.mjs', { role, handle: map.handle, keys: 64, words, L }, 120_000),
-    );
+    const runs = provokers(map, words, L, ['write', 'write', 'read']);
     const deadline = Date.now() + 60_000;
     while (map.stats().conflictsOverflowed < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     Atomics.store(words, L.stop, 1);
