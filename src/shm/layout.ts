@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -96,6 +96,8 @@ export const H_METRICS_OFF = 64;
 export const H_METRICS_BLOCKS = 65;
 export const H_SAMPLE_EVERY = 66;
 export const H_HOT_ENTRIES = 67;
+/** Byte offset of the lease ledger (maps with leases: LEDGER_* below, leases.ts), 0 without leases. Written by `create`. */
+export const H_LEDGER_OFF = 68;
 
 /** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
 export const TYPE_INT32 = 1;
@@ -203,6 +205,19 @@ export const UNDO_GROW = 3;
 export const UNDO_CLEAR = 4;
 /** Removals one by one (`sweep`, `sweepExpired`, `clear` with leases): each is whole; keep them, recount. */
 export const UNDO_REMOVALS = 5;
+/**
+ * A lease taken or given back (leases.ts): the lease word at D_UNDO_AT held
+ * D_UNDO_WORD, and the ledger record at D_UNDO_LEDGER_AT (a word index) had
+ * owner D_UNDO_LEDGER_OWNER and count D_UNDO_LEDGER_COUNT. Lease ops never
+ * open the odd-seq window (lock-free readers read no lease count), so this
+ * kind is cleared by the op itself, and undone whether the window is open
+ * or not: store the three words back.
+ */
+export const UNDO_LEASE = 6;
+/** UNDO_LEASE's fields, in words a growth's record uses (a lease op never grows). */
+export const D_UNDO_LEDGER_AT = D_UNDO_NEW_REGION;
+export const D_UNDO_LEDGER_OWNER = D_UNDO_NEW_CAP;
+export const D_UNDO_LEDGER_COUNT = D_UNDO_OLD_REGION;
 
 // ---------------------------------------------------------------------------
 // Slots. A region is `capacity` slots of `slotBytes` each:
@@ -444,6 +459,44 @@ export function shardSamplesI32(sketch: number): number {
 /** Word index of sketch entry `e`, given the sketch head's word index, the shard count and the key width. */
 export function hotEntryI32(sketch: number, shards: number, keyWords: number, e: number): number {
   return shardSamplesI32(sketch) + shards * 2 + e * hotEntryWords(keyWords);
+}
+
+// ---------------------------------------------------------------------------
+// Lease ledger (maps with leases; leases.ts), after the shards' undo areas:
+// per shard LEDGER_RECORDS records, each saying that one thread holds
+// `count` leases on one key of that shard:
+//
+//   +-------+-------+------+-----------------+
+//   | owner | count | hash | key (as a slot  |   ledgerRecordWords(keyWords) words
+//   |       |       |      | holds it)       |
+//   +-------+-------+------+-----------------+
+//
+// L_OWNER: 0 = free, else the holder's threadId + 1. L_COUNT: leases it
+// holds on the key (the entry's lease word counts every holder's). L_HASH:
+// the key's hash. All plain stores and loads under the key's shard lock,
+// by acquire and release (and recovery, which holds that lock too). A
+// record's key identifies the entry wherever growth moves it.
+
+/** Records per shard: the most (thread, key) pairs holding leases in one shard at once. */
+export const LEDGER_RECORDS = 32;
+export const L_OWNER = 0;
+export const L_COUNT = 1;
+export const L_HASH = 2;
+export const L_KEY = 3;
+
+/** Words of one ledger record for a key field `keyWords` wide. */
+export function ledgerRecordWords(keyWords: number): number {
+  return L_KEY + keyWords;
+}
+
+/** Bytes of the ledger of a map with `shards` shards and a key field `keyWords` wide. */
+export function ledgerBytes(shards: number, keyWords: number): number {
+  return alignUp(shards * LEDGER_RECORDS * ledgerRecordWords(keyWords) * 4, REGION_ALIGN_BYTES);
+}
+
+/** Word index of shard `s`'s record 0, for a ledger at byte `ledgerOff`. */
+export function ledgerShardI32(ledgerOff: number, s: number, keyWords: number): number {
+  return (ledgerOff >> 2) + s * LEDGER_RECORDS * ledgerRecordWords(keyWords);
 }
 
 // ---------------------------------------------------------------------------

@@ -114,6 +114,11 @@
  *   and not yet published: the growth's intent names it.
  * - Its part of the map-wide count (H_COUNT, maps with maxCapacity): the
  *   recoverer recomputes it from the shards' counts.
+ * - Its leases (maps with leases): the lease ledger (leases.ts) records,
+ *   per shard, which thread holds how many leases on which key, kept with
+ *   the entries' lease counts under the shard lock; the recoverer gives
+ *   back exactly the dead thread's, as its releases would have (an entry
+ *   retired meanwhile goes with its last lease), and no live thread's.
  *
  * Why a recoverer may trust those words: a terminated thread stops where V8
  * checks for termination (a call or a loop's back-edge), never between two
@@ -144,9 +149,8 @@
  *   gone with it, as a `Map` would be); a thread alive but stuck while
  *   holding a lock (a function passed to `update` that never returns: not
  *   dead, never recovered; waiters time out); `sync: 'none'` maps (no lock,
- *   no intent). Not recovered today: a dead thread's leases stay counted (an
- *   entry it leased stays pinned until someone releases it), and a conflict
- *   record it was writing is dropped (never published, so never read as
+ *   no intent). Not recovered, by design: a conflict record the dead
+ *   thread was writing is dropped (never published, so never read as
  *   garbage; its kind is still counted in the tally).
  *
  * # Iteration (iterator.ts)
@@ -680,8 +684,9 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * lock it held is taken over, the write it was making rolled back (or
    * completed, when only its last bookkeeping was missing), the counts made
    * exact, the lock freed and its waiters woken; a lock it held on the
-   * allocator is freed. Appends a "thread died holding a shard lock"
-   * conflict record per shard. Returns what it did.
+   * allocator is freed; every lease it held is given back (`leases` in the
+   * report), none of another thread's. Appends a "thread died holding a
+   * shard lock" conflict record per shard. Returns what it did.
    *
    * Only for threads known to be dead (after the Worker's 'exit' event, or
    * `await worker.terminate()`): recovering a live thread breaks the map.

@@ -28,6 +28,8 @@ import {
   H_SAMPLE_EVERY,
   H_LOCK_TIMEOUT_F64_WORD,
   H_UNDO_OFF,
+  H_LEDGER_OFF,
+  ledgerBytes,
   H_KEY_N,
   H_KEY_OFF,
   H_KEY_TYPE,
@@ -237,7 +239,9 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   const shardRegionBytes = regionBytes(shardSlots, slot.slotBytes);
   // Each shard's undo area (one slot's bytes, layout.ts UNDO_SLOT) follows the first regions.
   const undoOff = regionsOff + shards * shardRegionBytes;
-  const initialBytes = undoOff + regionBytes(shards, slot.slotBytes);
+  // Then the lease ledger (maps with leases; layout.ts LEDGER_*).
+  const ledgerOff = undoOff + regionBytes(shards, slot.slotBytes);
+  const initialBytes = ledgerOff + (leases ? ledgerBytes(shards, fieldBytes(key.code, key.n) >> 2) : 0);
   // The buffer may grow to: every shard's share of maxCapacity (a generous
   // share: hashing is uneven for small maps), doubled by growth steps, with
   // room for the regions it leaves behind; the count check enforces
@@ -300,6 +304,7 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
     i32[d + D_LAST_SLOT] = -1;
   }
   i32[H_UNDO_OFF] = undoOff;
+  i32[H_LEDGER_OFF] = leases ? ledgerOff : 0;
   f64[H_LOCK_TIMEOUT_F64_WORD >> 1] = lockTimeoutMs;
   if (metrics !== null) {
     i32[H_METRICS_OFF] = metricsOffBytes(shards, logRecords);

@@ -25,11 +25,17 @@
  *   had not started).
  * - UNDO_CLEAR: zero the region (completed).
  * - UNDO_REMOVALS: removals made one by one are each whole: keep them.
+ * - UNDO_LEASE (a lease op, window open or not): store the lease word and
+ *   the ledger record back: rolled back.
  * - nothing noted, window open: the write had finished its stores
  *   (completed); window closed: only the lock was held (released).
  * Then the counts are recounted from the slots, the window closed with an
- * even seq, the lock freed (waking every waiter), and a conflict record of
- * kind "thread died holding a shard lock" appended.
+ * even seq, the dead thread's leases in that shard given back (leases.ts,
+ * `releaseDeadLeases`), the lock freed (waking every waiter), and a
+ * conflict record of kind "thread died holding a shard lock" appended.
+ * In every other shard where the lease ledger names the dead thread, its
+ * leases are given back under that shard's lock, taken without waiting
+ * long (another dead thread may hold it: see `releaseLeasesLocked`).
  */
 import {
   CTRL_EMPTY,
@@ -53,11 +59,18 @@ import {
   UNDO_REMOVALS,
   UNDO_SLOT,
   UNDO_WORD,
+  UNDO_LEASE,
+  D_UNDO_LEDGER_AT,
+  D_UNDO_LEDGER_COUNT,
+  D_UNDO_LEDGER_OWNER,
+  L_COUNT,
+  L_OWNER,
   descI32,
   regionBytes,
 } from './layout.js';
 import { freeRegion, releaseDeadAllocator } from './alloc.js';
-import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES } from './conflict-log.js';
+import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES, sharedNow } from './conflict-log.js';
+import { holdsLeases, releaseDeadLeases } from './leases.js';
 import { RecoveryError } from './errors.js';
 import { checkShard } from './debug.js';
 import type { MapCore } from './core.js';
@@ -72,6 +85,8 @@ export interface ShardRecovery {
   action: 'rolled back' | 'completed' | 'kept removals' | 'released';
   /** The key of the slot it was writing, printable, or '' when unknown. */
   key: string;
+  /** Leases the dead thread held in this shard, given back (counted in RecoveryReport.leases too). */
+  leases: number;
   /**
    * With `verify`: 'ok' when the repaired shard passed checkInvariants'
    * checks (made before its lock was freed, so no other write is mixed in),
@@ -116,10 +131,23 @@ export interface RecoveryReport {
   shards: ShardRecovery[];
   /** Whether it held the allocator's lock (freed). */
   allocator: boolean;
+  /**
+   * Leases the dead thread held, given back (in every shard: those whose
+   * lock it held, and the others). A shard whose lock another thread kept
+   * for longer than a short wait is done a little later, off this call
+   * (`leasesLater` counts those shards): the map's `onThreadDeath` hooks
+   * and this report do not wait for it.
+   */
+  leases: number;
+  leasesLater: number;
 }
 
-/** Test switch: when true, recovery is skipped entirely (negative control) or does not undo (`'skip-undo'`). @internal */
-export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' } = { mode: 'on' };
+/**
+ * Test switch (negative controls): recovery skipped entirely ('off'), done
+ * without the undo ('skip-undo'), or without giving back the dead thread's
+ * leases ('keep-leases'). @internal
+ */
+export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' | 'keep-leases' } = { mode: 'on' };
 
 /**
  * Recovers everything `deadThread` held in `map`'s buffer. Precondition:
@@ -135,14 +163,21 @@ export function recoverThread(map: MapCore, deadThread: number, options?: Recove
     throw new RecoveryError(
       `recover: thread ${deadThread} is the calling thread; recover is for threads known to be dead`,
     );
-  const report: RecoveryReport = { thread: deadThread, shards: [], allocator: false };
+  const report: RecoveryReport = { thread: deadThread, shards: [], allocator: false, leases: 0, leasesLater: 0 };
   if (map.syncNone || recoveryTestSwitch.mode === 'off') return report;
   // The allocator first: repairing a growth may free a region.
   report.allocator = releaseDeadAllocator(map.views, deadThread);
   for (let s = 0; s < map.shards; s++) {
     const d = descI32(map.shard0I32, s);
-    if (!map.writeWindow.takeOver(d, deadThread)) continue;
-    report.shards.push(repairShard(map, d, s, deadThread, verify));
+    if (map.writeWindow.takeOver(d, deadThread)) {
+      const done = repairShard(map, d, s, deadThread, verify);
+      report.leases += done.leases;
+      report.shards.push(done);
+    } else if (recoveryTestSwitch.mode !== 'keep-leases' && holdsLeases(map, s, deadThread)) {
+      const n = releaseLeasesLocked(map, d, s, deadThread);
+      if (n < 0) report.leasesLater++;
+      else report.leases += n;
+    }
   }
   if (report.shards.length !== 0 && map.maxCapacity !== 0) resyncCount(map);
   return report;
@@ -160,7 +195,17 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
   map.table.regionI32(d); // make the views cover the region
   const slots = map.views.i32;
   const at = i32[d + D_UNDO_AT]!;
-  if (kind === UNDO_WORD && open) {
+  if (kind === UNDO_LEASE) {
+    // A lease op (never opens the window): the lease word and the ledger record back.
+    if (undo) {
+      slots[at] = i32[d + D_UNDO_WORD]!;
+      const rec = i32[d + D_UNDO_LEDGER_AT]!;
+      slots[rec + L_OWNER] = i32[d + D_UNDO_LEDGER_OWNER]!;
+      slots[rec + L_COUNT] = i32[d + D_UNDO_LEDGER_COUNT]!;
+    }
+    action = 'rolled back';
+    keyAt = at - map.leaseOffI32;
+  } else if (kind === UNDO_WORD && open) {
     if (undo) slots[at] = i32[d + D_UNDO_WORD]!;
     action = 'rolled back';
     // `at` is a control word (insert, delete) or a lease word (retire).
@@ -214,7 +259,9 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
       invariants = (err as Error).message;
     }
   }
-  const seqNow = map.writeWindow.releaseRecovered(d, deadThread, op);
+  const seqNow = map.writeWindow.closeRecovered(d, deadThread, op);
+  const leases = recoveryTestSwitch.mode === 'keep-leases' ? 0 : releaseDeadLeases(map, d, s, deadThread);
+  map.writeWindow.releaseRecovered(d);
   appendConflict(map.views, {
     kind: KIND_THREAD_DIED,
     shard: s,
@@ -228,9 +275,43 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     otherKey: key,
     otherSeq: seqSeen,
   });
-  const done: ShardRecovery = { shard: s, op: OP_NAMES[op] ?? 'unknown', action, key };
+  const done: ShardRecovery = { shard: s, op: OP_NAMES[op] ?? 'unknown', action, key, leases };
   if (invariants !== undefined) done.invariants = invariants;
   return done;
+}
+
+/** How long recovery waits for a shard lock held by another thread before it leaves that shard's leases for later, ms. */
+const LEASE_LOCK_WAIT_MS = 20;
+
+/**
+ * Gives back the dead thread's leases in shard `d` (number `s`), whose lock
+ * it did not hold: takes the lock without waiting long (its holder may be
+ * another dead thread, whose recovery runs on this same event loop after
+ * this one), and when it cannot, tries again off this call (an unref'd
+ * timer) until it can. Returns the leases given back, -1 when left for later.
+ */
+function releaseLeasesLocked(map: MapCore, d: number, s: number, deadThread: number): number {
+  const tryOnce = (): number => {
+    if (!map.writeWindow.tryLock(d, OP.recover)) return -1;
+    try {
+      return releaseDeadLeases(map, d, s, deadThread);
+    } finally {
+      map.writeWindow.unlock(d);
+    }
+  };
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  const until = sharedNow() + LEASE_LOCK_WAIT_MS;
+  for (;;) {
+    const n = tryOnce();
+    if (n >= 0) return n;
+    if (sharedNow() > until) break;
+    Atomics.wait(nap, 0, 0, 0.1);
+  }
+  const retry = (): void => {
+    if (tryOnce() < 0) setTimeout(retry, 2).unref();
+  };
+  setTimeout(retry, 1).unref();
+  return -1;
 }
 
 /** Sets shard `d`'s counts from its slots. Precondition: its lock held. */

@@ -263,6 +263,14 @@ export class WriteWindow {
   }
 
   /**
+   * Clears the intent of a change made without opening the window (a lease
+   * op, UNDO_LEASE): from here on the change is whole. Precondition: lock held.
+   */
+  settle(d: number): void {
+    this.i32[d + D_UNDO_KIND] = 0;
+  }
+
+  /**
    * Recovery: takes shard `d`'s lock over from `deadThread` when it holds
    * it (CAS from its lock word value to ours). Returns false when it does
    * not hold it. The caller then repairs the shard from the intent record
@@ -279,12 +287,13 @@ export class WriteWindow {
   }
 
   /**
-   * Recovery, after the repair: clears the intent, closes the window the
+   * Recovery, after the repair: clears the intent and closes the window the
    * dead thread left open (seq back to even, the dead thread noted as the
-   * last writer, with its op), and frees the lock, waking every waiter.
-   * Returns the seq it leaves.
+   * last writer, with its op). The lock stays taken (the recoverer may
+   * still write, e.g. give back the dead thread's leases); `releaseRecovered`
+   * frees it. Returns the seq it leaves.
    */
-  releaseRecovered(d: number, deadThread: number, op: number): number {
+  closeRecovered(d: number, deadThread: number, op: number): number {
     const i32 = this.i32;
     i32[d + D_UNDO_KIND] = 0;
     let seq = Atomics.load(i32, d + D_SEQ);
@@ -295,9 +304,13 @@ export class WriteWindow {
       i32[d + D_LAST_SEQ] = seq + 1;
       seq = Atomics.add(i32, d + D_SEQ, 1) + 1;
     }
-    Atomics.store(i32, d + D_LOCK, 0);
-    Atomics.notify(i32, d + D_LOCK);
     return seq;
+  }
+
+  /** Recovery, last: frees the lock taken over, waking every waiter. */
+  releaseRecovered(d: number): void {
+    Atomics.store(this.i32, d + D_LOCK, 0);
+    Atomics.notify(this.i32, d + D_LOCK);
   }
 
   /** Takes shard `d`'s lock for a read that gave up on optimistic tries ('lock' mode only). */

@@ -230,7 +230,7 @@ describe('a writer terminated inside its write is recovered', () => {
     expect(gone[0]! % 2).toBe(0);
   });
 
-  it('leases: retire rolled back; acquire and release (lock only) released with their one-word change kept', async () => {
+  it('leases: retire, acquire and release rolled back (the lease word and the ledger together)', async () => {
     const map = makeMap({ leases: true });
     fill(map, range(0, 8));
     expect(map.acquire(1)).toBe(11);
@@ -243,12 +243,20 @@ describe('a writer terminated inside its write is recovered', () => {
 
     w = await parkWriter(map, 'acquire', 'acquire', [2]);
     await w.worker.terminate();
-    expect(map.recover(w.threadId).shards[0]!.action).toBe('released');
-    expect(map.leaseCount(2)).toBe(1); // the dead thread's lease stays (not released: see README)
+    let report = map.recover(w.threadId);
+    expect(report.shards[0]!.action).toBe('rolled back');
+    expect(report.leases).toBe(0); // the acquire never happened: nothing of it to give back
+    expect(map.leaseCount(2)).toBe(0);
+    expect(map.retire(2)).toBe('removed'); // not pinned
 
+    // A release of the lease this thread took (handed over): rolled back, the lease still this thread's.
     w = await parkWriter(map, 'release', 'release', [1]);
     await w.worker.terminate();
-    expect(map.recover(w.threadId).shards[0]!.action).toBe('released');
+    report = map.recover(w.threadId);
+    expect(report.shards[0]!.action).toBe('rolled back');
+    expect(report.leases).toBe(0);
+    expect(map.leaseCount(1)).toBe(1);
+    expect(map.release(1)).toBe(false);
     expect(map.leaseCount(1)).toBe(0);
     checkInvariants(map);
   });
