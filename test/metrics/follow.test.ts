@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SharedMap, followConflicts, InvalidOptionError, type ConflictRecord } from '../../src/index.js';
 import { controlWords, requireDist, spawn, thrown } from '../shm/support.js';
 import { provokers, racingMap } from '../helpers/conflicts.js';
+import { until } from '../helpers/until.js';
 
 requireDist();
 
@@ -121,11 +122,31 @@ describe('followConflicts', () => {
       onMissed: (_n, total) => missed.push(total),
     });
     const st = map.stats();
-    const until = Date.now() + 10_000;
-    while ((got.length < st.conflicts || missed.at(-1) !== st.conflictsOverflowed) && Date.now() < until)
+    const caughtUp = Date.now() + 10_000;
+    while ((got.length < st.conflicts || missed.at(-1) !== st.conflictsOverflowed) && Date.now() < caughtUp)
       await new Promise((r) => setTimeout(r, 5));
     expect(stop()).toEqual({ delivered: st.conflicts, missed: st.conflictsOverflowed });
     expectSameRecords(got, map.conflicts());
+  });
+
+  it('a thread that dies holding a shard lock is a record too, delivered once recover runs for it', async () => {
+    const map = SharedMap.create<number, number>({ shards: 1, capacity: 64 });
+    map.set(3, 31);
+    const got: ConflictRecord[] = [];
+    const stop = followConflicts(map, (r) => got.push(r));
+    // A writer parked inside its set, holding the shard lock (src/shm/window.ts back door), then terminated.
+    const words = controlWords();
+    const W = { parked: 0, done: 1, never: 2, waiting: 3, pointHit: 4 };
+    const run = spawn('map-death.mjs', { map: map.handle, words, W, op: 'set', point: 'set:overwrite', keys: [3] });
+    run.result.catch(() => undefined); // terminated without a result
+    await until(() => Atomics.load(words, W.parked) !== 0, 'the writer to park holding the lock');
+    await run.worker.terminate();
+    expect(got).toEqual([]);
+    map.recover(run.threadId);
+    await until(() => got.length > 0, 'the follower to deliver the recovery record');
+    expect(stop()).toEqual({ delivered: 1, missed: 0 });
+    expect(got[0]!.kind).toBe('thread died holding a shard lock');
+    expect(got).toEqual(map.conflicts());
   });
 
   it('the order check fails on a follower that skipped or reordered records (negative control)', () => {
