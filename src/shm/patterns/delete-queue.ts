@@ -77,13 +77,10 @@
  * stopped. A thread still alive must never be recovered: it would write a
  * slot the ring has given to another position.
  */
-import {
-  InvalidHandleError,
-  InvalidOptionError,
-  KeyTooLongError,
-  ShmapTypeError,
-  ConcurrentMapWriteError,
-} from '../errors.js';
+import { InvalidHandleError, InvalidOptionError, ShmapTypeError, ConcurrentMapWriteError } from '../errors.js';
+import { describe, keyCodec, parseType, typeName, type KeyCodec } from '../codec.js';
+import { TYPE_BIGINT64, TYPE_BYTES, TYPE_INT32, TYPE_STRING, fieldBytes } from '../layout.js';
+import { Views } from '../views.js';
 import { threadId } from 'node:worker_threads';
 import { recoverOnThreadDeath } from '../watch.js';
 import { MapCore } from '../core.js';
@@ -210,19 +207,6 @@ export const MAX_QUEUE_KEY_N = 1 << 20;
 /** Most bytes a queue's buffer may take. */
 const MAX_QUEUE_BYTES = 2 ** 31 - 1;
 
-const KEY_INT32 = 1;
-const KEY_UINT32 = 2;
-const KEY_FLOAT64 = 3;
-const KEY_BIGINT64 = 4;
-const KEY_STRING = 5;
-const KEY_BYTES = 6;
-
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
-const UINT32_MAX = 2 ** 32 - 1;
-const BIGINT64_MIN = -(2n ** 63n);
-const BIGINT64_MAX = 2n ** 63n - 1n;
-
 // ---------------------------------------------------------------------------
 // Public types
 
@@ -294,218 +278,68 @@ export interface DeleteQueueStats {
 export type WaitResult = 'ready' | 'closed' | 'timeout';
 
 // ---------------------------------------------------------------------------
-// Key encoding: fixed width per type, little-endian, self-contained (the
-// map's codec is not used so the queue does not depend on the map's layout).
+// Keys: the map's key codec (codec.ts) validates and encodes them, so a key
+// the queue accepts is exactly a key the map can hold, with the same errors.
+// A slot holds the codec's words: a number key's words from SLOT_KEY_BYTES
+// (its length word is 0), a sized key's length word at SLOT_LEN_BYTES and
+// its bytes from SLOT_KEY_BYTES.
 
-interface KeyCodec<K> {
-  readonly code: number;
-  /** N for sized types, the width for fixed ones. */
-  readonly n: number;
-  /** Bytes a key takes in the slot (without the len word). */
+class QueueKeys {
+  private readonly kc: KeyCodec;
+  private readonly sized: boolean;
+  /** Bytes a key takes in the slot (without the length word). */
   readonly widthBytes: number;
-  /**
-   * Validates `key` and returns the slot's len word. Throws before anything
-   * is written. Sized types encode into their private scratch here.
-   */
-  check(key: K): number;
-  /** Writes the key checked last into the slot at `keyBytes`. */
-  write(key: K, view: DataView, bytes: Uint8Array, keyBytes: number): void;
-  read(view: DataView, bytes: Uint8Array, keyBytes: number, len: number): K;
-}
+  /** The key `prepared` holds (a primitive; an object key is encoded again on write). */
+  private last: unknown = QueueKeys;
+  private readonly views: Views;
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
-  if (typeof v === 'bigint') return `${v}n`;
-  if (v instanceof Uint8Array) return `Uint8Array(${v.length})`;
-  if (v === null) return 'null';
-  if (typeof v === 'object') return v.constructor?.name ?? 'object';
-  return `${typeof v === 'number' ? '' : typeof v + ' '}${String(v)}`;
-}
-
-const int32Codec: KeyCodec<number> = {
-  code: KEY_INT32,
-  n: 4,
-  widthBytes: 4,
-  check(key) {
-    if (typeof key !== 'number' || !Number.isInteger(key) || key < INT32_MIN || key > INT32_MAX) {
-      throw new ShmapTypeError(
-        `delete queue key must be an int32 (an integer from -2^31 to 2^31-1), got ${describe(key)}`,
-      );
-    }
-    return 0;
-  },
-  write(key, view, _bytes, at) {
-    view.setInt32(at, key, true);
-  },
-  read(view, _bytes, at) {
-    return view.getInt32(at, true);
-  },
-};
-
-const uint32Codec: KeyCodec<number> = {
-  code: KEY_UINT32,
-  n: 4,
-  widthBytes: 4,
-  check(key) {
-    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key > UINT32_MAX) {
-      throw new ShmapTypeError(`delete queue key must be a uint32 (an integer from 0 to 2^32-1), got ${describe(key)}`);
-    }
-    return 0;
-  },
-  write(key, view, _bytes, at) {
-    view.setUint32(at, key, true);
-  },
-  read(view, _bytes, at) {
-    return view.getUint32(at, true);
-  },
-};
-
-const float64Codec: KeyCodec<number> = {
-  code: KEY_FLOAT64,
-  n: 8,
-  widthBytes: 8,
-  check(key) {
-    if (typeof key !== 'number')
-      throw new ShmapTypeError(`delete queue key must be a number (float64), got ${describe(key)}`);
-    return 0;
-  },
-  write(key, view, _bytes, at) {
-    view.setFloat64(at, key, true);
-  },
-  read(view, _bytes, at) {
-    return view.getFloat64(at, true);
-  },
-};
-
-const bigint64Codec: KeyCodec<bigint> = {
-  code: KEY_BIGINT64,
-  n: 8,
-  widthBytes: 8,
-  check(key) {
-    if (typeof key !== 'bigint')
-      throw new ShmapTypeError(`delete queue key must be a bigint (bigint64), got ${describe(key)}`);
-    if (key < BIGINT64_MIN || key > BIGINT64_MAX)
-      throw new ShmapTypeError(`delete queue key must fit in a signed 64-bit integer, got ${key}n`);
-    return 0;
-  },
-  write(key, view, _bytes, at) {
-    view.setBigInt64(at, key, true);
-  },
-  read(view, _bytes, at) {
-    return view.getBigInt64(at, true);
-  },
-};
-
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder();
-
-/** string:N — UTF-8, at most N bytes. The scratch is per codec, i.e. per attached queue (one thread). */
-function stringCodec(n: number): KeyCodec<string> {
-  const scratch = new Uint8Array(n);
-  let scratchLen = 0;
-  return {
-    code: KEY_STRING,
-    n,
-    widthBytes: n,
-    check(key) {
-      if (typeof key !== 'string')
-        throw new ShmapTypeError(`delete queue key must be a string (string:${n}), got ${describe(key)}`);
-      const r = utf8Encoder.encodeInto(key, scratch);
-      if (r.read < key.length) {
-        throw new KeyTooLongError(
-          `delete queue key is ${Buffer.byteLength(key)} UTF-8 bytes, over the queue's string:${n}: ${describe(key)}`,
-        );
-      }
-      scratchLen = r.written;
-      return scratchLen;
-    },
-    write(_key, _view, bytes, at) {
-      bytes.set(scratchLen === n ? scratch : scratch.subarray(0, scratchLen), at);
-    },
-    read(_view, bytes, at, len) {
-      return utf8Decoder.decode(bytes.subarray(at, at + len));
-    },
-  };
-}
-
-/** bytes:N — at most N bytes; read back as a fresh (unshared) Uint8Array. */
-function bytesCodec(n: number): KeyCodec<Uint8Array> {
-  return {
-    code: KEY_BYTES,
-    n,
-    widthBytes: n,
-    check(key) {
-      if (!(key instanceof Uint8Array))
-        throw new ShmapTypeError(`delete queue key must be a Uint8Array (bytes:${n}), got ${describe(key)}`);
-      if (key.length > n)
-        throw new KeyTooLongError(`delete queue key is ${key.length} bytes, over the queue's bytes:${n}`);
-      return key.length;
-    },
-    write(key, _view, bytes, at) {
-      bytes.set(key, at);
-    },
-    // slice() copies into a new, unshared ArrayBuffer.
-    read(_view, bytes, at, len) {
-      return bytes.slice(at, at + len);
-    },
-  };
-}
-
-function parseKeyType(spec: unknown): { code: number; n: number } {
-  switch (spec) {
-    case 'int32':
-      return { code: KEY_INT32, n: 4 };
-    case 'uint32':
-      return { code: KEY_UINT32, n: 4 };
-    case 'float64':
-      return { code: KEY_FLOAT64, n: 8 };
-    case 'bigint64':
-      return { code: KEY_BIGINT64, n: 8 };
+  constructor(
+    buffer: SharedArrayBuffer,
+    readonly code: number,
+    readonly n: number,
+  ) {
+    this.kc = keyCodec(code, n, 0);
+    this.sized = code === TYPE_STRING || code === TYPE_BYTES;
+    this.widthBytes = keyWidthBytes(code, n);
+    this.views = new Views(buffer);
   }
-  const m = typeof spec === 'string' ? /^(string|bytes):(\d+)$/.exec(spec) : null;
-  if (m) {
-    const n = Number(m[2]);
-    if (n >= 1 && n <= MAX_QUEUE_KEY_N) return { code: m[1] === 'string' ? KEY_STRING : KEY_BYTES, n };
-    throw new InvalidOptionError(`options.key: N in '${spec as string}' must be between 1 and ${MAX_QUEUE_KEY_N}`);
+
+  /** Validates `key` (ShmapTypeError, KeyTooLongError) and returns the slot's length word. Writes nothing. */
+  check(key: unknown): number {
+    this.prepare(key);
+    return this.sized ? this.kc.prepared[0]! : 0;
   }
-  throw new InvalidOptionError(
-    `options.key must be one of 'int32', 'uint32', 'float64', 'bigint64', 'string:N' or 'bytes:N', got ${describe(spec)}`,
-  );
+
+  /** Writes `key` (checked before) into the slot at byte `slot`, all but the length word. */
+  write(key: unknown, i32: Int32Array, slot: number): void {
+    if (typeof key === 'object' || !Object.is(key, this.last)) this.prepare(key);
+    const kc = this.kc;
+    const from = this.sized ? 1 : 0;
+    const at = ((slot + SLOT_KEY_BYTES) >> 2) - from;
+    for (let w = from; w < kc.usedWords; w++) i32[at + w] = kc.prepared[w]!;
+  }
+
+  /** The key in the slot at byte `slot`. */
+  read(slot: number): unknown {
+    return this.kc.load(this.views, (slot + (this.sized ? SLOT_LEN_BYTES : SLOT_KEY_BYTES)) >> 2);
+  }
+
+  private prepare(key: unknown): void {
+    this.last = QueueKeys;
+    this.kc.prepareWrite(key);
+    this.last = key;
+  }
 }
 
-function codecFor(code: number, n: number): KeyCodec<unknown> | undefined {
-  switch (code) {
-    case KEY_INT32:
-      return int32Codec as KeyCodec<unknown>;
-    case KEY_UINT32:
-      return uint32Codec as KeyCodec<unknown>;
-    case KEY_FLOAT64:
-      return float64Codec as KeyCodec<unknown>;
-    case KEY_BIGINT64:
-      return bigint64Codec as KeyCodec<unknown>;
-    case KEY_STRING:
-      return n >= 1 && n <= MAX_QUEUE_KEY_N ? (stringCodec(n) as KeyCodec<unknown>) : undefined;
-    case KEY_BYTES:
-      return n >= 1 && n <= MAX_QUEUE_KEY_N ? (bytesCodec(n) as KeyCodec<unknown>) : undefined;
-  }
-  return undefined;
+/** Whether a header's key type code and N are a queue's (not a corrupt header). */
+function validKeyType(code: number, n: number): boolean {
+  if (code === TYPE_STRING || code === TYPE_BYTES) return n >= 1 && n <= MAX_QUEUE_KEY_N;
+  return code >= TYPE_INT32 && code <= TYPE_BIGINT64;
 }
 
-function keyTypeName(code: number, n: number): KeyType {
-  switch (code) {
-    case KEY_INT32:
-      return 'int32';
-    case KEY_UINT32:
-      return 'uint32';
-    case KEY_FLOAT64:
-      return 'float64';
-    case KEY_BIGINT64:
-      return 'bigint64';
-    case KEY_STRING:
-      return `string:${n}`;
-    default:
-      return `bytes:${n}`;
-  }
+/** Bytes a key of the type takes in a slot, without the length word. */
+function keyWidthBytes(code: number, n: number): number {
+  return code === TYPE_STRING || code === TYPE_BYTES ? n : fieldBytes(code, n);
 }
 
 function slotBytesFor(widthBytes: number): number {
@@ -535,9 +369,7 @@ export class DeleteQueue<K = number> {
 
   private readonly i32: Int32Array;
   private readonly i64: BigInt64Array;
-  private readonly view: DataView;
-  private readonly bytes: Uint8Array;
-  private readonly codec: KeyCodec<K>;
+  private readonly keys: QueueKeys;
   private readonly mask: number;
   private readonly slotBytes: number;
   private readonly start: number;
@@ -552,20 +384,18 @@ export class DeleteQueue<K = number> {
   /** The map counters this handle counts its keys in (`countIn`); null: counted only in `stats()`. */
   private counters: ThreadCounters | null = null;
 
-  private constructor(buffer: SharedArrayBuffer, codec: KeyCodec<K>) {
+  private constructor(buffer: SharedArrayBuffer, keyTypeCode: number, keyN: number) {
     this.handle = { shmapQueue: 1, buffer };
     this.i32 = new Int32Array(buffer);
     this.i64 = new BigInt64Array(buffer);
-    this.view = new DataView(buffer);
-    this.bytes = new Uint8Array(buffer);
-    this.codec = codec;
+    this.keys = new QueueKeys(buffer, keyTypeCode, keyN);
     this.capacity = this.i32[CAPACITY_BYTES >> 2]!;
     this.mask = this.i32[RING_SLOTS_BYTES >> 2]! - 1;
     this.slotBytes = this.i32[SLOT_BYTES_BYTES >> 2]!;
     this.start = this.i32[START_BYTES >> 2]!;
     this.producers = this.i32[PRODUCERS_BYTES >> 2]!;
     this.slotsOff = this.i32[SLOTS_OFF_BYTES >> 2]!;
-    this.keyType = keyTypeName(codec.code, codec.n);
+    this.keyType = typeName(keyTypeCode, keyN) as KeyType;
     // Any map.watch in this thread recovers this queue too (a dead producer's claim, a dead drainer).
     recoverOnThreadDeath(this);
   }
@@ -583,16 +413,15 @@ export class DeleteQueue<K = number> {
     if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 1 || capacity > MAX_QUEUE_CAPACITY) {
       throw new InvalidOptionError(`options.capacity must be an integer from 1 to 2^30, got ${describe(capacity)}`);
     }
-    const { code, n } = parseKeyType(options.key ?? 'int32');
+    const { code, n } = parseType(options.key ?? 'int32', 'key', false);
     const producers = options.producers ?? DEFAULT_PRODUCERS;
     if (typeof producers !== 'number' || !Number.isInteger(producers) || producers < 1 || producers > MAX_PRODUCERS) {
       throw new InvalidOptionError(
         `options.producers must be an integer from 1 to ${MAX_PRODUCERS}, got ${describe(producers)}`,
       );
     }
-    const codec = codecFor(code, n)!;
     const ringSlots = nextPowerOfTwo(capacity);
-    const slotBytes = slotBytesFor(codec.widthBytes);
+    const slotBytes = slotBytesFor(keyWidthBytes(code, n));
     const slotsOff = RECORDS_BYTES + producers * RECORD_BYTES;
     const totalBytes = slotsOff + ringSlots * slotBytes;
     if (totalBytes > MAX_QUEUE_BYTES) {
@@ -621,7 +450,7 @@ export class DeleteQueue<K = number> {
       const p = (start + k) | 0;
       i32[(slotsOff + (p & (ringSlots - 1)) * slotBytes + SLOT_SEQ_BYTES) >> 2] = p;
     }
-    return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
+    return new DeleteQueue<K>(buffer, code, n);
   }
 
   /** The same queue in this thread. Throws InvalidHandleError for anything that is not a delete queue's handle. */
@@ -646,18 +475,19 @@ export class DeleteQueue<K = number> {
         `DeleteQueue.attach: layout version ${i32[VERSION_BYTES >> 2]}, this build reads ${LAYOUT_VERSION}`,
       );
     }
-    const codec = codecFor(i32[KEY_TYPE_BYTES >> 2]!, i32[KEY_N_BYTES >> 2]!);
+    const code = i32[KEY_TYPE_BYTES >> 2]!;
+    const n = i32[KEY_N_BYTES >> 2]!;
     const ringSlots = i32[RING_SLOTS_BYTES >> 2]!;
     const slotBytes = i32[SLOT_BYTES_BYTES >> 2]!;
     const capacity = i32[CAPACITY_BYTES >> 2]!;
     const producers = i32[PRODUCERS_BYTES >> 2]!;
     const slotsOff = i32[SLOTS_OFF_BYTES >> 2]!;
     if (
-      codec === undefined ||
+      !validKeyType(code, n) ||
       producers < 1 ||
       producers > MAX_PRODUCERS ||
       slotsOff !== RECORDS_BYTES + producers * RECORD_BYTES ||
-      slotBytes !== slotBytesFor(codec.widthBytes) ||
+      slotBytes !== slotBytesFor(keyWidthBytes(code, n)) ||
       ringSlots !== nextPowerOfTwo(capacity) ||
       capacity < 1 ||
       capacity > MAX_QUEUE_CAPACITY ||
@@ -665,7 +495,7 @@ export class DeleteQueue<K = number> {
     ) {
       throw new InvalidHandleError('DeleteQueue.attach: corrupt delete queue header');
     }
-    return new DeleteQueue<K>(buffer, codec as KeyCodec<K>);
+    return new DeleteQueue<K>(buffer, code, n);
   }
 
   /**
@@ -694,7 +524,7 @@ export class DeleteQueue<K = number> {
    * KeyTooLongError for a key of the wrong type, before anything is claimed.
    */
   enqueue(key: K): boolean {
-    const len = this.codec.check(key);
+    const len = this.keys.check(key);
     return this.tryClaimAndPublish(key, len);
   }
 
@@ -710,7 +540,7 @@ export class DeleteQueue<K = number> {
         `enqueueWait: timeoutMs must be a number >= 0 (or Infinity), got ${describe(timeoutMs)}`,
       );
     }
-    const len = this.codec.check(key);
+    const len = this.keys.check(key);
     const i32 = this.i32;
     let deadline = -1;
     for (;;) {
@@ -864,7 +694,7 @@ export class DeleteQueue<K = number> {
       result = CLAIM_CLOSED;
     } else {
       i32[(slot + SLOT_LEN_BYTES) >> 2] = len;
-      this.codec.write(key, this.view, this.bytes, slot + SLOT_KEY_BYTES);
+      this.keys.write(key, i32, slot);
       if (this.counters !== null) this.counters.add(C_QUEUE_ENQUEUE, 1);
     }
     Atomics.store(i32, (slot + SLOT_SEQ_BYTES) >> 2, (pos + 1) | 0);
@@ -882,7 +712,7 @@ export class DeleteQueue<K = number> {
    * closed. Lets a test hold a producer between claiming and publishing.
    */
   _enqueueInTwoSteps(key: K): (() => boolean) | false {
-    const len = this.codec.check(key);
+    const len = this.keys.check(key);
     for (;;) {
       const i32 = this.i32;
       if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return false;
@@ -1072,8 +902,7 @@ export class DeleteQueue<K = number> {
         } else if (i32[(slot + SLOT_LEN_BYTES) >> 2]! === CANCELLED) {
           skip = CANCELS_SKIPPED_BYTES;
         } else {
-          const len = i32[(slot + SLOT_LEN_BYTES) >> 2]!;
-          map.delete(this.codec.read(this.view, this.bytes, slot + SLOT_KEY_BYTES, len));
+          map.delete(this.keys.read(slot) as K);
           drained++;
           if (this.counters !== null) this.counters.add(C_QUEUE_DRAIN, 1);
         }
