@@ -2,7 +2,7 @@
  * Fail-fast iteration: Go's `hiter` check and Java's `modCount`, across threads.
  *
  * At creation the iterator notes every shard's seq and its handle's own-write
- * counts (`map.own`). On every step — each entry produced — and once more
+ * counts (`map.ownWriteSeq`). On every step — each entry produced — and once more
  * before it reports done, it checks each shard: seq now == seq at creation +
  * the seq this handle's own writes added since. Anything else is a write
  * through another handle — the "concurrent map iteration and map write" —

@@ -22,12 +22,12 @@ function unvalidatedRead(map) {
   return {
     get(key) {
       // The map's own read path minus the seq check (src/shm/map.ts `get`).
-      const h = map.kc.prepare(key);
-      const d = map.shardD(h & map.shardMask);
-      const at = map.t.find(d, h);
+      const h = map.keyCodec.prepare(key);
+      const d = map.shardDescI32(h & map.shardMask);
+      const at = map.table.find(d, h);
       if (at < 0) return undefined;
-      const raw = map.vc.load(map.v, at + map.valueOffW);
-      return map.vc.needsFinish ? map.vc.finish(raw) : raw;
+      const raw = map.valueCodec.load(map.views, at + map.valueOffI32);
+      return map.valueCodec.needsFinish ? map.valueCodec.finish(raw) : raw;
     },
     has: (k) => map.has(k),
     set: (k, v) => map.set(k, v),
