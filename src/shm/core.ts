@@ -151,6 +151,12 @@ export class MapCore {
 
   /** @internal Word index of shard 0's undo area (one slot's words per shard; layout.ts UNDO_SLOT). */
   readonly undo0I32: number;
+  /**
+   * @internal End (slot word offset, exclusive) of what an overwrite
+   * changes and `saveSlot` saves: from `valueOffI32` through the value and
+   * the expiry, before the lease word (the slot's end without leases).
+   */
+  readonly overwrittenEndI32: number;
   /** @internal The lock and the odd-seq window (window.ts). */
   readonly writeWindow: WriteWindow;
   /** @internal This handle's operation counters (metrics.ts); null when the map has no `metrics`. */
@@ -192,6 +198,7 @@ export class MapCore {
     this.ownWriteSeq = mine.own;
     this.iterators = mine.iterators;
     this.undo0I32 = i32[H_UNDO_OFF] >> 2;
+    this.overwrittenEndI32 = this.leases ? this.leaseOffI32 : this.slotWords;
     this.writeWindow = new WriteWindow(
       v.f64,
       v.f64[H_LOCK_TIMEOUT_F64_WORD >> 1],
@@ -435,12 +442,16 @@ export class MapCore {
     return slot;
   }
 
-  /** Saves the slot `at` whole in shard `d`'s undo area and notes the intent to overwrite it (UNDO_SLOT). Precondition: lock held, before `begin`. */
+  /**
+   * Saves what an overwrite of the slot `at` changes (its value and expiry
+   * words, `overwrittenI32`: not the control word, the key or the lease
+   * word) in shard `d`'s undo area, at the same offsets, and notes the
+   * intent (UNDO_SLOT). Precondition: lock held, before `begin`.
+   */
   private saveSlot(d: number, at: number): void {
     const slots = this.views.i32;
-    const sw = this.slotWords;
-    const undo = this.undo0I32 + shardOf(this.shard0I32, d) * sw;
-    for (let w = 0; w < sw; w++) slots[undo + w] = slots[at + w]!;
+    const undo = this.undo0I32 + shardOf(this.shard0I32, d) * this.slotWords;
+    for (let w = this.valueOffI32, end = this.overwrittenEndI32; w < end; w++) slots[undo + w] = slots[at + w]!;
     this.writeWindow.intend(d, UNDO_SLOT, at, 0);
   }
 

@@ -181,8 +181,8 @@ export const D_WAIT_SINCE_F64_WORD = 16;
  * before it leaves the odd-seq window. A recoverer reads it after the
  * holder died (window.ts, "Recovery"). D_UNDO_KIND is one of UNDO_*;
  * D_UNDO_AT a word index in the buffer and D_UNDO_WORD that word's value
- * before the change (UNDO_WORD), or the slot saved whole in the shard's undo
- * area (UNDO_SLOT); D_UNDO_NEW_REGION / D_UNDO_NEW_CAP the region a growth
+ * before the change (UNDO_WORD), or the slot whose value and expiry words
+ * are saved in the shard's undo area (UNDO_SLOT); D_UNDO_NEW_REGION / D_UNDO_NEW_CAP the region a growth
  * allocated, D_UNDO_OLD_REGION / D_UNDO_OLD_CAP the one it replaces.
  */
 export const D_UNDO_KIND = 18;
@@ -197,7 +197,7 @@ export const D_UNDO_OLD_CAP = 24;
 export const UNDO_NONE = 0;
 /** One word (a control word or a lease word) at D_UNDO_AT held D_UNDO_WORD before. Undo: store it back. */
 export const UNDO_WORD = 1;
-/** The slot at D_UNDO_AT is saved whole in the shard's undo area (an overwrite). Undo: copy it back. */
+/** The slot at D_UNDO_AT (an overwrite): its value and expiry words are saved in the shard's undo area, at their offsets in a slot. Undo: copy them back. */
 export const UNDO_SLOT = 2;
 /** A growth: the new region is allocated (not yet, or just, published). Undo: free whichever region is not in use. */
 export const UNDO_GROW = 3;

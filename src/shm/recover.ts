@@ -17,8 +17,8 @@
  * the lock over):
  * - UNDO_WORD inside an open window: store the saved word back (the
  *   control word of an insert or delete, or a lease word): rolled back.
- * - UNDO_SLOT inside an open window: copy the saved slot back (an
- *   overwrite): rolled back.
+ * - UNDO_SLOT inside an open window: copy the saved value and expiry
+ *   words back (an overwrite changes nothing else): rolled back.
  * - UNDO_GROW: if the new region is not published, free it (rolled back);
  *   if it is, it is complete (copied before publishing): free the old region
  *   unless its free already committed (completed; the insert that followed
@@ -212,9 +212,9 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     const ctrlAt = slots[at]! < 0 && slots[at] !== CTRL_EMPTY ? at : -1;
     keyAt = ctrlAt;
   } else if (kind === UNDO_SLOT && open) {
-    const sw = map.slotWords;
-    const saved = map.undo0I32 + s * sw;
-    if (undo) for (let w = 0; w < sw; w++) slots[at + w] = slots[saved + w]!;
+    // The words an overwrite changes (core.ts, saveSlot), saved at the same offsets.
+    const saved = map.undo0I32 + s * map.slotWords;
+    if (undo) for (let w = map.valueOffI32; w < map.overwrittenEndI32; w++) slots[at + w] = slots[saved + w]!;
     action = 'rolled back';
     keyAt = at;
   } else if (kind === UNDO_GROW) {

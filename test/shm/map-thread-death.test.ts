@@ -339,6 +339,31 @@ describe('negative controls', () => {
   });
 });
 
+describe('an overwrite keeps only its value and expiry words for the undo', () => {
+  it('rolled back to the old value (TTL map); a recovery that skips the undo leaves the new one, and the check sees it', async () => {
+    for (const mode of ['on', 'skip-undo'] as const) {
+      const map = makeMap({ value: 'float64', ttl: true, defaultTtlMs: 3_600_000 });
+      for (let k = 0; k < 8; k++) map.set(k, k + 0.5);
+      const before = canonEntries(map.snapshot());
+      const w = await parkWriter(map, 'set', 'set:overwrite', [3]);
+      await w.worker.terminate();
+      recoveryTestSwitch.mode = mode;
+      const report = map.recover(w.threadId, { verify: true });
+      recoveryTestSwitch.mode = 'on';
+      expect(report.shards[0]!.action).toBe('rolled back');
+      checkInvariants(map);
+      if (mode === 'on') {
+        expect(canonEntries(map.snapshot())).toEqual(before);
+        expect(map.get(3)).toBe(3.5);
+      } else {
+        // The half-done overwrite stays: neither the old entry nor a whole new one.
+        expect(canonEntries(map.snapshot())).not.toEqual(before);
+        expect(map.get(3)).toBe(31);
+      }
+    }
+  });
+});
+
 describe('watch: deaths recovered without a call', () => {
   it('a Worker terminated mid-write: recovered from its exit event; onThreadDeath hooks run', async () => {
     const map = makeMap();
