@@ -4,7 +4,7 @@
  * checks every final sum is exact.
  */
 import type { Run } from '../workload.js';
-import { ALL_KINDS, OWNED_SHARE, type Scenario } from './scenario.js';
+import { OWNED_SHARE, type Scenario, unsyncedConflicts } from './scenario.js';
 
 /** Hot counter keys (ids 0 .. COUNTER_KEYS-1 of the shared space). */
 export const COUNTER_KEYS = 8;
@@ -36,5 +36,5 @@ export const counters: Scenario = {
   minWorkers: 1,
   numeric: true,
   role: () => 'counter',
-  expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
+  expectedConflicts: unsyncedConflicts,
 };

@@ -29,15 +29,14 @@ import { CONTROL, type StressTask } from '../protocol.js';
 import type { Run } from '../workload.js';
 import {
   addCount,
-  ALL_KINDS,
   FINAL_WAIT_MS,
   handlerCount,
-  ITERATION,
   siblingFile,
   sumCounts,
   type PatternMap,
   type PatternRun,
   type Scenario,
+  mixConflicts,
 } from './scenario.js';
 
 /** Doomed keys each worker may create (ids reserved after the owned keys). */
@@ -173,7 +172,7 @@ export const deleteQueue: Scenario = {
   minWorkers: 2,
   numeric: false,
   role: (i, n) => (i < handlerCount(n) ? 'enqueuer' : 'mixed'),
-  expectedConflicts: (sync, mix) => (sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : []),
+  expectedConflicts: mixConflicts,
   extraKeyIds: (workers) => workers * DOOMED_PER_WORKER,
   prepare: queueRun,
 };

@@ -30,12 +30,12 @@ import { CONTROL } from '../protocol.js';
 import type { Run } from '../workload.js';
 import {
   addCount,
-  ALL_KINDS,
   FINAL_WAIT_MS,
   sumCounts,
   type PatternMap,
   type PatternRun,
   type Scenario,
+  unsyncedConflicts,
 } from './scenario.js';
 
 /** The resources are the first LEASE_KEYS shared keys (few, so that retires meet held leases); a user holds up to MAX_HELD at once. */
@@ -241,7 +241,7 @@ export const lease: Scenario = {
   minWorkers: 2,
   numeric: false,
   role: (i) => (i === 0 ? 'retirer' : 'lease-user'),
-  expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
+  expectedConflicts: unsyncedConflicts,
   map: { leases: true },
   prepare: (o, _map, _workerFile, kc) => leaseRun(o, kc),
 };

@@ -8,7 +8,7 @@ import { keyPicker } from '../keys.js';
 import { MIX_OPS, type MixOp } from '../options.js';
 import type { StressTask } from '../protocol.js';
 import type { Run } from '../workload.js';
-import { ALL_KINDS, ITERATION, OWNED_SHARE, type Scenario } from './scenario.js';
+import { OWNED_SHARE, type Scenario, mixConflicts } from './scenario.js';
 
 /** Op picked for each percent 0..99 of the mix. */
 function mixTable(task: StressTask): MixOp[] {
@@ -57,5 +57,5 @@ export const mixed: Scenario = {
   role: () => 'mixed',
   // An `iterate` op in the mix overlaps other workers' writes by design: the
   // fail-fast iterator is expected to catch those.
-  expectedConflicts: (sync, mix) => (sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : []),
+  expectedConflicts: mixConflicts,
 };

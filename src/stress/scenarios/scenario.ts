@@ -72,6 +72,16 @@ export interface PatternMap {
 export const ITERATION: ConflictKind = 'concurrent map iteration and map write';
 export const ALL_KINDS: ConflictKind[] = ['concurrent map writes', 'concurrent map read and map write', ITERATION];
 
+/** `expectedConflicts` of a scenario that never iterates: every kind with sync 'none', none under the locks. */
+export function unsyncedConflicts(sync: SyncMode): ConflictKind[] {
+  return sync === 'none' ? ALL_KINDS : [];
+}
+
+/** `expectedConflicts` of a scenario whose only iteration is the mix's `iterate` share: as above, plus iteration conflicts when the mix iterates. */
+export function mixConflicts(sync: SyncMode, mix: Mix): ConflictKind[] {
+  return sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : [];
+}
+
 /** Share of write/read ops that go to the worker's owned keys instead of the shared space. */
 export const OWNED_SHARE = 0.25;
 

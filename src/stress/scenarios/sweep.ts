@@ -3,7 +3,7 @@
  * map.sweep(pred) while the others write: no conflict under a lock.
  */
 import type { Run } from '../workload.js';
-import { ALL_KINDS, handlerCount, ITERATION, runCleanup, type Scenario } from './scenario.js';
+import { handlerCount, runCleanup, type Scenario, mixConflicts } from './scenario.js';
 
 export function runSweeper(run: Run): void {
   runCleanup(run, true);
@@ -15,5 +15,5 @@ export const sweep: Scenario = {
   minWorkers: 2,
   numeric: false,
   role: (i, n) => (i < handlerCount(n) ? 'sweeper' : 'mixed'),
-  expectedConflicts: (sync, mix) => (sync === 'none' ? ALL_KINDS : mix.iterate > 0 ? [ITERATION] : []),
+  expectedConflicts: mixConflicts,
 };

@@ -30,13 +30,13 @@ import type { StressOptions } from '../options.js';
 import type { Run } from '../workload.js';
 import {
   addCount,
-  ALL_KINDS,
   ownedPresent,
   siblingFile,
   sumCounts,
   type PatternMap,
   type PatternRun,
   type Scenario,
+  unsyncedConflicts,
 } from './scenario.js';
 
 /** Longest short TTL a `ttl` writer gives (ms); most sets pick 1..MAX_TTL_MS. */
@@ -175,7 +175,7 @@ export const ttl: Scenario = {
   minWorkers: 1,
   numeric: false,
   role: () => 'ttl',
-  expectedConflicts: (sync) => (sync === 'none' ? ALL_KINDS : []),
+  expectedConflicts: unsyncedConflicts,
   map: { ttl: true },
   prefill: false,
   prepare: (o, map, workerFile) => ttlRun(o, map, workerFile),
