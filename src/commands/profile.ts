@@ -59,6 +59,24 @@ export function shmapFrames(profile: CpuProfile): { total: number; byFunction: M
   return { total: samples.length, byFunction };
 }
 
+/**
+ * Worker numbers by thread id, read from the stress report's worker table
+ * (columns `worker`, `thread id`, ...), so the flamegraph list names threads
+ * as the stress table does. Empty when the report has no such table.
+ */
+export function workersByThreadId(report: string): Map<number, number> {
+  const out = new Map<number, number>();
+  const lines = report.split('\n');
+  const header = lines.findIndex((l) => /^\s*worker\s+thread id\b/.test(l));
+  if (header < 0) return out;
+  for (const line of lines.slice(header + 1)) {
+    const m = /^\s*(\d+)\s+(\d+)\s/.exec(line);
+    if (m === null) break;
+    out.set(Number(m[2]), Number(m[1]));
+  }
+  return out;
+}
+
 function stamp(d = new Date()): string {
   return d
     .toISOString()
@@ -148,6 +166,17 @@ export async function run(argv: string[]): Promise<number> {
   let failures = 0;
   let workersWithMapFrames = 0;
   const lines: string[] = [];
+  let workers = new Map<number, number>();
+  try {
+    workers = workersByThreadId(readFileSync(join(dir, 'stress-report.txt'), 'utf8'));
+  } catch {
+    // No report (the run failed early): threads are named by their ids alone.
+  }
+  const who = (tid: number): string => {
+    if (tid === 0) return 'main thread';
+    const w = workers.get(tid);
+    return w === undefined ? `threadId ${tid}` : `worker ${w} (threadId ${tid})`;
+  };
   for (const f of files) {
     const tid = Number(f.split('.')[4]);
     const name = tid === 0 ? 'thread-0-main' : `thread-${tid}`;
@@ -169,7 +198,7 @@ export async function run(argv: string[]): Promise<number> {
     if (tid !== 0 && top.length > 0) workersWithMapFrames++;
     const share = top.map(([fn, n]) => `${fn} ${((100 * n) / Math.max(frames.total, 1)).toFixed(1)}%`).join(', ');
     lines.push(
-      `  ${relative(process.cwd(), html)}  (${tid === 0 ? 'main thread' : `worker thread ${tid}`}; ${frames.total} samples${share ? `; SharedMap frames: ${share}` : ''})`,
+      `  ${relative(process.cwd(), html)}  (${who(tid)}; ${frames.total} samples${share ? `; SharedMap frames: ${share}` : ''})`,
     );
   }
   rmSync(raw, { recursive: true, force: true });

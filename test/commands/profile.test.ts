@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { shmapFrames } from '../../src/commands/profile.js';
+import { shmapFrames, workersByThreadId } from '../../src/commands/profile.js';
 import { distPath } from '../helpers/paths.js';
 
 const out = mkdtempSync(join(tmpdir(), 'shmap-profile-test-'));
@@ -77,4 +77,22 @@ it("counts SharedMap's own frames, not the harness's start barrier (which lives 
   const { total, byFunction } = shmapFrames(profile);
   expect(total).toBe(6);
   expect([...byFunction]).toEqual([['map.js:get', 2]]);
+});
+
+it("names each profiled thread by the stress table's worker number", () => {
+  const report = [
+    'throughput: 34,816 ops in 1.03 s = 33.9 k ops/s',
+    '  worker  thread id     role     ops   ops/s  gc pauses  gc total    gc max  iter ok/aborted',
+    '  0               3  counter  11,776  11.5 k          2   11.4 ms  10.41 ms                -',
+    '  1               2  counter  23,040  22.9 k          4   26.0 ms  17.31 ms                -',
+    '',
+    'latency (all workers, HDR):',
+    '  op    count      p50',
+    '  set   4,365  1.39 us',
+  ].join('\n');
+  expect([...workersByThreadId(report)]).toEqual([
+    [3, 0],
+    [2, 1],
+  ]);
+  expect(workersByThreadId('no table here').size).toBe(0);
 });
