@@ -73,6 +73,7 @@ const OPTIONS = {
   'kill-interval': { type: 'string' },
   'stall-limit': { type: 'string' },
   processes: { type: 'string' },
+  cluster: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -125,6 +126,7 @@ export function usage(command = 'stress'): string {
     `  --kill-interval MS  chaos: abort a random running task every MS on average (uniform 0..2 MS; default ${DEFAULT_KILL_INTERVAL_MS})`,
     `  --stall-limit MS    chaos: fail (and stop) when no op completes for MS (default ${DEFAULT_STALL_LIMIT_MS})`,
     '  --processes N       near-cache: processes, each with --workers threads and its own NearCache (default 2)',
+    '  --cluster           near-cache: against a Redis Cluster of three masters on loopback instead of one redis-server',
     '  -h, --help          this text',
     '',
     'Every worker writes a set of keys only it owns and remembers their final values; at the end each must hold',

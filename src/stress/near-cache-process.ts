@@ -17,21 +17,19 @@
  * driver -> process              process -> driver
  * { start: task }                { ready: true }   every thread attached
  * { go: true }                   (threads run)
- * { stop: true }                 { stopped: true } every thread's log is in
- * (driver writes FENCE_KEY)      { result }        after FENCE_KEY's invalidation
+ * { stop: true }                 { stopped: writes } every thread's log is in; writes[k]: its threads' writes of key k
+ * { expect: writes }             { result }        once it applied writes[k] invalidations of every key k
  * ```
  *
- * The server sends one connection's invalidations in the order it applied
- * the writes, so once FENCE_KEY's invalidation (written after every other
- * write of the run) is applied, every earlier one is too.
+ * The driver's `expect` counts every write of the run (every process's and
+ * the direct writer's); the server announces each write once to each
+ * process, so once as many invalidations of each key have been applied, the
+ * record is complete, on one server or on a cluster's several masters alike.
  */
 import { Worker } from 'node:worker_threads';
 import { NearCache } from '../near-cache/near-cache.js';
 import { sharedNow } from '../shm/conflict-log.js';
 import { keyIndex, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
-
-/** Written by the driver after every other write; its invalidation closes a process's record. */
-export const FENCE_KEY = 'nc:fence';
 
 export interface NearCacheProcessTask {
   url: string;
@@ -62,11 +60,12 @@ export interface NearCacheProcessResult {
   errors: string[];
 }
 
-export type DriverMessage = { start: NearCacheProcessTask } | { go: true } | { stop: true };
-export type ProcessMessage = { ready: true } | { stopped: true } | { result: NearCacheProcessResult };
+export type DriverMessage = { start: NearCacheProcessTask } | { go: true } | { stop: true } | { expect: number[] };
+export type ProcessMessage = { ready: true } | { stopped: number[] } | { result: NearCacheProcessResult };
 
-function send(m: ProcessMessage): void {
-  process.send!(m);
+/** Resolves once the message is handed to the channel (disconnecting before that would drop it). */
+function send(m: ProcessMessage): Promise<void> {
+  return new Promise((resolve, reject) => process.send!(m, undefined, {}, (err) => (err ? reject(err) : resolve())));
 }
 
 function next(): Promise<DriverMessage> {
@@ -84,13 +83,10 @@ async function main(task: NearCacheProcessTask): Promise<void> {
     ownerTimeoutMs: task.ownerTimeoutMs,
   });
   const invalidated = Array.from({ length: task.keys }, (): number[] => []);
-  let fenced: () => void = () => {};
-  const fence = new Promise<void>((resolve) => (fenced = resolve));
   cache.testHooks.onInvalidate = (key) => {
     const t = sharedNow();
     const k = keyIndex(key);
     if (k >= 0 && k < task.keys) invalidated[k]!.push(t);
-    else if (key === FENCE_KEY) fenced();
   };
   const stop = new SharedArrayBuffer(4);
   const threads = Array.from({ length: task.workers }, (_, t) => {
@@ -123,8 +119,9 @@ async function main(task: NearCacheProcessTask): Promise<void> {
   });
   await Promise.all(threads.map((t) => t.ready));
   const before = cache.stats();
-  send({ ready: true });
-  await next(); // go
+  const go = next(); // listening before the driver can answer
+  await send({ ready: true });
+  await go;
   for (const t of threads) t.worker.postMessage({ go: true });
   await next(); // stop
   Atomics.store(new Int32Array(stop), 0, 1);
@@ -137,16 +134,21 @@ async function main(task: NearCacheProcessTask): Promise<void> {
       }),
     ),
   );
-  send({ stopped: true });
-  const late = setTimeout(() => {
-    errors.push(`the invalidation of ${FENCE_KEY} did not come within 30 s`);
-    fenced();
-  }, 30_000);
-  await fence;
-  clearTimeout(late);
+  const writes = new Array<number>(task.keys).fill(0);
+  for (const log of logs) for (const k of log.writeKey) writes[k]!++;
+  const expect = next();
+  await send({ stopped: writes });
+  const expected = ((await expect) as { expect: number[] }).expect;
+  const complete = (): boolean => expected.every((n, k) => invalidated[k]!.length >= n);
+  for (const deadline = Date.now() + 30_000; !complete(); await new Promise((r) => setTimeout(r, 5))) {
+    if (Date.now() > deadline) {
+      errors.push('the invalidations of some writes did not come within 30 s');
+      break;
+    }
+  }
   const after = cache.stats();
   await cache.close();
-  send({
+  await send({
     result: {
       process: task.process,
       logs,

@@ -9,16 +9,19 @@
  *   start minus the staleness bound, the time from a write's acknowledgement
  *   to its invalidation applied in the reader's process.
  *
- * This driver starts its own redis-server (loopback, free port), fills the
- * key space, and forks the processes (near-cache-process.ts: each creates
+ * This driver starts its own redis-server (loopback, free port), or with
+ * `cluster` a Redis Cluster of three masters on loopback
+ * (near-cache-cluster.ts), fills the key space, and forks the processes (near-cache-process.ts: each creates
  * its NearCache with `mode: 'bcast'`, so that every write is announced to
  * every process, and timestamps each invalidation it applies). Key k is
  * written by one writer only: writer k mod (P x W + 1), where writer
  * p x W + t is thread t of process p and the last one is the direct writer.
  * Per key the writes are then totally ordered (one writer, one write at a
- * time), and, the server announcing each write once to each process in the
- * order it applied them, the i-th invalidation of k that process q applied
- * is that of k's i-th write. From it, per write and per process q, the
+ * time), and, the server (the key's master, on a cluster) announcing each
+ * write once to each process in the order it applied them, the i-th
+ * invalidation of k that process q applied is that of k's i-th write. After
+ * the run each process waits until it applied as many invalidations of each
+ * key as the key had writes. From it, per write and per process q, the
  * moment from which no read in q may return an older value (`visible`):
  *
  * - when q applied the write's invalidation;
@@ -54,6 +57,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { sharedNow } from '../shm/conflict-log.js';
 import { RedisServer, redisUnavailable } from '../bench/redis.js';
+import { LoopbackCluster } from './near-cache-cluster.js';
 import { loadRedis } from '../near-cache/client.js';
 import { RedisClientMissingError } from '../shm/errors.js';
 import { parseArgs } from 'node:util';
@@ -61,7 +65,6 @@ import { defaultOptions, parseInteger, UsageError, type StressOptions } from './
 import { Rng } from '../rng.js';
 import { keyName } from '../workers/near-cache-stress.js';
 import {
-  FENCE_KEY,
   type DriverMessage,
   type NearCacheProcessResult,
   type NearCacheProcessTask,
@@ -89,6 +92,8 @@ export interface NearCacheStressOptions {
   workerFile?: string;
   /** The compiled process (near-cache-process.js); default: beside this file. */
   processFile?: string;
+  /** Run against a Redis Cluster on loopback (three masters) instead of one redis-server. */
+  cluster?: boolean;
   /** The NearCache's ownerTimeoutMs. Default 10 minutes: each process's main thread holds its link for the whole run (owner death has its own tests), so a pause of a loaded machine does not hand it over mid-measurement. */
   ownerTimeoutMs?: number;
 }
@@ -99,6 +104,8 @@ export interface NearCacheStressResult {
   loadAverage: { before: number; after: number };
   seconds: number;
   processes: number;
+  /** Whether the run was against a three-master Redis Cluster. */
+  cluster: boolean;
   /** Worker threads per process. */
   workers: number;
   keys: number;
@@ -226,7 +233,8 @@ class StressProcess {
       if (w !== undefined) w.resolve(m);
       else this.inbox.push(m);
     });
-    this.child.once('exit', (code) => {
+    // 'close', not 'exit': a large last message may still be in the pipe when the process exits.
+    this.child.once('close', (code) => {
       this.gone = new Error(`near-cache stress process ${task.process} exited (code ${code}) before it reported`);
       this.waiting?.reject(this.gone);
       this.waiting = undefined;
@@ -265,6 +273,14 @@ interface RunWrite {
   process: number;
 }
 
+/** What the direct writer needs of node-redis's client or cluster client. */
+interface DirectWriter {
+  on(event: 'error', listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  set(key: string, value: string): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
 /** Runs the scenario: throws (one line) when redis-server or the redis client is missing. */
 export async function runNearCacheStress(o: NearCacheStressOptions): Promise<NearCacheStressResult> {
   const missing = redisUnavailable();
@@ -277,16 +293,21 @@ export async function runNearCacheStress(o: NearCacheStressOptions): Promise<Nea
   const keys = o.keys ?? 16 * owners;
   const started = Date.now();
   const loadBefore = loadavg()[0]!;
-  const server = await RedisServer.start();
+  const server = o.cluster === true ? await LoopbackCluster.start() : await RedisServer.start();
   const procs: StressProcess[] = [];
+  let writer: DirectWriter | undefined;
   try {
-    const writer = redis.createClient({ url: server.url, socket: { reconnectStrategy: false } });
+    // The direct writer is a plain client: node-redis's own, or its cluster client (routing each key to its master).
+    writer = (o.cluster === true
+      ? redis.createCluster({ rootNodes: [{ url: server.url }] })
+      : redis.createClient({ url: server.url, socket: { reconnectStrategy: false } })) as unknown as DirectWriter;
     writer.on('error', () => {});
     await writer.connect();
+    const plain = writer;
     const writes: RunWrite[][] = [];
     const initial = sharedNow();
     for (let k = 0; k < keys; k++) {
-      await writer.set(keyName(k), 'init');
+      await plain.set(keyName(k), 'init');
       writes.push([{ value: 'init', start: initial, ack: sharedNow(), process: -1 }]);
     }
     const processFile = o.processFile ?? besideThis('./near-cache-process.js');
@@ -323,7 +344,7 @@ export async function runNearCacheStress(o: NearCacheStressOptions): Promise<Nea
     const write = async (k: number): Promise<void> => {
       const value = `d.${++seq}`;
       const start = sharedNow();
-      await writer.set(keyName(k), value);
+      await plain.set(keyName(k), value);
       writes[k]!.push({ value, start, ack: sharedNow(), process: -1 });
       directWrites++;
     };
@@ -335,20 +356,23 @@ export async function runNearCacheStress(o: NearCacheStressOptions): Promise<Nea
       await write(k);
     }
     for (const p of procs) p.send({ stop: true });
-    await Promise.all(procs.map((p) => p.next('stopped')));
+    const counts = (await Promise.all(procs.map((p) => p.next('stopped')))).map((m) => m.stopped);
     const ranMs = sharedNow() - begun;
-    await writer.set(FENCE_KEY, '1'); // after every write of the run: its invalidation closes each process's record
+    // Each process waits for one invalidation per write of the run (writes[k][0] is the fill, before any cache).
+    const expected = writes.map((ws, k) => ws.length - 1 + counts.reduce((n, c) => n + c[k]!, 0));
+    for (const p of procs) p.send({ expect: expected });
     const results = (await Promise.all(procs.map((p) => p.next('result')))).map((m) => m.result);
-    await writer.close();
-    return judge({ writes, results, keys, W, ranMs, started, loadBefore });
+    return judge({ writes, results, keys, W, ranMs, started, loadBefore, cluster: o.cluster === true });
   } finally {
     for (const p of procs) p.kill();
+    await writer?.close().catch(() => {});
     await server.stop();
   }
 }
 
 /** What the run recorded, put together and checked. */
 function judge(run: {
+  cluster: boolean;
   writes: RunWrite[][];
   results: NearCacheProcessResult[];
   keys: number;
@@ -438,6 +462,7 @@ function judge(run: {
     loadAverage: { before: run.loadBefore, after: loadavg()[0]! },
     seconds: (Date.now() - run.started) / 1000,
     processes: P,
+    cluster: run.cluster,
     workers: W,
     keys,
     reads,
@@ -479,7 +504,7 @@ export function formatNearCacheStress(r: NearCacheStressResult, command: string)
   return [
     `$ ${command}`,
     `Node ${r.node}; load average (1 min) ${r.loadAverage.before.toFixed(1)} before, ${r.loadAverage.after.toFixed(1)} after; ${r.seconds.toFixed(1)} s`,
-    `near-cache: ${r.processes} processes x ${r.workers} threads, each process's threads through its one NearCache (bcast), + a direct writer; ${r.keys} keys`,
+    `near-cache: ${r.processes} processes x ${r.workers} threads, each process's threads through its one NearCache (bcast), + a direct writer; ${r.keys} keys; ${r.cluster ? 'a Redis Cluster of three masters on loopback' : 'one redis-server'}`,
     `  reads ${r.reads.toLocaleString('en-US')} (hit rate ${(100 * r.hitRate).toFixed(1)}%), writes through the cache ${r.writesThroughCache.toLocaleString('en-US')}, direct writes ${r.directWrites.toLocaleString('en-US')}`,
     `  invalidations applied ${r.invalidationsPerSec.toFixed(0)}/s (all processes); fetches declined (an invalidation came first) ${r.declined.toLocaleString('en-US')}`,
     `  staleness bound (write acknowledged -> invalidation applied in every other process): p50 ${ms(r.bound.p50)}, p99 ${ms(r.bound.p99)}, max ${ms(r.bound.max)} over ${r.bound.samples} writes (${r.bound.beforeAck} applied everywhere before the writer had its acknowledgement)`,
@@ -491,20 +516,25 @@ export function formatNearCacheStress(r: NearCacheStressResult, command: string)
   ].join('\n');
 }
 
-/** `stress --scenario near-cache` from the CLI: --processes, --workers, --duration, --keys, --seed, --json. Exit code 0 ok, 1 failed, 2 cannot run. */
+/** `stress --scenario near-cache` from the CLI: --processes, --cluster, --workers, --duration, --keys, --seed, --json. Exit code 0 ok, 1 failed, 2 cannot run. */
 export async function runNearCacheCommand(o: StressOptions, argv: string[], json: boolean): Promise<number> {
-  const allowed = new Set(['scenario', 'processes', 'workers', 'duration', 'keys', 'seed', 'json']);
+  const allowed = new Set(['scenario', 'processes', 'cluster', 'workers', 'duration', 'keys', 'seed', 'json']);
   const other = argv.find((a) => a.startsWith('--') && !allowed.has(a.slice(2).split('=')[0]!));
   if (other !== undefined) {
     process.stderr.write(
-      `shmap stress: --scenario near-cache takes --processes, --workers, --duration, --keys, --seed and --json only, got ${other.split('=')[0]}\n`,
+      `shmap stress: --scenario near-cache takes --processes, --cluster, --workers, --duration, --keys, --seed and --json only, got ${other.split('=')[0]}\n`,
     );
     return 2;
   }
+  const { values } = parseArgs({
+    args: argv,
+    options: { processes: { type: 'string' }, cluster: { type: 'boolean' } },
+    strict: false,
+  });
+  const cluster = values.cluster === true;
   let processes = 2;
   try {
-    const text = parseArgs({ args: argv, options: { processes: { type: 'string' } }, strict: false }).values.processes;
-    if (typeof text === 'string') processes = parseInteger(text, '--processes', 1, 64);
+    if (typeof values.processes === 'string') processes = parseInteger(values.processes, '--processes', 1, 64);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`shmap stress: ${err.message}\n`);
@@ -525,6 +555,7 @@ export async function runNearCacheCommand(o: StressOptions, argv: string[], json
       );
     r = await runNearCacheStress({
       processes,
+      cluster,
       workers: o.workers,
       durationMs: o.durationMs,
       seed: o.seed,

@@ -50,17 +50,18 @@ describe('stress --scenario near-cache options', () => {
     }
     expect(errors[0]).toMatch(/--processes/);
     expect(errors[1]).toMatch(/--keys must be at least --processes x --workers \+ 1/);
-    expect(errors[2]).toMatch(/takes --processes, --workers.*got --mix/);
+    expect(errors[2]).toMatch(/takes --processes, --cluster, --workers.*got --mix/);
   });
 });
 
 describe.skipIf(noRedis !== undefined)('stress --scenario near-cache', () => {
-  const run = (unsafeSkipFetchCheck: boolean) =>
+  const run = (unsafeSkipFetchCheck: boolean, cluster = false) =>
     runNearCacheStress({
+      cluster,
       processes: 2,
       workers: 2,
       durationMs: 1000,
-      minDirectWrites: 300, // enough double writes for the race to happen, however slow the machine
+      minDirectWrites: cluster ? 100 : 300, // enough double writes for the race to happen, however slow the machine
       seed: 7,
       unsafeSkipFetchCheck,
       workerFile: distPath('workers/near-cache-stress.js'),
@@ -82,6 +83,17 @@ describe.skipIf(noRedis !== undefined)('stress --scenario near-cache', () => {
     expect(r.hitRate).toBeGreaterThan(0);
     expect(r.invalidationsPerSec).toBeGreaterThan(0);
     expect(r.declined).toBeGreaterThan(0); // the race happened: fetches overtaken by an invalidation declined
+  });
+
+  it('on a Redis Cluster of three masters: every read in either process is within the staleness bound', async () => {
+    const r = await run(false, true);
+    expect(r.errors).toEqual([]);
+    expect(r.cluster).toBe(true);
+    expect(r.violations).toBe(0);
+    expect(r.beyondBound).toBe(0);
+    expect(r.ok).toBe(true);
+    expect(r.bound.samples).toBeGreaterThanOrEqual(r.directWrites);
+    expect(r.reads).toBeGreaterThan(0);
   });
 
   it('negative control — without the fetch-version check, stale reads outlive the bound and the check fails', async () => {
