@@ -483,7 +483,7 @@ async function main(): Promise<void> {
     `\nkey object: stored = the very string object stored in the map; fresh = an equal string decoded from bytes per lookup (as from a request).`,
   );
   for (const line of memory) console.log(line);
-  console.log(metricsOverhead(SIZES, OPS, ROUNDS));
+  console.log(metricsOverhead(SIZES));
   const baselineDir = process.env.SHMAP_BENCH_BASELINE;
   if (baselineDir !== undefined && baselineDir !== '') await baseline(baselineDir);
   console.log(`load average at the end: ${load()}`);

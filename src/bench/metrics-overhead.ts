@@ -1,26 +1,41 @@
 /**
  * What `metrics: true` costs: bench:core's int32 -> float64 get and set
  * (overwrite) rows on two SharedMaps, one created without metrics and one
- * with them, the same random key sequence on each, in alternating rounds of
- * one run (CPU time, median round of each, ratio of the medians and the
- * range of the per-round ratios). The target is at most 5% (1.05x).
- * bench:core prints this table after its own.
+ * with them. The target is at most 5% (1.05x). bench:core prints this table
+ * after its own.
+ *
+ * How, so that a 5% difference shows on a loaded machine: both maps are
+ * created up front in this process and filled with the same keys; the same
+ * pre-generated random visiting order is cut into small chunks (8,192 ops by
+ * default), and each chunk is run on both maps back to back, for get and for
+ * set, which map goes first alternating from chunk to chunk. Each run of a
+ * chunk is timed in the process's CPU time (`process.cpuUsage`, to the
+ * microsecond: a chunk takes hundreds of them), which time spent preempted
+ * does not inflate, as wall time is inflated on a loaded machine; a chunk
+ * that met a collection or a cold cache is in the tail, which a median
+ * ignores, and both maps meet the same machine within a millisecond or
+ * two of each other. The figure per map
+ * is the median ns/op over all its chunks, the ratio is
+ * median(with) / median(without), and the spread is p25-p75 of the
+ * per-chunk ratios (with / without on the same chunk). Rounds of millions
+ * of ops per map instead scattered 0.74-1.89x within one run at load 11-14.
  */
+import { loadavg } from 'node:os';
 import { SharedMap } from '../shm/map.js';
 import { Rng } from '../rng.js';
 
-type Loop = (m: SharedMap<number, number>, keys: number[]) => number;
+type Loop = (m: SharedMap<number, number>, order: Int32Array, from: number, to: number) => number;
 
 // Function expressions: `ownCopy` re-evaluates their source text.
 const LOOPS: Record<'get' | 'set', Loop> = {
-  get: function (m, keys) {
+  get: function (m, order, from, to) {
     let x = 0;
-    for (let i = 0; i < keys.length; i++) if (m.get(keys[i]!) !== undefined) x++;
+    for (let i = from; i < to; i++) if (m.get(order[i]!) !== undefined) x++;
     return x;
   },
-  set: function (m, keys) {
-    for (let i = 0; i < keys.length; i++) m.set(keys[i]!, i * 0.5);
-    return keys.length;
+  set: function (m, order, from, to) {
+    for (let i = from; i < to; i++) m.set(order[i]!, i * 0.5);
+    return to - from;
   },
 };
 
@@ -29,32 +44,86 @@ function ownCopy(f: Loop): Loop {
   return new Function(`return (${f.toString()});`)() as Loop;
 }
 
-function cpuNsPerOp(loop: Loop, m: SharedMap<number, number>, keys: number[]): number {
-  (globalThis as { gc?: () => void }).gc?.();
+/** CPU ns per op of one chunk (the process's CPU time, to the microsecond). */
+function nsPerOp(loop: Loop, m: SharedMap<number, number>, order: Int32Array, from: number, to: number): number {
   const t0 = process.cpuUsage();
-  if (loop(m, keys) < 0) throw new Error('unreachable');
+  if (loop(m, order, from, to) < 0) throw new Error('unreachable');
   const cpu = process.cpuUsage(t0);
-  return ((cpu.user + cpu.system) * 1000) / keys.length;
+  return ((cpu.user + cpu.system) * 1000) / (to - from);
 }
 
-function median(xs: number[]): number {
+/** The q-quantile (0..1) of `xs`, nearest rank. */
+function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
 }
 
-/** The table of the metrics overhead, for each key count in `sizes`, `ops` operations per measurement, `rounds` rounds. */
-export function metricsOverhead(sizes: number[], ops: number, rounds: number): string {
-  const lines = [
-    '',
-    `metrics overhead: SharedMap without vs with { metrics: true } (the default sampling, 1 op in 1,024 per thread), same key sequence, CPU ns per op, median of ${rounds} alternating rounds`,
-    '| op | keys | without ns/op | with ns/op | with/without | round ratios | target |',
-    '|---|---:|---:|---:|---:|---:|---|',
-  ];
-  const checks: string[] = [];
+export interface MetricsOverheadOptions {
+  /** Operations per chunk (default 8,192). */
+  chunkOps?: number;
+  /** Measured chunks per map and op (default 400), after `warmup` unmeasured ones. */
+  chunks?: number;
+  /** Chunks run first and not measured (default 16). */
+  warmup?: number;
+}
+
+export interface MetricsOverheadRow {
+  op: 'get' | 'set';
+  keys: number;
+  /** Median ns/op over the chunks, map without metrics. */
+  withoutNs: number;
+  /** Median ns/op over the chunks, map with metrics. */
+  withNs: number;
+  /** withNs / withoutNs. */
+  ratio: number;
+  /** p25 and p75 of the per-chunk ratios (with / without on the same chunk). */
+  p25: number;
+  p75: number;
+  /** Measured chunks per map. */
+  chunks: number;
+}
+
+export interface MetricsOverheadResult {
+  node: string;
+  chunkOps: number;
+  chunks: number;
+  warmup: number;
+  /** The load average (1, 5, 15 minutes) before and after the measurement. */
+  loadBefore: number[];
+  loadAfter: number[];
+  rows: MetricsOverheadRow[];
+  /** What the map with metrics counted, per key count: every op it was given. */
+  counted: { keys: number; gets: number; sets: number; samples: number }[];
+}
+
+function whole(name: string, v: number, min: number): number {
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new RangeError(`metricsOverhead: ${name} must be a whole number >= ${min}, got ${v}`);
+  return v;
+}
+
+/** Measures the metrics overhead for each key count in `sizes` (see the top of this file). */
+export function measureMetricsOverhead(sizes: number[], options: MetricsOverheadOptions = {}): MetricsOverheadResult {
+  const chunkOps = whole('chunkOps', options.chunkOps ?? 8192, 1);
+  const chunks = whole('chunks', options.chunks ?? 400, 1);
+  const warmup = whole('warmup', options.warmup ?? 16, 0);
+  for (const size of sizes) whole('size', size, 1);
+  const result: MetricsOverheadResult = {
+    node: process.version,
+    chunkOps,
+    chunks,
+    warmup,
+    loadBefore: loadavg(),
+    loadAfter: [],
+    rows: [],
+    counted: [],
+  };
   for (const size of sizes) {
     const rng = new Rng(21, size);
     const keys = rng.shuffle(Array.from({ length: size }, (_, i) => i * 7 + 1));
-    const order = Array.from({ length: ops }, () => keys[rng.below(size)]!);
+    // 64 distinct chunks of visiting order (or fewer if fewer are run), cycled.
+    const distinct = Math.min(64, warmup + chunks);
+    const order = Int32Array.from({ length: distinct * chunkOps }, () => keys[rng.below(size)]!);
     const make = (metrics: boolean): SharedMap<number, number> => {
       const m = SharedMap.create<number, number>({ key: 'int32', value: 'float64', capacity: size, metrics });
       for (const k of keys) m.set(k, k * 0.5);
@@ -62,31 +131,75 @@ export function metricsOverhead(sizes: number[], ops: number, rounds: number): s
     };
     const plain = make(false);
     const counted = make(true);
-    for (const op of ['get', 'set'] as const) {
-      const plainLoop = ownCopy(LOOPS[op]);
-      const countedLoop = ownCopy(LOOPS[op]);
-      const off: number[] = [];
-      const on: number[] = [];
-      const ratios: number[] = [];
-      for (let r = -1; r < rounds; r++) {
-        const first = r % 2 === 0;
-        const a = first ? cpuNsPerOp(plainLoop, plain, order) : cpuNsPerOp(countedLoop, counted, order);
-        const b = first ? cpuNsPerOp(countedLoop, counted, order) : cpuNsPerOp(plainLoop, plain, order);
-        if (r < 0) continue;
-        const [without, withM] = first ? [a, b] : [b, a];
-        off.push(without);
-        on.push(withM);
-        ratios.push(withM / without);
+    const ops = ['get', 'set'] as const;
+    const loops = ops.map((op) => ({ plain: ownCopy(LOOPS[op]), counted: ownCopy(LOOPS[op]) }));
+    const off = ops.map((): number[] => []);
+    const on = ops.map((): number[] => []);
+    const ratios = ops.map((): number[] => []);
+    for (let c = 0; c < warmup + chunks; c++) {
+      const from = (c % distinct) * chunkOps;
+      const to = from + chunkOps;
+      const plainFirst = c % 2 === 0;
+      for (let o = 0; o < ops.length; o++) {
+        const l = loops[o]!;
+        const a = plainFirst ? nsPerOp(l.plain, plain, order, from, to) : nsPerOp(l.counted, counted, order, from, to);
+        const b = plainFirst ? nsPerOp(l.counted, counted, order, from, to) : nsPerOp(l.plain, plain, order, from, to);
+        if (c < warmup) continue;
+        const [without, withM] = plainFirst ? [a, b] : [b, a];
+        off[o]!.push(without);
+        on[o]!.push(withM);
+        ratios[o]!.push(withM / without);
       }
-      const ratio = median(on) / median(off);
-      lines.push(
-        `| int32 ${op === 'get' ? 'get' : 'set (overwrite)'} | ${size.toLocaleString('en-US')} | ${median(off).toFixed(1)} | ${median(on).toFixed(1)} | ${ratio.toFixed(3)}x | ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} | <= 1.05x ${ratio <= 1.05 ? 'met' : 'MISSED'} |`,
-      );
+    }
+    for (let o = 0; o < ops.length; o++) {
+      const withoutNs = quantile(off[o]!, 0.5);
+      const withNs = quantile(on[o]!, 0.5);
+      result.rows.push({
+        op: ops[o]!,
+        keys: size,
+        withoutNs,
+        withNs,
+        ratio: withNs / withoutNs,
+        p25: quantile(ratios[o]!, 0.25),
+        p75: quantile(ratios[o]!, 0.75),
+        chunks: on[o]!.length,
+      });
     }
     const m = counted.metrics();
-    checks.push(
-      `${size.toLocaleString('en-US')} keys: the map with metrics counted ${(m.gets.hit + m.gets.miss).toLocaleString('en-US')} gets and ${(m.sets.insert + m.sets.overwrite).toLocaleString('en-US')} sets, ${m.samples.toLocaleString('en-US')} sampled`,
+    result.counted.push({
+      keys: size,
+      gets: m.gets.hit + m.gets.miss,
+      sets: m.sets.insert + m.sets.overwrite,
+      samples: m.samples,
+    });
+  }
+  result.loadAfter = loadavg();
+  return result;
+}
+
+/** The table of a measurement, as bench:core prints it. */
+export function formatMetricsOverhead(r: MetricsOverheadResult): string {
+  const load = (xs: number[]): string => xs.map((x) => x.toFixed(2)).join(' ');
+  const lines = [
+    '',
+    `metrics overhead: SharedMap without vs with { metrics: true } (the default sampling, 1 op in 1,024 per thread), Node ${r.node}, same keys and visiting order, chunks of ${r.chunkOps.toLocaleString('en-US')} ops run on both maps back to back (which first alternating), CPU ns per op, median of ${r.chunks.toLocaleString('en-US')} chunks per map after ${r.warmup} warm-up chunks; load average ${load(r.loadBefore)} before, ${load(r.loadAfter)} after`,
+    '| op | keys | without ns/op | with ns/op | with/without | chunk ratios p25-p75 | chunks | target |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const row of r.rows) {
+    lines.push(
+      `| int32 ${row.op === 'get' ? 'get' : 'set (overwrite)'} | ${row.keys.toLocaleString('en-US')} | ${row.withoutNs.toFixed(1)} | ${row.withNs.toFixed(1)} | ${row.ratio.toFixed(3)}x | ${row.p25.toFixed(3)}-${row.p75.toFixed(3)} | ${row.chunks} | <= 1.05x ${row.ratio <= 1.05 ? 'met' : 'MISSED'} |`,
     );
   }
-  return [...lines, ...checks].join('\n');
+  for (const c of r.counted) {
+    lines.push(
+      `${c.keys.toLocaleString('en-US')} keys: the map with metrics counted ${c.gets.toLocaleString('en-US')} gets and ${c.sets.toLocaleString('en-US')} sets, ${c.samples.toLocaleString('en-US')} sampled`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The metrics-overhead table for each key count in `sizes` (measure, then format). */
+export function metricsOverhead(sizes: number[], options: MetricsOverheadOptions = {}): string {
+  return formatMetricsOverhead(measureMetricsOverhead(sizes, options));
 }
