@@ -5,10 +5,12 @@
  * reason that names the option; the CLI turns it into exit code 2.
  *
  * No runtime dependency on the map: this module is shared by the CLI, the
- * programmatic `runStress` and the worker task.
+ * programmatic `runStress` and the worker task. Type names go through the
+ * map's own parser (codec.ts), so the tool accepts exactly the map's types.
  */
 import { availableParallelism } from 'node:os';
 import type { KeyType, SyncMode, ValueType } from '../shm/types.js';
+import { parseType as parseMapType, type TypeSpec } from '../shm/codec.js';
 
 /** A bad option. The message is one line and names the option. */
 export class UsageError extends Error {
@@ -161,19 +163,27 @@ export function formatDist(dist: Dist): string {
 
 const WIDTH_MAX = 4096;
 
-/** `int32|uint32|float64|bigint64|string:N|bytes:N`, plus `json:N` when `value` is true. */
+/**
+ * `int32|uint32|float64|bigint64|string:N|bytes:N`, plus `json:N` when
+ * `value` is true: the map's type parser (codec.ts), with the tool's own
+ * width limit and a UsageError in the CLI's words.
+ */
 export function parseType(text: string, option: string, value: boolean): KeyType | ValueType {
   const t = text.trim();
-  if (t === 'int32' || t === 'uint32' || t === 'float64' || t === 'bigint64') return t;
-  const m = /^(string|bytes|json):(\d+)$/.exec(t);
-  if (m && (m[1] !== 'json' || value)) {
-    const n = parseInteger(m[2]!, `${option} ${m[1]}:N width`, 1, WIDTH_MAX);
-    return `${m[1] as 'string' | 'bytes' | 'json'}:${n}`;
+  let spec: TypeSpec;
+  try {
+    spec = parseMapType(t, option, value);
+  } catch {
+    const known = value
+      ? 'int32, uint32, float64, bigint64, string:N, bytes:N, json:N'
+      : 'int32, uint32, float64, bigint64, string:N, bytes:N';
+    throw new UsageError(`${option} must be one of ${known}; got '${text}'`);
   }
-  const known = value
-    ? 'int32, uint32, float64, bigint64, string:N, bytes:N, json:N'
-    : 'int32, uint32, float64, bigint64, string:N, bytes:N';
-  throw new UsageError(`${option} must be one of ${known}; got '${text}'`);
+  if (spec.n > WIDTH_MAX)
+    throw new UsageError(
+      `${option} ${t.slice(0, t.indexOf(':'))}:N width must be between 1 and ${WIDTH_MAX}, got ${spec.n}`,
+    );
+  return spec.name as KeyType | ValueType;
 }
 
 /** The width N of a `string:N` / `bytes:N` / `json:N` type, or undefined for the number types. */

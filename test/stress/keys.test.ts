@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { encodeHistogram, mergeHistograms, newHistogram, summarize } from '../../src/stress/histogram.js';
 import { keyCodec, keyPicker, Rng, valueCodec } from '../../src/stress/keys.js';
-import { formatMix, parseDist, parseMix } from '../../src/stress/options.js';
+import { formatMix, parseDist, parseMix, parseType, UsageError } from '../../src/stress/options.js';
+import { parseType as parseMapType } from '../../src/shm/codec.js';
 
 describe('key choice', () => {
   function histogram(dist: string, keys: number, n = 50_000): number[] {
@@ -72,5 +73,25 @@ describe('mix and histograms', () => {
     expect(get.p50).toBeLessThanOrEqual(501);
     expect(get.max).toBeGreaterThanOrEqual(4_990_000);
     expect(summarize(merged.get('set')!).count).toBe(1);
+  });
+});
+
+describe('type names', () => {
+  it("accept exactly the map's types, with the tool's width limit, and refuse the rest in one line", () => {
+    for (const t of ['int32', 'uint32', 'float64', 'bigint64', 'string:24', 'bytes:8']) {
+      expect(parseType(t, '--key-type', false)).toBe(t);
+      expect(parseMapType(t, 'key', false).name).toBe(t);
+    }
+    expect(parseType(' json:64 ', '--value-type', true)).toBe('json:64');
+    for (const [t, value] of [
+      ['json:10', false],
+      ['string:0', false],
+      ['int64', true],
+      ['string:x', true],
+    ] as const) {
+      expect(() => parseType(t, '--key-type', value)).toThrow(UsageError);
+      expect(() => parseMapType(t, 'key', value)).toThrow();
+    }
+    expect(() => parseType('string:5000', '--key-type', false)).toThrow(/width must be between 1 and 4096, got 5000/);
   });
 });
