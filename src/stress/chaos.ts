@@ -468,6 +468,12 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   const elapsedMs = performance.now() - (firstOpAt ?? t0);
   if (stalled) {
     // Wedged: stop every thread (terminate reaches threads parked in Atomics.wait) and read nothing under a lock.
+    // A thread still loading its modules is let start first (a bounded wait): terminating a thread
+    // while it reads a module file can crash the whole process on some Node versions.
+    const startBy = performance.now() + 10_000;
+    const unstarted = (): Running[] =>
+      [...running.values()].filter((r) => !r.killed && Atomics.load(block.i32, r.threadWord) === 0);
+    while (unstarted().length > 0 && performance.now() < startBy) await new Promise((r) => setTimeout(r, 5));
     for (const r of running.values()) r.kill();
     failures.push(
       `progress stalled: no op completed for ${Math.round(maxStallMs)} ms (limit ${o.stallLimitMs} ms)` +

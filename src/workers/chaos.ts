@@ -16,12 +16,15 @@ import type { SweeperResult } from './sweeper.js';
 
 export default async function chaosTask(task: ChaosTask): Promise<ChaosTaskResult | DrainerResult | SweeperResult> {
   if (task.role === 'chaos') return runChaosSlot(SharedMap.attach<number, number>(task.handle), task, threadId);
-  markAuxThread(task, threadId);
+  // Marked as started (killable) only once its modules are loaded: terminating a thread while
+  // it reads a module file can crash the whole process on some Node versions.
   if (task.role === 'chaos-sweeper') {
     const { sweepUntilStopped } = await import('./sweeper.js');
+    markAuxThread(task, threadId);
     return sweepUntilStopped({ map: task.handle, stop: task.stop, intervalMs: 5 });
   }
   const { drain } = await import('./drainer.js');
+  markAuxThread(task, threadId);
   // A replacement drainer may start before its dead predecessor is recovered: it is refused
   // (the consumer word still names the dead thread) until then, and tries again.
   const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -64,8 +64,15 @@ describe('stress --scenario chaos', () => {
     let last: Awaited<ReturnType<typeof runChaos>> | undefined;
     for (let attempt = 0; attempt < 4; attempt++) {
       last = await runChaos(
-        options({ noRecovery: true, killIntervalMs: 10, durationMs: 4_000, stallLimitMs: 1_000, seed: SEED + attempt }),
-        distPath('workers/stress.js'),
+        options({
+          noRecovery: true,
+          threads: 'workers',
+          killIntervalMs: 10,
+          durationMs: 4_000,
+          stallLimitMs: 1_000,
+          seed: SEED + attempt,
+        }),
+        distPath('workers/chaos-thread.js'),
       );
       if (!last.ok) break;
     }
