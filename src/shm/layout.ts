@@ -536,3 +536,117 @@ export function shardI32(shardsOffBytesValue: number, s: number): number {
 export function recordI32(logOff: number, r: number): number {
   return (logOff >> 2) + r * LOG_RECORD_WORDS;
 }
+
+// ---------------------------------------------------------------------------
+// Delete queue (patterns/delete-queue.ts): a buffer of its own, not the
+// map's. Byte offsets. Header words are written once by `create` before the buffer
+// is shared, and only read afterwards.
+
+export const Q_MAGIC = 0x5144_4d53; // 'SMDQ' little-endian
+export const Q_LAYOUT_VERSION = 2;
+
+export const Q_MAGIC_BYTES = 0;
+export const Q_VERSION_BYTES = 4;
+/** Key type code (KEY_* below). */
+export const Q_KEY_TYPE_BYTES = 8;
+/** N of string:N / bytes:N; the width for fixed types. */
+export const Q_KEY_N_BYTES = 12;
+/** The bound asked for: producers keep tail - head < capacity. */
+export const Q_CAPACITY_BYTES = 16;
+/** Slots in the ring, a power of two >= capacity. */
+export const Q_RING_SLOTS_BYTES = 20;
+export const Q_SLOT_BYTES_BYTES = 24;
+/** The first position (0, or what the test back door chose); stats count from it. */
+export const Q_START_BYTES = 28;
+/** Producer records (the `producers` option). */
+export const Q_PRODUCERS_BYTES = 32;
+/** Byte offset of slot 0: Q_RECORDS_BYTES + producers * Q_RECORD_BYTES. */
+export const Q_SLOTS_OFF_BYTES = 36;
+
+/**
+ * Next position a producer claims. Written by producers only, with
+ * `Atomics.compareExchange(tail, p, p + 1)`; the winner owns position p.
+ * Read by `size`/stats and by the closing drain.
+ */
+export const Q_TAIL_BYTES = 64;
+/**
+ * Next position the consumer reads. Written by the one consumer with
+ * `Atomics.store` after it has applied that position's delete; read by
+ * producers (`Atomics.load`) for the capacity check.
+ */
+export const Q_HEAD_BYTES = 128;
+/** Times head wrapped past `start` (so consumed = laps * 2^32 + (head - start)). Consumer only, `Atomics.store`. */
+export const Q_LAPS_BYTES = 132;
+/** 0 = no consumer; else the draining thread's threadId + 1. `Atomics.compareExchange` to take, `Atomics.store(0)` to give. */
+export const Q_CONSUMER_BYTES = 136;
+
+/** 0 = open, 1 = closed. Set once by `close()` with `Atomics.store`; producers load it before and after claiming. */
+export const Q_CLOSED_BYTES = 192;
+/** 1 while the consumer is parked (or about to park) in `waitForKeys`, else 0. Consumer only, `Atomics.store`; producers load it after publishing. */
+export const Q_PARKED_BYTES = 196;
+/** Wake-up counter the consumer parks on. Producers (when PARKED is 1) and `close()` bump it with `Atomics.add`, then `Atomics.notify`. */
+export const Q_WAKE_BYTES = 200;
+/** Producers parked (or about to park) in `enqueueWait`: `Atomics.add` / `Atomics.sub` by them; the consumer bumps ROOM_EPOCH when > 0. */
+export const Q_ROOM_WAITERS_BYTES = 204;
+/** Room wake-up counter producers park on in `enqueueWait`. Bumped (`Atomics.add`, then `Atomics.notify`) by the consumer after it frees a slot while ROOM_WAITERS > 0, and by `close()`. */
+export const Q_ROOM_EPOCH_BYTES = 208;
+/**
+ * Producers mid-claim that have no record (more producing handles than
+ * records): `Atomics.add` before the TAIL CAS, `Atomics.sub` after
+ * publishing. While it is > 0 the consumer skips nothing (it cannot tell
+ * whose claim a position is). A producer dead there leaves it > 0 for good.
+ */
+export const Q_UNRECORDED_BYTES = 212;
+/** Records marked Q_DEAD by `recover` and not yet freed by the consumer. `Atomics.add` by recover, `Atomics.sub` by the consumer when it frees one. */
+export const Q_DEAD_RECORDS_BYTES = 216;
+
+// 64-bit counters (BigInt64Array, `Atomics.add`), all on the rare paths.
+/** `enqueue` calls that returned false because the queue was full (enqueueWait timeouts included). Producers. */
+export const Q_FULL_REJECTIONS_BYTES = 256;
+/** Times `enqueueWait` parked waiting for room. Producers. */
+export const Q_FULL_WAITS_BYTES = 264;
+/** `enqueue` calls that returned false because the queue was closed. Producers. */
+export const Q_CLOSED_REJECTIONS_BYTES = 272;
+/** Positions claimed, then given up because `close()` came between the checks (a subset of CLOSED_REJECTIONS). Producers. */
+export const Q_CANCELLED_BYTES = 280;
+/** Cancelled positions the consumer has stepped over. Consumer. */
+export const Q_CANCELS_SKIPPED_BYTES = 288;
+/** Times the consumer parked in `waitForKeys`. Consumer. */
+export const Q_PARKS_BYTES = 296;
+/** Positions skipped because their producer died between claim and publish. Consumer. */
+export const Q_ORPHANS_SKIPPED_BYTES = 304;
+/** `recover` calls that found something of that thread's (a record or the consumer word). Any thread. */
+export const Q_RECOVERIES_BYTES = 312;
+
+/**
+ * Producer records, Q_RECORD_BYTES each from Q_RECORDS_BYTES. Words of record r:
+ *  - OWNER: 0 = free; threadId + 1 of the handle that took it
+ *    (`Atomics.compareExchange(0, me)` on its first enqueue); Q_DEAD (-1) once
+ *    `recover` found its thread dead while busy. The consumer frees a Q_DEAD
+ *    record (`Atomics.store(0)`) once HEAD is past its INTENT.
+ *  - STATE: 1 while its producer is inside a claim (from before the TAIL CAS
+ *    until after publishing), else 0. Owner only, `Atomics.store`.
+ *  - INTENT: the position the owner is about to claim or has claimed;
+ *    meaningful while STATE is 1. Owner only, `Atomics.store`, before each
+ *    TAIL CAS.
+ */
+export const Q_RECORDS_BYTES = 320;
+export const Q_RECORD_BYTES = 16;
+export const Q_REC_OWNER = 0;
+export const Q_REC_STATE = 4;
+export const Q_REC_INTENT = 8;
+export const Q_DEAD = -1;
+/** A handle with no record yet / none left. */
+export const Q_NO_RECORD = -1;
+export const Q_UNRECORDED = -2;
+export const Q_DEFAULT_PRODUCERS = 128;
+export const Q_MAX_PRODUCERS = 1 << 16;
+
+// Slot: [seq i32 | len i32 | key bytes ...]. The key starts 8 bytes in, so
+// 8-byte keys are 8-aligned.
+/** Per slot: p when free for position p (initially), p + 1 once position p is published. Producer of p, `Atomics.store`; consumer `Atomics.load`. */
+export const Q_SLOT_SEQ_BYTES = 0;
+/** Per slot, plain, written by the producer before it publishes: the byte length of a string/bytes key, 0 for fixed keys, Q_CANCELLED for a given-up position. */
+export const Q_SLOT_LEN_BYTES = 4;
+export const Q_SLOT_KEY_BYTES = 8;
+export const Q_CANCELLED = -1;

@@ -57,8 +57,8 @@
  *    taken on its first enqueue): before each claim it stores the position it
  *    is about to claim (INTENT) and marks itself busy (STATE = 1), and it
  *    clears STATE only after publishing. `recover(threadId)` marks a dead
- *    thread's busy records DEAD. The consumer skips an unpublished, claimed
- *    position p only when no record that is not DEAD is busy with INTENT p
+ *    thread's busy records Q_DEAD. The consumer skips an unpublished, claimed
+ *    position p only when no record that is not Q_DEAD is busy with INTENT p
  *    (and no unrecorded producer is mid-claim): the winner of p stored
  *    INTENT p before its CAS and keeps it until it has published, so if it
  *    were alive the consumer would see it. A skipped position was never
@@ -80,125 +80,60 @@
 import { InvalidHandleError, InvalidOptionError, ShmapTypeError, ConcurrentMapWriteError } from '../errors.js';
 import { describe, keyCodec, parseType, typeName, type KeyCodec } from '../codec.js';
 import { TYPE_BIGINT64, TYPE_BYTES, TYPE_INT32, TYPE_STRING, fieldBytes } from '../layout.js';
+import {
+  Q_MAGIC,
+  Q_LAYOUT_VERSION,
+  Q_MAGIC_BYTES,
+  Q_VERSION_BYTES,
+  Q_KEY_TYPE_BYTES,
+  Q_KEY_N_BYTES,
+  Q_CAPACITY_BYTES,
+  Q_RING_SLOTS_BYTES,
+  Q_SLOT_BYTES_BYTES,
+  Q_START_BYTES,
+  Q_PRODUCERS_BYTES,
+  Q_SLOTS_OFF_BYTES,
+  Q_TAIL_BYTES,
+  Q_HEAD_BYTES,
+  Q_LAPS_BYTES,
+  Q_CONSUMER_BYTES,
+  Q_CLOSED_BYTES,
+  Q_PARKED_BYTES,
+  Q_WAKE_BYTES,
+  Q_ROOM_WAITERS_BYTES,
+  Q_ROOM_EPOCH_BYTES,
+  Q_UNRECORDED_BYTES,
+  Q_DEAD_RECORDS_BYTES,
+  Q_FULL_REJECTIONS_BYTES,
+  Q_FULL_WAITS_BYTES,
+  Q_CLOSED_REJECTIONS_BYTES,
+  Q_CANCELLED_BYTES,
+  Q_CANCELS_SKIPPED_BYTES,
+  Q_PARKS_BYTES,
+  Q_ORPHANS_SKIPPED_BYTES,
+  Q_RECOVERIES_BYTES,
+  Q_RECORDS_BYTES,
+  Q_RECORD_BYTES,
+  Q_REC_OWNER,
+  Q_REC_STATE,
+  Q_REC_INTENT,
+  Q_DEAD,
+  Q_NO_RECORD,
+  Q_UNRECORDED,
+  Q_DEFAULT_PRODUCERS,
+  Q_MAX_PRODUCERS,
+  Q_SLOT_SEQ_BYTES,
+  Q_SLOT_LEN_BYTES,
+  Q_SLOT_KEY_BYTES,
+  Q_CANCELLED,
+} from '../layout.js';
+
 import { Views } from '../views.js';
 import { threadId } from 'node:worker_threads';
 import { recoverOnThreadDeath } from '../watch.js';
 import { MapCore } from '../core.js';
 import { C_QUEUE_DRAIN, C_QUEUE_ENQUEUE, C_QUEUE_FULL, type ThreadCounters } from '../metrics.js';
 import type { KeyType } from '../types.js';
-
-// ---------------------------------------------------------------------------
-// Byte offsets. Header words are written once by `create` before the buffer
-// is shared, and only read afterwards.
-
-const MAGIC = 0x5144_4d53; // 'SMDQ' little-endian
-const LAYOUT_VERSION = 2;
-
-const MAGIC_BYTES = 0;
-const VERSION_BYTES = 4;
-/** Key type code (KEY_* below). */
-const KEY_TYPE_BYTES = 8;
-/** N of string:N / bytes:N; the width for fixed types. */
-const KEY_N_BYTES = 12;
-/** The bound asked for: producers keep tail - head < capacity. */
-const CAPACITY_BYTES = 16;
-/** Slots in the ring, a power of two >= capacity. */
-const RING_SLOTS_BYTES = 20;
-const SLOT_BYTES_BYTES = 24;
-/** The first position (0, or what the test back door chose); stats count from it. */
-const START_BYTES = 28;
-/** Producer records (the `producers` option). */
-const PRODUCERS_BYTES = 32;
-/** Byte offset of slot 0: RECORDS_BYTES + producers * RECORD_BYTES. */
-const SLOTS_OFF_BYTES = 36;
-
-/**
- * Next position a producer claims. Written by producers only, with
- * `Atomics.compareExchange(tail, p, p + 1)`; the winner owns position p.
- * Read by `size`/stats and by the closing drain.
- */
-const TAIL_BYTES = 64;
-/**
- * Next position the consumer reads. Written by the one consumer with
- * `Atomics.store` after it has applied that position's delete; read by
- * producers (`Atomics.load`) for the capacity check.
- */
-const HEAD_BYTES = 128;
-/** Times head wrapped past `start` (so consumed = laps * 2^32 + (head - start)). Consumer only, `Atomics.store`. */
-const LAPS_BYTES = 132;
-/** 0 = no consumer; else the draining thread's threadId + 1. `Atomics.compareExchange` to take, `Atomics.store(0)` to give. */
-const CONSUMER_BYTES = 136;
-
-/** 0 = open, 1 = closed. Set once by `close()` with `Atomics.store`; producers load it before and after claiming. */
-const CLOSED_BYTES = 192;
-/** 1 while the consumer is parked (or about to park) in `waitForKeys`, else 0. Consumer only, `Atomics.store`; producers load it after publishing. */
-const PARKED_BYTES = 196;
-/** Wake-up counter the consumer parks on. Producers (when PARKED is 1) and `close()` bump it with `Atomics.add`, then `Atomics.notify`. */
-const WAKE_BYTES = 200;
-/** Producers parked (or about to park) in `enqueueWait`: `Atomics.add` / `Atomics.sub` by them; the consumer bumps ROOM_EPOCH when > 0. */
-const ROOM_WAITERS_BYTES = 204;
-/** Room wake-up counter producers park on in `enqueueWait`. Bumped (`Atomics.add`, then `Atomics.notify`) by the consumer after it frees a slot while ROOM_WAITERS > 0, and by `close()`. */
-const ROOM_EPOCH_BYTES = 208;
-/**
- * Producers mid-claim that have no record (more producing handles than
- * records): `Atomics.add` before the TAIL CAS, `Atomics.sub` after
- * publishing. While it is > 0 the consumer skips nothing (it cannot tell
- * whose claim a position is). A producer dead there leaves it > 0 for good.
- */
-const UNRECORDED_BYTES = 212;
-/** Records marked DEAD by `recover` and not yet freed by the consumer. `Atomics.add` by recover, `Atomics.sub` by the consumer when it frees one. */
-const DEAD_RECORDS_BYTES = 216;
-
-// 64-bit counters (BigInt64Array, `Atomics.add`), all on the rare paths.
-/** `enqueue` calls that returned false because the queue was full (enqueueWait timeouts included). Producers. */
-const FULL_REJECTIONS_BYTES = 256;
-/** Times `enqueueWait` parked waiting for room. Producers. */
-const FULL_WAITS_BYTES = 264;
-/** `enqueue` calls that returned false because the queue was closed. Producers. */
-const CLOSED_REJECTIONS_BYTES = 272;
-/** Positions claimed, then given up because `close()` came between the checks (a subset of CLOSED_REJECTIONS). Producers. */
-const CANCELLED_BYTES = 280;
-/** Cancelled positions the consumer has stepped over. Consumer. */
-const CANCELS_SKIPPED_BYTES = 288;
-/** Times the consumer parked in `waitForKeys`. Consumer. */
-const PARKS_BYTES = 296;
-/** Positions skipped because their producer died between claim and publish. Consumer. */
-const ORPHANS_SKIPPED_BYTES = 304;
-/** `recover` calls that found something of that thread's (a record or the consumer word). Any thread. */
-const RECOVERIES_BYTES = 312;
-
-/**
- * Producer records, RECORD_BYTES each from RECORDS_BYTES. Words of record r:
- *  - OWNER: 0 = free; threadId + 1 of the handle that took it
- *    (`Atomics.compareExchange(0, me)` on its first enqueue); DEAD (-1) once
- *    `recover` found its thread dead while busy. The consumer frees a DEAD
- *    record (`Atomics.store(0)`) once HEAD is past its INTENT.
- *  - STATE: 1 while its producer is inside a claim (from before the TAIL CAS
- *    until after publishing), else 0. Owner only, `Atomics.store`.
- *  - INTENT: the position the owner is about to claim or has claimed;
- *    meaningful while STATE is 1. Owner only, `Atomics.store`, before each
- *    TAIL CAS.
- */
-const RECORDS_BYTES = 320;
-const RECORD_BYTES = 16;
-const REC_OWNER = 0;
-const REC_STATE = 4;
-const REC_INTENT = 8;
-const DEAD = -1;
-/** A handle with no record yet / none left. */
-const NO_RECORD = -1;
-const UNRECORDED = -2;
-const DEFAULT_PRODUCERS = 128;
-const MAX_PRODUCERS = 1 << 16;
-
-// Slot: [seq i32 | len i32 | key bytes ...]. The key starts 8 bytes in, so
-// 8-byte keys are 8-aligned.
-/** Per slot: p when free for position p (initially), p + 1 once position p is published. Producer of p, `Atomics.store`; consumer `Atomics.load`. */
-const SLOT_SEQ_BYTES = 0;
-/** Per slot, plain, written by the producer before it publishes: the byte length of a string/bytes key, 0 for fixed keys, CANCELLED for a given-up position. */
-const SLOT_LEN_BYTES = 4;
-const SLOT_KEY_BYTES = 8;
-const CANCELLED = -1;
 
 /** Largest capacity (the ring's int32 positions need ringSlots <= 2^30). */
 export const MAX_QUEUE_CAPACITY = 1 << 30;
@@ -280,9 +215,9 @@ export type WaitResult = 'ready' | 'closed' | 'timeout';
 // ---------------------------------------------------------------------------
 // Keys: the map's key codec (codec.ts) validates and encodes them, so a key
 // the queue accepts is exactly a key the map can hold, with the same errors.
-// A slot holds the codec's words: a number key's words from SLOT_KEY_BYTES
-// (its length word is 0), a sized key's length word at SLOT_LEN_BYTES and
-// its bytes from SLOT_KEY_BYTES.
+// A slot holds the codec's words: a number key's words from Q_SLOT_KEY_BYTES
+// (its length word is 0), a sized key's length word at Q_SLOT_LEN_BYTES and
+// its bytes from Q_SLOT_KEY_BYTES.
 
 class QueueKeys {
   private readonly kc: KeyCodec;
@@ -315,13 +250,13 @@ class QueueKeys {
     if (typeof key === 'object' || !Object.is(key, this.last)) this.prepare(key);
     const kc = this.kc;
     const from = this.sized ? 1 : 0;
-    const at = ((slot + SLOT_KEY_BYTES) >> 2) - from;
+    const at = ((slot + Q_SLOT_KEY_BYTES) >> 2) - from;
     for (let w = from; w < kc.usedWords; w++) i32[at + w] = kc.prepared[w]!;
   }
 
   /** The key in the slot at byte `slot`. */
   read(slot: number): unknown {
-    return this.kc.load(this.views, (slot + (this.sized ? SLOT_LEN_BYTES : SLOT_KEY_BYTES)) >> 2);
+    return this.kc.load(this.views, (slot + (this.sized ? Q_SLOT_LEN_BYTES : Q_SLOT_KEY_BYTES)) >> 2);
   }
 
   private prepare(key: unknown): void {
@@ -343,7 +278,7 @@ function keyWidthBytes(code: number, n: number): number {
 }
 
 function slotBytesFor(widthBytes: number): number {
-  return SLOT_KEY_BYTES + ((widthBytes + 7) & ~7);
+  return Q_SLOT_KEY_BYTES + ((widthBytes + 7) & ~7);
 }
 
 function nextPowerOfTwo(n: number): number {
@@ -377,8 +312,8 @@ export class DeleteQueue<K = number> {
   private readonly slotsOff: number;
   /** Producer records in the buffer. */
   private readonly producers: number;
-  /** This handle's producer record: its index, NO_RECORD before the first claim, UNRECORDED when none was free. */
-  private rec = NO_RECORD;
+  /** This handle's producer record: its index, Q_NO_RECORD before the first claim, Q_UNRECORDED when none was free. */
+  private rec = Q_NO_RECORD;
   /** @internal Test switch: false = never skip a dead producer's position (the negative control). */
   _skipOrphans = true;
   /** The map counters this handle counts its keys in (`countIn`); null: counted only in `stats()`. */
@@ -389,12 +324,12 @@ export class DeleteQueue<K = number> {
     this.i32 = new Int32Array(buffer);
     this.i64 = new BigInt64Array(buffer);
     this.keys = new QueueKeys(buffer, keyTypeCode, keyN);
-    this.capacity = this.i32[CAPACITY_BYTES >> 2]!;
-    this.mask = this.i32[RING_SLOTS_BYTES >> 2]! - 1;
-    this.slotBytes = this.i32[SLOT_BYTES_BYTES >> 2]!;
-    this.start = this.i32[START_BYTES >> 2]!;
-    this.producers = this.i32[PRODUCERS_BYTES >> 2]!;
-    this.slotsOff = this.i32[SLOTS_OFF_BYTES >> 2]!;
+    this.capacity = this.i32[Q_CAPACITY_BYTES >> 2]!;
+    this.mask = this.i32[Q_RING_SLOTS_BYTES >> 2]! - 1;
+    this.slotBytes = this.i32[Q_SLOT_BYTES_BYTES >> 2]!;
+    this.start = this.i32[Q_START_BYTES >> 2]!;
+    this.producers = this.i32[Q_PRODUCERS_BYTES >> 2]!;
+    this.slotsOff = this.i32[Q_SLOTS_OFF_BYTES >> 2]!;
     this.keyType = typeName(keyTypeCode, keyN) as KeyType;
     // Any map.watch in this thread recovers this queue too (a dead producer's claim, a dead drainer).
     recoverOnThreadDeath(this);
@@ -414,15 +349,15 @@ export class DeleteQueue<K = number> {
       throw new InvalidOptionError(`options.capacity must be an integer from 1 to 2^30, got ${describe(capacity)}`);
     }
     const { code, n } = parseType(options.key ?? 'int32', 'key', false);
-    const producers = options.producers ?? DEFAULT_PRODUCERS;
-    if (typeof producers !== 'number' || !Number.isInteger(producers) || producers < 1 || producers > MAX_PRODUCERS) {
+    const producers = options.producers ?? Q_DEFAULT_PRODUCERS;
+    if (typeof producers !== 'number' || !Number.isInteger(producers) || producers < 1 || producers > Q_MAX_PRODUCERS) {
       throw new InvalidOptionError(
-        `options.producers must be an integer from 1 to ${MAX_PRODUCERS}, got ${describe(producers)}`,
+        `options.producers must be an integer from 1 to ${Q_MAX_PRODUCERS}, got ${describe(producers)}`,
       );
     }
     const ringSlots = nextPowerOfTwo(capacity);
     const slotBytes = slotBytesFor(keyWidthBytes(code, n));
-    const slotsOff = RECORDS_BYTES + producers * RECORD_BYTES;
+    const slotsOff = Q_RECORDS_BYTES + producers * Q_RECORD_BYTES;
     const totalBytes = slotsOff + ringSlots * slotBytes;
     if (totalBytes > MAX_QUEUE_BYTES) {
       throw new InvalidOptionError(
@@ -433,22 +368,22 @@ export class DeleteQueue<K = number> {
     const i32 = new Int32Array(buffer);
     // Plain writes: nobody else sees the buffer until `handle` is passed on,
     // and postMessage / Worker creation order everything before it.
-    i32[MAGIC_BYTES >> 2] = MAGIC;
-    i32[VERSION_BYTES >> 2] = LAYOUT_VERSION;
-    i32[KEY_TYPE_BYTES >> 2] = code;
-    i32[KEY_N_BYTES >> 2] = n;
-    i32[CAPACITY_BYTES >> 2] = capacity;
-    i32[RING_SLOTS_BYTES >> 2] = ringSlots;
-    i32[SLOT_BYTES_BYTES >> 2] = slotBytes;
-    i32[START_BYTES >> 2] = start | 0;
-    i32[PRODUCERS_BYTES >> 2] = producers;
-    i32[SLOTS_OFF_BYTES >> 2] = slotsOff;
-    i32[TAIL_BYTES >> 2] = start | 0;
-    i32[HEAD_BYTES >> 2] = start | 0;
+    i32[Q_MAGIC_BYTES >> 2] = Q_MAGIC;
+    i32[Q_VERSION_BYTES >> 2] = Q_LAYOUT_VERSION;
+    i32[Q_KEY_TYPE_BYTES >> 2] = code;
+    i32[Q_KEY_N_BYTES >> 2] = n;
+    i32[Q_CAPACITY_BYTES >> 2] = capacity;
+    i32[Q_RING_SLOTS_BYTES >> 2] = ringSlots;
+    i32[Q_SLOT_BYTES_BYTES >> 2] = slotBytes;
+    i32[Q_START_BYTES >> 2] = start | 0;
+    i32[Q_PRODUCERS_BYTES >> 2] = producers;
+    i32[Q_SLOTS_OFF_BYTES >> 2] = slotsOff;
+    i32[Q_TAIL_BYTES >> 2] = start | 0;
+    i32[Q_HEAD_BYTES >> 2] = start | 0;
     // Slot of position p starts "free for p": seq = p.
     for (let k = 0; k < ringSlots; k++) {
       const p = (start + k) | 0;
-      i32[(slotsOff + (p & (ringSlots - 1)) * slotBytes + SLOT_SEQ_BYTES) >> 2] = p;
+      i32[(slotsOff + (p & (ringSlots - 1)) * slotBytes + Q_SLOT_SEQ_BYTES) >> 2] = p;
     }
     return new DeleteQueue<K>(buffer, code, n);
   }
@@ -463,30 +398,30 @@ export class DeleteQueue<K = number> {
       );
     }
     const buffer = h.buffer;
-    if (buffer.byteLength < RECORDS_BYTES)
+    if (buffer.byteLength < Q_RECORDS_BYTES)
       throw new InvalidHandleError(
         `DeleteQueue.attach: buffer of ${buffer.byteLength} bytes is too small for a delete queue`,
       );
-    const i32 = new Int32Array(buffer, 0, RECORDS_BYTES >> 2);
-    if (i32[MAGIC_BYTES >> 2] !== MAGIC)
+    const i32 = new Int32Array(buffer, 0, Q_RECORDS_BYTES >> 2);
+    if (i32[Q_MAGIC_BYTES >> 2] !== Q_MAGIC)
       throw new InvalidHandleError('DeleteQueue.attach: not a delete queue buffer (bad magic)');
-    if (i32[VERSION_BYTES >> 2] !== LAYOUT_VERSION) {
+    if (i32[Q_VERSION_BYTES >> 2] !== Q_LAYOUT_VERSION) {
       throw new InvalidHandleError(
-        `DeleteQueue.attach: layout version ${i32[VERSION_BYTES >> 2]}, this build reads ${LAYOUT_VERSION}`,
+        `DeleteQueue.attach: layout version ${i32[Q_VERSION_BYTES >> 2]}, this build reads ${Q_LAYOUT_VERSION}`,
       );
     }
-    const code = i32[KEY_TYPE_BYTES >> 2]!;
-    const n = i32[KEY_N_BYTES >> 2]!;
-    const ringSlots = i32[RING_SLOTS_BYTES >> 2]!;
-    const slotBytes = i32[SLOT_BYTES_BYTES >> 2]!;
-    const capacity = i32[CAPACITY_BYTES >> 2]!;
-    const producers = i32[PRODUCERS_BYTES >> 2]!;
-    const slotsOff = i32[SLOTS_OFF_BYTES >> 2]!;
+    const code = i32[Q_KEY_TYPE_BYTES >> 2]!;
+    const n = i32[Q_KEY_N_BYTES >> 2]!;
+    const ringSlots = i32[Q_RING_SLOTS_BYTES >> 2]!;
+    const slotBytes = i32[Q_SLOT_BYTES_BYTES >> 2]!;
+    const capacity = i32[Q_CAPACITY_BYTES >> 2]!;
+    const producers = i32[Q_PRODUCERS_BYTES >> 2]!;
+    const slotsOff = i32[Q_SLOTS_OFF_BYTES >> 2]!;
     if (
       !validKeyType(code, n) ||
       producers < 1 ||
-      producers > MAX_PRODUCERS ||
-      slotsOff !== RECORDS_BYTES + producers * RECORD_BYTES ||
+      producers > Q_MAX_PRODUCERS ||
+      slotsOff !== Q_RECORDS_BYTES + producers * Q_RECORD_BYTES ||
       slotBytes !== slotBytesFor(keyWidthBytes(code, n)) ||
       ringSlots !== nextPowerOfTwo(capacity) ||
       capacity < 1 ||
@@ -557,19 +492,19 @@ export class DeleteQueue<K = number> {
       if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) {
-        Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        Atomics.add(this.i64, Q_FULL_REJECTIONS_BYTES >> 3, 1n);
         if (this.counters !== null) this.counters.add(C_QUEUE_FULL, 1);
         return false;
       }
-      Atomics.add(i32, ROOM_WAITERS_BYTES >> 2, 1);
-      const epoch = Atomics.load(i32, ROOM_EPOCH_BYTES >> 2);
-      const tail = Atomics.load(i32, TAIL_BYTES >> 2);
-      const head = Atomics.load(i32, HEAD_BYTES >> 2);
-      if (((tail - head) | 0) >= this.capacity && Atomics.load(i32, CLOSED_BYTES >> 2) === 0) {
-        Atomics.add(this.i64, FULL_WAITS_BYTES >> 3, 1n);
-        Atomics.wait(i32, ROOM_EPOCH_BYTES >> 2, epoch, left === Infinity ? undefined : left);
+      Atomics.add(i32, Q_ROOM_WAITERS_BYTES >> 2, 1);
+      const epoch = Atomics.load(i32, Q_ROOM_EPOCH_BYTES >> 2);
+      const tail = Atomics.load(i32, Q_TAIL_BYTES >> 2);
+      const head = Atomics.load(i32, Q_HEAD_BYTES >> 2);
+      if (((tail - head) | 0) >= this.capacity && Atomics.load(i32, Q_CLOSED_BYTES >> 2) === 0) {
+        Atomics.add(this.i64, Q_FULL_WAITS_BYTES >> 3, 1n);
+        Atomics.wait(i32, Q_ROOM_EPOCH_BYTES >> 2, epoch, left === Infinity ? undefined : left);
       }
-      Atomics.sub(i32, ROOM_WAITERS_BYTES >> 2, 1);
+      Atomics.sub(i32, Q_ROOM_WAITERS_BYTES >> 2, 1);
     }
   }
 
@@ -579,7 +514,7 @@ export class DeleteQueue<K = number> {
       if (r === CLAIM_DONE) return true;
       if (r === CLAIM_CLOSED) return false;
       if (r === CLAIM_FULL) {
-        Atomics.add(this.i64, FULL_REJECTIONS_BYTES >> 3, 1n);
+        Atomics.add(this.i64, Q_FULL_REJECTIONS_BYTES >> 3, 1n);
         if (this.counters !== null) this.counters.add(C_QUEUE_FULL, 1);
         return false;
       }
@@ -608,7 +543,7 @@ export class DeleteQueue<K = number> {
    * 5. Closed re-check: if `close()` came after step 1, a final drain may
    *    already have read TAIL and will wait only for positions below it,
    *    or may be waiting for ours. We cannot un-claim p (later positions
-   *    may be claimed already), so we publish it as CANCELLED instead and
+   *    may be claimed already), so we publish it as Q_CANCELLED instead and
    *    report closed. The final drain steps over it.
    * 6. Publish: `Atomics.store(seq, p + 1)`. The consumer's
    *    `Atomics.load(seq) === p + 1` synchronizes with it, so our plain
@@ -623,15 +558,15 @@ export class DeleteQueue<K = number> {
    */
   private claim(key: K, len: number): number {
     const i32 = this.i32;
-    if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
-      Atomics.add(this.i64, CLOSED_REJECTIONS_BYTES >> 3, 1n);
+    if (Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0) {
+      Atomics.add(this.i64, Q_CLOSED_REJECTIONS_BYTES >> 3, 1n);
       return CLAIM_CLOSED;
     }
-    const pos = Atomics.load(i32, TAIL_BYTES >> 2);
-    const head = Atomics.load(i32, HEAD_BYTES >> 2);
+    const pos = Atomics.load(i32, Q_TAIL_BYTES >> 2);
+    const head = Atomics.load(i32, Q_HEAD_BYTES >> 2);
     if (((pos - head) | 0) >= this.capacity) return CLAIM_FULL;
     const rec = this.enterClaim(pos);
-    if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
+    if (Atomics.compareExchange(i32, Q_TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
       this.leaveClaim(rec);
       return CLAIM_RETRY;
     }
@@ -645,41 +580,41 @@ export class DeleteQueue<K = number> {
    * says "busy, claiming pos" (INTENT, then STATE = 1, both `Atomics.store`).
    * A winner's record keeps saying so until `leaveClaim`, after it published:
    * that is what lets the consumer tell a dead winner from a slow one
-   * (`orphaned`). Without a record (all taken), counts itself in UNRECORDED
-   * instead. Returns the byte offset of the record, or UNRECORDED.
+   * (`orphaned`). Without a record (all taken), counts itself in Q_UNRECORDED
+   * instead. Returns the byte offset of the record, or Q_UNRECORDED.
    */
   private enterClaim(pos: number): number {
     const i32 = this.i32;
     if (this.rec < 0) this.rec = this.takeRecord();
-    if (this.rec === UNRECORDED) {
-      Atomics.add(i32, UNRECORDED_BYTES >> 2, 1);
-      return UNRECORDED;
+    if (this.rec === Q_UNRECORDED) {
+      Atomics.add(i32, Q_UNRECORDED_BYTES >> 2, 1);
+      return Q_UNRECORDED;
     }
-    const at = RECORDS_BYTES + this.rec * RECORD_BYTES;
-    Atomics.store(i32, (at + REC_INTENT) >> 2, pos);
-    Atomics.store(i32, (at + REC_STATE) >> 2, 1);
+    const at = Q_RECORDS_BYTES + this.rec * Q_RECORD_BYTES;
+    Atomics.store(i32, (at + Q_REC_INTENT) >> 2, pos);
+    Atomics.store(i32, (at + Q_REC_STATE) >> 2, 1);
     return at;
   }
 
   private leaveClaim(at: number): void {
-    if (at === UNRECORDED) {
-      Atomics.sub(this.i32, UNRECORDED_BYTES >> 2, 1);
+    if (at === Q_UNRECORDED) {
+      Atomics.sub(this.i32, Q_UNRECORDED_BYTES >> 2, 1);
       // Try for a record again next time (one may have been freed by `recover`).
-      this.rec = NO_RECORD;
-    } else Atomics.store(this.i32, (at + REC_STATE) >> 2, 0);
+      this.rec = Q_NO_RECORD;
+    } else Atomics.store(this.i32, (at + Q_REC_STATE) >> 2, 0);
   }
 
-  /** Takes a free producer record for this handle (`Atomics.compareExchange(OWNER, 0, me)`); UNRECORDED when none is free. */
+  /** Takes a free producer record for this handle (`Atomics.compareExchange(OWNER, 0, me)`); Q_UNRECORDED when none is free. */
   private takeRecord(): number {
     const me = threadId + 1;
     const n = this.producers;
     for (let k = 0; k < n; k++) {
       const r = (threadId + k) % n;
-      const at = RECORDS_BYTES + r * RECORD_BYTES;
-      if (Atomics.load(this.i32, (at + REC_OWNER) >> 2) !== 0) continue;
-      if (Atomics.compareExchange(this.i32, (at + REC_OWNER) >> 2, 0, me) === 0) return r;
+      const at = Q_RECORDS_BYTES + r * Q_RECORD_BYTES;
+      if (Atomics.load(this.i32, (at + Q_REC_OWNER) >> 2) !== 0) continue;
+      if (Atomics.compareExchange(this.i32, (at + Q_REC_OWNER) >> 2, 0, me) === 0) return r;
     }
-    return UNRECORDED;
+    return Q_UNRECORDED;
   }
 
   /** Steps 4-7 of `claim` for the position `pos` this thread claimed. */
@@ -687,20 +622,20 @@ export class DeleteQueue<K = number> {
     const i32 = this.i32;
     const slot = this.slotsOff + (pos & this.mask) * this.slotBytes;
     let result = CLAIM_DONE;
-    if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) {
-      i32[(slot + SLOT_LEN_BYTES) >> 2] = CANCELLED;
-      Atomics.add(this.i64, CLOSED_REJECTIONS_BYTES >> 3, 1n);
-      Atomics.add(this.i64, CANCELLED_BYTES >> 3, 1n);
+    if (Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0) {
+      i32[(slot + Q_SLOT_LEN_BYTES) >> 2] = Q_CANCELLED;
+      Atomics.add(this.i64, Q_CLOSED_REJECTIONS_BYTES >> 3, 1n);
+      Atomics.add(this.i64, Q_CANCELLED_BYTES >> 3, 1n);
       result = CLAIM_CLOSED;
     } else {
-      i32[(slot + SLOT_LEN_BYTES) >> 2] = len;
+      i32[(slot + Q_SLOT_LEN_BYTES) >> 2] = len;
       this.keys.write(key, i32, slot);
       if (this.counters !== null) this.counters.add(C_QUEUE_ENQUEUE, 1);
     }
-    Atomics.store(i32, (slot + SLOT_SEQ_BYTES) >> 2, (pos + 1) | 0);
-    if (Atomics.load(i32, PARKED_BYTES >> 2) !== 0) {
-      Atomics.add(i32, WAKE_BYTES >> 2, 1);
-      Atomics.notify(i32, WAKE_BYTES >> 2, 1);
+    Atomics.store(i32, (slot + Q_SLOT_SEQ_BYTES) >> 2, (pos + 1) | 0);
+    if (Atomics.load(i32, Q_PARKED_BYTES >> 2) !== 0) {
+      Atomics.add(i32, Q_WAKE_BYTES >> 2, 1);
+      Atomics.notify(i32, Q_WAKE_BYTES >> 2, 1);
     }
     return result;
   }
@@ -715,11 +650,11 @@ export class DeleteQueue<K = number> {
     const len = this.keys.check(key);
     for (;;) {
       const i32 = this.i32;
-      if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return false;
-      const pos = Atomics.load(i32, TAIL_BYTES >> 2);
-      if (((pos - Atomics.load(i32, HEAD_BYTES >> 2)) | 0) >= this.capacity) return false;
+      if (Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0) return false;
+      const pos = Atomics.load(i32, Q_TAIL_BYTES >> 2);
+      if (((pos - Atomics.load(i32, Q_HEAD_BYTES >> 2)) | 0) >= this.capacity) return false;
       const rec = this.enterClaim(pos);
-      if (Atomics.compareExchange(i32, TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
+      if (Atomics.compareExchange(i32, Q_TAIL_BYTES >> 2, pos, (pos + 1) | 0) !== pos) {
         this.leaveClaim(rec);
         continue;
       }
@@ -748,7 +683,7 @@ export class DeleteQueue<K = number> {
     try {
       return this.drainPublished(map);
     } finally {
-      Atomics.store(this.i32, CONSUMER_BYTES >> 2, 0);
+      Atomics.store(this.i32, Q_CONSUMER_BYTES >> 2, 0);
     }
   }
 
@@ -762,21 +697,21 @@ export class DeleteQueue<K = number> {
     this.enterConsumer();
     try {
       let n = this.drainPublished(map);
-      if (Atomics.load(this.i32, CLOSED_BYTES >> 2) === 0) return n;
+      if (Atomics.load(this.i32, Q_CLOSED_BYTES >> 2) === 0) return n;
       // After CLOSED = 1 every producer's step-5 re-check sees it, so TAIL
-      // loaded now only moves for positions that will be published CANCELLED;
+      // loaded now only moves for positions that will be published Q_CANCELLED;
       // waiting for TAIL (re-loaded each round) to be consumed is enough.
       const deadline = performance.now() + timeoutMs;
       for (;;) {
-        const tail = Atomics.load(this.i32, TAIL_BYTES >> 2);
-        if (Atomics.load(this.i32, HEAD_BYTES >> 2) === tail) return n;
+        const tail = Atomics.load(this.i32, Q_TAIL_BYTES >> 2);
+        if (Atomics.load(this.i32, Q_HEAD_BYTES >> 2) === tail) return n;
         const left = deadline - performance.now();
         if (left <= 0) return n;
         this.park(left, false);
         n += this.drainPublished(map);
       }
     } finally {
-      Atomics.store(this.i32, CONSUMER_BYTES >> 2, 0);
+      Atomics.store(this.i32, Q_CONSUMER_BYTES >> 2, 0);
     }
   }
 
@@ -789,7 +724,7 @@ export class DeleteQueue<K = number> {
     const i32 = this.i32;
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     for (;;) {
-      if (Atomics.load(i32, CLOSED_BYTES >> 2) !== 0) return 'closed';
+      if (Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0) return 'closed';
       if (this.headReady()) return 'ready';
       const left = deadline - performance.now();
       if (left <= 0) return 'timeout';
@@ -808,68 +743,68 @@ export class DeleteQueue<K = number> {
    */
   private park(ms: number, untilClosed: boolean): void {
     const i32 = this.i32;
-    const wake = Atomics.load(i32, WAKE_BYTES >> 2);
-    Atomics.store(i32, PARKED_BYTES >> 2, 1);
-    if (!this.headReady() && !(untilClosed && Atomics.load(i32, CLOSED_BYTES >> 2) !== 0)) {
-      Atomics.add(this.i64, PARKS_BYTES >> 3, 1n);
-      Atomics.wait(i32, WAKE_BYTES >> 2, wake, ms === Infinity ? undefined : ms);
+    const wake = Atomics.load(i32, Q_WAKE_BYTES >> 2);
+    Atomics.store(i32, Q_PARKED_BYTES >> 2, 1);
+    if (!this.headReady() && !(untilClosed && Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0)) {
+      Atomics.add(this.i64, Q_PARKS_BYTES >> 3, 1n);
+      Atomics.wait(i32, Q_WAKE_BYTES >> 2, wake, ms === Infinity ? undefined : ms);
     }
-    Atomics.store(i32, PARKED_BYTES >> 2, 0);
+    Atomics.store(i32, Q_PARKED_BYTES >> 2, 0);
   }
 
   /** The head position is published, or is a dead producer's that the next drain skips. */
   private headReady(): boolean {
-    const head = Atomics.load(this.i32, HEAD_BYTES >> 2);
+    const head = Atomics.load(this.i32, Q_HEAD_BYTES >> 2);
     const slot = this.slotsOff + (head & this.mask) * this.slotBytes;
-    if (Atomics.load(this.i32, (slot + SLOT_SEQ_BYTES) >> 2) === ((head + 1) | 0)) return true;
+    if (Atomics.load(this.i32, (slot + Q_SLOT_SEQ_BYTES) >> 2) === ((head + 1) | 0)) return true;
     return this.orphaned(head);
   }
 
   /**
    * True when position `p` (the head, not published) was claimed by a
-   * producer that is dead: some record marked DEAD by `recover` was busy with
+   * producer that is dead: some record marked Q_DEAD by `recover` was busy with
    * INTENT p, no other record is busy with INTENT p, no unrecorded producer is
    * mid-claim, and p is still unpublished after that look. The winner of p
    * stored INTENT p and STATE 1 before its TAIL CAS, which came before our
    * TAIL load that showed p claimed (all SC atomics), and clears STATE only
    * after publishing; so a live winner is seen either busy with p or, by
-   * the re-check, published. A DEAD record's thread never writes again, so
+   * the re-check, published. A Q_DEAD record's thread never writes again, so
    * skipping p cannot race with it. Consumer only.
    */
   private orphaned(p: number): boolean {
     const i32 = this.i32;
-    if (!this._skipOrphans || Atomics.load(i32, DEAD_RECORDS_BYTES >> 2) === 0) return false;
-    if (((Atomics.load(i32, TAIL_BYTES >> 2) - p) | 0) <= 0) return false;
-    if (Atomics.load(i32, UNRECORDED_BYTES >> 2) !== 0) return false;
+    if (!this._skipOrphans || Atomics.load(i32, Q_DEAD_RECORDS_BYTES >> 2) === 0) return false;
+    if (((Atomics.load(i32, Q_TAIL_BYTES >> 2) - p) | 0) <= 0) return false;
+    if (Atomics.load(i32, Q_UNRECORDED_BYTES >> 2) !== 0) return false;
     let deadClaim = false;
     for (let r = 0; r < this.producers; r++) {
-      const at = RECORDS_BYTES + r * RECORD_BYTES;
-      const owner = Atomics.load(i32, (at + REC_OWNER) >> 2);
-      if (owner === 0 || Atomics.load(i32, (at + REC_STATE) >> 2) !== 1) continue;
-      if (Atomics.load(i32, (at + REC_INTENT) >> 2) !== p) continue;
-      if (owner !== DEAD) return false;
+      const at = Q_RECORDS_BYTES + r * Q_RECORD_BYTES;
+      const owner = Atomics.load(i32, (at + Q_REC_OWNER) >> 2);
+      if (owner === 0 || Atomics.load(i32, (at + Q_REC_STATE) >> 2) !== 1) continue;
+      if (Atomics.load(i32, (at + Q_REC_INTENT) >> 2) !== p) continue;
+      if (owner !== Q_DEAD) return false;
       deadClaim = true;
     }
     const slot = this.slotsOff + (p & this.mask) * this.slotBytes;
-    return deadClaim && Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((p + 1) | 0);
+    return deadClaim && Atomics.load(i32, (slot + Q_SLOT_SEQ_BYTES) >> 2) !== ((p + 1) | 0);
   }
 
-  /** Frees DEAD records whose INTENT the head has passed (they can no longer matter). Consumer only. */
+  /** Frees Q_DEAD records whose INTENT the head has passed (they can no longer matter). Consumer only. */
   private freeDeadRecords(head: number): void {
     const i32 = this.i32;
     for (let r = 0; r < this.producers; r++) {
-      const at = RECORDS_BYTES + r * RECORD_BYTES;
-      if (Atomics.load(i32, (at + REC_OWNER) >> 2) !== DEAD) continue;
-      if (((Atomics.load(i32, (at + REC_INTENT) >> 2) - head) | 0) >= 0) continue;
-      Atomics.store(i32, (at + REC_STATE) >> 2, 0);
-      if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, DEAD, 0) === DEAD)
-        Atomics.sub(i32, DEAD_RECORDS_BYTES >> 2, 1);
+      const at = Q_RECORDS_BYTES + r * Q_RECORD_BYTES;
+      if (Atomics.load(i32, (at + Q_REC_OWNER) >> 2) !== Q_DEAD) continue;
+      if (((Atomics.load(i32, (at + Q_REC_INTENT) >> 2) - head) | 0) >= 0) continue;
+      Atomics.store(i32, (at + Q_REC_STATE) >> 2, 0);
+      if (Atomics.compareExchange(i32, (at + Q_REC_OWNER) >> 2, Q_DEAD, 0) === Q_DEAD)
+        Atomics.sub(i32, Q_DEAD_RECORDS_BYTES >> 2, 1);
     }
   }
 
   private enterConsumer(): void {
     const me = threadId + 1;
-    const owner = Atomics.compareExchange(this.i32, CONSUMER_BYTES >> 2, 0, me);
+    const owner = Atomics.compareExchange(this.i32, Q_CONSUMER_BYTES >> 2, 0, me);
     if (owner !== 0) {
       throw new ConcurrentMapWriteError(
         ` (delete queue: thread ${owner - 1} is draining this queue; a DeleteQueue has one consumer at a time)`,
@@ -889,35 +824,35 @@ export class DeleteQueue<K = number> {
    */
   private drainPublished(map: Deletable<K>): number {
     const i32 = this.i32;
-    let head = Atomics.load(i32, HEAD_BYTES >> 2);
+    let head = Atomics.load(i32, Q_HEAD_BYTES >> 2);
     let drained = 0;
     try {
       for (;;) {
         const slot = this.slotsOff + (head & this.mask) * this.slotBytes;
         // What position `head` was: 0 a key, else the stats counter of a skip.
         let skip = 0;
-        if (Atomics.load(i32, (slot + SLOT_SEQ_BYTES) >> 2) !== ((head + 1) | 0)) {
+        if (Atomics.load(i32, (slot + Q_SLOT_SEQ_BYTES) >> 2) !== ((head + 1) | 0)) {
           if (!this.orphaned(head)) break;
-          skip = ORPHANS_SKIPPED_BYTES;
-        } else if (i32[(slot + SLOT_LEN_BYTES) >> 2]! === CANCELLED) {
-          skip = CANCELS_SKIPPED_BYTES;
+          skip = Q_ORPHANS_SKIPPED_BYTES;
+        } else if (i32[(slot + Q_SLOT_LEN_BYTES) >> 2]! === Q_CANCELLED) {
+          skip = Q_CANCELS_SKIPPED_BYTES;
         } else {
           map.delete(this.keys.read(slot) as K);
           drained++;
           if (this.counters !== null) this.counters.add(C_QUEUE_DRAIN, 1);
         }
         head = (head + 1) | 0;
-        if (head === this.start) Atomics.store(i32, LAPS_BYTES >> 2, Atomics.load(i32, LAPS_BYTES >> 2) + 1);
-        Atomics.store(i32, HEAD_BYTES >> 2, head);
+        if (head === this.start) Atomics.store(i32, Q_LAPS_BYTES >> 2, Atomics.load(i32, Q_LAPS_BYTES >> 2) + 1);
+        Atomics.store(i32, Q_HEAD_BYTES >> 2, head);
         // Counted at once, not at the end: a drainer killed later keeps the stats right.
         if (skip !== 0) Atomics.add(this.i64, skip >> 3, 1n);
-        if (Atomics.load(i32, ROOM_WAITERS_BYTES >> 2) > 0) {
-          Atomics.add(i32, ROOM_EPOCH_BYTES >> 2, 1);
-          Atomics.notify(i32, ROOM_EPOCH_BYTES >> 2);
+        if (Atomics.load(i32, Q_ROOM_WAITERS_BYTES >> 2) > 0) {
+          Atomics.add(i32, Q_ROOM_EPOCH_BYTES >> 2, 1);
+          Atomics.notify(i32, Q_ROOM_EPOCH_BYTES >> 2);
         }
       }
     } finally {
-      if (Atomics.load(i32, DEAD_RECORDS_BYTES >> 2) > 0) this.freeDeadRecords(head);
+      if (Atomics.load(i32, Q_DEAD_RECORDS_BYTES >> 2) > 0) this.freeDeadRecords(head);
     }
     return drained;
   }
@@ -929,7 +864,7 @@ export class DeleteQueue<K = number> {
    * Recovers what thread `deadThreadId` (a `threadId`) held in this queue,
    * for a thread known to be dead (its Worker emitted 'exit', piscina emitted
    * 'workerDestroy' for it): frees its idle producer records, marks its busy
-   * ones DEAD (the drainer then skips a position it claimed and never
+   * ones Q_DEAD (the drainer then skips a position it claimed and never
    * published), and clears the consumer word if it was draining, so another
    * drainer can start. Wakes the drainer. Idempotent; returns what it did.
    *
@@ -951,21 +886,21 @@ export class DeleteQueue<K = number> {
     let recordsFreed = 0;
     let claimsOrphaned = 0;
     for (let r = 0; r < this.producers; r++) {
-      const at = RECORDS_BYTES + r * RECORD_BYTES;
-      if (Atomics.load(i32, (at + REC_OWNER) >> 2) !== owner) continue;
-      if (Atomics.load(i32, (at + REC_STATE) >> 2) === 0) {
-        if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, owner, 0) === owner) recordsFreed++;
-      } else if (Atomics.compareExchange(i32, (at + REC_OWNER) >> 2, owner, DEAD) === owner) {
-        Atomics.add(i32, DEAD_RECORDS_BYTES >> 2, 1);
+      const at = Q_RECORDS_BYTES + r * Q_RECORD_BYTES;
+      if (Atomics.load(i32, (at + Q_REC_OWNER) >> 2) !== owner) continue;
+      if (Atomics.load(i32, (at + Q_REC_STATE) >> 2) === 0) {
+        if (Atomics.compareExchange(i32, (at + Q_REC_OWNER) >> 2, owner, 0) === owner) recordsFreed++;
+      } else if (Atomics.compareExchange(i32, (at + Q_REC_OWNER) >> 2, owner, Q_DEAD) === owner) {
+        Atomics.add(i32, Q_DEAD_RECORDS_BYTES >> 2, 1);
         claimsOrphaned++;
       }
     }
-    const consumerReleased = Atomics.compareExchange(i32, CONSUMER_BYTES >> 2, owner, 0) === owner;
+    const consumerReleased = Atomics.compareExchange(i32, Q_CONSUMER_BYTES >> 2, owner, 0) === owner;
     if (recordsFreed + claimsOrphaned > 0 || consumerReleased) {
-      Atomics.add(this.i64, RECOVERIES_BYTES >> 3, 1n);
+      Atomics.add(this.i64, Q_RECOVERIES_BYTES >> 3, 1n);
       // The drainer may be parked at the orphaned position: let it look again.
-      Atomics.add(i32, WAKE_BYTES >> 2, 1);
-      Atomics.notify(i32, WAKE_BYTES >> 2);
+      Atomics.add(i32, Q_WAKE_BYTES >> 2, 1);
+      Atomics.notify(i32, Q_WAKE_BYTES >> 2);
     }
     return { threadId: deadThreadId, recordsFreed, claimsOrphaned, consumerReleased };
   }
@@ -980,22 +915,22 @@ export class DeleteQueue<K = number> {
    */
   close(): void {
     const i32 = this.i32;
-    Atomics.store(i32, CLOSED_BYTES >> 2, 1);
-    Atomics.add(i32, WAKE_BYTES >> 2, 1);
-    Atomics.notify(i32, WAKE_BYTES >> 2);
-    Atomics.add(i32, ROOM_EPOCH_BYTES >> 2, 1);
-    Atomics.notify(i32, ROOM_EPOCH_BYTES >> 2);
+    Atomics.store(i32, Q_CLOSED_BYTES >> 2, 1);
+    Atomics.add(i32, Q_WAKE_BYTES >> 2, 1);
+    Atomics.notify(i32, Q_WAKE_BYTES >> 2);
+    Atomics.add(i32, Q_ROOM_EPOCH_BYTES >> 2, 1);
+    Atomics.notify(i32, Q_ROOM_EPOCH_BYTES >> 2);
   }
 
   get closed(): boolean {
-    return Atomics.load(this.i32, CLOSED_BYTES >> 2) !== 0;
+    return Atomics.load(this.i32, Q_CLOSED_BYTES >> 2) !== 0;
   }
 
   /** Keys enqueued and not yet drained (including ones a producer is writing right now). */
   get size(): number {
     // HEAD first: TAIL loaded after it is >= it, so the difference is >= 0.
-    const head = Atomics.load(this.i32, HEAD_BYTES >> 2);
-    const tail = Atomics.load(this.i32, TAIL_BYTES >> 2);
+    const head = Atomics.load(this.i32, Q_HEAD_BYTES >> 2);
+    const tail = Atomics.load(this.i32, Q_TAIL_BYTES >> 2);
     return (tail - head) >>> 0;
   }
 
@@ -1005,27 +940,27 @@ export class DeleteQueue<K = number> {
     let laps: number;
     let head: number;
     do {
-      laps = Atomics.load(i32, LAPS_BYTES >> 2);
-      head = Atomics.load(i32, HEAD_BYTES >> 2);
-    } while (Atomics.load(i32, LAPS_BYTES >> 2) !== laps);
-    const tail = Atomics.load(i32, TAIL_BYTES >> 2);
+      laps = Atomics.load(i32, Q_LAPS_BYTES >> 2);
+      head = Atomics.load(i32, Q_HEAD_BYTES >> 2);
+    } while (Atomics.load(i32, Q_LAPS_BYTES >> 2) !== laps);
+    const tail = Atomics.load(i32, Q_TAIL_BYTES >> 2);
     const consumed = laps * 2 ** 32 + ((head - this.start) >>> 0);
     const size = (tail - head) >>> 0;
-    const cancelled = Number(Atomics.load(i64, CANCELLED_BYTES >> 3));
-    const skipped = Number(Atomics.load(i64, CANCELS_SKIPPED_BYTES >> 3));
-    const orphans = Number(Atomics.load(i64, ORPHANS_SKIPPED_BYTES >> 3));
+    const cancelled = Number(Atomics.load(i64, Q_CANCELLED_BYTES >> 3));
+    const skipped = Number(Atomics.load(i64, Q_CANCELS_SKIPPED_BYTES >> 3));
+    const orphans = Number(Atomics.load(i64, Q_ORPHANS_SKIPPED_BYTES >> 3));
     return {
       capacity: this.capacity,
       size,
       enqueued: consumed + size - cancelled - orphans,
       drained: consumed - skipped - orphans,
-      fullRejections: Number(Atomics.load(i64, FULL_REJECTIONS_BYTES >> 3)),
-      fullWaits: Number(Atomics.load(i64, FULL_WAITS_BYTES >> 3)),
-      closedRejections: Number(Atomics.load(i64, CLOSED_REJECTIONS_BYTES >> 3)),
-      consumerParks: Number(Atomics.load(i64, PARKS_BYTES >> 3)),
+      fullRejections: Number(Atomics.load(i64, Q_FULL_REJECTIONS_BYTES >> 3)),
+      fullWaits: Number(Atomics.load(i64, Q_FULL_WAITS_BYTES >> 3)),
+      closedRejections: Number(Atomics.load(i64, Q_CLOSED_REJECTIONS_BYTES >> 3)),
+      consumerParks: Number(Atomics.load(i64, Q_PARKS_BYTES >> 3)),
       orphansSkipped: orphans,
-      recoveries: Number(Atomics.load(i64, RECOVERIES_BYTES >> 3)),
-      closed: Atomics.load(i32, CLOSED_BYTES >> 2) !== 0,
+      recoveries: Number(Atomics.load(i64, Q_RECOVERIES_BYTES >> 3)),
+      closed: Atomics.load(i32, Q_CLOSED_BYTES >> 2) !== 0,
     };
   }
 }
