@@ -29,7 +29,7 @@
 import { Worker } from 'node:worker_threads';
 import { NearCache } from '../near-cache/near-cache.js';
 import { sharedNow } from '../shm/conflict-log.js';
-import { keyIndex, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
+import { emptyLog, keyIndex, type NearCacheStressLog, type NearCacheStressTask } from '../workers/near-cache-stress.js';
 
 export interface NearCacheProcessTask {
   url: string;
@@ -158,23 +158,6 @@ async function main(task: NearCacheProcessTask): Promise<void> {
       errors,
     },
   });
-}
-
-function emptyLog(): NearCacheStressLog {
-  return {
-    readKey: [],
-    readStart: [],
-    readEnd: [],
-    readValue: [],
-    writeKey: [],
-    writeValue: [],
-    writeStart: [],
-    writeEnd: [],
-    errors: [],
-    hits: 0,
-    misses: 0,
-    declined: 0,
-  };
 }
 
 if (process.send !== undefined) {

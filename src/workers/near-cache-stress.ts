@@ -53,6 +53,24 @@ export function keyName(i: number): string {
   return `nc:${i}`;
 }
 
+/** A log with nothing recorded yet. */
+export function emptyLog(): NearCacheStressLog {
+  return {
+    readKey: [],
+    readStart: [],
+    readEnd: [],
+    readValue: [],
+    writeKey: [],
+    writeValue: [],
+    writeStart: [],
+    writeEnd: [],
+    errors: [],
+    hits: 0,
+    misses: 0,
+    declined: 0,
+  };
+}
+
 /** The key index of a key name, or -1 for a name that is not `keyName(i)`. */
 export function keyIndex(name: string): number {
   const i = name.startsWith('nc:') ? Number(name.slice(3)) : NaN;
@@ -72,20 +90,7 @@ async function main(task: NearCacheStressTask, port: MessagePort): Promise<NearC
   const next = (): number => random.next();
   if (task.fetchDelayMs > 0)
     cache.testHooks.afterFetch = () => new Promise((r) => setTimeout(r, next() * task.fetchDelayMs));
-  const log: NearCacheStressLog = {
-    readKey: [],
-    readStart: [],
-    readEnd: [],
-    readValue: [],
-    writeKey: [],
-    writeValue: [],
-    writeStart: [],
-    writeEnd: [],
-    errors: [],
-    hits: 0,
-    misses: 0,
-    declined: 0,
-  };
+  const log = emptyLog();
   const { owner, owners } = task;
   const mine = Math.ceil((task.keys - owner) / owners);
   let seq = 0;
