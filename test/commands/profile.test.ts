@@ -42,8 +42,9 @@ it('writes a flamegraph per thread and finds get/set/probe frames in the workers
   expect(html).toContain('thread-0-main.html');
   expect(html.length).toBe(3); // main + 2 workers
   expect(files).toContain('stress-report.txt');
-  // Each worker's line names SharedMap frames; the get path and the probe must be among them somewhere.
-  const workerLines = r.stdout.split('\n').filter((l) => /worker thread \d+/.test(l));
+  // Each worker's line, named as the stress table names it, shows SharedMap frames; the get path and the
+  // probe must be among them somewhere.
+  const workerLines = r.stdout.split('\n').filter((l) => /\(worker \d+ \(threadId \d+\);/.test(l));
   expect(workerLines).toHaveLength(2);
   for (const l of workerLines) expect(l).toMatch(/SharedMap frames: .*map\.js:/);
   const worker = html.find((f) => f !== 'thread-0-main.html')!;
