@@ -27,10 +27,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { createClient } from 'redis';
+import { parseCommandArgs, usageFailure } from '../args.js';
 import { NearCache } from '../near-cache/near-cache.js';
 import { fmtNs, fmtRate } from './report.js';
 import { RedisServer, redisUnavailable } from './redis.js';
@@ -404,7 +404,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   let config: NearCacheBenchConfig;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseCommandArgs({
       args: argv,
       options: {
         quick: { type: 'boolean' },
@@ -427,8 +427,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (config.keys.some((k) => k < WRITES)) throw new Error(`--keys must each be at least ${WRITES}`);
   } catch (err) {
-    process.stderr.write(`shmap bench near-cache: ${(err as Error).message.split('\n')[0]}\n`);
-    return 2;
+    return usageFailure('bench near-cache', (err as Error).message);
   }
   if (values.help === true) {
     process.stdout.write(help() + '\n');
