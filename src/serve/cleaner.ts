@@ -68,7 +68,8 @@ function loop(data: CleanerData, counters: ThreadCounters): void {
     return;
   }
   if (o.cleanup === 'delete-queue') {
-    const queue = DeleteQueue.attach<string>(shared.queue!);
+    // Its drains count in the map's metrics (the loop below deletes through a wrapper, not the map).
+    const queue = DeleteQueue.attach<string>(shared.queue!).countIn(maps[0]!);
     const deleter = staleDeleter<string, Session>(maps[0]!, (s, now) => isStale(s, Math.floor(now), o.staleMs));
     const counting = {
       delete(id: string): boolean {

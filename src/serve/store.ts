@@ -104,6 +104,8 @@ export function createMaps(o: ServeOptions): { maps: SharedMap<string, Session>[
       ttl: o.cleanup === 'ttl',
       ...(o.cleanup === 'ttl' ? { defaultTtlMs: o.staleMs } : {}),
       leases: o.cleanup === 'lease',
+      // GET /metrics: operations, hot keys and the delete queue's keys, counted by every thread.
+      metrics: true,
     });
   const maps = o.cleanup === 'rebuild' ? [one(), one()] : [one()];
   const queue =
@@ -147,7 +149,9 @@ export class SharedStore implements Store {
   ) {
     this.o = shared.options;
     this.maps = shared.maps.map((h) => SharedMap.attach<string, Session>(h));
-    this.queue = shared.queue === undefined ? undefined : DeleteQueue.attach<string>(shared.queue);
+    // The handlers' enqueues (and refusals of a full queue) count in the map's metrics.
+    this.queue =
+      shared.queue === undefined ? undefined : DeleteQueue.attach<string>(shared.queue).countIn(this.maps[0]!);
     this.ctl = new Int32Array(shared.control);
   }
 

@@ -449,6 +449,11 @@ export class DeleteQueue<K = number> {
     return this;
   }
 
+  /** Whether this handle counts its keys in a map's counters (`countIn` was called). */
+  get countsInMap(): boolean {
+    return this.counters !== null;
+  }
+
   // -------------------------------------------------------------------------
   // Producer side (any thread, any number at once)
 
@@ -1001,7 +1006,10 @@ export interface DrainLoopResult {
  * Drains `queue` into `map` until the queue is closed, parking with
  * `Atomics.wait` whenever it is empty, then runs the closing drain and
  * returns its counts. Blocks the calling thread for the whole run: call it
- * on a dedicated thread.
+ * on a dedicated thread. When `map` is a SharedMap created with
+ * `{ metrics: true }` and this queue handle counts nowhere yet, the loop
+ * counts its drains there (`queue.countIn(map)`), so `map.metrics().queue`
+ * and Prometheus show them.
  */
 export function runDrainLoop<K>(
   queue: DeleteQueue<K>,
@@ -1014,6 +1022,7 @@ export function runDrainLoop<K>(
     throw new InvalidOptionError(`options.idleWaitMs must be a number > 0, got ${describe(idleWaitMs)}`);
   if (!(finalWaitMs >= 0))
     throw new InvalidOptionError(`options.finalWaitMs must be a number >= 0, got ${describe(finalWaitMs)}`);
+  if (map instanceof MapCore && map.counters !== null && !queue.countsInMap) queue.countIn(map);
   const t0 = performance.now();
   let removed = 0;
   let absent = 0;

@@ -19,10 +19,14 @@
  *   state-1 key present; enqueued (counted by the enqueuers) === the queue's
  *   enqueued === drained === the drainer's deletes that returned true, none
  *   returned false (deleted exactly once), and every false from enqueue is
- *   counted by the queue too (no silent loss).
+ *   counted by the queue too (no silent loss). The enqueuers' queue handles
+ *   and the drainer count in the map's metrics (`countIn`; the drain loop
+ *   does it by itself), and `map.metrics().queue` must agree with the
+ *   queue's own enqueued, drained and full-refusal counts.
  */
-import type { SharedMap } from '../../shm/map.js';
+import { SharedMap } from '../../shm/map.js';
 import { DeleteQueue } from '../../shm/patterns/delete-queue.js';
+import { hasMetrics } from '../../shm/metrics.js';
 import type { KeyCodec, ValueCodec } from '../keys.js';
 import type { StressOptions } from '../options.js';
 import { CONTROL, type StressTask } from '../protocol.js';
@@ -57,6 +61,8 @@ export function runEnqueuer(run: Run): void {
   const { task, rng, kc, vc } = run;
   const map = run.map as unknown as PatternMap;
   const queue = DeleteQueue.attach<unknown>(task.pattern!.queue!);
+  // The stress map counts with `metrics`: the keys show in map.metrics().queue and /metrics.
+  if (run.map instanceof SharedMap) queue.countIn(run.map);
   const state = new Uint8Array(task.pattern!.scratch, task.index * DOOMED_PER_WORKER, DOOMED_PER_WORKER);
   const first = doomedBase(task, task.index);
   const c = run.pattern;
@@ -131,6 +137,18 @@ function queueRun(
         ) {
           losses.push(
             `delete-queue: enqueuers enqueued ${checks.enqueued}; queue says enqueued ${qs.enqueued}, drained ${qs.drained}; drainer deleted ${drainer.removed}, found ${drainer.absent} absent, left ${drainer.pendingAtExit} (each must equal the enqueued count, absent and left 0)`,
+          );
+        }
+      }
+      // The map's metrics count the same keys in the threads that handled them (the enqueuers' and the drainer's blocks).
+      if (hasMetrics(m.views)) {
+        const mq = m.metrics().queue;
+        checks.metricsEnqueued = mq.enqueued;
+        checks.metricsDrained = mq.drained;
+        checks.metricsFullRejections = mq.fullRejections;
+        if (mq.enqueued !== qs.enqueued || mq.drained !== qs.drained || mq.fullRejections !== qs.fullRejections) {
+          losses.push(
+            `delete-queue: the map's metrics counted ${mq.enqueued} enqueued, ${mq.drained} drained, ${mq.fullRejections} refused full; the queue says ${qs.enqueued}, ${qs.drained}, ${qs.fullRejections}`,
           );
         }
       }
