@@ -5,8 +5,10 @@
  * Rows: int32 -> float64 get and set (overwrite), string:32 -> string:32 get
  * with the stored key object and with an equal string built afresh (as a key
  * parsed from a request is), and `forEach`; each at 1,024 keys (in cache) and
- * 1M keys (memory-bound). Every measurement does the same pre-generated
- * random sequence of operations on both maps (filled in another order: a
+ * 1M keys (memory-bound); string:32 gets with a set every 100th and every
+ * 10th operation (where the read cache stops paying). Every measurement
+ * does the same pre-generated random sequence of operations on both maps
+ * (filled in another order: a
  * `Map` keeps insertion order, which flatters lookups in that order). Rounds
  * alternate which map goes first; the table shows the median round of each
  * and the ratio of the medians, with the range of the per-round ratios.
@@ -100,6 +102,26 @@ const LOOPS = {
       m.set(keys[i], values[i % n]);
     }
     return keys.length;
+  },
+  // Gets with a set every 100th / 10th op: each set moves its shard's seq,
+  // so it shows where the read cache (read-cache.ts) stops paying.
+  getSet100: function (m: AnyMap, keys: unknown[], values: unknown[]): number {
+    const n = values.length;
+    let x = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (i % 100 === 0) m.set(keys[i], values[i % n]);
+      else if (m.get(keys[i]) !== undefined) x++;
+    }
+    return x;
+  },
+  getSet10: function (m: AnyMap, keys: unknown[], values: unknown[]): number {
+    const n = values.length;
+    let x = 0;
+    for (let i = 0; i < keys.length; i++) {
+      if (i % 10 === 0) m.set(keys[i], values[i % n]);
+      else if (m.get(keys[i]) !== undefined) x++;
+    }
+    return x;
   },
   forEach: function (m: AnyMap, keys: unknown[]): number {
     // keys.length / size passes over the whole map.
@@ -308,6 +330,17 @@ async function stringRows(size: number): Promise<Row[]> {
     target: { max: size <= 1024 ? 2.0 : 1.2 },
   });
   const overwrite = values.slice().reverse();
+  for (const [op, every] of [
+    ['getSet100', 100],
+    ['getSet10', 10],
+  ] as const) {
+    rows.push({
+      op: `string:32 get, 1 set in ${every}`,
+      keys: size,
+      keyObject: 'stored',
+      ...(await compare(op, map, shared, () => order, overwrite)),
+    });
+  }
   rows.push({
     op: 'string:32 set (overwrite)',
     keys: size,

@@ -81,6 +81,30 @@
  * A reader that sees an odd seq spins; after READ_SPINS tries it takes the
  * lock and reads under it, so a reader always finishes.
  *
+ * The read cache (read-cache.ts). A handle on a string-keyed map whose
+ * values are numbers, bigints or strings, in 'lock' mode without TTL or
+ * leases, keeps what its validated gets read: key -> (shard, the even seq
+ * both loads saw, the value), in a `Map` of its own. A later `get` of that
+ * key returns the cached value when one `Atomics.load` of the shard's seq
+ * still gives that seq, and otherwise reads the shard as above and
+ * refreshes the entry. Why that is the answer a read would give now: every
+ * store a read can observe — set, delete, clear, sweep, growth, a lease
+ * retire — is made inside the writer's odd-seq window, and a write that a
+ * thread died in is closed by recovery with the seq 2 past where it was;
+ * the seq only grows (modulo 2^32), so an unchanged even seq means no write
+ * to that shard began since the entry was read, and the shard's slots hold
+ * what they held then. The load is sequentially consistent, so a write
+ * that happened before this `get` (in this thread, or in one this thread
+ * synchronized with) is seen, and a loop of gets cannot keep an old load.
+ * What it does not cover: TTL (an entry expires with no write) and leases
+ * (a retired entry's visibility), hence not on those maps; objects and
+ * Uint8Arrays (one cached object would be handed to every caller); a seq
+ * that wrapped exactly back to the cached value (2^31 writes to one shard
+ * between two gets of a key). It pays while most gets find their shard
+ * unwritten since the last read of the key: with a set every 10th op it
+ * switches itself off (read-cache.ts counts its hits); bench:core has rows
+ * for both.
+ *
  * Atomic operations (`putIfAbsent`, `compareAndSet`, `update`, `add`, `sweep`)
  * run under the shard lock. `update`'s function and `sweep`'s predicate run
  * under it too and must not call the map: a call from inside them throws
@@ -225,6 +249,7 @@ import {
 import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
 import type { Worker } from 'node:worker_threads';
 import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
+import { trustStale, type CachedRead } from './read-cache.js';
 import type {
   ConflictRecord,
   HotKey,
@@ -262,16 +287,34 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
 
   get(key: K): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
+    const i32 = this.i32;
+    // The read cache (read-cache.ts): the value a validated read saw, while
+    // its shard's seq has not moved since.
+    const cache = this.readCache;
+    let cached: CachedRead | undefined;
+    if (cache !== null) {
+      if (cache.off === 0) {
+        cached = cache.entries.get(key);
+        if (cached !== undefined && (Atomics.load(i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
+          cache.hit();
+          if (this.counters !== null)
+            this.counters.count(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, this.keyCodec.prepare(key));
+          return cached.value as V;
+        }
+      } else {
+        cache.off--;
+      }
+    }
     const h = this.keyCodec.prepare(key);
     const d = descI32(this.shard0I32, h & this.shardMask);
     // The common case of readSlot, inlined: one validated attempt, the value
     // kept in a local (no field store, so no boxing of a float64 on the way).
-    const i32 = this.i32;
     const seq = PLAIN_LOADS_ORDERED ? i32[d + D_SEQ] : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) === 0 && this.plainGet) {
       const at = this.table.find(d, h);
       const raw = at >= 0 ? this.valueCodec.load(this.views, at + this.valueOffI32) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
+        if (cache !== null && cache.off === 0) cache.note(key, d, seq, raw, cached);
         if (this.counters !== null) this.counters.count(at < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
         return (raw === undefined || !this.valueCodec.needsFinish ? raw : this.valueCodec.finish(raw)) as V;
       }

@@ -1,0 +1,111 @@
+/**
+ * A handle's read cache: what `get` last read for a key, kept in this
+ * thread's heap, answered again while the key's shard has not been written.
+ *
+ * A string-keyed `get` spends most of its time outside the table: packing
+ * and hashing the key's code units, comparing them in the slot, decoding the
+ * value into a new string (~400 ns against ~35 ns for a `Map.get` with the
+ * same string, bench:core). The cache trades that for a `Map.get` on this
+ * handle's own `Map` and one `Atomics.load` of the shard's seq.
+ *
+ * Why an entry may be trusted (the essay in map.ts, "The read cache", says it
+ * for readers of the design): an entry holds the value a validated read saw
+ * and the even seq that validated it. Every change a read can observe opens
+ * the shard's odd-seq window first (window.ts `begin`), and every completed
+ * or recovered write leaves the seq 2 higher than it found it, so a seq
+ * still equal to the entry's means no write to that shard has begun since
+ * the entry was read: the shard holds what it held then, and the entry is
+ * the answer a read would give now. The load is an `Atomics.load`
+ * (sequentially consistent), so a write that happened before this `get` in
+ * any thread's order is seen, and a loop of gets cannot have it hoisted.
+ *
+ * Limits: only for maps whose gets take the plain path ('lock' mode, no TTL,
+ * no leases: an entry that expires or is retired changes without a write),
+ * and only for primitive values (number, bigint, string): a cached object
+ * would be handed to several callers, who may change it. An entry is dropped
+ * when the seq moved, and the whole cache when it reaches MAX_ENTRIES.
+ * A seq wraps after 2^31 writes to one shard; an entry left untouched while
+ * exactly a multiple of 2^31 writes hit its shard would be taken as current.
+ */
+
+/** Entries a cache holds before it starts afresh (clears itself). */
+export const MAX_ENTRIES = 4096;
+/**
+ * Reads that had to go to the shard between two looks at whether the cache
+ * pays: twice MAX_ENTRIES, so that filling an empty cache (every first read
+ * of a key misses) does not by itself turn it off.
+ */
+const MISS_WINDOW = 2 * MAX_ENTRIES;
+/** Gets that skip the cache after it was found not to pay, before it is tried again. */
+const OFF_GETS = 1 << 16;
+
+/** One cached read: the shard's descriptor, the seq that validated it, the value (undefined: absent then). */
+export class CachedRead {
+  constructor(
+    readonly d: number,
+    public seq: number,
+    public value: unknown,
+  ) {}
+}
+
+/**
+ * Test back door: when false, a cached entry is used without comparing its
+ * seq (the negative control of the cache's tests). Only read when the seq
+ * differs, so it costs the hot path nothing.
+ * @internal
+ */
+export let trustStale = false;
+
+/** @internal Sets the test back door. */
+export function setTrustStale(on: boolean): void {
+  trustStale = on;
+}
+
+export class ReadCache {
+  readonly entries = new Map<unknown, CachedRead>();
+  /** Gets answered by the cache since the last look at whether it pays (counted up to `enough` only). */
+  private hits = 0;
+  /** Reads that went to the shard since then. */
+  private misses = 0;
+  /** Gets left that skip the cache (0: in use). */
+  off = 0;
+  /** Hits per MISS_WINDOW misses the cache must give to stay on. */
+  private readonly enough: number;
+
+  /**
+   * @param minHitsPerMiss hits the cache must give per read that went to
+   * the shard to stay on: what a miss costs (a `Map.get` and maybe a
+   * `Map.set`) against what a hit saves, for this map's key type.
+   */
+  constructor(minHitsPerMiss: number) {
+    this.enough = Math.ceil(MISS_WINDOW * minHitsPerMiss);
+  }
+
+  /** A get answered by the cache. */
+  hit(): void {
+    if (this.hits < this.enough) this.hits++;
+  }
+
+  /**
+   * After a validated read of `key` in shard `d` at the even `seq` that
+   * found `value` (undefined: absent): refreshes the key's entry (`entry`,
+   * from the lookup that missed) or adds one for a present key.
+   */
+  note(key: unknown, d: number, seq: number, value: unknown, entry: CachedRead | undefined): void {
+    if (entry !== undefined) {
+      entry.seq = seq;
+      entry.value = value;
+    } else if (value !== undefined) {
+      if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+      this.entries.set(key, new CachedRead(d, seq, value));
+    }
+    if (++this.misses === MISS_WINDOW) {
+      if (this.hits < this.enough) {
+        this.off = OFF_GETS;
+        this.entries.clear();
+      }
+      this.hits = 0;
+      this.misses = 0;
+    }
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * The read cache (src/shm/read-cache.ts): a string-keyed `get` answered from
+ * the handle's own cache while the key's shard seq has not moved. Every
+ * change a read can observe must reach a caching reader: writes through the
+ * same handle, through another handle in the thread, and from another thread
+ * while the reader reads, growth, sweep, clear, and a clear completed by the
+ * recovery of a writer that died in it. Negative control: with the seq check
+ * switched off (`setTrustStale`), the same checks catch the stale reads, so
+ * the reads under test are answered by the cache and each check can fail.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SharedMap } from '../../src/index.js';
+import type { SharedMapOptions } from '../../src/index.js';
+import { MAX_ENTRIES, setTrustStale } from '../../src/shm/read-cache.js';
+import { checkInvariants } from '../../src/shm/debug.js';
+import { controlWords, requireDist, spawn } from './support.js';
+import { until } from '../helpers/until.js';
+
+requireDist();
+
+afterEach(() => setTrustStale(false));
+
+type StrMap = SharedMap<string, string>;
+
+const KEYS = Array.from({ length: 16 }, (_, i) => 'key:' + i);
+
+function makeMap(opts: SharedMapOptions = {}): StrMap {
+  const map = SharedMap.create<string, string>({
+    key: 'string:16',
+    value: 'string:16',
+    shards: 4,
+    capacity: 64,
+    ...opts,
+  });
+  for (const k of KEYS) map.set(k, 'v0');
+  return map;
+}
+
+/** Reads every key (so the cache holds each), and returns what was read. */
+function readAll(map: StrMap, keys = KEYS): Array<string | undefined> {
+  return keys.map((k) => map.get(k));
+}
+
+/** Waits (blocking, bounded) until words[i] >= value. */
+function waitWord(words: Int32Array, i: number, value: number): void {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const seen = Atomics.load(words, i);
+    if (seen >= value) return;
+    if (Date.now() > deadline) throw new Error(`word ${i} still ${seen} < ${value} after 20 s`);
+    Atomics.wait(words, i, seen, 100);
+  }
+}
+
+describe('which maps cache reads', () => {
+  it('string keys with number, bigint or string values on the plain read path do; the others do not', () => {
+    const cached: SharedMapOptions[] = [
+      { key: 'string:8', value: 'string:8' },
+      { key: 'string:8', value: 'int32' },
+      { key: 'string:8', value: 'float64' },
+      { key: 'string:8', value: 'bigint64' },
+    ];
+    const not: SharedMapOptions[] = [
+      { key: 'int32', value: 'int32' },
+      { key: 'bytes:8', value: 'int32' },
+      { key: 'string:8', value: 'bytes:8' },
+      { key: 'string:8', value: 'json:32' },
+      { key: 'string:8', value: 'int32', ttl: true },
+      { key: 'string:8', value: 'int32', leases: true },
+      { key: 'string:8', value: 'int32', sync: 'none' },
+    ];
+    for (const o of cached) expect(SharedMap.create(o).readCache, JSON.stringify(o)).not.toBeNull();
+    for (const o of not) expect(SharedMap.create(o).readCache, JSON.stringify(o)).toBeNull();
+  });
+});
+
+/** Each change, made after the reader cached every key, and what the reader must read then. */
+const CHANGES: Array<{ name: string; change: (m: StrMap) => void; expect: (k: string) => string | undefined }> = [
+  { name: 'set', change: (m) => m.set('key:3', 'new'), expect: (k) => (k === 'key:3' ? 'new' : 'v0') },
+  { name: 'delete', change: (m) => m.delete('key:3'), expect: (k) => (k === 'key:3' ? undefined : 'v0') },
+  { name: 'clear', change: (m) => m.clear(), expect: () => undefined },
+  {
+    name: 'update',
+    change: (m) => m.update('key:5', (old) => old + '!'),
+    expect: (k) => (k === 'key:5' ? 'v0!' : 'v0'),
+  },
+  {
+    name: 'update to undefined (delete)',
+    change: (m) => m.update('key:5', () => undefined),
+    expect: (k) => (k === 'key:5' ? undefined : 'v0'),
+  },
+  {
+    name: 'compareAndSet',
+    change: (m) => m.compareAndSet('key:7', 'v0', 'cas'),
+    expect: (k) => (k === 'key:7' ? 'cas' : 'v0'),
+  },
+  {
+    name: 'sweep',
+    change: (m) => m.sweep((_v, k) => k.endsWith('1')),
+    expect: (k) => (k.endsWith('1') ? undefined : 'v0'),
+  },
+  {
+    name: 'growth, then set',
+    change: (m) => {
+      for (let i = 0; i < 500; i++) m.set('more:' + i, 'm');
+      m.set('key:9', 'grown');
+    },
+    expect: (k) => (k === 'key:9' ? 'grown' : 'v0'),
+  },
+];
+
+describe('a caching reader sees every change made in its thread', () => {
+  for (const via of ['the same handle', 'another handle'] as const) {
+    for (const c of CHANGES) {
+      it(`${c.name}, through ${via}`, () => {
+        const map = makeMap({ capacity: 16 });
+        const writer = via === 'the same handle' ? map : SharedMap.attach<string, string>(map.handle);
+        expect(readAll(map)).toEqual(KEYS.map(() => 'v0'));
+        c.change(writer);
+        expect(readAll(map)).toEqual(KEYS.map(c.expect));
+        checkInvariants(map);
+      });
+    }
+  }
+
+  it('negative control: without the seq check every change above is missed (the reads come from the cache)', () => {
+    setTrustStale(true);
+    for (const c of CHANGES) {
+      const map = makeMap({ capacity: 16 });
+      const other = SharedMap.attach<string, string>(map.handle);
+      readAll(map);
+      c.change(other);
+      expect(readAll(map), c.name).not.toEqual(KEYS.map(c.expect));
+      expect(readAll(map), c.name).toEqual(KEYS.map(() => 'v0'));
+    }
+  });
+
+  it(`stays right past ${MAX_ENTRIES} keys (it starts afresh when full)`, () => {
+    const n = MAX_ENTRIES + 900;
+    const map = SharedMap.create<string, number>({ key: 'string:16', value: 'int32', capacity: n });
+    for (let i = 0; i < n; i++) map.set('k' + i, i);
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < n; i++) if (map.get('k' + i) !== i) expect(map.get('k' + i)).toBe(i);
+      expect(map.readCache!.entries.size).toBeLessThanOrEqual(MAX_ENTRIES);
+    }
+    map.set('k7', -7);
+    expect(map.get('k7')).toBe(-7);
+    expect(map.get('absent')).toBeUndefined();
+  });
+});
+
+/**
+ * A writer thread changes the map in three phases while (phase 1) or after
+ * (phases 2, 3) this thread reads with a full cache. Returns what went
+ * wrong, each message starting with its phase.
+ */
+async function crossThread(): Promise<{ wrong: string[]; map: StrMap }> {
+  const map = makeMap();
+  const rounds = 100;
+  const words = controlWords();
+  const L = { ready: 0, go: 1, done: 2 };
+  const run = spawn('map-cache-writer.mjs', { handle: map.handle, keys: KEYS, rounds, grow: 300, words, L });
+  await until(() => Atomics.load(words, L.ready) === 1, 'the writer to start');
+  const wrong: string[] = [];
+  const expectAll = (phase: number, want: (k: string) => string | undefined) => {
+    for (const k of KEYS) {
+      const got = map.get(k);
+      if (got !== want(k)) wrong.push(`phase ${phase}: ${k} read ${got}, expected ${want(k)}`);
+    }
+  };
+
+  // 1: reads race the overwrites. A key's round only moves forward.
+  readAll(map);
+  const last = new Map(KEYS.map((k) => [k, 0]));
+  Atomics.store(words, L.go, 1);
+  Atomics.notify(words, L.go);
+  const deadline = Date.now() + 20_000;
+  let reads = 0;
+  while (Atomics.load(words, L.done) < 1 && Date.now() < deadline) {
+    for (const k of KEYS) {
+      const v = map.get(k);
+      reads++;
+      if (v === undefined) continue; // keys[0], deleted last
+      const r = Number(v.slice(1));
+      if (r < last.get(k)!) wrong.push(`phase 1: ${k} went back from round ${last.get(k)} to ${r}`);
+      last.set(k, r);
+    }
+  }
+  waitWord(words, L.done, 1);
+  expectAll(1, (k) => (k === KEYS[0] ? undefined : 'v' + rounds));
+
+  // 2: a sweep deletes keys[1], then growth moves every shard's region.
+  readAll(map);
+  Atomics.store(words, L.go, 2);
+  Atomics.notify(words, L.go);
+  waitWord(words, L.done, 2);
+  expectAll(2, (k) => (k === KEYS[0] || k === KEYS[1] ? undefined : 'v' + rounds));
+
+  // 3: clear.
+  readAll(map);
+  Atomics.store(words, L.go, 3);
+  Atomics.notify(words, L.go);
+  waitWord(words, L.done, 3);
+  expectAll(3, () => undefined);
+  await run.result;
+  expect(reads).toBeGreaterThan(0);
+  return { wrong, map };
+}
+
+describe('a caching reader sees another thread’s writes', () => {
+  it('overwrites and a delete while it reads, a sweep with growth, and a clear', async () => {
+    const { wrong, map } = await crossThread();
+    expect(wrong).toEqual([]);
+    // The cache stayed in use throughout (not switched off for missing).
+    expect(map.readCache!.off).toBe(0);
+    checkInvariants(map);
+  });
+
+  it('negative control: without the seq check each phase reads stale values', async () => {
+    setTrustStale(true);
+    const { wrong } = await crossThread();
+    for (const phase of [1, 2, 3])
+      expect(
+        wrong.some((w) => w.startsWith(`phase ${phase}:`)),
+        `phase ${phase}`,
+      ).toBe(true);
+  });
+});
+
+describe('a caching reader sees a write completed by recovery', () => {
+  /** A writer dies inside `clear` (parked in its window, then terminated); recovery completes the clear. */
+  async function deadClear(): Promise<Array<string | undefined>> {
+    const map = makeMap({ shards: 1 });
+    expect(readAll(map)).toEqual(KEYS.map(() => 'v0'));
+    const words = controlWords();
+    const W = { parked: 0, done: 1, never: 2, waiting: 3, pointHit: 4 };
+    const run = spawn('map-death.mjs', { map: map.handle, words, W, op: 'clear', point: 'clear', keys: ['x'] });
+    run.result.catch(() => {}); // terminated without a result
+    await until(() => Atomics.load(words, W.parked) === 1, 'the clear to park in its window');
+    await run.worker.terminate();
+    const report = map.recover(run.threadId);
+    expect(report.shards.length).toBe(1);
+    checkInvariants(map);
+    return readAll(map);
+  }
+
+  it('a clear the dead writer began is completed, and the reader sees it', async () => {
+    expect(await deadClear()).toEqual(KEYS.map(() => undefined));
+  });
+
+  it('negative control: without the seq check the reader still sees the entries', async () => {
+    setTrustStale(true);
+    expect(await deadClear()).toEqual(KEYS.map(() => 'v0'));
+  });
+});
