@@ -55,9 +55,47 @@ interface MetricSpec extends MetricInfo {
   values?: (r: Reading) => Sample[];
 }
 
-const one = (value: number): Sample[] => [[{}, value]];
-const perShard = (r: Reading, f: (s: SharedMapStats['perShard'][number]) => number): Sample[] =>
-  r.stats.perShard.map((s, shard) => [{ shard }, f(s)]);
+/** A metric of one series, read from the map's stats. */
+function single(
+  name: string,
+  type: 'gauge' | 'counter',
+  help: string,
+  read: (s: SharedMapStats) => number,
+): MetricSpec {
+  return { name, type, help, labels: [], values: (r) => [[{}, read(r.stats)]] };
+}
+
+/** A metric with a series per shard (label `shard`), read from each shard's stats. */
+function shardMetric(
+  name: string,
+  type: 'gauge' | 'counter',
+  help: string,
+  read: (s: SharedMapStats['perShard'][number]) => number,
+): MetricSpec {
+  return {
+    name,
+    type,
+    help,
+    labels: ['shard'],
+    values: (r) => r.stats.perShard.map((s, shard) => [{ shard }, read(s)]),
+  };
+}
+
+/** A counter from the operation counters (none for a map without metrics), a series per value of its one `label`. */
+function countedBy(
+  name: string,
+  help: string,
+  label: string,
+  read: (m: SharedMapMetrics) => Array<[value: string | number, n: number]>,
+): MetricSpec {
+  return {
+    name,
+    type: 'counter',
+    help,
+    labels: [label],
+    values: (r) => (r.ops === null ? [] : read(r.ops).map(([v, n]) => [{ [label]: v }, n])),
+  };
+}
 
 /** `shmap_operations_total` series: op and result of every counted operation (none for a map without metrics). */
 function operations(m: SharedMapMetrics | null): Sample[] {
@@ -83,54 +121,18 @@ function operations(m: SharedMapMetrics | null): Sample[] {
 }
 
 const SPECS: readonly MetricSpec[] = [
-  {
-    name: 'shmap_entries',
-    type: 'gauge',
-    help: 'Live entries in the map.',
-    labels: [],
-    values: (r) => one(r.stats.count),
-  },
-  {
-    name: 'shmap_capacity_slots',
-    type: 'gauge',
-    help: 'Slots over all shards (entries fit before growth).',
-    labels: [],
-    values: (r) => one(r.stats.capacity),
-  },
-  {
-    name: 'shmap_tombstones',
-    type: 'gauge',
-    help: 'Deleted slots awaiting the next rehash.',
-    labels: [],
-    values: (r) => one(r.stats.tombstones),
-  },
-  {
-    name: 'shmap_bytes',
-    type: 'gauge',
-    help: 'Bytes of the shared buffer in use (its byteLength).',
-    labels: [],
-    values: (r) => one(r.stats.bytes),
-  },
-  {
-    name: 'shmap_max_bytes',
-    type: 'gauge',
-    help: 'Bytes the shared buffer may grow to (maxByteLength).',
-    labels: [],
-    values: (r) => one(r.stats.maxBytes),
-  },
+  single('shmap_entries', 'gauge', 'Live entries in the map.', (s) => s.count),
+  single('shmap_capacity_slots', 'gauge', 'Slots over all shards (entries fit before growth).', (s) => s.capacity),
+  single('shmap_tombstones', 'gauge', 'Deleted slots awaiting the next rehash.', (s) => s.tombstones),
+  single('shmap_bytes', 'gauge', 'Bytes of the shared buffer in use (its byteLength).', (s) => s.bytes),
+  single('shmap_max_bytes', 'gauge', 'Bytes the shared buffer may grow to (maxByteLength).', (s) => s.maxBytes),
   {
     name: 'shmap_probe_length',
     type: 'histogram',
     help: 'Probe length (slots visited to find an entry) of the entries present now: a point-in-time distribution (it may go down), so take histogram_quantile of it directly, without rate().',
     labels: [],
   },
-  {
-    name: 'shmap_probe_length_max',
-    type: 'gauge',
-    help: 'Longest probe length of any entry.',
-    labels: [],
-    values: (r) => one(r.stats.probeLengthMax),
-  },
+  single('shmap_probe_length_max', 'gauge', 'Longest probe length of any entry.', (s) => s.probeLengthMax),
   {
     name: 'shmap_operations_total',
     type: 'counter',
@@ -138,47 +140,37 @@ const SPECS: readonly MetricSpec[] = [
     labels: ['op', 'result'],
     values: (r) => operations(r.ops),
   },
-  {
-    name: 'shmap_swept_entries_total',
-    type: 'counter',
-    help: 'Entries removed (or retired, when leased) by sweep, and expired entries reclaimed by sweepExpired, by cause (maps created with metrics: true).',
-    labels: ['cause'],
-    values: (r) =>
-      r.ops === null
-        ? []
-        : [
-            [{ cause: 'sweep' }, r.ops.swept],
-            [{ cause: 'expired' }, r.ops.expired],
-          ],
-  },
-  {
-    name: 'shmap_delete_queue_keys_total',
-    type: 'counter',
-    help: 'Keys of the DeleteQueues that count in this map (queue.countIn(map)), by event: enqueued (accepted), drained (handed to delete), rejected_full (refused, the queue was full). enqueued minus drained is the backlog; a rising rejected_full means the drainer falls behind (maps created with metrics: true).',
-    labels: ['event'],
-    values: (r) =>
-      r.ops === null
-        ? []
-        : [
-            [{ event: 'enqueued' }, r.ops.queue.enqueued],
-            [{ event: 'drained' }, r.ops.queue.drained],
-            [{ event: 'rejected_full' }, r.ops.queue.fullRejections],
-          ],
-  },
-  {
-    name: 'shmap_lock_waits_total',
-    type: 'counter',
-    help: 'Times a writer found its shard lock taken and waited.',
-    labels: [],
-    values: (r) => one(r.stats.lockWaits),
-  },
-  {
-    name: 'shmap_read_retries_total',
-    type: 'counter',
-    help: 'Times a reader saw its shard change under it and read again.',
-    labels: [],
-    values: (r) => one(r.stats.readRetries),
-  },
+  countedBy(
+    'shmap_swept_entries_total',
+    'Entries removed (or retired, when leased) by sweep, and expired entries reclaimed by sweepExpired, by cause (maps created with metrics: true).',
+    'cause',
+    (m) => [
+      ['sweep', m.swept],
+      ['expired', m.expired],
+    ],
+  ),
+  countedBy(
+    'shmap_delete_queue_keys_total',
+    'Keys of the DeleteQueues that count in this map (queue.countIn(map)), by event: enqueued (accepted), drained (handed to delete), rejected_full (refused, the queue was full). enqueued minus drained is the backlog; a rising rejected_full means the drainer falls behind (maps created with metrics: true).',
+    'event',
+    (m) => [
+      ['enqueued', m.queue.enqueued],
+      ['drained', m.queue.drained],
+      ['rejected_full', m.queue.fullRejections],
+    ],
+  ),
+  single(
+    'shmap_lock_waits_total',
+    'counter',
+    'Times a writer found its shard lock taken and waited.',
+    (s) => s.lockWaits,
+  ),
+  single(
+    'shmap_read_retries_total',
+    'counter',
+    'Times a reader saw its shard change under it and read again.',
+    (s) => s.readRetries,
+  ),
   {
     name: 'shmap_conflicts_total',
     type: 'counter',
@@ -186,55 +178,43 @@ const SPECS: readonly MetricSpec[] = [
     labels: ['kind'],
     values: (r) => KIND_NAMES.map((kind, code) => [{ kind }, r.conflictsByKind[code] ?? 0]),
   },
-  {
-    name: 'shmap_conflicts_dropped_total',
-    type: 'counter',
-    help: 'Conflict records dropped because the conflict log was full.',
-    labels: [],
-    values: (r) => one(r.stats.conflictsOverflowed),
-  },
-  {
-    name: 'shmap_thread_recoveries_total',
-    type: 'counter',
-    help: 'Shard locks taken over from a dead thread and repaired (map.recover, map.watch).',
-    labels: [],
-    values: (r) => one(r.stats.recoveries),
-  },
-  {
-    name: 'shmap_shard_entries',
-    type: 'gauge',
-    help: 'Live entries per shard.',
-    labels: ['shard'],
-    values: (r) => perShard(r, (s) => s.count),
-  },
-  {
-    name: 'shmap_shard_load_ratio',
-    type: 'gauge',
-    help: 'Per shard: (entries + tombstones) / slots; the shard grows past 0.875.',
-    labels: ['shard'],
-    values: (r) => perShard(r, (s) => (s.count + s.tombstones) / s.capacity),
-  },
-  {
-    name: 'shmap_shard_lock_waits_total',
-    type: 'counter',
-    help: 'Per shard: times a writer waited for its lock (a hot shard shows here).',
-    labels: ['shard'],
-    values: (r) => perShard(r, (s) => s.lockWaits),
-  },
-  {
-    name: 'shmap_shard_read_retries_total',
-    type: 'counter',
-    help: 'Per shard: times a reader read again because a write overlapped it.',
-    labels: ['shard'],
-    values: (r) => perShard(r, (s) => s.readRetries),
-  },
-  {
-    name: 'shmap_shard_op_samples_total',
-    type: 'counter',
-    help: "Per shard: operations sampled for the hot-key sketch (1 in metrics.sampleEvery per thread, on average): each shard's share of the traffic (maps created with metrics: true).",
-    labels: ['shard'],
-    values: (r) => (r.ops === null ? [] : r.ops.shardSamples.map((n, shard) => [{ shard }, n])),
-  },
+  single(
+    'shmap_conflicts_dropped_total',
+    'counter',
+    'Conflict records dropped because the conflict log was full.',
+    (s) => s.conflictsOverflowed,
+  ),
+  single(
+    'shmap_thread_recoveries_total',
+    'counter',
+    'Shard locks taken over from a dead thread and repaired (map.recover, map.watch).',
+    (s) => s.recoveries,
+  ),
+  shardMetric('shmap_shard_entries', 'gauge', 'Live entries per shard.', (s) => s.count),
+  shardMetric(
+    'shmap_shard_load_ratio',
+    'gauge',
+    'Per shard: (entries + tombstones) / slots; the shard grows past 0.875.',
+    (s) => (s.count + s.tombstones) / s.capacity,
+  ),
+  shardMetric(
+    'shmap_shard_lock_waits_total',
+    'counter',
+    'Per shard: times a writer waited for its lock (a hot shard shows here).',
+    (s) => s.lockWaits,
+  ),
+  shardMetric(
+    'shmap_shard_read_retries_total',
+    'counter',
+    'Per shard: times a reader read again because a write overlapped it.',
+    (s) => s.readRetries,
+  ),
+  countedBy(
+    'shmap_shard_op_samples_total',
+    "Per shard: operations sampled for the hot-key sketch (1 in metrics.sampleEvery per thread, on average): each shard's share of the traffic (maps created with metrics: true).",
+    'shard',
+    (m) => m.shardSamples.map((n, shard) => [shard, n]),
+  ),
 ];
 
 /** Every metric `registerMetrics` publishes (the README's monitoring section and the Grafana dashboard use these names). */
