@@ -102,7 +102,17 @@ export interface SharedMapMetrics {
   lockWaits: number;
   /** Times a reader saw its shard change under it and read again (as in `stats()`). */
   readRetries: number;
-  /** Operations sampled for the hot-key sketch, and per shard (an estimate of each shard's share of the operations). */
+  /**
+   * Operations sampled for the hot-key sketch, in all and per shard
+   * (`shardSamples[i]`): sampled, not counted. Each thread samples one of
+   * its single-key operations (get, has, set, delete, the atomic ones, the
+   * lease ones) in `sampleEvery` on average, at random gaps, and drops a
+   * sample when another thread is sampling at that moment. So
+   * `shardSamples[i] / samples` estimates shard i's share of the operations,
+   * and `shardSamples[i] * sampleEvery` its operation count (low by the
+   * dropped samples; the exact totals per kind are the fields above, not
+   * split by shard).
+   */
   samples: number;
   shardSamples: number[];
   /** Counter blocks in use by live threads (of `threads`), and whether any thread counts in the shared overflow block. */
@@ -207,7 +217,11 @@ export interface SharedMapStats {
   conflictsOverflowed: number;
   /** Shard locks recovered from threads that died holding them (`recover`, `watch`): conflicts of kind "thread died holding a shard lock", dropped ones included. */
   recoveries: number;
-  /** Each shard's slots, entries, tombstones and region size, and its own lock waits and read retries (imbalance shows here). */
+  /**
+   * Each shard's slots, entries, tombstones and region size, and its own
+   * lock waits and read retries (exact; imbalance shows here). Operations
+   * per shard are not counted exactly: `metrics().shardSamples` samples them.
+   */
   perShard: Array<{
     capacity: number;
     count: number;
