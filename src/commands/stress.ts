@@ -369,7 +369,8 @@ export async function run(argv: string[]): Promise<number> {
       };
       if (!parsed.json)
         process.stderr.write(`stress chaos: ${o.durationMs / 1000} s, a kill every ~${o.killIntervalMs} ms\n`);
-      const r = await runChaos(o, new URL('../workers/stress.js', import.meta.url).href, abort.signal);
+      // The chaos task bundled into one file (npm run build): each replacement thread loads one module, not thirty.
+      const r = await runChaos(o, new URL('../workers/bundled/chaos.js', import.meta.url).href, abort.signal);
       const { conflicts, history, ...rest } = r;
       if (parsed.history !== undefined && history !== undefined) writeHistory(parsed.history, history.ops);
       const historyJson = history === undefined ? {} : { history: { ...history, ops: history.ops.length } };

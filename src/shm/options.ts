@@ -5,7 +5,6 @@
  * `attach` checks a handle here too, before anything reads the buffer.
  */
 import { availableParallelism } from 'node:os';
-import { getRandomValues } from 'node:crypto';
 import {
   D_CAP,
   D_COUNT,
@@ -187,7 +186,7 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
     throw new InvalidOptionError(`options.onConflict must be 'throw' or 'record', got ${describe(onConflict)}`);
   let seed: number;
   if (options.seed === undefined) {
-    seed = getRandomValues(new Int32Array(1))[0]!;
+    seed = randomInt32();
   } else {
     // Stored in one 32-bit word: a wider seed would be silently truncated.
     const s = options.seed;
@@ -295,7 +294,7 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   i32[H_LOG_OFF] = logOffBytes(shards);
   i32[H_LOG_CAP] = logRecords;
   i32[H_SHARDS_OFF] = HEADER_BYTES;
-  i32[H_MAP_ID] = getRandomValues(new Int32Array(1))[0]!;
+  i32[H_MAP_ID] = randomInt32();
   for (let s = 0; s < shards; s++) {
     const d = shardI32(HEADER_BYTES, s);
     i32[d + D_REGION] = regionsOff + s * shardRegionBytes;
@@ -437,4 +436,14 @@ function headerProblem(sab: SharedArrayBuffer): string | undefined {
       return `shard ${s} counts ${count} entries and ${tombs} tombstones in ${cap} slots`;
   }
   return undefined;
+}
+
+/**
+ * A random 32-bit word from the Web Crypto global, not `node:crypto`: that
+ * import would load Node's crypto modules into every thread that loads the
+ * map (~10 ms of each worker thread's start on Node 20), and only `create`
+ * needs randomness.
+ */
+function randomInt32(): number {
+  return globalThis.crypto.getRandomValues(new Int32Array(1))[0]!;
 }

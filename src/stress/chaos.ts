@@ -107,7 +107,8 @@ export interface ChaosOptions extends StressOptions {
   /**
    * 'pool' (default): the tasks run in a piscina pool, killed through their
    * AbortSignal, and the map watches the pool. 'workers': each task is a
-   * plain Worker running a small entry (`workerFile` is then that entry),
+   * plain Worker running a small entry (`workerFile` is then that entry:
+   * dist/workers/bundled/chaos-thread.js),
    * killed with `terminate()` and watched alone; a kill then costs a
    * thread's start and no pool's bookkeeping.
    */
@@ -193,7 +194,7 @@ interface Running {
   opsAtStart: number;
 }
 
-/** Runs the chaos scenario. The pool's task file is the stress task (`workerFile`). */
+/** Runs the chaos scenario. `workerFile`: the pool's task file (dist/workers/bundled/chaos.js), or the plain Workers' entry. */
 export async function runChaos(o: ChaosOptions, workerFile: string, signal?: AbortSignal): Promise<ChaosResult> {
   const slots = o.workers;
   const totalKeys = o.keys + slots * o.owned + slots * CHAOS_DOOMED;

@@ -10,15 +10,8 @@ import { SharedMap } from '../shm/map.js';
 import type { StressTask, WorkerResult } from '../stress/protocol.js';
 import { runWorkload } from '../stress/worker.js';
 import type { StressMap } from '../stress/workload.js';
-import type { ChaosTask } from '../stress/chaos-slot.js';
-import chaosTask from './chaos.js';
 
-export default async function stressTask(task: StressTask | ChaosTask): Promise<unknown> {
-  if ('block' in task) return chaosTask(task);
-  return mixedTask(task);
-}
-
-async function mixedTask(task: StressTask): Promise<WorkerResult> {
+export default async function stressTask(task: StressTask): Promise<WorkerResult> {
   // GC pauses of this isolate only: each worker thread has its own heap and
   // its own collections. Entries are delivered after the (synchronous) run.
   const gc = { count: 0, totalMs: 0, maxMs: 0 };

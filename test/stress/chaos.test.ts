@@ -3,9 +3,13 @@
  * piscina threads: the run without kills verifies every key it checks; with
  * kills and the map unwatched (recovery off) it must fail by its
  * progress-stall check, within a bounded time, instead of hanging; with the
- * map's death watch, many terminations during load must lose nothing, and
- * the histories recorded through them (killed ops pending) are linearizable.
+ * map's death watch, 1,000 terminations during load (counted, run after
+ * run) must lose nothing, and the histories recorded through them (killed
+ * ops pending) are linearizable. The threads run the bundled chaos entries
+ * (dist/workers/bundled/, built by `npm run build`): one file to load per
+ * thread makes each kill cheaper.
  */
+import { loadavg } from 'node:os';
 import { describe, it, expect, beforeAll } from 'vitest';
 import { defaultOptions } from '../../src/stress/options.js';
 import { runChaos, type ChaosOptions } from '../../src/stress/chaos.js';
@@ -44,7 +48,7 @@ describe('stress --scenario chaos', () => {
 
   it('without kills: every owned key, counter sum and acknowledged delete verified; invariants hold', async () => {
     console.log(`chaos: seed ${SEED} (SHMAP_SEED replays the workers' choices)`);
-    const r = await runChaos(options(), distPath('workers/stress.js'));
+    const r = await runChaos(options(), distPath('workers/bundled/chaos.js'));
     expect(r.failures, `seed ${SEED}`).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.invariants).toBe('ok');
@@ -72,7 +76,7 @@ describe('stress --scenario chaos', () => {
           stallLimitMs: 1_000,
           seed: SEED + attempt,
         }),
-        distPath('workers/chaos-thread.js'),
+        distPath('workers/bundled/chaos-thread.js'),
       );
       if (!last.ok) break;
     }
@@ -81,86 +85,104 @@ describe('stress --scenario chaos', () => {
     expect(last!.chaos.kills.total).toBeGreaterThan(0);
   });
 
-  it('with the map watched: up to 1,000 terminations during mixed load (stops at 45 s; the count reached is printed): no stall, nothing lost, invariants hold, the histories with killed ops pending are linearizable', async () => {
-    // Every ~1 ms, every task that has completed ops since it started (the 3
-    // slots, the drainer, the sweeper) is terminated at once; each is a plain
-    // Worker running a small entry, so a kill costs one thread's start. The
-    // runs stop at 1,000 kills or after 45 s, whichever comes first: a
-    // slower machine gets fewer kills, never a failure for being slow.
-    // Most ops hit recorded keys (the counters and shared ids 8..39), so
-    // kills land inside recorded ops: those are pending in the history.
-    let kills = 0;
-    let recoveries = 0;
-    let verified = 0;
-    let pending = 0;
-    let checkedOps = 0;
-    let required: { history: HistoryOp[]; at: number } | undefined;
-    const actions: Record<string, number> = {};
-    const started = Date.now();
-    for (let run = 0; kills < 1_000 && Date.now() - started < 45_000; run++) {
-      const r = await runChaos(
-        options({
-          threads: 'workers',
-          killBatch: 5,
-          keys: 40,
-          owned: 50,
-          killIntervalMs: 1,
-          durationMs: 3_000,
-          stallLimitMs: 10_000,
-          seed: SEED + run,
-          historyKeys: 32,
-          historyBuffer: 50_000,
-          historyCheckTimeoutMs: 20_000,
-        }),
-        distPath('workers/chaos-thread.js'),
-      );
-      expect(r.failures, `seed ${SEED + run}`).toEqual([]);
-      expect(r.chaos.stalled).toBe(false);
-      expect(r.invariants).toBe('ok');
-      expect(r.lossCount).toBe(0);
-      expect(r.ownedKeysChecked).toBe(3 * 50);
-      expect(r.chaos.shardsVerified).toBe(r.chaos.recoveries);
-      const h = r.history!;
-      expect(h.check!.status, `seed ${SEED + run}`).not.toBe('violation');
-      expect(h.check!.ops).toBe(h.ops.length);
-      // A killed op is pending and is its thread's last (each task is a thread of its own).
-      expect(findThreadOverlap(h.ops)).toBe(-1);
-      expect(h.ops.filter(isPending).length).toBe(h.pending);
-      kills += r.chaos.kills.total;
-      recoveries += r.chaos.recoveries;
-      verified += r.chaos.shardsVerified;
-      pending += h.pending;
-      checkedOps += h.checked;
-      for (const [a, n] of Object.entries(r.chaos.recoveryActions)) actions[a] = (actions[a] ?? 0) + n;
-      if (required === undefined && h.pending > 0) {
-        const at = requiredPending(h.ops);
-        if (at >= 0) required = { history: h.ops, at };
+  // Counted, not timed: the runs go on until this many terminations are done. GUARD_MS only
+  // guards against a run of runs that never gets there (a deadlock shows sooner: each run fails
+  // by its own stall check after 10 s without a completed op).
+  const GOAL = 1_000;
+  const GUARD_MS = 600_000;
+  it(
+    `with the map watched: ${GOAL} terminations during mixed load (counted; a ${GUARD_MS / 1000} s guard): no stall, nothing lost, invariants hold, the histories with killed ops pending are linearizable`,
+    async () => {
+      // Every ~1 ms, every task that has completed ops since it started (the 3
+      // slots, the drainer, the sweeper) is terminated at once; each is a plain
+      // Worker running the bundled chaos entry (one file: a kill costs a
+      // thread's start and little module loading). Most ops hit recorded keys
+      // (the counters and shared ids 8..39), so kills land inside recorded ops:
+      // those are pending in the history.
+      let kills = 0;
+      let runs = 0;
+      let recoveries = 0;
+      let verified = 0;
+      let pending = 0;
+      let checkedOps = 0;
+      let required: { history: HistoryOp[]; at: number } | undefined;
+      const actions: Record<string, number> = {};
+      const started = Date.now();
+      for (let run = 0; kills < GOAL && Date.now() - started < GUARD_MS; run++) {
+        const r = await runChaos(
+          options({
+            threads: 'workers',
+            killBatch: 5,
+            keys: 40,
+            owned: 50,
+            killIntervalMs: 1,
+            durationMs: 8_000,
+            stallLimitMs: 10_000,
+            seed: SEED + run,
+            historyKeys: 32,
+            historyBuffer: 50_000,
+            historyCheckTimeoutMs: 20_000,
+          }),
+          distPath('workers/bundled/chaos-thread.js'),
+        );
+        const where = `seed ${SEED + run}, run ${run}, after ${kills} terminations`;
+        expect(r.failures, where).toEqual([]);
+        expect(r.chaos.stalled, where).toBe(false);
+        expect(r.invariants, where).toBe('ok');
+        expect(r.lossCount, where).toBe(0);
+        expect(r.ownedKeysChecked).toBe(3 * 50);
+        expect(r.chaos.shardsVerified).toBe(r.chaos.recoveries);
+        const h = r.history!;
+        expect(h.check!.status, where).not.toBe('violation');
+        expect(h.check!.ops).toBe(h.ops.length);
+        // A killed op is pending and is its thread's last (each task is a thread of its own).
+        expect(findThreadOverlap(h.ops)).toBe(-1);
+        expect(h.ops.filter(isPending).length).toBe(h.pending);
+        runs++;
+        kills += r.chaos.kills.total;
+        recoveries += r.chaos.recoveries;
+        verified += r.chaos.shardsVerified;
+        pending += h.pending;
+        checkedOps += h.checked;
+        for (const [a, n] of Object.entries(r.chaos.recoveryActions)) actions[a] = (actions[a] ?? 0) + n;
+        if (required === undefined && h.pending > 0) {
+          const at = requiredPending(h.ops);
+          if (at >= 0) required = { history: h.ops, at };
+        }
       }
-    }
-    console.log(
-      `chaos: ${kills} terminations (the goal is 1,000), ${recoveries} shard locks recovered and checked (${JSON.stringify(actions)}), ` +
-        `${checkedOps} history ops checked, ${pending} pending, in ${Date.now() - started} ms, seed ${SEED}`,
-    );
-    // Not vacuous: threads died holding locks, and each repaired shard was checked (that a
-    // broken shard fails the check: test/shm/map-thread-death.test.ts, "verify").
-    expect(kills).toBeGreaterThan(0);
-    expect(recoveries).toBe(verified);
-    expect(recoveries).toBeGreaterThan(0);
-    // Negative control: a pending op whose effect the others saw (the history is not linearizable
-    // without it), given another effect, contradicts them, and the checker rejects it.
-    if (required === undefined) {
-      console.log('chaos: negative control inconclusive (no kill landed inside a recorded op whose effect was seen)');
-      return;
-    }
-    const { history, at } = required;
-    const op = history[at]!;
-    const sameKey = history.filter((o) => o.key === op.key);
-    const broken = sameKey.map((o) =>
-      o !== op ? o : { ...o, args: o.op === 'add' ? [(o.args[0] as number) + 1_000_000] : [-12_345] },
-    );
-    expect(checkLinearizabilitySync(sameKey).status).toBe('ok');
-    expect(checkLinearizabilitySync(broken).status, `${op.op}(${op.args.join(', ')}) on key ${op.key}`).toBe(
-      'violation',
-    );
-  }, 150_000);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      console.log(
+        `chaos: ${kills} terminations in ${runs} runs, ${recoveries} shard locks recovered and checked (${JSON.stringify(actions)}), ` +
+          `${checkedOps} history ops checked, ${pending} pending, in ${seconds} s, load average ${loadavg()[0]!.toFixed(1)}, ` +
+          `Node ${process.version}, seed ${SEED}`,
+      );
+      expect(
+        kills,
+        `${kills} of ${GOAL} terminations in ${runs} runs: stopped by the ${GUARD_MS / 1000} s guard after ${seconds} s ` +
+          `(every run passed, but kills came too slowly: a thread that never starts, or never completes an op, is never killed)`,
+      ).toBeGreaterThanOrEqual(GOAL);
+      // Not vacuous: threads died holding locks, and each repaired shard was checked (that a
+      // broken shard fails the check: test/shm/map-thread-death.test.ts, "verify").
+      expect(kills).toBeGreaterThan(0);
+      expect(recoveries).toBe(verified);
+      expect(recoveries).toBeGreaterThan(0);
+      // Negative control: a pending op whose effect the others saw (the history is not linearizable
+      // without it), given another effect, contradicts them, and the checker rejects it.
+      if (required === undefined) {
+        console.log('chaos: negative control inconclusive (no kill landed inside a recorded op whose effect was seen)');
+        return;
+      }
+      const { history, at } = required;
+      const op = history[at]!;
+      const sameKey = history.filter((o) => o.key === op.key);
+      const broken = sameKey.map((o) =>
+        o !== op ? o : { ...o, args: o.op === 'add' ? [(o.args[0] as number) + 1_000_000] : [-12_345] },
+      );
+      expect(checkLinearizabilitySync(sameKey).status).toBe('ok');
+      expect(checkLinearizabilitySync(broken).status, `${op.op}(${op.args.join(', ')}) on key ${op.key}`).toBe(
+        'violation',
+      );
+    },
+    GUARD_MS + 180_000,
+  );
 });
