@@ -464,7 +464,21 @@ export class MapCore {
   private saveSlot(d: number, at: number): void {
     const slots = this.views.i32;
     const undo = this.undo0I32 + shardOf(this.shard0I32, d) * this.slotWords;
-    for (let w = this.valueOffI32, end = this.overwrittenEndI32; w < end; w++) slots[undo + w] = slots[at + w]!;
+    const w = this.valueOffI32;
+    // One or two words (number values without TTL) unrolled: 8-10 ns less
+    // per overwrite than the loop (int32 -> float64 set, 1,024 keys, one
+    // process alternating builds, Node 20 and 26: 194 -> 185, 135 -> 127 ns).
+    switch (this.overwrittenEndI32 - w) {
+      case 1:
+        slots[undo + w] = slots[at + w]!;
+        break;
+      case 2:
+        slots[undo + w] = slots[at + w]!;
+        slots[undo + w + 1] = slots[at + w + 1]!;
+        break;
+      default:
+        for (let i = w, end = this.overwrittenEndI32; i < end; i++) slots[undo + i] = slots[at + i]!;
+    }
     this.writeWindow.intend(d, UNDO_SLOT, at, 0);
   }
 
