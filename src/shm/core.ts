@@ -441,13 +441,15 @@ export class MapCore {
     if (this.iterators.size !== 0) this.tellIterators(d);
     const oldRegion = i32[d + D_REGION]!;
     const oldCap = i32[d + D_CAP]!;
+    // Noted before publishing: a thread that dies once the new region is published leaves the old
+    // one for its recoverer to free (noted after, it leaked).
+    i32[d + D_UNDO_OLD_CAP] = oldCap;
+    i32[d + D_UNDO_OLD_REGION] = oldRegion;
     this.writeWindow.begin(d);
     i32[d + D_REGION] = region;
     i32[d + D_CAP] = newCap;
     i32[d + D_TOMBS] = 0;
     if (park !== null) park('grow:after-publish');
-    i32[d + D_UNDO_OLD_CAP] = oldCap;
-    i32[d + D_UNDO_OLD_REGION] = oldRegion;
     freeRegion(this.views, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread, d + D_UNDO_OLD_REGION);
     this.table.findForWrite(d, h);
     const slot = this.table.insertAt;

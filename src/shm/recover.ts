@@ -144,10 +144,13 @@ export interface RecoveryReport {
 
 /**
  * Test switch (negative controls): recovery skipped entirely ('off'), done
- * without the undo ('skip-undo'), or without giving back the dead thread's
- * leases ('keep-leases'). @internal
+ * without the undo ('skip-undo'), without giving back the dead thread's
+ * leases ('keep-leases'), or without freeing an interrupted growth's
+ * unused region ('keep-regions': it leaks). @internal
  */
-export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' | 'keep-leases' } = { mode: 'on' };
+export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' | 'keep-leases' | 'keep-regions' } = {
+  mode: 'on',
+};
 
 /**
  * Recovers everything `deadThread` held in `map`'s buffer. Precondition:
@@ -218,15 +221,16 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     action = 'rolled back';
     keyAt = at;
   } else if (kind === UNDO_GROW) {
+    const free = recoveryTestSwitch.mode !== 'keep-regions';
     const newRegion = i32[d + D_UNDO_NEW_REGION]!;
     const slotBytes = map.slotWords * 4;
     if (i32[d + D_REGION] !== newRegion) {
-      if (newRegion !== 0)
+      if (newRegion !== 0 && free)
         freeRegion(map.views, newRegion, regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes), map.thread);
       action = 'rolled back';
     } else {
       const oldRegion = i32[d + D_UNDO_OLD_REGION]!;
-      if (oldRegion !== 0)
+      if (oldRegion !== 0 && free)
         freeRegion(
           map.views,
           oldRegion,

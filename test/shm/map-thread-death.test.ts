@@ -19,6 +19,8 @@ import {
 } from '../../src/index.js';
 import type { RecoveryReport, SharedMapOptions } from '../../src/index.js';
 import { recoveryTestSwitch } from '../../src/shm/recover.js';
+import { freeBytes } from '../../src/shm/alloc.js';
+import { regionBytes } from '../../src/shm/layout.js';
 import { canonEntries, controlWords, requireDist, spawn, thrown } from './support.js';
 import { testPath } from '../helpers/paths.js';
 import { until } from '../helpers/until.js';
@@ -230,6 +232,44 @@ describe('a writer terminated inside its write is recovered', () => {
     expect(gone[0]! % 2).toBe(0);
   });
 
+  it('growth interrupted at each point: the region the shard no longer uses goes to the free list, not leaked', async () => {
+    for (const point of ['grow:before-copy', 'grow:after-copy', 'grow:after-publish']) {
+      const map = makeMap({ capacity: 4 });
+      const w = await parkWriter(map, 'set', point, range(0, 200));
+      const capAtPark = map.stats().perShard[0]!.capacity;
+      const freeBefore = freeBytes(map.views);
+      await w.worker.terminate();
+      map.recover(w.threadId);
+      checkInvariants(map);
+      // Unpublished, the new region (twice the capacity) goes back; published, the old one (half).
+      const published = point === 'grow:after-publish';
+      expect(map.stats().perShard[0]!.capacity, point).toBe(capAtPark);
+      const unusedCap = published ? capAtPark / 2 : capAtPark * 2;
+      expect(freeBytes(map.views) - freeBefore, point).toBe(regionBytes(unusedCap, map.slotWords * 4));
+    }
+  });
+
+  it('sweepExpired interrupted after one removal: that removal kept, whole; the rest stay for the next sweep; counts exact', async () => {
+    const map = makeMap({ ttl: true });
+    for (const k of range(0, 30)) map.set(k, k * 10 + 1, { ttlMs: 3_600_000 });
+    fill(map, range(30, 40)); // no expiry: never swept
+    const w = await parkWriter(map, 'sweepExpired', 'sweep', [0]);
+    await w.worker.terminate();
+    const shard = map.recover(w.threadId, { verify: true }).shards[0]!;
+    expect(shard.action).toBe('kept removals');
+    expect(shard.invariants).toBe('ok');
+    checkInvariants(map);
+    expect(map.size).toBe(39);
+    const left = new Set(map.snapshot().map(([k]) => k));
+    expect(left.size).toBe(39);
+    const gone = range(0, 40).filter((k) => !left.has(k));
+    expect(gone).toHaveLength(1);
+    expect(gone[0]!).toBeLessThan(30);
+    expect(map.sweepExpired(Infinity)).toBe(29);
+    expect(map.size).toBe(10);
+    checkInvariants(map);
+  });
+
   it('leases: retire, acquire and release rolled back (the lease word and the ledger together)', async () => {
     const map = makeMap({ leases: true });
     fill(map, range(0, 8));
@@ -324,6 +364,17 @@ describe('negative controls', () => {
     recoveryTestSwitch.mode = 'on';
     expect(map.recover(w.threadId).shards).toHaveLength(1);
     checkInvariants(map);
+  });
+
+  it("a recovery that keeps an interrupted growth's new region leaks it: the free-list check sees it", async () => {
+    const map = makeMap({ capacity: 4 });
+    const w = await parkWriter(map, 'set', 'grow:after-copy', range(0, 200));
+    const freeBefore = freeBytes(map.views);
+    await w.worker.terminate();
+    recoveryTestSwitch.mode = 'keep-regions';
+    expect(map.recover(w.threadId).shards[0]!.action).toBe('rolled back');
+    checkInvariants(map); // the leak breaks no invariant: only the free list shows it
+    expect(freeBytes(map.views)).toBe(freeBefore);
   });
 
   it('a recovery that skips the undo leaves a broken invariant that checkInvariants catches', async () => {

@@ -36,6 +36,9 @@ export function runOps(d) {
         return map.clear();
       case 'sweep':
         return map.sweep((_v, key) => key % 2 === 0);
+      case 'sweepExpired':
+        return map.sweepExpired(Infinity); // every entry with an expiry counts as expired
+
       default:
         throw new Error('map-death: unknown op ' + d.op);
     }
