@@ -324,7 +324,8 @@ class Watchers {
       this.stopAlerts = alertOnConflicts(map, { url: p.alertUrl, name: 'stress', intervalMs: p.alertIntervalMs });
   }
 
-  async stop(): Promise<void> {
+  /** Stops them all; returns what the alert sender did (undefined without --alert-url). */
+  async stop(): Promise<AlertStats | undefined> {
     this.stopWatch?.();
     const alerts = await this.stopAlerts?.();
     if (alerts !== undefined && !this.parsed.json)
@@ -334,6 +335,7 @@ class Watchers {
           '\n',
       );
     await this.server?.close();
+    return alerts;
   }
 }
 
@@ -395,6 +397,7 @@ export async function run(argv: string[]): Promise<number> {
   const progress = progressHooks(parsed);
   const watchers = new Watchers(parsed);
   let result: StressResult;
+  let alerts: AlertStats | undefined;
   try {
     result = await runStress(parsed.options, {
       ...progress.hooks,
@@ -404,10 +407,14 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     progress.done();
     process.off('SIGINT', onSigint);
-    await watchers.stop();
+    alerts = await watchers.stop();
   }
   if (parsed.history !== undefined && result.history !== undefined) writeHistory(parsed.history, result.history.ops);
-  if (parsed.json) process.stdout.write(JSON.stringify(toJson(result), jsonReplacer) + '\n');
+  if (parsed.json)
+    process.stdout.write(
+      JSON.stringify({ ...(toJson(result) as object), ...(alerts === undefined ? {} : { alerts }) }, jsonReplacer) +
+        '\n',
+    );
   else process.stdout.write(formatSummary(result) + '\n');
   if (parsed.report !== undefined) {
     writeFileSync(parsed.report, formatReport(result));

@@ -15,10 +15,18 @@ import type { ConflictRecord } from '../shm/types.js';
 import { InvalidOptionError } from '../shm/errors.js';
 import { describe } from '../shm/codec.js';
 import { followConflicts } from './follow.js';
+import { randomUUID } from 'node:crypto';
 
 /** The JSON body of one alert. */
 export interface ConflictAlert {
   source: 'shmap';
+  /**
+   * This alert's identity, the same on every retry of it: delivery is at
+   * least once (a reply that comes after the POST's timeout makes the sender
+   * send it again), so a receiver that must not count an alert twice drops
+   * the ids it has seen.
+   */
+  id: string;
   /** The map's name (AlertSenderOptions.name). */
   map: string;
   /** A conflict kind, or 'conflict records dropped' when the log was full. */
@@ -97,6 +105,9 @@ export class AlertSender {
   private sending: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Alert ids: this sender's random prefix and a sequence number. */
+  private readonly idPrefix = randomUUID();
+  private sequence = 0;
 
   constructor(options: AlertSenderOptions) {
     if (options === null || typeof options !== 'object')
@@ -141,6 +152,7 @@ export class AlertSender {
       this.kinds.set(kind, st);
       this.enqueue({
         source: 'shmap',
+        id: this.nextId(),
         map: this.name,
         kind,
         first: true,
@@ -163,6 +175,7 @@ export class AlertSender {
       if (st.pending === 0 || (!all && now - st.lastSentAt < this.intervalMs)) continue;
       const alert: ConflictAlert = {
         source: 'shmap',
+        id: this.nextId(),
         map: this.name,
         kind,
         first: false,
@@ -177,9 +190,15 @@ export class AlertSender {
     }
   }
 
+  private nextId(): string {
+    return `${this.idPrefix}-${++this.sequence}`;
+  }
+
   private enqueue(alert: ConflictAlert): void {
     if (this.queue.length >= this.maxQueue) {
-      const same = this.queue.find((a) => a.kind === alert.kind && !a.first);
+      // Never into queue[0] while it is being sent: its body is already on the way.
+      const inFlight = this.sending === undefined ? 0 : 1;
+      const same = this.queue.find((a, i) => i >= inFlight && a.kind === alert.kind && !a.first);
       if (same !== undefined) {
         same.count += alert.count;
         same.total = alert.total;

@@ -14,7 +14,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(failFirst = 0): Promise<Receiver> {
+/** `replyDelayMs`: each accepted body is recorded at once and answered that much later (a slow receiver). */
+export async function startReceiver(failFirst = 0, replyDelayMs = 0): Promise<Receiver> {
   const r: Receiver = { url: '', accepted: [], requests: 0, close: async () => {} };
   const server = createServer((req, res) => {
     let body = '';
@@ -27,7 +28,8 @@ export async function startReceiver(failFirst = 0): Promise<Receiver> {
         return;
       }
       r.accepted.push(JSON.parse(body));
-      res.writeHead(204).end();
+      if (replyDelayMs > 0) setTimeout(() => res.writeHead(204).end(), replyDelayMs);
+      else res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

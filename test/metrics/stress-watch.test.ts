@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { SharedMap, type ConflictAlert } from '../../src/index.js';
+import { SharedMap, type AlertStats, type ConflictAlert } from '../../src/index.js';
 import { registerMetrics } from '../../src/metrics/prometheus.js';
 import { distPath, testPath } from '../helpers/paths.js';
 import { havePromtool, promtoolProblems, promtoolRequired } from './exposition.js';
@@ -16,6 +16,7 @@ import { startReceiver } from './receiver.js';
 interface StressJson {
   conflicts: { byKind: Record<string, number>; overflowed: number; records: unknown[] };
   totalOps: number;
+  alerts: AlertStats;
 }
 
 /** Metric names in a Prometheus text exposition (sample lines only). */
@@ -79,16 +80,19 @@ describe('stress with live monitoring', () => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    // Scrape once the URL is printed, while the workers run.
+    // Scrape once the URL is printed, while the workers run. (Only the text
+    // before the URL is searched: --watch prints hundreds of reports after it.)
     const scraped = new Promise<string>((resolve, reject) => {
+      let fetched = false;
       child.stderr.on('data', (c: Buffer) => {
-        const before = stderr;
         stderr += c.toString();
+        if (fetched) return;
         const url = /metrics: (http:\/\/\S+)/.exec(stderr)?.[1];
-        if (url !== undefined && !/metrics: http/.test(before))
-          fetch(url)
-            .then((r) => r.text())
-            .then(resolve, reject);
+        if (url === undefined) return;
+        fetched = true;
+        fetch(url)
+          .then((r) => r.text())
+          .then(resolve, reject);
       });
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -106,11 +110,21 @@ describe('stress with live monitoring', () => {
     const shown = stderr.split('WARNING: CONFLICT: ').length - 1;
     expect(shown).toBeGreaterThanOrEqual(Math.min(1, result.conflicts.records.length));
 
-    // --alert-url: per kind, the first alert then counts adding up to the kind's records.
-    const alerts = receiver.accepted as ConflictAlert[];
+    // --alert-url: per kind, the first alert then counts adding up to the kind's records. Delivery is
+    // at least once (a reply later than the sender's timeout on a loaded machine makes it post again):
+    // a copy has the same id and counts once.
+    const seen = new Set<string>();
+    const alerts = (receiver.accepted as ConflictAlert[]).filter((a) => !seen.has(a.id) && seen.add(a.id));
+    // What the sender says it could not deliver (given up on, dropped, or still queued when the run
+    // exited, after waiting its timeout) is missing from the sums: exact only when that is nothing.
+    const undelivered = result.alerts.failed + result.alerts.dropped + result.alerts.queued;
+    const sums = (n: number, got: number): void => {
+      if (undelivered === 0) expect(got).toBe(n);
+      else expect(got).toBeLessThanOrEqual(n);
+    };
     console.log(
       `stress: ${result.totalOps} ops, conflicts ${JSON.stringify(result.conflicts.byKind)}, ${result.conflicts.overflowed} dropped; ` +
-        `${alerts.length} alerts; ${shown} reports watched`,
+        `${alerts.length} alerts (${receiver.accepted.length - alerts.length} copies), sender ${JSON.stringify(result.alerts)}; ${shown} reports watched`,
     );
     expect(result.conflicts.records.length).toBeGreaterThan(0);
     for (const [kind, n] of Object.entries(result.conflicts.byKind)) {
@@ -119,11 +133,20 @@ describe('stress with live monitoring', () => {
         expect(mine).toEqual([]);
         continue;
       }
-      expect(mine[0]).toMatchObject({ first: true, count: 1, map: 'stress' });
-      expect(mine.reduce((s, a) => s + a.count, 0)).toBe(n);
+      if (undelivered === 0) expect(mine[0]).toMatchObject({ first: true, count: 1, map: 'stress' });
+      sums(
+        n,
+        mine.reduce((s, a) => s + a.count, 0),
+      );
     }
     const dropped = alerts.filter((a) => a.kind === 'conflict records dropped');
-    expect(dropped.reduce((s, a) => s + a.count, 0)).toBe(result.conflicts.overflowed);
+    sums(
+      result.conflicts.overflowed,
+      dropped.reduce((s, a) => s + a.count, 0),
+    );
+    // Every alert the sender counts as sent reached the receiver; one given up on may have, too.
+    expect(alerts.length).toBeGreaterThanOrEqual(result.alerts.sent);
+    expect(alerts.length).toBeLessThanOrEqual(result.alerts.sent + result.alerts.failed);
   });
 });
 
