@@ -180,6 +180,8 @@ function realTimeOrder(history: readonly HistoryOp[], ops: readonly number[]): A
 
 /** Most of a counterexample's overlapping ops (`others`) drawn; the rest are listed by line. */
 export const MAX_OTHERS_DRAWN = 30;
+/** Ops a sentence of the counterexample names one by one; a longer list gives its ends and its length. */
+const LISTED_OPS = 16;
 
 /** A key's verdict in words, with its timeline and table when it is a violation. */
 export function formatKeyResult(
@@ -239,12 +241,21 @@ export function formatKeyResult(
   } else {
     out.push('  real-time order: all of them overlap');
   }
-  const required = core.map(name).join(', ');
+  // A long list says its ends and its length: the counterexample of a
+  // badly broken key can span a thousand ops the search could not narrow.
+  const names = (xs: readonly number[]): string =>
+    xs.length <= LISTED_OPS
+      ? xs.map(name).join(', ')
+      : `${xs
+          .slice(0, LISTED_OPS - 2)
+          .map(name)
+          .join(', ')}, …, ${xs.slice(-2).map(name).join(', ')} (${xs.length.toLocaleString('en-US')} ops)`;
+  const required = names(core);
   out.push(
     `  no order of ${required} gives every recorded result` +
       (result.anyInitialState ? `, whatever state the ops before them left` : `, starting from a missing key`) +
       (others.length > 0
-        ? `, even with any of ${others.map(name).join(', ')} (the other ops that overlap them) placed among them or left out`
+        ? `, even with any of ${names(others)} (the other ops that overlap them) placed among them or left out`
         : ''),
   );
   if (allOthers.length > others.length)
