@@ -81,10 +81,10 @@
  * A reader that sees an odd seq spins; after READ_SPINS tries it takes the
  * lock and reads under it, so a reader always finishes.
  *
- * The read cache (read-cache.ts). A handle on a string-keyed map whose
- * values are numbers, bigints or strings, in 'lock' mode without TTL or
- * leases, keeps what its validated gets read: key -> (shard, the even seq
- * both loads saw, the value), in a `Map` of its own. A later `get` of that
+ * The read cache (read-cache.ts). A handle on a map with string or number
+ * keys whose values are numbers, bigints or strings, in 'lock' mode
+ * without TTL or leases, keeps what its validated gets read: key ->
+ * (shard, the even seq both loads saw, the value), in a `Map` of its own. A later `get` of that
  * key returns the cached value when one `Atomics.load` of the shard's seq
  * still gives that seq, and otherwise reads the shard as above and
  * refreshes the entry. Why that is the answer a read would give now: every
@@ -297,8 +297,10 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
         cached = cache.entries.get(key);
         if (cached !== undefined && (Atomics.load(i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
           cache.hit();
-          if (this.counters !== null)
-            this.counters.count(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, this.keyCodec.prepare(key));
+          if (this.counters !== null) {
+            if (this.counters.samplesNext()) this.keyCodec.prepare(key);
+            this.counters.count(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, cached.h);
+          }
           return cached.value as V;
         }
       } else {
@@ -314,7 +316,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       const at = this.table.find(d, h);
       const raw = at >= 0 ? this.valueCodec.load(this.views, at + this.valueOffI32) : undefined;
       if (Atomics.load(i32, d + D_SEQ) === seq) {
-        if (cache !== null && cache.off === 0) cache.note(key, d, seq, raw, cached);
+        if (cache !== null && cache.off === 0) cache.note(key, h, d, seq, raw, cached);
         if (this.counters !== null) this.counters.count(at < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);
         return (raw === undefined || !this.valueCodec.needsFinish ? raw : this.valueCodec.finish(raw)) as V;
       }

@@ -272,6 +272,14 @@ export class ThreadCounters {
     this.left = this.gap();
   }
 
+  /**
+   * Whether the next `count` takes a sample, which reads the prepared key: a
+   * get answered by the read cache (read-cache.ts) prepares its key only then.
+   */
+  samplesNext(): boolean {
+    return this.left === 1;
+  }
+
   /** One operation of kind `code` (C_*) on the prepared key, hash `h`. */
   count(code: number, h: number): void {
     this.counts[code]!++;

@@ -6,7 +6,10 @@
  * and hashing the key's code units, comparing them in the slot, decoding the
  * value into a new string (~400 ns against ~35 ns for a `Map.get` with the
  * same string, bench:core). The cache trades that for a `Map.get` on this
- * handle's own `Map` and one `Atomics.load` of the shard's seq.
+ * handle's own `Map` and one `Atomics.load` of the shard's seq. On number
+ * keys it saves less (~30 ns of a ~70-100 ns get: hashing, the probe, the
+ * two seq loads), and is kept for that. Not on byte keys: a `Map` compares
+ * Uint8Arrays by identity, the map by content.
  *
  * Why an entry may be trusted (the essay in map.ts, "The read cache", says it
  * for readers of the design): an entry holds the value a validated read saw
@@ -24,6 +27,9 @@
  * and only for primitive values (number, bigint, string): a cached object
  * would be handed to several callers, who may change it. An entry is dropped
  * when the seq moved, and the whole cache when it reaches MAX_ENTRIES.
+ * A key found here was prepared once, so it is of the map's key type; a
+ * `Map` compares keys by SameValueZero, as the map does (NaN, -0, bigints
+ * by value).
  * A seq wraps after 2^31 writes to one shard; an entry left untouched while
  * exactly a multiple of 2^31 writes hit its shard would be taken as current.
  */
@@ -36,12 +42,18 @@ export const MAX_ENTRIES = 4096;
  * of a key misses) does not by itself turn it off.
  */
 const MISS_WINDOW = 2 * MAX_ENTRIES;
-/** Gets that skip the cache after it was found not to pay, before it is tried again. */
+/**
+ * Gets that skip the cache after it was found not to pay, before it is
+ * tried again; doubled after each look that finds it still not paying (a
+ * working set far larger than MAX_ENTRIES), up to MAX_OFF_GETS.
+ */
 const OFF_GETS = 1 << 16;
+const MAX_OFF_GETS = 1 << 22;
 
-/** One cached read: the shard's descriptor, the seq that validated it, the value (undefined: absent then). */
+/** One cached read: the key's hash and shard descriptor, the seq that validated it, the value (undefined: absent then). */
 export class CachedRead {
   constructor(
+    readonly h: number,
     readonly d: number,
     public seq: number,
     public value: unknown,
@@ -69,6 +81,8 @@ export class ReadCache {
   private misses = 0;
   /** Gets left that skip the cache (0: in use). */
   off = 0;
+  /** What `off` is set to the next time the cache is found not to pay. */
+  private offGets = OFF_GETS;
   /** Hits per MISS_WINDOW misses the cache must give to stay on. */
   private readonly enough: number;
 
@@ -87,22 +101,25 @@ export class ReadCache {
   }
 
   /**
-   * After a validated read of `key` in shard `d` at the even `seq` that
-   * found `value` (undefined: absent): refreshes the key's entry (`entry`,
-   * from the lookup that missed) or adds one for a present key.
+   * After a validated read of `key` (hash `h`) in shard `d` at the even
+   * `seq` that found `value` (undefined: absent): refreshes the key's entry
+   * (`entry`, from the lookup that missed) or adds one for a present key.
    */
-  note(key: unknown, d: number, seq: number, value: unknown, entry: CachedRead | undefined): void {
+  note(key: unknown, h: number, d: number, seq: number, value: unknown, entry: CachedRead | undefined): void {
     if (entry !== undefined) {
       entry.seq = seq;
       entry.value = value;
     } else if (value !== undefined) {
       if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-      this.entries.set(key, new CachedRead(d, seq, value));
+      this.entries.set(key, new CachedRead(h, d, seq, value));
     }
     if (++this.misses === MISS_WINDOW) {
       if (this.hits < this.enough) {
-        this.off = OFF_GETS;
+        this.off = this.offGets;
+        this.offGets = Math.min(2 * this.offGets, MAX_OFF_GETS);
         this.entries.clear();
+      } else {
+        this.offGets = OFF_GETS;
       }
       this.hits = 0;
       this.misses = 0;

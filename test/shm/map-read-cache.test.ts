@@ -53,15 +53,18 @@ function waitWord(words: Int32Array, i: number, value: number): void {
 }
 
 describe('which maps cache reads', () => {
-  it('string keys with number, bigint or string values on the plain read path do; the others do not', () => {
+  it('string or number keys with number, bigint or string values on the plain read path do; the others do not', () => {
     const cached: SharedMapOptions[] = [
       { key: 'string:8', value: 'string:8' },
       { key: 'string:8', value: 'int32' },
       { key: 'string:8', value: 'float64' },
       { key: 'string:8', value: 'bigint64' },
+      { key: 'int32', value: 'float64' },
+      { key: 'uint32', value: 'string:8' },
+      { key: 'float64', value: 'int32' },
+      { key: 'bigint64', value: 'uint32' },
     ];
     const not: SharedMapOptions[] = [
-      { key: 'int32', value: 'int32' },
       { key: 'bytes:8', value: 'int32' },
       { key: 'string:8', value: 'bytes:8' },
       { key: 'string:8', value: 'json:32' },
@@ -108,6 +111,45 @@ const CHANGES: Array<{ name: string; change: (m: StrMap) => void; expect: (k: st
     expect: (k) => (k === 'key:9' ? 'grown' : 'v0'),
   },
 ];
+
+describe('number keys', () => {
+  /** Caches every key of a float64-keyed map, changes it through another handle, reads again. */
+  function numberKeys(): { before: unknown[]; after: unknown[]; want: unknown[] } {
+    const keys = [1, -0, NaN, 2.5, 1e300, -7];
+    const map = SharedMap.create<number, number>({ key: 'float64', value: 'float64', shards: 2, capacity: 16 });
+    keys.forEach((k, i) => map.set(k, i + 0.5));
+    const before = keys.map((k) => map.get(k));
+    const other = SharedMap.attach<number, number>(map.handle);
+    other.set(0, 10.25); // the same key as -0 (SameValueZero)
+    other.set(NaN, 11.25);
+    other.delete(-7);
+    const want = [0.5, 10.25, 11.25, 3.5, 4.5, undefined];
+    expect(() => map.get(1.5)).not.toThrow();
+    return { before, after: keys.map((k) => map.get(k)), want };
+  }
+
+  it('a float64-keyed reader sees changes made through another handle, -0 and NaN keys included', () => {
+    const r = numberKeys();
+    expect(r.before).toEqual([0.5, 1.5, 2.5, 3.5, 4.5, 5.5]);
+    expect(r.after).toEqual(r.want);
+  });
+
+  it('negative control: without the seq check it reads the old values', () => {
+    setTrustStale(true);
+    const r = numberKeys();
+    expect(r.after).toEqual(r.before);
+    expect(r.after).not.toEqual(r.want);
+  });
+
+  it('a key of the wrong type is refused as before, cached or not', () => {
+    const map = SharedMap.create<number, number>({ key: 'int32', value: 'int32' });
+    map.set(1, 1);
+    expect(map.get(1)).toBe(1);
+    expect(map.get(1)).toBe(1);
+    expect(() => map.get(1.5)).toThrow(/int32/);
+    expect(() => map.get('1' as unknown as number)).toThrow(/int32/);
+  });
+});
 
 describe('a caching reader sees every change made in its thread', () => {
   for (const via of ['the same handle', 'another handle'] as const) {
@@ -251,5 +293,28 @@ describe('a caching reader sees a write completed by recovery', () => {
   it('negative control: without the seq check the reader still sees the entries', async () => {
     setTrustStale(true);
     expect(await deadClear()).toEqual(KEYS.map(() => 'v0'));
+  });
+});
+
+describe('metrics count gets the cache answers', () => {
+  it('as hits and misses, and a sampled one under its own key (not the last key prepared)', () => {
+    const map = SharedMap.create<string, number>({
+      key: 'string:8',
+      value: 'int32',
+      metrics: { sampleEvery: 1, hotKeys: 8 },
+    });
+    map.set('a', 1);
+    expect(map.get('a')).toBe(1); // cached from here on
+    map.set('gone', 2);
+    expect(map.get('gone')).toBe(2);
+    map.delete('gone'); // its entry now caches "absent" after the next read
+    expect(map.get('gone')).toBeUndefined();
+    map.set('b', 2); // the last key prepared is 'b'
+    for (let i = 0; i < 100; i++) expect(map.get('a')).toBe(1);
+    for (let i = 0; i < 10; i++) expect(map.get('gone')).toBeUndefined();
+    const m = map.metrics();
+    expect(m.gets).toEqual({ hit: 102, miss: 11 });
+    const hot = map.hotKeys(2);
+    expect(hot[0]!.key).toBe('a');
   });
 });
