@@ -11,25 +11,26 @@ export interface Receiver {
   accepted: unknown[];
   /** Requests answered (accepted or refused). */
   requests: number;
+  /** Every body, refused or accepted, parsed, in arrival order. */
+  received: unknown[];
   close(): Promise<void>;
 }
 
-/** `replyDelayMs`: each accepted body is recorded at once and answered that much later (a slow receiver). */
-export async function startReceiver(failFirst = 0, replyDelayMs = 0): Promise<Receiver> {
-  const r: Receiver = { url: '', accepted: [], requests: 0, close: async () => {} };
+export async function startReceiver(failFirst = 0): Promise<Receiver> {
+  const r: Receiver = { url: '', accepted: [], requests: 0, received: [], close: async () => {} };
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       r.requests++;
+      r.received.push(JSON.parse(body));
       if (r.requests <= failFirst) {
         res.writeHead(503).end();
         return;
       }
       r.accepted.push(JSON.parse(body));
-      if (replyDelayMs > 0) setTimeout(() => res.writeHead(204).end(), replyDelayMs);
-      else res.writeHead(204).end();
+      res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
