@@ -237,6 +237,13 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
   // Each recovery checks the invariants of every shard it repaired before freeing its lock
   // (the rest of the map is in use: checkInvariants runs on the whole map at the end).
   const failures: string[] = [];
+  // A pool thread that fails outside any task (a replacement piscina starts after a kill, failing
+  // to load its module before it takes a task) is reported as the pool's 'error' event, and an
+  // 'error' event nobody listens to kills the whole process: here it fails the run instead.
+  pool?.on('error', (err: unknown) => {
+    if (failures.length < 20)
+      failures.push(`pool error (a thread failed outside any task): ${(err as Error)?.message ?? String(err)}`);
+  });
   let shardsVerified = 0;
   const recoveryActions: Record<string, number> = {};
   const watched = o.noRecovery !== true;

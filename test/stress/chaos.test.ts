@@ -15,7 +15,7 @@ import { defaultOptions } from '../../src/stress/options.js';
 import { runChaos, type ChaosOptions } from '../../src/stress/chaos.js';
 import { findThreadOverlap, isPending, type HistoryOp } from '../../src/race/history.js';
 import { checkLinearizabilitySync } from '../../src/race/linearizability.js';
-import { distPath } from '../helpers/paths.js';
+import { distPath, testPath } from '../helpers/paths.js';
 import { requireDist } from '../shm/support.js';
 
 const SEED = Number(process.env.SHMAP_SEED ?? Date.now() % 0x7fffffff);
@@ -83,6 +83,25 @@ describe('stress --scenario chaos', () => {
     expect(last!.ok).toBe(false);
     expect(last!.failures.join('; ')).toMatch(/progress stalled|LockTimeout|lock timeout/i);
     expect(last!.chaos.kills.total).toBeGreaterThan(0);
+  });
+
+  it('a pool thread that cannot load its module fails the run with the reason instead of killing the process', async () => {
+    // piscina reports a thread that fails outside any task (a replacement started after a kill) as
+    // the pool's 'error' event: unlistened, that event would end this process. Once the variable
+    // is set, every thread that starts fails while loading; the ones before it run normally.
+    const run = runChaos(
+      options({ killIntervalMs: 20, durationMs: 3_000, stallLimitMs: 3_000 }),
+      testPath('workers/chaos-load-fails.mjs'),
+    );
+    const timer = setTimeout(() => (process.env.SHMAP_TEST_CHAOS_LOAD_FAILS = '1'), 500);
+    try {
+      const r = await run;
+      expect(r.ok).toBe(false);
+      expect(r.failures.join('; ')).toMatch(/cannot load its task module/);
+    } finally {
+      clearTimeout(timer);
+      delete process.env.SHMAP_TEST_CHAOS_LOAD_FAILS;
+    }
   });
 
   // Counted, not timed: the runs go on until this many terminations are done. GUARD_MS only
