@@ -135,7 +135,9 @@
  *   into the shard's undo area): plain stores by the lock holder, the kind
  *   last, cleared by `end`. Only a recoverer reads them.
  * - The allocator's lock (H_ALLOC_LOCK = owner + 1), and a region allocated
- *   and not yet published: the growth's intent names it.
+ *   and not yet published: the growth's intent names it, and the region it
+ *   replaces too (noted before publishing), so the recoverer frees
+ *   whichever of the two the shard no longer uses.
  * - Its part of the map-wide count (H_COUNT, maps with maxCapacity): the
  *   recoverer recomputes it from the shards' counts.
  * - Its leases (maps with leases): the lease ledger (leases.ts) records,

@@ -15,6 +15,7 @@
 import { CTRL_EMPTY, CTRL_FULL_BIT, CTRL_TOMBSTONE, D_CAP, D_COUNT, D_REGION, D_TOMBS, regionBytes } from './layout.js';
 import type { KeyCodec } from './codec.js';
 import type { Views } from './views.js';
+import { park } from './window.js';
 
 /** Load factor: a shard grows when (count + tombstones) / capacity would pass MAX_LOAD_NUM / MAX_LOAD_DEN. */
 export const MAX_LOAD_NUM = 7;
@@ -194,6 +195,7 @@ export class Table {
     const from = i32[d + D_REGION]! >> 2;
     const cap = i32[d + D_CAP]!;
     for (let i = 0; i < cap; i++) {
+      if (park !== null && i === cap >> 1) park('grow:mid-copy'); // tests: a writer killed mid-copy
       const src = from + i * sw;
       const c = i32[src]!;
       if (c >= 0) continue; // EMPTY or TOMBSTONE

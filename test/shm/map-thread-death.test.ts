@@ -151,10 +151,11 @@ const cases: Case[] = [
     setup: (m) => (fill(m, range(0, 8)), [50]),
     action: 'rolled back',
   },
-  // Growth, at each of its three points: a full shard of 4 slots grows on the next insert.
+  // Growth, at each of its four points: a full shard of 4 slots grows on the next insert.
   ...(
     [
       ['growth before copy', 'grow:before-copy', 'rolled back'],
+      ['growth mid-copy', 'grow:mid-copy', 'rolled back'],
       ['growth after the copy, before publishing', 'grow:after-copy', 'rolled back'],
       ['growth after publish', 'grow:after-publish', 'completed'],
     ] as const
@@ -233,7 +234,7 @@ describe('a writer terminated inside its write is recovered', () => {
   });
 
   it('growth interrupted at each point: the region the shard no longer uses goes to the free list, not leaked', async () => {
-    for (const point of ['grow:before-copy', 'grow:after-copy', 'grow:after-publish']) {
+    for (const point of ['grow:before-copy', 'grow:mid-copy', 'grow:after-copy', 'grow:after-publish']) {
       const map = makeMap({ capacity: 4 });
       const w = await parkWriter(map, 'set', point, range(0, 200));
       const capAtPark = map.stats().perShard[0]!.capacity;
