@@ -195,7 +195,8 @@
  * 5. MAY produce entries in any order (shard by shard, slot by slot).
  *
  * `snapshot()` is the weakly consistent alternative: it copies each shard
- * under seq validation, never throws, and every entry it returns was present
+ * under seq validation, never throws for concurrent writes (only a lock
+ * wait past `lockTimeoutMs` does), and every entry it returns was present
  * at some moment during the call. `sweep(pred)` is the safe range + delete.
  *
  * # TTL and leases (`ttl: true`, `leases: true`)
