@@ -332,6 +332,20 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
 
   has(key: K): boolean {
     if (busy.length !== 0) this.checkNotBusy();
+    // A key whose value the read cache holds (from a get): as in `get`.
+    const cache = this.readCache;
+    if (cache !== null && cache.off === 0) {
+      const cached = cache.entries.get(key);
+      if (cached !== undefined && (Atomics.load(this.i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
+        cache.hit();
+        const found = cached.value !== undefined;
+        if (this.counters !== null) {
+          if (this.counters.samplesNext()) this.keyCodec.prepare(key);
+          this.counters.count(found ? M.C_HAS_HIT : M.C_HAS_MISS, cached.h);
+        }
+        return found;
+      }
+    }
     const h = this.keyCodec.prepare(key);
     const d = descI32(this.shard0I32, h & this.shardMask);
     const found = this.readSlot(d, h, OP.has);

@@ -77,6 +77,30 @@ describe('which maps cache reads', () => {
   });
 });
 
+describe('has', () => {
+  /** Caches every key with get, deletes one and adds one through another handle, then asks has. */
+  function hasAfterChange(): boolean[] {
+    const map = makeMap();
+    readAll(map);
+    const other = SharedMap.attach<string, string>(map.handle);
+    other.delete('key:2');
+    other.set('key:new', 'n');
+    return [...KEYS, 'key:new'].map((k) => map.has(k));
+  }
+  const want = [...KEYS, 'key:new'].map((k) => k !== 'key:2');
+
+  it('answers from the cache only while the shard is unwritten', () => {
+    expect(hasAfterChange()).toEqual(want);
+  });
+
+  it('negative control: without the seq check it still finds the deleted key', () => {
+    setTrustStale(true);
+    const got = hasAfterChange();
+    expect(got).not.toEqual(want);
+    expect(got[2]).toBe(true);
+  });
+});
+
 /** Each change, made after the reader cached every key, and what the reader must read then. */
 const CHANGES: Array<{ name: string; change: (m: StrMap) => void; expect: (k: string) => string | undefined }> = [
   { name: 'set', change: (m) => m.set('key:3', 'new'), expect: (k) => (k === 'key:3' ? 'new' : 'v0') },
