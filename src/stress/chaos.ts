@@ -337,6 +337,9 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
         if (stalled) return;
         if (!entry.killed) {
           failures.push(`${name} failed: ${(err as Error)?.message ?? String(err)}`);
+          // The run has failed: stop it now. (Its clock starts at the first op, so a run whose
+          // tasks all fail before one would otherwise never end.)
+          wakeEnd();
           return;
         }
         // Killed: what it had in flight, then its replacement (until the run ends).
