@@ -300,10 +300,8 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
         cached = cache.entries.get(key);
         if (cached !== undefined && (Atomics.load(i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
           cache.hit();
-          if (this.counters !== null) {
-            if (this.counters.samplesNext()) this.keyCodec.prepare(key);
-            this.counters.count(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, cached.h);
-          }
+          if (this.counters !== null)
+            this.counters.countKey(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, cached.h, key);
           return cached.value as V;
         }
       } else {
@@ -339,10 +337,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       if (cached !== undefined && (Atomics.load(this.i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
         cache.hit();
         const found = cached.value !== undefined;
-        if (this.counters !== null) {
-          if (this.counters.samplesNext()) this.keyCodec.prepare(key);
-          this.counters.count(found ? M.C_HAS_HIT : M.C_HAS_MISS, cached.h);
-        }
+        if (this.counters !== null) this.counters.countKey(found ? M.C_HAS_HIT : M.C_HAS_MISS, cached.h, key);
         return found;
       }
     }

@@ -256,7 +256,7 @@ export class ThreadCounters {
 
   constructor(
     protected readonly views: Views,
-    private readonly keyCodec: KeyCodec,
+    protected readonly keyCodec: KeyCodec,
     private readonly shardMask: number,
     private readonly ownerWord: number,
     protected readonly ownBlockI32: number,
@@ -272,18 +272,24 @@ export class ThreadCounters {
     this.left = this.gap();
   }
 
-  /**
-   * Whether the next `count` takes a sample, which reads the prepared key: a
-   * get answered by the read cache (read-cache.ts) prepares its key only then.
-   */
-  samplesNext(): boolean {
-    return this.left === 1;
-  }
-
   /** One operation of kind `code` (C_*) on the prepared key, hash `h`. */
   count(code: number, h: number): void {
     this.counts[code]!++;
     if (--this.left === 0) this.sample(h);
+  }
+
+  /**
+   * `count` for an operation whose key was not prepared (a get answered by
+   * the read cache, read-cache.ts): the key is prepared only when this count
+   * takes a sample, which reads it. One countdown on the hot path, not a
+   * look at it and then the decrement.
+   */
+  countKey(code: number, h: number, key: unknown): void {
+    this.counts[code]!++;
+    if (--this.left === 0) {
+      this.keyCodec.prepare(key);
+      this.sample(h);
+    }
   }
 
   /** `n` more of kind `code` (entries a sweep removed, ...); not sampled. */
@@ -371,6 +377,14 @@ class OverflowCounters extends ThreadCounters {
   override count(code: number, h: number): void {
     this.add(code, 1);
     if (--this.left === 0) this.sample(h);
+  }
+
+  override countKey(code: number, h: number, key: unknown): void {
+    this.add(code, 1);
+    if (--this.left === 0) {
+      this.keyCodec.prepare(key);
+      this.sample(h);
+    }
   }
 
   override add(code: number, n: number): void {
