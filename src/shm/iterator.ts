@@ -7,10 +7,28 @@
  * the seq this handle's own writes added since. Anything else is a write
  * through another handle — the "concurrent map iteration and map write" —
  * which it records in the conflict log and throws (or, with
- * `onConflict: 'record'`, records and goes on). A global write counter would
- * make the check one load, but a hot word every writer bumps (~55 ns per
- * write measured, see the essay in map.ts), so the cost stays with the
- * iterator:
+ * `onConflict: 'record'`, records and goes on).
+ *
+ * `forEach` (in 'lock' mode) checks one word per step instead: it
+ * registers in H_ITERATING, and while any thread's `forEach` is registered
+ * every writer bumps H_ITER_WRITES as it opens its odd-seq window
+ * (window.ts, "Iterations", has the ordering argument). A step then loads
+ * H_ITER_WRITES with `Atomics.load`; unchanged, no write began since the
+ * last check, and the entry just read is consistent; moved, the step makes
+ * the shard check below (own writes bump it too). Writers pay that
+ * `Atomics.add` (a hot word: ~20-55 ns) only while a `forEach` runs, and
+ * one plain load otherwise; that is why iterator objects (`keys()` ...),
+ * which a caller may drop unfinished, do not register. Registering waits
+ * for any write in progress at the start (a writer holding a shard's lock
+ * then may have looked before the registration), so `forEach` throws
+ * LockTimeoutError when a lock stays held past `lockTimeoutMs`. Per step
+ * over 1M int32 entries: ~100 -> ~42 ns on Node 20, ~127 -> ~43 ns on
+ * Node 26 (one process alternating builds; README, bench:core).
+ *
+ * The shard check, per step for iterator objects, and for `forEach` when
+ * H_ITER_WRITES moved. A global write counter every writer bumps would
+ * make it one load, but a hot word (~55 ns per write measured, see the
+ * essay in map.ts), so the cost stays with the iterator:
  *
  * - A seq only grows, so a shard whose seq equals the one the last passing
  *   check saw (`seen`) had no write at all since: the step's check is one
@@ -39,7 +57,7 @@
  * are skipped) instead of walking the new region, and so never produces a key
  * twice.
  */
-import { D_CAP, D_SEQ, SHARD_WORDS } from './layout.js';
+import { D_CAP, D_LOCK, D_SEQ, H_ITERATING, H_ITER_WRITES, SHARD_WORDS } from './layout.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
@@ -63,20 +81,66 @@ export class MapIterator implements IterableIterator<unknown> {
   private pending: unknown[] | null = null;
   private pendingPos = 0;
   private finished = false;
+  /**
+   * Registered in H_ITERATING (`forEach` in 'lock' mode): a step checks
+   * H_ITER_WRITES against `writesSeen` and looks at the shards only when it
+   * moved. Cleared by `close`, which gives the registration back.
+   */
+  private registered: boolean;
+  /** H_ITER_WRITES as of the last check that passed (registered only). */
+  private writesSeen = 0;
   /** The entry the last successful `advance` reached: its key and its raw value (before the codec's `finish`). */
   key: unknown = undefined;
   raw: unknown = undefined;
 
+  /**
+   * @param register take the one-word check (window.ts, "Iterations"):
+   * only for an iteration that is sure to end, since the map's writers pay
+   * an `Atomics.add` each while it runs (`forEach`, whose `finally` closes
+   * it; an iterator object may be dropped unfinished). Ignored in 'none'
+   * mode (no lock to wait for at the start).
+   */
   constructor(
     private readonly map: MapCore,
     private readonly kind: IterKind,
+    register = false,
   ) {
     const n = map.shards;
+    const i32 = map.i32;
+    this.registered = register && !map.syncNone;
     this.startSeq = new Int32Array(n);
-    for (let s = 0; s < n; s++) this.startSeq[s] = Atomics.load(map.i32, map.shardDescI32(s) + D_SEQ);
+    if (this.registered) {
+      Atomics.add(i32, H_ITERATING, 1);
+      this.writesSeen = Atomics.load(i32, H_ITER_WRITES);
+      try {
+        for (let s = 0; s < n; s++) this.startSeq[s] = this.settledSeq(map.shardDescI32(s));
+      } catch (err) {
+        Atomics.sub(i32, H_ITERATING, 1); // LockTimeoutError: no iteration, no registration
+        throw err;
+      }
+    } else {
+      for (let s = 0; s < n; s++) this.startSeq[s] = Atomics.load(i32, map.shardDescI32(s) + D_SEQ);
+    }
     this.seen = this.startSeq.slice();
     this.ownStart = map.ownWriteSeq.slice();
     map.iterators.add(this);
+  }
+
+  /**
+   * Shard `d`'s seq for a registered iteration, noted when no writer holds
+   * the shard's lock (a writer holding it may have looked at H_ITERATING
+   * before this iteration raised it, and would not bump H_ITER_WRITES):
+   * loaded at once when the lock word is free, else under the lock, which
+   * waits out that write (window.ts, "Iterations").
+   */
+  private settledSeq(d: number): number {
+    const i32 = this.map.i32;
+    if (Atomics.load(i32, d + D_LOCK) === 0) return Atomics.load(i32, d + D_SEQ);
+    const ww = this.map.writeWindow;
+    ww.lockForRead(d, OP.iterate);
+    const seq = Atomics.load(i32, d + D_SEQ);
+    ww.unlockRead(d);
+    return seq;
   }
 
   [Symbol.iterator](): this {
@@ -171,12 +235,31 @@ export class MapIterator implements IterableIterator<unknown> {
   }
 
   /**
-   * The step's check: every shard's seq against the one last seen, the
-   * current shard's last and with `Atomics.load` (it validates the entry
-   * just read). The other loads are plain where plain loads stay ordered
-   * (x86-64, PLAIN_LOADS_ORDERED): they only detect.
+   * The step's check. Registered: one `Atomics.load` of H_ITER_WRITES;
+   * unchanged since the last check means no write began since (window.ts,
+   * "Iterations"), which also validates the entry just read; moved, it
+   * checks the shards (own writes bump it too) and notes the new count,
+   * loaded before the shards' seqs so that every write it counts shows in
+   * them. Otherwise (and then): `checkShards`.
    */
   private check(): void {
+    if (this.registered) {
+      const writes = Atomics.load(this.map.i32, H_ITER_WRITES);
+      if (writes === this.writesSeen) return;
+      this.checkShards();
+      this.writesSeen = writes;
+      return;
+    }
+    this.checkShards();
+  }
+
+  /**
+   * Every shard's seq against the one last seen, the current shard's last
+   * and with `Atomics.load` (it validates the entry just read). The other
+   * loads are plain where plain loads stay ordered (x86-64,
+   * PLAIN_LOADS_ORDERED): they only detect.
+   */
+  private checkShards(): void {
     const map = this.map;
     const i32 = map.i32;
     const seen = this.seen;
@@ -225,6 +308,10 @@ export class MapIterator implements IterableIterator<unknown> {
   close(): void {
     this.finished = true;
     this.map.iterators.delete(this);
+    if (this.registered) {
+      this.registered = false;
+      Atomics.sub(this.map.i32, H_ITERATING, 1);
+    }
   }
 }
 
@@ -234,7 +321,7 @@ export class MapIterator implements IterableIterator<unknown> {
  * every shard, as a `for...of` body would.
  */
 export function forEachEntry<K, V, M>(map: MapCore, fn: (value: V, key: K, map: M) => void, self: M): void {
-  const it = new MapIterator(map, 'entries');
+  const it = new MapIterator(map, 'entries', true);
   const vc = map.valueCodec;
   try {
     if (vc.needsFinish) {

@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 6;
+export const LAYOUT_VERSION = 7;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -98,6 +98,23 @@ export const H_SAMPLE_EVERY = 66;
 export const H_HOT_ENTRIES = 67;
 /** Byte offset of the lease ledger (maps with leases: LEDGER_* below, leases.ts), 0 without leases. Written by `create`. */
 export const H_LEDGER_OFF = 68;
+/**
+ * `forEach` calls running on this map, in every thread ('lock' mode):
+ * Atomics.add +1 by the iterating thread when the call starts, before it
+ * notes the shards' seqs, and -1 when it ends. Read by every writer inside
+ * its lock (window.ts `begin`: a plain load on x86-64, Atomics.load
+ * elsewhere), to know whether to bump H_ITER_WRITES. A thread killed
+ * inside `forEach` leaves it raised: writes then bump H_ITER_WRITES for
+ * nothing (~20 ns each), which changes no result.
+ */
+export const H_ITERATING = 76;
+/**
+ * Writes that began while H_ITERATING was non-zero: Atomics.add +1 by the
+ * writer (any thread, holding its shard lock), right after it opened its
+ * odd-seq window and before it changes anything. A running `forEach` checks
+ * this one word per step instead of every shard's seq (iterator.ts).
+ */
+export const H_ITER_WRITES = 77;
 
 /** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
 export const TYPE_INT32 = 1;

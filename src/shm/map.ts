@@ -187,7 +187,10 @@
  *    write") and append a conflict record, when a write through another handle
  *    (another thread) changed any shard between the iterator's creation and
  *    its step; it checks on every step, and once more before it reports done.
- *    Every write counts, an overwrite included.
+ *    Every write counts, an overwrite included. (An iterator object checks
+ *    every shard's seq; `forEach` checks one word that writers bump while a
+ *    `forEach` runs, window.ts "Iterations", and waits at its start for a
+ *    write in progress: LockTimeoutError past `lockTimeoutMs`.)
  * 2. MUST NOT produce an entry twice, nor an entry deleted (by this handle)
  *    before the iterator reached it, even across growth of the shard it is in.
  * 3. MUST produce every entry present at creation and not deleted since.

@@ -58,6 +58,38 @@
  *   included. The exchange is also what makes the unlock's check of
  *   LOCK_WAITERS safe against a thread that is about to park.
  *
+ * # Iterations (iterator.ts, `forEach`)
+ *
+ * A running `forEach` must see every write that begins after it started,
+ * at its next step. Instead of loading every shard's seq per step, it
+ * checks one word, H_ITER_WRITES, which writers bump while H_ITERATING (the
+ * number of running `forEach` calls) is non-zero. A writer loads
+ * H_ITERATING after taking the lock with its CAS and bumps H_ITER_WRITES
+ * after making the seq odd and before changing anything; `forEach` raises
+ * H_ITERATING (Atomics.add), then notes each shard's seq when that shard's
+ * lock word is free (else under the shard's lock). Why no write is missed:
+ * - Dekker's argument over two sequentially consistent pairs: the writer's
+ *   CAS on D_LOCK then its load of H_ITERATING, and the iterator's add to
+ *   H_ITERATING then its Atomics.load of D_LOCK. Either the writer's load
+ *   sees the iterator registered (it bumps), or the iterator's load of
+ *   D_LOCK comes after the writer's CAS in the total order: it saw the lock
+ *   held and waited for it (the seq it notes includes the write), or it
+ *   saw it free again, after the unlock's exchange, with every store of
+ *   the write visible (the seq it notes includes the write).
+ * - On x86-64 the writer's load of H_ITERATING may be plain: the CAS is a
+ *   locked instruction, a full barrier (no later load is satisfied before
+ *   it), and V8 keeps typed-array loads after a call on the effect chain.
+ *   Elsewhere it is an `Atomics.load`.
+ * - The bump is an `Atomics.add` made after the odd seq and before the
+ *   write's other stores (stores stay in order on x86-64; elsewhere the
+ *   seq's own add orders them). So an iterator that loads H_ITER_WRITES
+ *   with `Atomics.load` after reading a slot and finds it unchanged read no
+ *   store of a write begun since (the entry is consistent), and one that
+ *   finds it moved sees that write's odd or moved seq in the shard check it
+ *   then makes.
+ * Recovery's `closeRecovered` bumps it too (its seq move is a write).
+ * While no `forEach` runs, this costs a write one plain load and a branch.
+ *
  * # Protocol ('none' mode: Go's unsynchronized map)
  *
  * No lock. `lock` itself makes the seq odd (Go's `hashWriting` flag) after
@@ -80,6 +112,8 @@ import {
   D_SEQ,
   D_UNDO_AT,
   D_UNDO_WORD,
+  H_ITERATING,
+  H_ITER_WRITES,
   shardOf,
 } from './layout.js';
 import { LOCK_SPINS, PLAIN_LOADS_ORDERED } from './sync.js';
@@ -107,6 +141,24 @@ export let park: ((point: string) => void) | null = null;
 /** @internal Sets the test back door (null to clear). */
 export function setPark(fn: ((point: string) => void) | null): void {
   park = fn;
+}
+
+/**
+ * Test back door: when true, writers do not bump H_ITER_WRITES (a broken
+ * map: the negative control of the forEach tests). Read only when a
+ * `forEach` is running, so it costs the hot path nothing.
+ * @internal
+ */
+export let skipIterationWrites = false;
+
+/** @internal Sets the test back door. */
+export function setSkipIterationWrites(on: boolean): void {
+  skipIterationWrites = on;
+}
+
+/** A write began while a `forEach` runs: H_ITER_WRITES += 1 (sequentially consistent; see "Iterations"). */
+function noteIterationWrite(i32: Int32Array): void {
+  if (!skipIterationWrites) Atomics.add(i32, H_ITER_WRITES, 1);
 }
 
 /**
@@ -303,6 +355,9 @@ export class WriteWindow {
       i32[d + D_LAST_SLOT] = -1;
       i32[d + D_LAST_SEQ] = seq + 1;
       seq = Atomics.add(i32, d + D_SEQ, 1) + 1;
+      // The dead writer bumped H_ITER_WRITES in its `begin` unless it died
+      // first; this seq move is a write a running forEach must see either way.
+      if (Atomics.load(i32, H_ITERATING) !== 0) noteIterationWrite(i32);
     }
     return seq;
   }
@@ -323,11 +378,18 @@ export class WriteWindow {
     this.unlock(d);
   }
 
-  /** Enters the odd-seq window ('lock' mode; in 'none' mode `lock` already did). Precondition: `lock(d)` held. */
+  /**
+   * Enters the odd-seq window ('lock' mode; in 'none' mode `lock` already
+   * did), and tells a running `forEach` about it: when H_ITERATING is
+   * non-zero, bumps H_ITER_WRITES (see "Iterations" above for why a plain
+   * load of H_ITERATING is enough on x86-64). Precondition: `lock(d)` held.
+   */
   begin(d: number): void {
     if (this.none) return;
-    if (PLAIN_STORES_ORDERED) this.i32[d + D_SEQ]++;
-    else Atomics.add(this.i32, d + D_SEQ, 1);
+    const i32 = this.i32;
+    if (PLAIN_STORES_ORDERED) i32[d + D_SEQ]++;
+    else Atomics.add(i32, d + D_SEQ, 1);
+    if ((PLAIN_LOADS_ORDERED ? i32[H_ITERATING] : Atomics.load(i32, H_ITERATING)) !== 0) noteIterationWrite(i32);
   }
 
   /** Notes the last writer and leaves the odd-seq window. `at`: the slot written (-1: several). */

@@ -11,8 +11,8 @@
  * during iteration, map-threads.test.ts real foreign threads.)
  */
 import { describe, expect, it } from 'vitest';
-import { ConcurrentMapIterationError, SharedMap, type SharedMapOptions } from '../../src/index.js';
-import { D_SEQ, H_SHARDS_OFF, shardI32 } from '../../src/shm/layout.js';
+import { ConcurrentMapIterationError, LockTimeoutError, SharedMap, type SharedMapOptions } from '../../src/index.js';
+import { D_LOCK, D_SEQ, H_ITERATING, H_ITER_WRITES, H_SHARDS_OFF, shardI32 } from '../../src/shm/layout.js';
 import { thrown } from './support.js';
 
 const SHARDS = 4;
@@ -24,10 +24,20 @@ function filled(options: SharedMapOptions = {}): SharedMap<number, number> {
   return map;
 }
 
-/** What another thread's completed write does to shard `s`: its seq moves by 2. */
-function foreignWrite(map: SharedMap<number, number>, s: number): void {
+/**
+ * What another thread's completed write does to shard `s`: its seq moves by
+ * 2, and while a `forEach` runs (H_ITERATING non-zero) it bumps
+ * H_ITER_WRITES (window.ts `begin`). `bump: false` is a broken writer that
+ * skips the bump (the negative control of the forEach cases).
+ */
+function foreignWrite(map: SharedMap<number, number>, s: number, bump = true): void {
   const i32 = new Int32Array(map.handle.buffer);
   Atomics.add(i32, shardI32(i32[H_SHARDS_OFF]!, s) + D_SEQ, 2);
+  if (bump && Atomics.load(i32, H_ITERATING) !== 0) Atomics.add(i32, H_ITER_WRITES, 1);
+}
+
+function iterating(map: SharedMap<number, number>): number {
+  return Atomics.load(new Int32Array(map.handle.buffer), H_ITERATING);
 }
 
 /** The iteration conflicts the map recorded: shard and the detector's op. */
@@ -113,6 +123,55 @@ describe('iterator: the fail-fast check', () => {
     expect(e).toBeInstanceOf(ConcurrentMapIterationError);
     expect(seen).toHaveLength(3);
     expect(iterationConflicts(map)).toHaveLength(1);
+  });
+
+  it('forEach checks one word per step: a writer that skips the bump goes unseen (negative control of the case above)', () => {
+    const map = filled();
+    const seen: number[] = [];
+    map.forEach((_v, k) => {
+      seen.push(k);
+      if (seen.length === 3) foreignWrite(map, SHARDS - 1, false);
+    });
+    expect(seen).toHaveLength(N);
+    expect(map.conflicts()).toEqual([]);
+  });
+
+  it('forEach registers while it runs and gives the registration back however it ends', () => {
+    const map = filled();
+    const during: number[] = [];
+    map.forEach(() => during.push(iterating(map)));
+    expect(new Set(during)).toEqual(new Set([1]));
+    expect(iterating(map)).toBe(0);
+    // Nested: two registrations; a callback that throws, and a failed check, still give theirs back.
+    const stop = thrown(() =>
+      map.forEach(() => {
+        map.forEach(() => during.push(iterating(map)));
+        throw new Error('stop');
+      }),
+    );
+    expect((stop as Error).message).toBe('stop');
+    expect(during[during.length - 1]).toBe(2);
+    expect(iterating(map)).toBe(0);
+    const failed = thrown(() => map.forEach(() => foreignWrite(map, 0)));
+    expect(failed).toBeInstanceOf(ConcurrentMapIterationError);
+    expect(iterating(map)).toBe(0);
+  });
+
+  it('forEach does not note a shard whose lock another thread holds (that writer may not bump): it waits, and times out naming the holder', () => {
+    const map = filled({ lockTimeoutMs: 50 });
+    const i32 = new Int32Array(map.handle.buffer);
+    const lock = shardI32(i32[H_SHARDS_OFF]!, 2) + D_LOCK;
+    Atomics.store(i32, lock, 1_000_000 + 1); // held by a thread that looked at H_ITERATING before this forEach
+    const calls: number[] = [];
+    const e = thrown(() => map.forEach((_v, k) => calls.push(k)));
+    expect(e).toBeInstanceOf(LockTimeoutError);
+    expect((e as Error).message).toContain('1000000');
+    expect(calls).toEqual([]);
+    expect(iterating(map)).toBe(0);
+    // keys() does not register: it notes the seq as it is, and runs.
+    expect([...map.keys()]).toHaveLength(N);
+    Atomics.store(i32, lock, 0);
+    expect(() => map.forEach(() => {})).not.toThrow();
   });
 
   it("with onConflict 'record': each foreign move is recorded once and every entry is still produced once", () => {

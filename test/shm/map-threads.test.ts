@@ -174,6 +174,7 @@ describe('fail-fast iteration against another thread', () => {
     op: string;
     key: number | 'first';
     method?: string;
+    skipIterationWrites?: boolean;
   }) {
     const map = SharedMap.create<number, number>({ capacity: 64, shards: opts.shards });
     for (let i = 0; i < opts.n; i++) map.set(i, i);
@@ -193,6 +194,7 @@ describe('fail-fast iteration against another thread', () => {
       L,
       op: opts.op,
       key: opts.key,
+      skipIterationWrites: opts.skipIterationWrites,
     });
     const [it, w] = await Promise.all([iter.result, writer.result]);
     expect(w.error).toBeUndefined();
@@ -252,6 +254,27 @@ describe('fail-fast iteration against another thread', () => {
 
   it('forEach: a write during its last callback is caught before it returns', async () => {
     expectConflict(await race({ shards: 2, n: 100, before: 100, op: 'set', key: 60, method: 'forEach' }), 'set');
+  });
+
+  it('forEach relies on writers bumping the one word it checks: a writer that skips it goes unseen (negative control)', async () => {
+    const r = await race({
+      shards: 2,
+      n: 100,
+      before: 20,
+      op: 'set',
+      key: 60,
+      method: 'forEach',
+      skipIterationWrites: true,
+    });
+    expect(r.it.error).toBeUndefined();
+    expect(r.it.done).toBe(true);
+    expect(r.it.produced).toHaveLength(100);
+    expect(r.map.conflicts()).toEqual([]);
+    // The same broken writer against keys() (which checks every shard's seq) is still caught.
+    expectConflict(
+      await race({ shards: 2, n: 100, before: 20, op: 'set', key: 60, method: 'keys', skipIterationWrites: true }),
+      'set',
+    );
   });
 
   it('another thread only reading (get, has, snapshot, its own iteration) is not a conflict', async () => {

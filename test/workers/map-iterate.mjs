@@ -3,7 +3,9 @@
 //           say so (L.iterating = 1), wait for the other thread (L.wrote = 1),
 //           then step on to the end; report what was produced and what threw.
 //  write:   wait for L.iterating, do one `op` on `key` (or on the iterator's
-//           first key when key is 'first'), say so (L.wrote = 1).
+//           first key when key is 'first'), say so (L.wrote = 1); with
+//           skipIterationWrites, as a broken writer that does not bump
+//           the map's "writes during forEach" word.
 //  read:    the same, but only reads (get, has, snapshot, its own iteration).
 import { workerData, parentPort, threadId } from 'node:worker_threads';
 import { SharedMap } from '../../dist/index.js';
@@ -83,6 +85,11 @@ if (role === 'iterate') {
   });
 } else if (role === 'write') {
   const { op } = workerData;
+  if (workerData.skipIterationWrites) {
+    // A broken writer (the negative control): it does not tell running forEach calls.
+    const { setSkipIterationWrites } = await import('../../dist/shm/window.js');
+    setSkipIterationWrites(true);
+  }
   waitUntil(words, L.iterating, 1);
   const key = workerData.key === 'first' ? Atomics.load(words, L.firstKey) : workerData.key;
   let error;
