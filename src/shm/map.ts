@@ -85,7 +85,7 @@
  * keys whose values are numbers, bigints or strings, in 'lock' mode
  * without TTL or leases, keeps what its validated gets read: key ->
  * (shard, the even seq both loads saw, the value), in a `Map` of its own. A later `get` of that
- * key returns the cached value when one `Atomics.load` of the shard's seq
+ * key returns the cached value when one load of the shard's seq
  * still gives that seq, and otherwise reads the shard as above and
  * refreshes the entry. Why that is the answer a read would give now: every
  * store a read can observe — set, delete, clear, sweep, growth, a lease
@@ -93,9 +93,14 @@
  * thread died in is closed by recovery with the seq 2 past where it was;
  * the seq only grows (modulo 2^32), so an unchanged even seq means no write
  * to that shard began since the entry was read, and the shard's slots hold
- * what they held then. The load is sequentially consistent, so a write
- * that happened before this `get` (in this thread, or in one this thread
- * synchronized with) is seen, and a loop of gets cannot keep an old load.
+ * what they held then. The load is an `Atomics.load`, except on x86-64,
+ * where it is a plain load (CACHED_SEQ_PLAIN in read-cache.ts: the same
+ * instruction there; and its index comes from the entry this get's own
+ * `Map.get` call returned, so V8 cannot merge it with an earlier load or
+ * hoist it out of a loop), so a write that happened before this `get` (in
+ * this thread, or in one this thread synchronized with) is seen, and a
+ * loop of gets cannot keep an old load (map-read-cache.test.ts runs that
+ * loop in a second thread).
  * What it does not cover: TTL (an entry expires with no write) and leases
  * (a retired entry's visibility), hence not on those maps; objects and
  * Uint8Arrays (one cached object would be handed to every caller); a seq
@@ -255,7 +260,7 @@ import {
 import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
 import type { Worker } from 'node:worker_threads';
 import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
-import { trustStale, type CachedRead } from './read-cache.js';
+import { CACHED_SEQ_PLAIN, trustStale, type CachedRead } from './read-cache.js';
 import type {
   ConflictRecord,
   HotKey,
@@ -301,7 +306,12 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     if (cache !== null) {
       if (cache.off === 0) {
         cached = cache.entries.get(key);
-        if (cached !== undefined && (Atomics.load(i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
+        // The seq load is plain on x86-64 (CACHED_SEQ_PLAIN: read-cache.ts has the argument).
+        if (
+          cached !== undefined &&
+          ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq ||
+            trustStale)
+        ) {
           cache.hit();
           if (this.counters !== null)
             this.counters.countKey(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, cached.h, key);
@@ -337,7 +347,11 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const cache = this.readCache;
     if (cache !== null && cache.off === 0) {
       const cached = cache.entries.get(key);
-      if (cached !== undefined && (Atomics.load(this.i32, cached.d + D_SEQ) === cached.seq || trustStale)) {
+      const i32 = this.i32;
+      if (
+        cached !== undefined &&
+        ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq || trustStale)
+      ) {
         cache.hit();
         const found = cached.value !== undefined;
         if (this.counters !== null) this.counters.countKey(found ? M.C_HAS_HIT : M.C_HAS_MISS, cached.h, key);

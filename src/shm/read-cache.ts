@@ -6,7 +6,7 @@
  * and hashing the key's code units, comparing them in the slot, decoding the
  * value into a new string (~400 ns against ~35 ns for a `Map.get` with the
  * same string, bench:core). The cache trades that for a `Map.get` on this
- * handle's own `Map` and one `Atomics.load` of the shard's seq. On number
+ * handle's own `Map` and one load of the shard's seq. On number
  * keys it saves less (~30 ns of a ~70-100 ns get: hashing, the probe, the
  * two seq loads), and is kept for that. Not on byte keys: a `Map` compares
  * Uint8Arrays by identity, the map by content.
@@ -19,7 +19,8 @@
  * still equal to the entry's means no write to that shard has begun since
  * the entry was read: the shard holds what it held then, and the entry is
  * the answer a read would give now. The load is an `Atomics.load`
- * (sequentially consistent), so a write that happened before this `get` in
+ * (sequentially consistent), or a plain load where that is the same
+ * (CACHED_SEQ_PLAIN below), so a write that happened before this `get` in
  * any thread's order is seen, and a loop of gets cannot have it hoisted.
  *
  * Limits: only for maps whose gets take the plain path ('lock' mode, no TTL,
@@ -33,6 +34,35 @@
  * A seq wraps after 2^31 writes to one shard; an entry left untouched while
  * exactly a multiple of 2^31 writes hit its shard would be taken as current.
  */
+import { PLAIN_LOADS_ORDERED } from './sync.js';
+
+/**
+ * Whether a hit loads the shard's seq with a plain typed-array read instead
+ * of `Atomics.load` (~20 ns less per hit, the cost of the builtin call):
+ * true on x86-64. Why a plain load gives the same answer there:
+ * - The CPU: on x86-64 a sequentially consistent 32-bit load is the same
+ *   aligned MOV as a plain one (TSO: the fences of sequential consistency
+ *   sit on the stores), so at the instruction level nothing changes. The
+ *   load returns the coherent value, and is not satisfied before an
+ *   earlier load or locked instruction of this thread; so a write that
+ *   happened before this `get` (in this thread, or in one this thread
+ *   synchronized with through an `Atomics` operation) is seen.
+ * - The compiler: V8 keeps a typed-array load after the calls before it
+ *   (every `Atomics` operation is a builtin call on the effect chain), so
+ *   it is not moved before a synchronizing operation. What a plain load
+ *   could risk is being merged with an earlier load of the same element,
+ *   or hoisted out of a loop of gets, so that the loop keeps an old seq.
+ *   Its index is `cached.d + D_SEQ`, where `cached` is what this call's
+ *   `Map.prototype.get` returned: the result of a call the compiler cannot
+ *   know, a new value at every get, so no earlier load is known to read
+ *   the same address, and none can stand in for this one.
+ * map-read-cache.test.ts checks it with a real second thread: a loop of
+ * gets, optimized before the write, sees the other thread's write (and,
+ * its negative control, never does without the seq check). Elsewhere
+ * (ARM64: a plain load may be satisfied before an earlier one) it stays an
+ * `Atomics.load`.
+ */
+export const CACHED_SEQ_PLAIN = PLAIN_LOADS_ORDERED;
 
 /** Entries a cache holds before it starts afresh (clears itself). */
 export const MAX_ENTRIES = 4096;

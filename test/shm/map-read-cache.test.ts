@@ -15,6 +15,7 @@ import { MAX_ENTRIES, setTrustStale } from '../../src/shm/read-cache.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import { controlWords, requireDist, spawn } from './support.js';
 import { until } from '../helpers/until.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 requireDist();
 
@@ -290,6 +291,48 @@ describe('a caching reader sees another thread’s writes', () => {
         wrong.some((w) => w.startsWith(`phase ${phase}:`)),
         `phase ${phase}`,
       ).toBe(true);
+  });
+});
+
+/**
+ * A loop of gets (or has) in another thread, compiled before this thread
+ * writes the key: it must see the write. What it checks is that the cache
+ * hit's seq load (a plain load on x86-64, read-cache.ts CACHED_SEQ_PLAIN)
+ * is made at every get, not merged with an earlier one or hoisted out of
+ * the loop. Returns whether the loop saw the write (within 20 s; with the
+ * seq check off, the negative control, it is given 1 s).
+ */
+async function loopSeesWrite(method: 'get' | 'has', stale: boolean): Promise<boolean> {
+  const map = SharedMap.create<number, number>({ key: 'int32', value: 'float64', shards: 4, capacity: 64 });
+  for (let k = 0; k < 16; k++) map.set(k, k + 0.5);
+  const words = controlWords();
+  const L = { ready: 0 };
+  const run = spawn<{ seen: boolean; spins: number }>(
+    'map-get-spin.mjs',
+    { handle: map.handle, key: 5, method, stale, words, L },
+    60_000,
+  );
+  run.result.catch(() => {}); // terminated below when it never sees the write
+  await until(() => Atomics.load(words, L.ready) === 1, 'the reader to start its loop');
+  // Lets the loop run hot and be optimized before the write (the outcome does not depend on it).
+  await sleep(300);
+  if (method === 'get') map.set(5, 99.5);
+  else map.delete(5);
+  const seen = await Promise.race([run.result.then((r) => r.seen), sleep(stale ? 1000 : 20_000).then(() => false)]);
+  await run.worker.terminate();
+  return seen;
+}
+
+describe('a loop of cached gets in another thread sees a write', () => {
+  for (const method of ['get', 'has'] as const) {
+    it(`${method}: the loop ends when this thread writes the key`, async () => {
+      expect(await loopSeesWrite(method, false)).toBe(true);
+    });
+  }
+
+  it('negative control: without the seq check the same loop never sees it', async () => {
+    expect(await loopSeesWrite('get', true)).toBe(false);
+    expect(await loopSeesWrite('has', true)).toBe(false);
   });
 });
 
