@@ -77,7 +77,9 @@ import {
 } from './errors.js';
 import { checkTtl } from './options.js';
 import { WriteWindow, park } from './window.js';
-import { threadCounters, type ThreadCounters } from './metrics.js';
+import { releaseThread, threadCounters, type ThreadCounters } from './metrics.js';
+import { recoverThread } from './recover.js';
+import { registerThread } from './liveness.js';
 import { ReadCache } from './read-cache.js';
 import type { SetOptions, SharedMapHandle } from './types.js';
 
@@ -225,8 +227,20 @@ export class MapCore {
       this.shard0I32,
       this.keyOffI32,
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
+      (thread) => this.recoverGoneHolder(thread),
     );
+    registerThread(i32, this.thread);
     this.counters = threadCounters(v, this.keyCodec, this.shardMask, this.thread);
+  }
+
+  /**
+   * @internal A waiter found the holder of a lock gone (liveness.ts): recovers
+   * that thread as `watch` would on its 'exit' event, which frees the lock.
+   * A watcher that gets the event later finds nothing left to do.
+   */
+  recoverGoneHolder(thread: number): void {
+    recoverThread(this, thread);
+    if (this.counters !== null) releaseThread(this.views, thread);
   }
 
   /**

@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 7;
+export const LAYOUT_VERSION = 8;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -115,6 +115,12 @@ export const H_ITERATING = 76;
  * this one word per step instead of every shard's seq (iterator.ts).
  */
 export const H_ITER_WRITES = 77;
+/**
+ * The thread table (liveness.ts): byte offset and entry count (THREAD_ENTRIES;
+ * 0 = none, a map made before it existed). Written by `create`.
+ */
+export const H_THREADS_OFF = 69;
+export const H_THREADS_CAP = 70;
 
 /** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
 export const TYPE_INT32 = 1;
@@ -667,3 +673,30 @@ export const Q_SLOT_SEQ_BYTES = 0;
 export const Q_SLOT_LEN_BYTES = 4;
 export const Q_SLOT_KEY_BYTES = 8;
 export const Q_CANCELLED = -1;
+
+// ---------------------------------------------------------------------------
+// Thread table (liveness.ts): which operating-system thread each map thread
+// runs on, so that a thread waiting for a lock can ask the kernel whether
+// the holder still exists. THREAD_ENTRIES entries of THREAD_ENTRY_WORDS words:
+//
+//   T_OWNER  0 = never used, T_CLAIMING while being (re)written, else threadId + 1
+//   T_TID    the owner's kernel thread id (Linux), written before T_OWNER names it
+//
+// An entry is claimed by its own thread (CAS on T_OWNER) when it first takes
+// a handle on the map, and may be claimed again once its thread is gone.
+
+export const THREAD_ENTRIES = 256;
+export const THREAD_ENTRY_WORDS = 2;
+export const T_OWNER = 0;
+export const T_TID = 1;
+export const T_CLAIMING = -1;
+
+/** Bytes of the thread table. */
+export function threadsBytes(): number {
+  return alignUp(THREAD_ENTRIES * THREAD_ENTRY_WORDS * 4, REGION_ALIGN_BYTES);
+}
+
+/** Word index of entry `e` of a thread table at byte `threadsOff`. */
+export function threadEntryI32(threadsOff: number, e: number): number {
+  return (threadsOff >> 2) + e * THREAD_ENTRY_WORDS;
+}

@@ -172,10 +172,23 @@
  *   hands its connection over there). Watch from the thread that created
  *   the workers ('exit' is emitted there), and one that does not itself
  *   wait on the map's locks under load (its event loop runs the recovery).
- * - MUST: without a watch, no thread waits forever: a wait for a shard lock
- *   (a writer, or a reader that fell back to the lock) longer than
- *   `lockTimeoutMs` (default 10 s) throws LockTimeoutError naming the shard,
- *   the holder and its op; `map.recover(threadId)` then repairs by hand.
+ * - MUST (Linux x86-64): a thread waiting for a shard lock whose holder's
+ *   kernel thread is gone recovers the holder itself, watch or no watch,
+ *   within LIVENESS_SLICE_MS of the thread's exit: each thread notes its
+ *   kernel thread id in the map's thread table (H_THREADS_*: T_TID written
+ *   before T_OWNER names the thread, by the thread itself), and a waiter
+ *   asks /proc for the holder's task between slices of its wait. A thread
+ *   that writes synchronously right after aborting a task is covered, with
+ *   no event loop turn. A live holder is never judged dead (liveness.ts says
+ *   why); the kernel's exit drains the dead thread's stores before its task
+ *   leaves the list (x86 memory is multi-copy atomic), which is why a
+ *   vanished task's intent record may be trusted; on ARM64 that would need
+ *   a barrier JavaScript has no way to issue, so there only a watch recovers.
+ * - MUST: without a watch (or off Linux x86-64), no thread waits forever: a
+ *   wait for a shard lock (a writer, or a reader that fell back to the lock)
+ *   longer than `lockTimeoutMs` (default 10 s) throws LockTimeoutError naming
+ *   the shard, the holder and its op; `map.recover(threadId)` then repairs
+ *   by hand.
  * - Nothing can catch: the death of the whole process (the map is memory:
  *   gone with it, as a `Map` would be); a thread alive but stuck while
  *   holding a lock (a function passed to `update` that never returns: not

@@ -28,6 +28,10 @@ import {
   H_LOCK_TIMEOUT_F64_WORD,
   H_UNDO_OFF,
   H_LEDGER_OFF,
+  H_THREADS_OFF,
+  H_THREADS_CAP,
+  THREAD_ENTRIES,
+  threadsBytes,
   ledgerBytes,
   H_KEY_N,
   H_KEY_OFF,
@@ -240,7 +244,9 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   const undoOff = regionsOff + shards * shardRegionBytes;
   // Then the lease ledger (maps with leases; layout.ts LEDGER_*).
   const ledgerOff = undoOff + regionBytes(shards, slot.slotBytes);
-  const initialBytes = ledgerOff + (leases ? ledgerBytes(shards, fieldBytes(key.code, key.n) >> 2) : 0);
+  // Then the thread table (liveness.ts).
+  const threadsOff = ledgerOff + (leases ? ledgerBytes(shards, fieldBytes(key.code, key.n) >> 2) : 0);
+  const initialBytes = threadsOff + threadsBytes();
   // The buffer may grow to: every shard's share of maxCapacity (a generous
   // share: hashing is uneven for small maps), doubled by growth steps, with
   // room for the regions it leaves behind; the count check enforces
@@ -304,6 +310,8 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
   }
   i32[H_UNDO_OFF] = undoOff;
   i32[H_LEDGER_OFF] = leases ? ledgerOff : 0;
+  i32[H_THREADS_OFF] = threadsOff;
+  i32[H_THREADS_CAP] = THREAD_ENTRIES;
   f64[H_LOCK_TIMEOUT_F64_WORD >> 1] = lockTimeoutMs;
   if (metrics !== null) {
     i32[H_METRICS_OFF] = metricsOffBytes(shards, logRecords);
@@ -417,6 +425,14 @@ function headerProblem(sab: SharedArrayBuffer): string | undefined {
   if (bytes % 8 !== 0) return `its length (${bytes} bytes) is not a multiple of 8`;
   if (regionsOff > bytes) return `it is ${bytes} bytes, shorter than its header, descriptors and log (${regionsOff})`;
   if (!(top >= regionsOff && top <= bytes)) return `its allocation top is ${top}, outside ${regionsOff}..${bytes}`;
+  const threadsOff = word(H_THREADS_OFF);
+  if (
+    word(H_THREADS_CAP) !== THREAD_ENTRIES ||
+    threadsOff < regionsOff ||
+    threadsOff % REGION_ALIGN_BYTES !== 0 ||
+    threadsOff + threadsBytes() > top
+  )
+    return `its thread table (${word(H_THREADS_CAP)} entries at ${threadsOff}) is not ${THREAD_ENTRIES} entries inside the allocated ${regionsOff}..${top}`;
   for (let c = 0; c < FREE_CLASSES; c++) {
     const free = word(H_FREE_HEADS + c);
     if (free !== 0 && (free < regionsOff || free >= top || free % REGION_ALIGN_BYTES !== 0))

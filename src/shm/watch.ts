@@ -16,11 +16,14 @@
  *
  * The handler runs on the event loop of the watching thread. A watching
  * thread that is itself blocked waiting for the dead thread's lock cannot
- * run it: it waits until `lockTimeoutMs` and throws LockTimeoutError, and
- * the recovery runs when its event loop turns (a retry then succeeds).
- * Watch from a thread that does not write the map under load (the main
- * thread of a server whose handlers run on workers), or keep lockTimeoutMs
- * short.
+ * run it; on Linux x86-64 it does not need to, since a waiter that finds
+ * the holder's kernel thread gone recovers it itself (liveness.ts). Elsewhere
+ * it waits until `lockTimeoutMs` and throws LockTimeoutError, and the
+ * recovery runs when its event loop turns (a retry then succeeds): watch
+ * from a thread that does not write the map under load (the main thread of
+ * a server whose handlers run on workers), or keep lockTimeoutMs short.
+ * When the event comes after a waiter recovered the thread, the watch finds
+ * nothing left to repair (its report is empty) and still runs the hooks.
  */
 import type { Worker } from 'node:worker_threads';
 

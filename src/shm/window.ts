@@ -117,6 +117,7 @@ import {
   shardOf,
 } from './layout.js';
 import { LOCK_SPINS, PLAIN_LOADS_ORDERED } from './sync.js';
+import { holderGone, LIVENESS_SLICE_MS } from './liveness.js';
 import { KIND_WRITES, OP_NAMES, sharedNow } from './conflict-log.js';
 import { LockTimeoutError, RecursiveUpdateError } from './errors.js';
 
@@ -197,6 +198,8 @@ export class WriteWindow {
     /** Word offset of the key inside a slot, for D_LAST_SLOT. */
     private readonly keyOffW: number,
     private readonly onConflict: ConflictSink,
+    /** Recovers a lock holder found gone (liveness.ts), as `watch` would. */
+    private readonly onHolderGone: (thread: number) => void,
   ) {
     this.owner = thread + 1;
   }
@@ -263,7 +266,11 @@ export class WriteWindow {
       if (left <= 0) throw this.timeoutError(d, holder);
       // Sleeps only while the word still holds `seen`: an unlock between
       // the CAS and the wait makes the wait return at once ("not-equal").
-      Atomics.wait(i32, d + D_LOCK, seen, left === Infinity ? undefined : left);
+      // In slices: after each, a holder whose kernel thread is gone (a
+      // thread terminated holding the lock, before any 'exit' event could
+      // reach a watcher) is recovered here, which frees the lock.
+      const woke = Atomics.wait(i32, d + D_LOCK, seen, Math.min(left, LIVENESS_SLICE_MS));
+      if (woke === 'timed-out' && holderGone(i32, holder - 1)) this.onHolderGone(holder - 1);
     }
     i32[d + D_HOLD_OP] = op;
   }

@@ -124,6 +124,8 @@ export interface ChaosTask {
   /** `--history`: the shared log (chaos-history.ts) and how many shared ids after the counters it samples. */
   history?: SharedArrayBuffer;
   historyKeys?: number;
+  /** @internal The negative control's threads do not look whether a lock's holder is gone (src/shm/liveness.ts): only a watch could free its lock. */
+  noLiveness?: boolean;
 }
 
 export interface ChaosTaskResult {

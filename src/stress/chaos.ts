@@ -32,7 +32,7 @@
  * the delete queue deleted every doomed key it acknowledged.
  */
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { threadId, Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { SharedMap } from '../shm/map.js';
 import { checkInvariants } from '../shm/debug.js';
@@ -121,7 +121,9 @@ export interface ChaosSummary {
   kills: { workers: number; drainer: number; sweeper: number; total: number };
   /** Map recoveries (conflict records of DEATH_KIND). */
   recoveries: number;
-  /** Repaired shards whose invariants the recovery checked before freeing their lock (each one checked; a broken one is a failure). */
+  /** Of those, the ones a thread made that found the holder gone while it waited for the lock (src/shm/liveness.ts); the watch made the rest. */
+  recoveredByWaiters: number;
+  /** Shards the watch repaired, whose invariants it checked before freeing their lock (each one checked; a broken one is a failure). */
   shardsVerified: number;
   /** Recovered shards by what recovery did ('rolled back', 'completed', 'kept removals', 'released'). */
   recoveryActions: Record<string, number>;
@@ -275,6 +277,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     queue: queue.handle,
     stop,
     ...(historyLog === undefined ? {} : { history: historyLog, historyKeys }),
+    ...(watched ? {} : { noLiveness: true }),
   };
   const taskLosses: string[] = [];
   const kills = { workers: 0, drainer: 0, sweeper: 0, total: 0 };
@@ -554,6 +557,8 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
 
   const conflicts = map.conflicts();
   const deaths = conflicts.filter((r) => (r.kind as string) === DEATH_KIND);
+  // Recovered by a thread that found the holder gone while waiting for its lock (src/shm/liveness.ts), before the watch.
+  const byWaiters = deaths.filter((r) => r.detector.thread !== threadId).length;
   const latencies: number[] = [];
   for (const r of deaths) {
     const at = deathAt.get(r.other.thread);
@@ -615,6 +620,7 @@ export async function runChaos(o: ChaosOptions, workerFile: string, signal?: Abo
     chaos: {
       kills,
       recoveries: deaths.length,
+      recoveredByWaiters: byWaiters,
       shardsVerified,
       recoveryActions,
       recoveryLatencyMs: {
@@ -677,7 +683,7 @@ export function formatChaos(o: ChaosOptions, r: ChaosResult): string {
     '',
     `throughput: ${r.totalOps.toLocaleString('en-US')} ops in ${(r.elapsedMs / 1000).toFixed(2)} s`,
     `kills: ${c.kills.total} (${c.kills.workers} workers, ${c.kills.drainer} drainer, ${c.kills.sweeper} sweeper); map ${c.watched ? 'watched' : 'NOT watched (recovery off)'}`,
-    `recoveries: ${c.recoveries} shard lock(s) of dead threads released, ${c.shardsVerified} checked against the invariants before release (${
+    `recoveries: ${c.recoveries} shard lock(s) of dead threads released (${c.recoveredByWaiters} by a thread waiting for the lock, the rest by the watch), ${c.shardsVerified} checked against the invariants before release (${
       Object.entries(c.recoveryActions)
         .map(([a, n]) => `${n} ${a}`)
         .join(', ') || 'none'

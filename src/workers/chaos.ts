@@ -11,11 +11,13 @@
  */
 import { threadId } from 'node:worker_threads';
 import { SharedMap } from '../shm/map.js';
+import { livenessTestSwitch } from '../shm/liveness.js';
 import { markAuxThread, runChaosSlot, type ChaosTask, type ChaosTaskResult } from '../stress/chaos-slot.js';
 import type { DrainerResult } from './drainer.js';
 import type { SweeperResult } from './sweeper.js';
 
 export default async function chaosTask(task: ChaosTask): Promise<ChaosTaskResult | DrainerResult | SweeperResult> {
+  if (task.noLiveness === true) livenessTestSwitch.mode = 'off';
   if (task.role === 'chaos') return runChaosSlot(SharedMap.attach<number, number>(task.handle), task, threadId);
   // Marked as started (killable) only once its modules are loaded: terminating a thread while
   // it reads a module file can crash the whole process on some Node versions.

@@ -6,9 +6,14 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { SharedMap } from '../../dist/index.js';
 import { signal, describeError } from './ctl.mjs';
 import { runOps } from './map-death-run.mjs';
+import { livenessTestSwitch } from '../../dist/shm/liveness.js';
 
 const d = workerData;
 if (d.op === 'wait-set') {
+  // By default this waiter leaves the dead holder to the test's own
+  // `recover`/`watch` (what those tests check); `selfRecover` lets it find
+  // the holder gone and recover it itself (src/shm/liveness.ts).
+  if (!d.selfRecover) livenessTestSwitch.mode = 'off';
   const map = SharedMap.attach(d.map);
   signal(d.words, d.W.waiting, 1);
   try {
