@@ -80,7 +80,7 @@ import { WriteWindow, park } from './window.js';
 import { releaseThread, threadCounters, type ThreadCounters } from './metrics.js';
 import { recoverThread } from './recover.js';
 import { registerThread } from './liveness.js';
-import { ReadCache } from './read-cache.js';
+import { readCache, type ReadCache } from './read-cache.js';
 import type { SetOptions, SharedMapHandle } from './types.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
@@ -205,10 +205,11 @@ export class MapCore {
     const keyType = i32[H_KEY_TYPE];
     const cached =
       this.plainGet && keyType !== TYPE_BYTES && i32[H_VALUE_TYPE] !== TYPE_BYTES && i32[H_VALUE_TYPE] !== TYPE_JSON;
+    this.counters = threadCounters(v, this.keyCodec, this.shardMask, this.thread);
     // What a miss costs is a Map lookup (~20-50 ns). A hit saves ~300 ns on
     // a string key (packing, probing, decoding): worth keeping from 1 hit in
     // 5 reads; ~30 ns on a number key: from 1 hit per miss.
-    this.readCache = cached ? new ReadCache(keyType === TYPE_STRING ? 0.25 : 1) : null;
+    this.readCache = cached ? readCache(keyType === TYPE_STRING ? 0.25 : 1, this.counters) : null;
     this.expiryOffI32 = i32[H_EXPIRY_OFF] >> 2;
     this.leaseOffI32 = i32[H_LEASE_OFF] >> 2;
     this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];
@@ -230,7 +231,6 @@ export class MapCore {
       (thread) => this.recoverGoneHolder(thread),
     );
     registerThread(i32, this.thread);
-    this.counters = threadCounters(v, this.keyCodec, this.shardMask, this.thread);
   }
 
   /**

@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 8;
+export const LAYOUT_VERSION = 9;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -415,7 +415,8 @@ export const T_KINDS = 8;
 //
 // A counter block is BLOCK_BYTES (two cache lines, so no two threads' counters
 // share a line, nor an adjacent-line prefetch pair). Its word 0 is the owner;
-// its float64 words 1.. are counters (C_* in metrics.ts).
+// its float64 words 1..27 are counters (C_* in metrics.ts; 24..27 those the
+// read cache counts).
 
 export const BLOCK_BYTES = 256;
 export const BLOCK_WORDS = BLOCK_BYTES / 4;

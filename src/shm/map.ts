@@ -127,9 +127,8 @@
  * abort and timeout, a resourceLimits kill); a `finally` does not run. What
  * it may hold, and the shared words that let another thread undo it:
  *
- * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker; exchange
- *   to 0 by the holder or the recoverer, or on x86-64 a plain store of 0 by
- *   a holder that sees no LOCK_WAITERS), with LOCK_WAITERS set (CAS) by a
+ * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker, exchange
+ *   to 0 by the holder or the recoverer), with LOCK_WAITERS set (CAS) by a
  *   thread about to park; the recoverer keeps that bit when it takes the
  *   lock over and wakes every waiter when it frees it. D_HOLD_OP = the
  *   holder's op (plain, by the holder just after taking the lock). Waiters
@@ -326,9 +325,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
           ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq ||
             trustStale)
         ) {
-          cache.hit();
-          if (this.counters !== null)
-            this.counters.countKey(cached.value === undefined ? M.C_GET_MISS : M.C_GET_HIT, cached.h, key);
+          cache.hitGet(cached, key);
           return cached.value as V;
         }
       } else {
@@ -366,10 +363,8 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
         cached !== undefined &&
         ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq || trustStale)
       ) {
-        cache.hit();
-        const found = cached.value !== undefined;
-        if (this.counters !== null) this.counters.countKey(found ? M.C_HAS_HIT : M.C_HAS_MISS, cached.h, key);
-        return found;
+        cache.hitHas(cached, key);
+        return cached.value !== undefined;
       }
     }
     const h = this.keyCodec.prepare(key);

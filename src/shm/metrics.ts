@@ -21,6 +21,12 @@
  *   one, the overflow block, shared by all such threads: each counter is a
  *   pair of int32 words (low, high) added to with `Atomics.add`, still exact
  *   but slower. Its owner word counts the threads that joined it.
+ * - A get or has answered by the handle's read cache (read-cache.ts) is
+ *   counted by the cache itself, in the same block (C_*_CACHED): the cache
+ *   counts its hits anyway, to see whether it pays, and counting them once,
+ *   where the metrics read them, saves an increment per cached answer. A
+ *   handle in the overflow block keeps no read cache (a plain increment
+ *   there could lose another thread's).
  * - A block is given back (owner -> 0) when its thread ends normally (the
  *   worker's process 'exit' event) or when `map.recover(threadId)` runs for
  *   it after its death (`map.watch` does). Its counts stay: the next owner
@@ -38,7 +44,8 @@
  * entry of the window with the smallest count c and starts at c + 1 with
  * an overestimate of c. A key's count is over its true sample count by at
  * most its overestimate, and a key sampled more often than the others of
- * its window keeps its entry. The
+ * its window keeps its entry. (The read cache's answers have a countdown
+ * of their own, in the cache: read-cache.ts.) The
  * sampler takes the sketch's lock with one `Atomics.compareExchange` and,
  * finding it taken, drops its sample instead of waiting: the operation
  * never waits for the sketch. Per-shard sample counts sit beside it, an
@@ -100,7 +107,17 @@ export const C_RETIRE = 20;
 export const C_QUEUE_ENQUEUE = 21;
 export const C_QUEUE_DRAIN = 22;
 export const C_QUEUE_FULL = 23;
-const COUNTERS = 24;
+/**
+ * Gets and has answered by the read cache (read-cache.ts), which counts them
+ * itself in the thread's block: the metric's count is the cache's own count
+ * of its hits, one increment per answer. `metrics()` adds them to gets and
+ * has.
+ */
+export const C_GET_HIT_CACHED = 24;
+export const C_GET_MISS_CACHED = 25;
+export const C_HAS_HIT_CACHED = 26;
+export const C_HAS_MISS_CACHED = 27;
+const COUNTERS = 28;
 
 const DEFAULT_THREADS = 64;
 const MAX_THREADS = 1024;
@@ -230,7 +247,8 @@ export function releaseThread(views: Views, threadId: number): void {
 
 /**
  * One handle's counting: the hooks in the map's operations call `count`
- * (one operation of a kind, maybe sampled) or `add` (n of a kind). This
+ * (one operation of a kind, maybe sampled) or `add` (n of a kind); the
+ * read cache counts its answers itself (`cacheCounts`). This
  * class counts in a block the thread owns (plain stores); OverflowCounters
  * in the shared overflow block.
  */
@@ -278,20 +296,6 @@ export class ThreadCounters {
     if (--this.left === 0) this.sample(h);
   }
 
-  /**
-   * `count` for an operation whose key was not prepared (a get answered by
-   * the read cache, read-cache.ts): the key is prepared only when this count
-   * takes a sample, which reads it. One countdown on the hot path, not a
-   * look at it and then the decrement.
-   */
-  countKey(code: number, h: number, key: unknown): void {
-    this.counts[code]!++;
-    if (--this.left === 0) {
-      this.keyCodec.prepare(key);
-      this.sample(h);
-    }
-  }
-
   /** `n` more of kind `code` (entries a sweep removed, ...); not sampled. */
   add(code: number, n: number): void {
     this.counts[code]! += n;
@@ -303,8 +307,8 @@ export class ThreadCounters {
     this.add(items, n);
   }
 
-  /** A gap from 1 to 2 x sampleEvery - 1, uniform: sampleEvery on average. */
-  private gap(): number {
+  /** A gap from 1 to 2 x sampleEvery - 1, uniform: sampleEvery on average (also the read cache's first countdown). */
+  gap(): number {
     let x = this.rng;
     x ^= x << 13;
     x ^= x >>> 17;
@@ -313,9 +317,35 @@ export class ThreadCounters {
     return (1 + ((x >>> 0) % (2 * this.sampleEvery - 1))) | 0;
   }
 
-  /** Feeds the prepared key (hash `h`) to the sketch, unless another thread is sampling right now. */
+  /** A sample of a counted operation on the prepared key (hash `h`): the next one a gap later. */
   protected sample(h: number): void {
     this.left = this.gap();
+    this.feed(h);
+  }
+
+  /**
+   * A sample of a read-cache answer for `key` (hash `h`): the cache's
+   * countdown reached 0 (read-cache.ts). The key is prepared here, for the
+   * sketch. Returns the next gap, the cache's new countdown.
+   */
+  sampleCached(h: number, key: unknown): number {
+    this.keyCodec.prepare(key);
+    this.feed(h);
+    return this.gap();
+  }
+
+  /**
+   * The counters a read cache of this handle counts its answers in (this
+   * thread's block; the cache increments C_*_CACHED), or null when this
+   * handle counts in the overflow block, where a plain increment could lose
+   * another thread's.
+   */
+  cacheCounts(): Float64Array | null {
+    return this.counts;
+  }
+
+  /** Feeds the prepared key (hash `h`) to the sketch, unless another thread is sampling right now. */
+  private feed(h: number): void {
     const v = this.views;
     const i32 = v.i32;
     const lock = this.sketchI32 + S_LOCK;
@@ -379,12 +409,8 @@ class OverflowCounters extends ThreadCounters {
     if (--this.left === 0) this.sample(h);
   }
 
-  override countKey(code: number, h: number, key: unknown): void {
-    this.add(code, 1);
-    if (--this.left === 0) {
-      this.keyCodec.prepare(key);
-      this.sample(h);
-    }
+  override cacheCounts(): null {
+    return null;
   }
 
   override add(code: number, n: number): void {
@@ -457,8 +483,8 @@ export function readMetrics(views: Views, shard0: number, shards: number): Share
   for (let s = 0; s < shards; s++) shardSamples.push(f64[(shardSamplesI32(sketch) >> 1) + s]!);
   const n = (c: number): number => sum[c]!;
   return {
-    gets: { hit: n(C_GET_HIT), miss: n(C_GET_MISS) },
-    has: { hit: n(C_HAS_HIT), miss: n(C_HAS_MISS) },
+    gets: { hit: n(C_GET_HIT) + n(C_GET_HIT_CACHED), miss: n(C_GET_MISS) + n(C_GET_MISS_CACHED) },
+    has: { hit: n(C_HAS_HIT) + n(C_HAS_HIT_CACHED), miss: n(C_HAS_MISS) + n(C_HAS_MISS_CACHED) },
     sets: { insert: n(C_SET_INSERT), overwrite: n(C_SET_OVERWRITE) },
     deletes: { hit: n(C_DELETE_HIT), miss: n(C_DELETE_MISS) },
     atomic: {

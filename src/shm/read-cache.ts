@@ -34,6 +34,13 @@
  * A seq wraps after 2^31 writes to one shard; an entry left untouched while
  * exactly a multiple of 2^31 writes hit its shard would be taken as current.
  */
+import {
+  C_GET_HIT_CACHED,
+  C_GET_MISS_CACHED,
+  C_HAS_HIT_CACHED,
+  C_HAS_MISS_CACHED,
+  type ThreadCounters,
+} from './metrics.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
 
 /**
@@ -63,6 +70,14 @@ import { PLAIN_LOADS_ORDERED } from './sync.js';
  * `Atomics.load`.
  */
 export const CACHED_SEQ_PLAIN = PLAIN_LOADS_ORDERED;
+
+// Module-local copies of the kinds: TurboFan folds a module's own constants
+// into the code; each use of an imported one is a Cell load and its checks
+// (as `--print-opt-code` shows on Node 20), on the path of every cache hit.
+const GET_HIT = C_GET_HIT_CACHED;
+const GET_MISS = C_GET_MISS_CACHED;
+const HAS_HIT = C_HAS_HIT_CACHED;
+const HAS_MISS = C_HAS_MISS_CACHED;
 
 /** Entries a cache holds before it starts afresh (clears itself). */
 export const MAX_ENTRIES = 4096;
@@ -105,7 +120,26 @@ export function setTrustStale(on: boolean): void {
 
 export class ReadCache {
   readonly entries = new Map<unknown, CachedRead>();
-  /** Gets answered by the cache since the last look at whether it pays (counted up to `enough` only). */
+  /**
+   * On a map with `metrics`: the thread's counter block, where the cache
+   * counts the gets and has it answers, per kind (metrics.ts C_*_CACHED).
+   * These counts are the metric's: one increment per answer, not one here
+   * and one there. Several handles of one thread share a block, so each
+   * cache's look at whether it pays counts the others' answers too. Null
+   * without metrics.
+   */
+  private readonly answers: Float64Array | null;
+  /** Whose `sampleCached` takes a sample (null without metrics). */
+  private readonly sampler: ThreadCounters | null;
+  /** `answered()` at the last look at whether the cache pays (with `answers`). */
+  private answeredBefore: number;
+  /**
+   * With `answers`: answers left until the next is sampled into the hot-key
+   * sketch (one in `sampleEvery` on average, at random gaps: metrics.ts);
+   * always a small integer, so V8 keeps the field a Smi.
+   */
+  private left: number;
+  /** Without `answers`: gets and has answered by the cache since that look (counted up to `enough` only). */
   private hits = 0;
   /** Reads that went to the shard since then. */
   private misses = 0;
@@ -120,14 +154,56 @@ export class ReadCache {
    * @param minHitsPerMiss hits the cache must give per read that went to
    * the shard to stay on: what a miss costs (a `Map.get` and maybe a
    * `Map.set`) against what a hit saves, for this map's key type.
+   * @param answers where the cache counts its answers
+   * (`counters.cacheCounts()`), or null to count only its hits, for itself;
+   * `sampler` the counters they belong to.
    */
-  constructor(minHitsPerMiss: number) {
+  constructor(minHitsPerMiss: number, answers: Float64Array | null, sampler: ThreadCounters | null) {
     this.enough = Math.ceil(MISS_WINDOW * minHitsPerMiss);
+    this.answers = answers;
+    this.sampler = sampler;
+    this.left = sampler === null ? 1 : sampler.gap();
+    this.answeredBefore = this.answered();
   }
 
-  /** A get answered by the cache. */
-  hit(): void {
-    if (this.hits < this.enough) this.hits++;
+  /**
+   * A get of `key` answered from its `entry`. Without metrics the cache
+   * counts it for itself; with them, where the metrics read it (one array
+   * for both would cost a map without metrics ~1 ns a hit: a typed array's
+   * loads and bounds checks, against two fields).
+   */
+  hitGet(entry: CachedRead, key: unknown): void {
+    if (this.answers === null) {
+      if (this.hits < this.enough) this.hits++;
+    } else this.count(this.answers, entry.value === undefined ? GET_MISS : GET_HIT, entry.h, key);
+  }
+
+  /** A has of `key` answered from its `entry`: as `hitGet`. */
+  hitHas(entry: CachedRead, key: unknown): void {
+    if (this.answers === null) {
+      if (this.hits < this.enough) this.hits++;
+    } else this.count(this.answers, entry.value === undefined ? HAS_MISS : HAS_HIT, entry.h, key);
+  }
+
+  /** An answer of kind `code` for `key` (hash `h`), counted in `a`, and sampled when the countdown reaches 0. */
+  private count(a: Float64Array, code: number, h: number, key: unknown): void {
+    a[code]!++;
+    if (--this.left === 0) this.left = this.sampler!.sampleCached(h, key);
+  }
+
+  /** Answers counted since the last look at whether the cache pays. */
+  private hitsSinceLook(): number {
+    if (this.answers === null) return this.hits;
+    const now = this.answered();
+    const n = now - this.answeredBefore;
+    this.answeredBefore = now;
+    return n;
+  }
+
+  /** Every answer counted in `answers` (0 without). */
+  private answered(): number {
+    const a = this.answers;
+    return a === null ? 0 : a[GET_HIT]! + a[GET_MISS]! + a[HAS_HIT]! + a[HAS_MISS]!;
   }
 
   /**
@@ -144,7 +220,7 @@ export class ReadCache {
       this.entries.set(key, new CachedRead(h, d, seq, value));
     }
     if (++this.misses === MISS_WINDOW) {
-      if (this.hits < this.enough) {
+      if (this.hitsSinceLook() < this.enough) {
         this.off = this.offGets;
         this.offGets = Math.min(2 * this.offGets, MAX_OFF_GETS);
         this.entries.clear();
@@ -155,4 +231,15 @@ export class ReadCache {
       this.misses = 0;
     }
   }
+}
+
+/**
+ * A read cache for a handle whose counting is `counters` (null: the map has
+ * no metrics); null for a handle that counts in the shared overflow block,
+ * where a cache could not count its answers with plain stores.
+ */
+export function readCache(minHitsPerMiss: number, counters: ThreadCounters | null): ReadCache | null {
+  if (counters === null) return new ReadCache(minHitsPerMiss, null, null);
+  const answers = counters.cacheCounts();
+  return answers === null ? null : new ReadCache(minHitsPerMiss, answers, counters);
 }
