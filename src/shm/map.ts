@@ -127,8 +127,9 @@
  * abort and timeout, a resourceLimits kill); a `finally` does not run. What
  * it may hold, and the shared words that let another thread undo it:
  *
- * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker, exchange
- *   to 0 by the holder or the recoverer), with LOCK_WAITERS set (CAS) by a
+ * - A shard lock. D_LOCK = owner threadId + 1 (CAS by the taker; exchange
+ *   to 0 by the holder or the recoverer, or on x86-64 a plain store of 0 by
+ *   a holder that sees no LOCK_WAITERS), with LOCK_WAITERS set (CAS) by a
  *   thread about to park; the recoverer keeps that bit when it takes the
  *   lock over and wakes every waiter when it frees it. D_HOLD_OP = the
  *   holder's op (plain, by the holder just after taking the lock). Waiters

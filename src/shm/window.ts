@@ -10,8 +10,10 @@
  *   `Atomics.compareExchange(0 -> owner)`; released with one
  *   `Atomics.exchange(0)`, whose old value says whether to `Atomics.notify`
  *   (a futex mutex as in Drepper's "Futexes Are Tricky", with the owner kept
- *   in the word for recovery). A thread about to park sets LOCK_WAITERS with
- *   a CAS first, so an unlock that misses it makes the park return at once.
+ *   in the word for recovery), or on x86-64, when a plain load finds no
+ *   LOCK_WAITERS, with a plain store of 0. A thread about to park sets
+ *   LOCK_WAITERS with a CAS first, so an unlock that misses it makes the
+ *   park return at once (or, rarely, within WAIT_SLICE_MS: "Ordering").
  * - D_SEQ: even = stable, odd = a write is in progress. Only the lock holder
  *   writes it: +1 on entering the window (`begin`) and +1 on leaving it
  *   (`end`), so every completed write adds exactly 2. How: see "Ordering".
@@ -28,12 +30,14 @@
  *   ... mutate slots, counts, region ...      -- plain stores, under the lock
  *   end(d, op, at)   note last writer, clear the intent; D_SEQ += 1 (even)
  *   unlock(d)        exchange D_LOCK -> 0; notify one waiter if the old
- *                    value had LOCK_WAITERS
+ *                    value had LOCK_WAITERS (x86-64, no LOCK_WAITERS seen:
+ *                    a plain store of 0)
  * ```
  *
- * Two `Atomics` operations per write on x86-64 (the lock's CAS and the
- * unlock's exchange), four elsewhere (plus the seq's two adds); a
- * `Atomics` call costs ~10-20 ns here, a plain store ~1 ns.
+ * One `Atomics` operation per write on x86-64 (the lock's CAS; the unlock's
+ * exchange only when a waiter announced itself), four elsewhere (CAS, the
+ * seq's two adds, the exchange); an `Atomics` call costs ~15-25 ns here, a
+ * plain store ~1 ns.
  *
  * A write that changes nothing (a delete of an absent key, a failed
  * compareAndSet) takes the lock and never opens the window. Readers that
@@ -57,6 +61,20 @@
  *   word, so a writer sees every store of the previous holder, the seq's
  *   included. The exchange is also what makes the unlock's check of
  *   LOCK_WAITERS safe against a thread that is about to park.
+ * - On x86-64 (PLAIN_UNLOCK) an unlock that finds no LOCK_WAITERS frees the
+ *   lock with a plain store of 0. It is a release: TSO makes it visible
+ *   after every earlier store of the holder (V8 emits it after them, in
+ *   program order, as it does the seq's stores), and a taker's CAS that
+ *   reads 0 is a full barrier, so the next holder sees all of them, as
+ *   with the exchange. What the plain pair (load, then store) gives up is
+ *   atomicity against a waiter: one that sets LOCK_WAITERS between the load
+ *   and the store has its bit overwritten and gets no notify. It parks on
+ *   a value the word no longer holds: the wait returns at once when the
+ *   store is visible by then (a store buffer drains in nanoseconds, a wait
+ *   takes microseconds to enter), else (the unlocking thread was
+ *   descheduled between two adjacent instructions) it sleeps out its slice,
+ *   WAIT_SLICE_MS (5 ms), and takes the lock then. A lost wake-up costs at most
+ *   one slice, never the lock.
  *
  * # Iterations (iterator.ts, `forEach`)
  *
@@ -74,8 +92,9 @@
  *   sees the iterator registered (it bumps), or the iterator's load of
  *   D_LOCK comes after the writer's CAS in the total order: it saw the lock
  *   held and waited for it (the seq it notes includes the write), or it
- *   saw it free again, after the unlock's exchange, with every store of
- *   the write visible (the seq it notes includes the write).
+ *   saw it free again, after the unlock (its exchange, or its plain store
+ *   on x86-64, a release: "Ordering"), with every store of the write
+ *   visible (the seq it notes includes the write).
  * - On x86-64 the writer's load of H_ITERATING may be plain: the CAS is a
  *   locked instruction, a full barrier (no later load is satisfied before
  *   it), and V8 keeps typed-array loads after a call on the effect chain.
@@ -127,6 +146,29 @@ import { LockTimeoutError, RecursiveUpdateError } from './errors.js';
  * typed-array accesses that lets readers load the first seq plainly.
  */
 const PLAIN_STORES_ORDERED = PLAIN_LOADS_ORDERED;
+
+/**
+ * Whether `unlock` frees a lock no waiter announced itself on with a plain
+ * store of 0 instead of `Atomics.exchange` (x86-64: see "Ordering"); ~15-30 ns
+ * less per write (int32 set, 1,024 keys, one process alternating builds,
+ * Node 20 and 26).
+ */
+const PLAIN_UNLOCK = PLAIN_STORES_ORDERED;
+
+/**
+ * Longest single `Atomics.wait` of a parked waiter (ms): how often it looks
+ * whether the holder's thread is gone (liveness.ts), and how late a waiter
+ * whose LOCK_WAITERS a plain unlock overwrote can wake (see "Ordering").
+ */
+const WAIT_SLICE_MS = LIVENESS_SLICE_MS;
+
+/** The slice in use: WAIT_SLICE_MS, or what a test set (Infinity: the negative control of the lost-wake-up test). */
+let waitSliceMs = WAIT_SLICE_MS;
+
+/** @internal Test back door: sets the longest single wait of a parked waiter (undefined: back to WAIT_SLICE_MS). */
+export function setWaitSliceMs(ms: number | undefined): void {
+  waitSliceMs = ms ?? WAIT_SLICE_MS;
+}
 
 /** D_LOCK bit set by a thread about to park on the word: the unlocker must notify. Thread ids stay below it. */
 export const LOCK_WAITERS = 1 << 30;
@@ -266,10 +308,13 @@ export class WriteWindow {
       if (left <= 0) throw this.timeoutError(d, holder);
       // Sleeps only while the word still holds `seen`: an unlock between
       // the CAS and the wait makes the wait return at once ("not-equal").
-      // In slices: after each, a holder whose kernel thread is gone (a
-      // thread terminated holding the lock, before any 'exit' event could
-      // reach a watcher) is recovered here, which frees the lock.
-      const woke = Atomics.wait(i32, d + D_LOCK, seen, Math.min(left, LIVENESS_SLICE_MS));
+      // In slices (at most WAIT_SLICE_MS each): after each, a holder whose
+      // kernel thread is gone (a thread terminated holding the lock, before
+      // any 'exit' event could reach a watcher) is recovered here, which
+      // frees the lock; and a plain unlock that overwrote this thread's
+      // LOCK_WAITERS without waking it ("Ordering") is noticed.
+      const slice = Math.min(left, waitSliceMs);
+      const woke = Atomics.wait(i32, d + D_LOCK, seen, slice === Infinity ? undefined : slice);
       if (woke === 'timed-out' && holderGone(i32, holder - 1)) this.onHolderGone(holder - 1);
     }
     i32[d + D_HOLD_OP] = op;
@@ -303,6 +348,14 @@ export class WriteWindow {
       Atomics.store(i32, d + D_SEQ, (seq | 1) + 1);
       this.own[shardOf(this.shard0, d)]! += 2;
       if (seq !== mine) this.onConflict(KIND_WRITES, d, this.noneOp, mine, seq);
+      return;
+    }
+    // x86-64: with no waiter announced, a plain store of 0 frees the lock (a
+    // release under TSO; see "Ordering" for the waiter that announces itself
+    // between this load and the store). Else (and elsewhere) the exchange,
+    // whose old value says whether to wake a parked waiter.
+    if (PLAIN_UNLOCK && (i32[d + D_LOCK]! & LOCK_WAITERS) === 0) {
+      i32[d + D_LOCK] = 0;
       return;
     }
     if ((Atomics.exchange(i32, d + D_LOCK, 0) & LOCK_WAITERS) !== 0) Atomics.notify(i32, d + D_LOCK, 1);
