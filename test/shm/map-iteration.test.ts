@@ -234,15 +234,21 @@ describe('own clear during own iteration', () => {
 });
 
 describe('own inserts during own iteration, incl. growth of the shard being iterated', () => {
-  for (const shards of [1, 2, 4]) {
-    it(`no duplicates; every untouched original key exactly once (shards ${shards})`, () => {
+  for (const [shards, how] of [
+    [1, 'for...of'],
+    [2, 'for...of'],
+    [4, 'for...of'],
+    [1, 'forEach'],
+    [4, 'forEach'],
+  ] as const) {
+    it(`no duplicates; every untouched original key exactly once (shards ${shards}, ${how})`, () => {
       const originals = 40;
       const map = filled(originals, { capacity: 8, shards });
       const capBefore = map.stats().capacity;
       const produced: number[] = [];
       let next = 1_000_000;
       const added = new Set<number>();
-      for (const [k] of map) {
+      const step = (k: number) => {
         produced.push(k);
         if (produced.length > 10_000) throw new Error('iteration does not end');
         // 25 inserts per step: each shard grows several times during the iteration.
@@ -253,7 +259,9 @@ describe('own inserts during own iteration, incl. growth of the shard being iter
             next++;
           }
         }
-      }
+      };
+      if (how === 'forEach') map.forEach((_v, k) => step(k));
+      else for (const [k] of map) step(k);
       expect(map.stats().capacity).toBeGreaterThan(capBefore); // growth did happen
       expect(duplicates(produced)).toEqual([]);
       const producedOriginals = produced.filter((k) => k < originals).sort((a, b) => a - b);
