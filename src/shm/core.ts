@@ -133,6 +133,8 @@ export class MapCore {
   /** @internal */ readonly throwOnConflict: boolean;
   /** @internal this thread's id */
   readonly thread: number;
+  /** @internal This thread's entry in the map's thread table (liveness.ts), -1 when the table is full. */
+  readonly threadEntryI32: number;
   /** @internal */ readonly maxCapacity: number;
   /**
    * @internal Seq added to each shard by this thread's own writes (+2 per
@@ -230,7 +232,7 @@ export class MapCore {
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
       (thread) => this.recoverGoneHolder(thread),
     );
-    registerThread(i32, this.thread);
+    this.threadEntryI32 = registerThread(i32, this.thread);
   }
 
   /**

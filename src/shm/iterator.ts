@@ -58,7 +58,8 @@
  * are skipped) instead of walking the new region, and so never produces a key
  * twice.
  */
-import { D_CAP, D_LOCK, D_SEQ, H_ITERATING, H_ITER_WRITES, SHARD_WORDS } from './layout.js';
+import { D_CAP, D_LOCK, D_SEQ, H_ITER_WRITES, SHARD_WORDS } from './layout.js';
+import { iterationBegin, iterationEnd } from './liveness.js';
 import { KIND_ITERATION, OP } from './conflict-log.js';
 import { ConcurrentMapIterationError } from './errors.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
@@ -115,12 +116,12 @@ export class MapIterator implements IterableIterator<unknown> {
     this.registered = register && !map.syncNone;
     this.startSeq = new Int32Array(n);
     if (this.registered) {
-      Atomics.add(i32, H_ITERATING, 1);
+      iterationBegin(i32, map.threadEntryI32);
       this.writesSeen = Atomics.load(i32, H_ITER_WRITES);
       try {
         for (let s = 0; s < n; s++) this.startSeq[s] = this.settledSeq(map.shardDescI32(s));
       } catch (err) {
-        Atomics.sub(i32, H_ITERATING, 1); // LockTimeoutError: no iteration, no registration
+        iterationEnd(i32, map.threadEntryI32); // LockTimeoutError: no iteration, no registration
         throw err;
       }
     } else {
@@ -333,7 +334,7 @@ export class MapIterator implements IterableIterator<unknown> {
     this.map.iterators.delete(this);
     if (this.registered) {
       this.registered = false;
-      Atomics.sub(this.map.i32, H_ITERATING, 1);
+      iterationEnd(this.map.i32, this.map.threadEntryI32);
     }
   }
 }

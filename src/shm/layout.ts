@@ -22,7 +22,7 @@
 /** "shmp" in ASCII: the first word of every shmap buffer. */
 export const MAGIC = 0x73686d70;
 /** Bumped whenever anything in this file changes meaning. `attach` refuses other versions. */
-export const LAYOUT_VERSION = 9;
+export const LAYOUT_VERSION = 10;
 
 /** Largest buffer a map may use (offsets are i32). */
 export const MAX_BUFFER_BYTES = 0x7fff_fff8;
@@ -103,9 +103,11 @@ export const H_LEDGER_OFF = 68;
  * Atomics.add +1 by the iterating thread when the call starts, before it
  * notes the shards' seqs, and -1 when it ends. Read by every writer inside
  * its lock (window.ts `begin`: a plain load on x86-64, Atomics.load
- * elsewhere), to know whether to bump H_ITER_WRITES. A thread killed
- * inside `forEach` leaves it raised: writes then bump H_ITER_WRITES for
- * nothing (~20 ns each), which changes no result.
+ * elsewhere), to know whether to bump H_ITER_WRITES. Each thread's own
+ * part is noted in its thread table entry (T_ITERATING), so a thread killed
+ * inside `forEach` does not leave it raised past its recovery (until then
+ * writes bump H_ITER_WRITES for nothing, ~20 ns each, which changes no
+ * result).
  */
 export const H_ITERATING = 76;
 /**
@@ -678,19 +680,28 @@ export const Q_CANCELLED = -1;
 // ---------------------------------------------------------------------------
 // Thread table (liveness.ts): which operating-system thread each map thread
 // runs on, so that a thread waiting for a lock can ask the kernel whether
-// the holder still exists. THREAD_ENTRIES entries of THREAD_ENTRY_WORDS words:
+// the holder still exists, and what a thread holds that is not a lock (its
+// running `forEach` registrations), so that recovery can give it back.
+// THREAD_ENTRIES entries of THREAD_ENTRY_WORDS words:
 //
-//   T_OWNER  0 = never used, T_CLAIMING while being (re)written, else threadId + 1
-//   T_TID    the owner's kernel thread id (Linux), written before T_OWNER names it
+//   T_OWNER      0 = never used (ends a lookup), T_CLAIMING while being
+//                (re)written, T_FREE once recovery gave it up, else threadId + 1
+//   T_TID        the owner's kernel thread id (Linux x86-64; 0 = unknown),
+//                written before T_OWNER names it
+//   T_ITERATING  the owner's registrations in H_ITERATING (Atomics.add/sub by
+//                the owner; Atomics.exchange to 0 by a recoverer)
 //
 // An entry is claimed by its own thread (CAS on T_OWNER) when it first takes
-// a handle on the map, and may be claimed again once its thread is gone.
+// a handle on the map, and may be claimed again once freed by recovery or
+// once its kernel thread is gone.
 
 export const THREAD_ENTRIES = 256;
-export const THREAD_ENTRY_WORDS = 2;
+export const THREAD_ENTRY_WORDS = 4;
 export const T_OWNER = 0;
 export const T_TID = 1;
+export const T_ITERATING = 2;
 export const T_CLAIMING = -1;
+export const T_FREE = -2;
 
 /** Bytes of the thread table. */
 export function threadsBytes(): number {

@@ -151,6 +151,11 @@
  *   the entries' lease counts under the shard lock; the recoverer gives
  *   back exactly the dead thread's, as its releases would have (an entry
  *   retired meanwhile goes with its last lease), and no live thread's.
+ * - Its `forEach` registrations (H_ITERATING, which makes every write bump
+ *   H_ITER_WRITES while non-zero): each thread notes its own in its thread
+ *   table entry (liveness.ts, T_ITERATING, after raising H_ITERATING and
+ *   before lowering it, so a death in between leaves it too high, never
+ *   too low); the recoverer gives them back.
  *
  * Why a recoverer may trust those words: a terminated thread stops where V8
  * checks for termination (a call or a loop's back-edge), never between two

@@ -258,9 +258,11 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
       `options.maxCapacity ${maxCapacity} needs a buffer of at least ${minBytes} bytes for ${key.name} keys and ${value.name} values, over the 2 GiB a map can use`,
     );
   }
+  // Plus the areas after the first regions (undo areas, lease ledger,
+  // thread table), which the regions' budget must not pay for.
   const maxBytes = Math.min(
     MAX_BUFFER_BYTES,
-    regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes),
+    regionsOff + shards * REGION_SLACK * regionBytes(2 * shardMaxSlots, slot.slotBytes) + (initialBytes - undoOff),
   );
   if (initialBytes > maxBytes) {
     throw new InvalidOptionError(

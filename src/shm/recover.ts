@@ -72,6 +72,7 @@ import { freeRegion, releaseDeadAllocator } from './alloc.js';
 import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES, sharedNow } from './conflict-log.js';
 import { holdsLeases, releaseDeadLeases } from './leases.js';
 import { RecoveryError } from './errors.js';
+import { releaseThreadEntry } from './liveness.js';
 import { checkShard } from './debug.js';
 import type { MapCore } from './core.js';
 import type { OpName } from './types.js';
@@ -140,15 +141,24 @@ export interface RecoveryReport {
    */
   leases: number;
   leasesLater: number;
+  /**
+   * `forEach` calls the dead thread was inside (killed mid-iteration),
+   * whose registrations were given back: while one is registered, every
+   * write to the map pays one more `Atomics` operation.
+   */
+  iterations: number;
 }
 
 /**
  * Test switch (negative controls): recovery skipped entirely ('off'), done
  * without the undo ('skip-undo'), without giving back the dead thread's
- * leases ('keep-leases'), or without freeing an interrupted growth's
- * unused region ('keep-regions': it leaks). @internal
+ * leases ('keep-leases'), without freeing an interrupted growth's
+ * unused region ('keep-regions': it leaks), or without giving back its
+ * `forEach` registrations ('keep-iterations'). @internal
  */
-export const recoveryTestSwitch: { mode: 'on' | 'off' | 'skip-undo' | 'keep-leases' | 'keep-regions' } = {
+export const recoveryTestSwitch: {
+  mode: 'on' | 'off' | 'skip-undo' | 'keep-leases' | 'keep-regions' | 'keep-iterations';
+} = {
   mode: 'on',
 };
 
@@ -166,7 +176,14 @@ export function recoverThread(map: MapCore, deadThread: number, options?: Recove
     throw new RecoveryError(
       `recover: thread ${deadThread} is the calling thread; recover is for threads known to be dead`,
     );
-  const report: RecoveryReport = { thread: deadThread, shards: [], allocator: false, leases: 0, leasesLater: 0 };
+  const report: RecoveryReport = {
+    thread: deadThread,
+    shards: [],
+    allocator: false,
+    leases: 0,
+    leasesLater: 0,
+    iterations: 0,
+  };
   if (map.syncNone || recoveryTestSwitch.mode === 'off') return report;
   // The allocator first: repairing a growth may free a region.
   report.allocator = releaseDeadAllocator(map.views, deadThread);
@@ -183,6 +200,8 @@ export function recoverThread(map: MapCore, deadThread: number, options?: Recove
     }
   }
   if (report.shards.length !== 0 && map.maxCapacity !== 0) resyncCount(map);
+  // Its `forEach` registrations (a thread killed inside forEach), and its thread table entry.
+  if (recoveryTestSwitch.mode !== 'keep-iterations') report.iterations = releaseThreadEntry(map.i32, deadThread);
   return report;
 }
 

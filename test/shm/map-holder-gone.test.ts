@@ -11,12 +11,12 @@ import { describe, expect, it, afterEach } from 'vitest';
 import { SharedMap, checkInvariants, LockTimeoutError } from '../../src/index.js';
 import { livenessTestSwitch } from '../../src/shm/liveness.js';
 import { D_LOCK, H_SHARDS_OFF, shardI32 } from '../../src/shm/layout.js';
-import { controlWords, requireDist, spawn, thrown } from './support.js';
+import { controlWords, DEATH_WORDS, parkInOp, requireDist, spawn, thrown } from './support.js';
 import { until } from '../helpers/until.js';
 
 requireDist();
 
-const W = { parked: 0, done: 1, never: 2, waiting: 3, pointHit: 4 };
+const W = DEATH_WORDS;
 const DIED = 'thread died holding a shard lock';
 
 type AnyMap = SharedMap<number, number>;
@@ -29,19 +29,7 @@ function makeMap(lockTimeoutMs: number): AnyMap {
 }
 
 /** A worker that parks inside its overwrite of key 3, holding the shard's lock; resolves once it has parked. */
-async function parkOverwrite(map: AnyMap) {
-  const words = controlWords();
-  const run = spawn<{ done: number }>('map-death.mjs', {
-    map: map.handle,
-    words,
-    W,
-    op: 'set',
-    point: 'set:overwrite',
-    keys: [3],
-  });
-  await until(() => Atomics.load(words, W.parked) !== 0, 'the writer to park holding the lock', 20_000);
-  return { ...run, words };
-}
+const parkOverwrite = (map: AnyMap) => parkInOp(map.handle, 'set', 'set:overwrite', [3]);
 
 const died = (map: AnyMap) => map.conflicts().filter((r) => r.kind === DIED);
 

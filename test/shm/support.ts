@@ -5,6 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { expect } from 'vitest';
+import { until } from '../helpers/until.js';
 import { distPath, testPath } from '../helpers/paths.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import type { MapCore } from '../../src/shm/core.js';
@@ -115,4 +116,25 @@ export function spawn<T = unknown>(script: string, workerData: unknown, timeoutM
 /** A small control block of Int32 words shared with workers (phases, barriers, counters). */
 export function controlWords(n = 64): Int32Array {
   return new Int32Array(new SharedArrayBuffer(n * 4));
+}
+
+/** The control words of test/workers/map-death.mjs (a parked writer, or a waiter). */
+export const DEATH_WORDS = { parked: 0, done: 1, never: 2, waiting: 3, pointHit: 4 };
+
+/**
+ * Starts test/workers/map-death.mjs running `op` over `keys` on the map
+ * `handle`, and resolves once it has parked at `point` (a window.ts park
+ * point; forEach parks inside its callback), holding what the op holds
+ * there. Its result is caught: the test terminates it.
+ */
+export async function parkInOp(handle: unknown, op: string, point: string, keys: number[]) {
+  const words = controlWords();
+  const run = spawn<{ done: number }>('map-death.mjs', { map: handle, words, W: DEATH_WORDS, op, point, keys });
+  run.result.catch(() => {});
+  await until(
+    () => Atomics.load(words, DEATH_WORDS.parked) !== 0,
+    `${op} to park at ${point || 'its callback'}`,
+    20_000,
+  );
+  return { ...run, words };
 }

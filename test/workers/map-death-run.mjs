@@ -36,6 +36,11 @@ export function runOps(d) {
         return map.clear();
       case 'sweep':
         return map.sweep((_v, key) => key % 2 === 0);
+      case 'forEach': // parks inside the callback: killed mid-iteration, holding no lock
+        return map.forEach(() => {
+          signal(words, W.parked, 1);
+          Atomics.wait(words, W.never, 0);
+        });
       case 'sweepExpired':
         return map.sweepExpired(Infinity); // every entry with an expiry counts as expired
 
