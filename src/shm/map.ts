@@ -316,28 +316,32 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   // Reads.
 
   get(key: K): V | undefined {
+    // The read cache's answer (read-cache.ts): the value a validated read
+    // saw, while its shard's seq has not moved since. Kept this small so
+    // that V8 inlines `get` into its caller; a read of the shard is getRead.
+    const cache = this.readCache;
+    if (cache !== null && cache.off === 0 && busy.length === 0) {
+      const cached = cache.entries.get(key);
+      // The seq load is plain on x86-64 (CACHED_SEQ_PLAIN: read-cache.ts has the argument).
+      if (
+        cached !== undefined &&
+        ((CACHED_SEQ_PLAIN ? this.i32[cached.d + D_SEQ] : Atomics.load(this.i32, cached.d + D_SEQ)) === cached.seq ||
+          trustStale)
+      ) {
+        cache.hitGet(cached, key);
+        return cached.value as V;
+      }
+      return this.getRead(key, cached);
+    }
+    return this.getRead(key, undefined);
+  }
+
+  /** A `get` the read cache did not answer: reads the shard (and refreshes `cached`, the key's stale cache entry, if any). */
+  private getRead(key: K, cached: CachedRead | undefined): V | undefined {
     if (busy.length !== 0) this.checkNotBusy();
     const i32 = this.i32;
-    // The read cache (read-cache.ts): the value a validated read saw, while
-    // its shard's seq has not moved since.
     const cache = this.readCache;
-    let cached: CachedRead | undefined;
-    if (cache !== null) {
-      if (cache.off === 0) {
-        cached = cache.entries.get(key);
-        // The seq load is plain on x86-64 (CACHED_SEQ_PLAIN: read-cache.ts has the argument).
-        if (
-          cached !== undefined &&
-          ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq ||
-            trustStale)
-        ) {
-          cache.hitGet(cached, key);
-          return cached.value as V;
-        }
-      } else {
-        cache.off--;
-      }
-    }
+    if (cache !== null && cache.off !== 0) cache.off--;
     const h = this.keyCodec.prepare(key);
     const d = descI32(this.shard0I32, h & this.shardMask);
     // The common case of readSlot, inlined: one validated attempt, the value
