@@ -77,7 +77,7 @@ import {
 } from './errors.js';
 import { checkTtl } from './options.js';
 import { WriteWindow, park } from './window.js';
-import { releaseThread, threadCounters, type ThreadCounters } from './metrics.js';
+import { threadCounters, type ThreadCounters } from './metrics.js';
 import { recoverThread } from './recover.js';
 import { registerThread } from './liveness.js';
 import { readCache, type ReadCache } from './read-cache.js';
@@ -230,19 +230,11 @@ export class MapCore {
       this.shard0I32,
       this.keyOffI32,
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
-      (thread) => this.recoverGoneHolder(thread),
+      // A lock holder found gone (liveness.ts): recovered as `watch` would on its 'exit'
+      // event, which frees the lock; a watcher that gets the event later finds nothing left.
+      (thread) => void recoverThread(this, thread),
     );
     this.threadEntryI32 = registerThread(i32, this.thread);
-  }
-
-  /**
-   * @internal A waiter found the holder of a lock gone (liveness.ts): recovers
-   * that thread as `watch` would on its 'exit' event, which frees the lock.
-   * A watcher that gets the event later finds nothing left to do.
-   */
-  recoverGoneHolder(thread: number): void {
-    recoverThread(this, thread);
-    if (this.counters !== null) releaseThread(this.views, thread);
   }
 
   /**

@@ -279,7 +279,7 @@ import {
 import { runDeathHooks, watchThreads, type WorkerPoolLike } from './watch.js';
 import type { Worker } from 'node:worker_threads';
 import { MapIterator, forEachEntry, type IterKind } from './iterator.js';
-import { CACHED_SEQ_PLAIN, trustStale, type CachedRead } from './read-cache.js';
+import { fresh, type CachedRead } from './read-cache.js';
 import type {
   ConflictRecord,
   HotKey,
@@ -322,12 +322,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const cache = this.readCache;
     if (cache !== null && cache.off === 0 && busy.length === 0) {
       const cached = cache.entries.get(key);
-      // The seq load is plain on x86-64 (CACHED_SEQ_PLAIN: read-cache.ts has the argument).
-      if (
-        cached !== undefined &&
-        ((CACHED_SEQ_PLAIN ? this.i32[cached.d + D_SEQ] : Atomics.load(this.i32, cached.d + D_SEQ)) === cached.seq ||
-          trustStale)
-      ) {
+      if (cached !== undefined && fresh(this.i32, cached)) {
         cache.hitGet(cached, key);
         return cached.value as V;
       }
@@ -368,11 +363,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const cache = this.readCache;
     if (cache !== null && cache.off === 0) {
       const cached = cache.entries.get(key);
-      const i32 = this.i32;
-      if (
-        cached !== undefined &&
-        ((CACHED_SEQ_PLAIN ? i32[cached.d + D_SEQ] : Atomics.load(i32, cached.d + D_SEQ)) === cached.seq || trustStale)
-      ) {
+      if (cached !== undefined && fresh(this.i32, cached)) {
         cache.hitHas(cached, key);
         return cached.value !== undefined;
       }
@@ -788,9 +779,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    */
   recover(threadId: number, options?: RecoverOptions): RecoveryReport {
     if (busy.length !== 0) this.checkNotBusy();
-    const report = recoverThread(this, threadId, options);
-    if (this.counters !== null) M.releaseThread(this.views, threadId);
-    return report;
+    return recoverThread(this, threadId, options);
   }
 
   /**

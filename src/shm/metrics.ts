@@ -233,7 +233,7 @@ function claimBlock(i32: Int32Array, mapId: number, ownerWord: number): number {
 /**
  * Gives back what the dead thread `threadId` held in the metrics area of
  * the map `views` is a view of: its counter block (counts kept) and the
- * sketch's lock. For `map.recover`. A no-op on a map without metrics.
+ * sketch's lock. For recovery (recover.ts). A no-op on a map without metrics.
  */
 export function releaseThread(views: Views, threadId: number): void {
   const i32 = views.i32;

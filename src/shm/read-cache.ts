@@ -42,6 +42,7 @@ import {
   type ThreadCounters,
 } from './metrics.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
+import { D_SEQ } from './layout.js';
 
 /**
  * Whether a hit loads the shard's seq with a plain typed-array read instead
@@ -70,6 +71,11 @@ import { PLAIN_LOADS_ORDERED } from './sync.js';
  * `Atomics.load`.
  */
 export const CACHED_SEQ_PLAIN = PLAIN_LOADS_ORDERED;
+
+/** Whether `entry` is still the answer a read would give: its shard's seq (loaded as CACHED_SEQ_PLAIN says) is the one that validated it. */
+export function fresh(i32: Int32Array, entry: CachedRead): boolean {
+  return (CACHED_SEQ_PLAIN ? i32[entry.d + D_SEQ] : Atomics.load(i32, entry.d + D_SEQ)) === entry.seq || trustStale;
+}
 
 // Module-local copies of the kinds: TurboFan folds a module's own constants
 // into the code; each use of an imported one is a Cell load and its checks

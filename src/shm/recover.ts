@@ -73,6 +73,7 @@ import { appendConflict, KIND_THREAD_DIED, OP, OP_NAMES, sharedNow } from './con
 import { holdsLeases, releaseDeadLeases } from './leases.js';
 import { RecoveryError } from './errors.js';
 import { releaseThreadEntry } from './liveness.js';
+import { releaseThread as releaseMetricsBlock } from './metrics.js';
 import { checkShard } from './debug.js';
 import type { MapCore } from './core.js';
 import type { OpName } from './types.js';
@@ -184,6 +185,8 @@ export function recoverThread(map: MapCore, deadThread: number, options?: Recove
     leasesLater: 0,
     iterations: 0,
   };
+  // Its metrics counter block (counts kept, the block free for a new thread), in every sync mode.
+  releaseMetricsBlock(map.views, deadThread);
   if (map.syncNone || recoveryTestSwitch.mode === 'off') return report;
   // The allocator first: repairing a growth may free a region.
   report.allocator = releaseDeadAllocator(map.views, deadThread);
