@@ -53,8 +53,11 @@ import {
   H_VALUE_TYPE,
   LEASE_COUNT_MASK,
   TYPE_BYTES,
+  TYPE_FLOAT64,
+  TYPE_INT32,
   TYPE_JSON,
   TYPE_STRING,
+  TYPE_UINT32,
   LEASE_RETIRED,
   descI32,
   regionBytes,
@@ -77,6 +80,7 @@ import {
 } from './errors.js';
 import { checkTtl } from './options.js';
 import { WriteWindow, park } from './window.js';
+import { PLAIN_LOADS_ORDERED } from './sync.js';
 import { threadCounters, type ThreadCounters } from './metrics.js';
 import { recoverThread } from './recover.js';
 import { registerThread } from './liveness.js';
@@ -112,6 +116,41 @@ function threadLocal(mapId: number, shards: number): { own: Int32Array; iterator
     threadState.set(mapId, st);
   }
   return st;
+}
+
+/**
+ * `MapCore.fusedSet`: which fused `set` a map takes (map.ts, `setNumber`).
+ * 0: none. Else FUSED_KEY_UINT32 says how the key is checked (int32 or
+ * uint32; both are stored as one word with the int32's bits), and the bits
+ * under FUSED_VALUE_MASK the value's type.
+ */
+export const FUSED_KEY_UINT32 = 1;
+export const FUSED_VALUE_MASK = 6;
+export const FUSED_VALUE_INT32 = 2;
+export const FUSED_VALUE_UINT32 = 4;
+export const FUSED_VALUE_FLOAT64 = 6;
+
+/** The fused `set` for a map of these types and features (see FUSED_*), or 0. */
+function fusedSetFor(keyType: number, valueType: number, plainWrites: boolean): number {
+  if (!plainWrites) return 0;
+  const key = keyType === TYPE_INT32 ? 0 : keyType === TYPE_UINT32 ? FUSED_KEY_UINT32 : -1;
+  const value =
+    valueType === TYPE_INT32
+      ? FUSED_VALUE_INT32
+      : valueType === TYPE_UINT32
+        ? FUSED_VALUE_UINT32
+        : valueType === TYPE_FLOAT64
+          ? FUSED_VALUE_FLOAT64
+          : -1;
+  return key < 0 || value < 0 ? 0 : key | value;
+}
+
+/** Whether maps made from here on take their fused `set` (a test turns it off to compare both paths). */
+let fusedSetOn = true;
+
+/** @internal Test back door: maps constructed after `setFusedSet(false)` (in this thread) take the general `set` only. */
+export function setFusedSet(on: boolean): void {
+  fusedSetOn = on;
 }
 
 export class MapCore {
@@ -150,6 +189,14 @@ export class MapCore {
   readonly checksVisibility: boolean;
   /** @internal `get` may take its inlined fast path: 'lock' mode, no TTL, no leases (one flag, one branch on the hot path). */
   readonly plainGet: boolean;
+  /**
+   * @internal The fused `set` this map takes (FUSED_*; 0: none): int32 or
+   * uint32 keys, int32, uint32 or float64 values, 'lock' mode, no TTL, no
+   * leases, on x86-64 (where the window's stores may be plain).
+   */
+  readonly fusedSet: number;
+  /** @internal The map's hash seed (H_SEED). */
+  readonly seed: number;
   /**
    * @internal The read cache (read-cache.ts): string or number keys, number,
    * bigint or string values, gets on the plain path. Null for every other map.
@@ -205,6 +252,8 @@ export class MapCore {
     this.checksVisibility = this.ttl || this.leases;
     this.plainGet = !this.syncNone && !this.checksVisibility;
     const keyType = i32[H_KEY_TYPE];
+    this.seed = seed;
+    this.fusedSet = fusedSetFor(keyType, i32[H_VALUE_TYPE], this.plainGet && PLAIN_LOADS_ORDERED && fusedSetOn);
     const cached =
       this.plainGet && keyType !== TYPE_BYTES && i32[H_VALUE_TYPE] !== TYPE_BYTES && i32[H_VALUE_TYPE] !== TYPE_JSON;
     this.counters = threadCounters(v, this.keyCodec, this.shardMask, this.thread);

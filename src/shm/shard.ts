@@ -112,6 +112,44 @@ export class Table {
   }
 
   /**
+   * `findForWrite` for a one-word key (int32 and uint32 keys), given as the
+   * word `w` the slot holds instead of through the codec's prepared scratch:
+   * the probe of the fused `set` (map.ts, `setNumber`). Same probe, same
+   * result, same `insertAt` / `insertIntoTombstone` when the key is absent.
+   */
+  findWordForWrite(d: number, h: number, w: number): number {
+    const v = this.views;
+    const sw = this.slotWords;
+    const region = v.i32[d + D_REGION]! >> 2;
+    const cap = v.i32[d + D_CAP]!;
+    v.fit(region + cap * sw);
+    const i32 = v.i32;
+    const tag = h >>> 1;
+    const want = tag | CTRL_FULL_BIT;
+    const keyOffI32 = this.keyOffI32;
+    let i = homeIndex(tag, cap);
+    let tomb = -1;
+    for (let n = 0; n < cap; n++) {
+      const at = region + i * sw;
+      const c = i32[at];
+      if (c === want) {
+        if (i32[at + keyOffI32] === w) return at;
+      } else if (c === CTRL_EMPTY) {
+        this.insertAt = tomb >= 0 ? tomb : at;
+        this.insertIntoTombstone = tomb >= 0;
+        return -1;
+      } else if (c === CTRL_TOMBSTONE && tomb < 0) {
+        tomb = at;
+      }
+      if (++i === cap) i = 0;
+    }
+    // Unreachable while the load-factor invariant holds (an EMPTY slot always exists).
+    this.insertAt = tomb;
+    this.insertIntoTombstone = tomb >= 0;
+    return -1;
+  }
+
+  /**
    * Like `find`, for a writer holding the lock: also notes where the key
    * would be inserted (the first tombstone on its probe path, else the EMPTY
    * slot that ended it) in `insertAt` / `insertIntoTombstone`.

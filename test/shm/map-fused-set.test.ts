@@ -1,0 +1,147 @@
+/**
+ * The fused `set` (map.ts `setNumber`, window.ts `beginOverwrite` /
+ * `endOverwrite`) makes the general path's stores inline for int32 and
+ * uint32 keys with int32, uint32 or float64 values. It must leave exactly
+ * what the general path leaves: the same op sequence on a map with it and on
+ * a map made with it turned off (`setFusedSet(false)`), same seed, gives
+ * buffers equal word for word (but the random map id), including the undo
+ * slots, the intent records and the last-writer notes. And bad input takes
+ * the general path's errors, with nothing changed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SharedMap, ShmapTypeError, ValueTooLargeError } from '../../src/index.js';
+import { setFusedSet } from '../../src/shm/core.js';
+import { H_MAP_ID } from '../../src/shm/layout.js';
+import { setPark } from '../../src/shm/window.js';
+import { Rng } from '../../src/rng.js';
+import { checkInvariants } from '../../src/shm/debug.js';
+
+type Kind = 'int32' | 'uint32' | 'float64';
+type AnyMap = SharedMap<number, number>;
+
+const KINDS: Array<[Kind, Kind]> = [
+  ['int32', 'int32'],
+  ['int32', 'uint32'],
+  ['int32', 'float64'],
+  ['uint32', 'int32'],
+  ['uint32', 'uint32'],
+  ['uint32', 'float64'],
+];
+
+/** A map of these types with the fused set on or off (small: the ops below grow it). */
+function make(key: Kind, value: Kind, fused: boolean): AnyMap {
+  setFusedSet(fused);
+  try {
+    return SharedMap.create<number, number>({ key, value, capacity: 16, seed: 0x5eed });
+  } finally {
+    setFusedSet(true);
+  }
+}
+
+/** Words of the two maps' buffers that differ, the map id aside (it is random per map). */
+function differingWords(a: AnyMap, b: AnyMap): number[] {
+  const x = new Int32Array(a.handle.buffer);
+  const y = new Int32Array(b.handle.buffer);
+  const out: number[] = [];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if (i !== H_MAP_ID && x[i] !== y[i]) out.push(i);
+  return out;
+}
+
+function keyOf(kind: Kind, rng: Rng): number {
+  const i = rng.below(300);
+  // A few extremes among small keys (so they repeat: overwrites, deletes of present keys).
+  if (i === 0) return kind === 'int32' ? -(2 ** 31) : 2 ** 32 - 1;
+  if (i === 1) return kind === 'int32' ? 2 ** 31 - 1 : 2 ** 31;
+  if (i === 2) return -0;
+  return kind === 'int32' ? i * 7919 - 1_000_000 : i * 7919;
+}
+
+function valueOf(kind: Kind, rng: Rng): number {
+  const x = rng.below(1 << 30);
+  if (kind === 'int32') return x % 3 === 0 ? -x : x;
+  if (kind === 'uint32') return x % 3 === 0 ? 2 ** 32 - 1 - x : x;
+  return x % 5 === 0 ? NaN : x % 7 === 0 ? -0 : x / 7;
+}
+
+/** The same seeded ops on every map: sets (inserts and overwrites, growing the map), deletes, gets, updates. */
+function run(maps: AnyMap[], key: Kind, value: Kind, seed: number, ops: number): void {
+  const rng = new Rng(seed);
+  for (let n = 0; n < ops; n++) {
+    const k = keyOf(key, rng);
+    const v = valueOf(value, rng);
+    const op = rng.below(10);
+    for (const m of maps) {
+      if (op < 6) m.set(k, v);
+      else if (op < 8) m.delete(k);
+      else if (op < 9) m.get(k);
+      else m.update(k, (old) => (old === undefined ? v : old));
+    }
+  }
+}
+
+afterEach(() => {
+  setFusedSet(true);
+  setPark(null);
+});
+
+describe('fused set', () => {
+  it.each(KINDS)('%s -> %s: leaves the buffer the general path leaves, word for word', (key, value) => {
+    const fused = make(key, value, true);
+    const general = make(key, value, false);
+    expect(fused.fusedSet).not.toBe(0);
+    expect(general.fusedSet).toBe(0);
+    run([fused, general], key, value, 11, 4000);
+    expect(fused.size).toBeGreaterThan(100);
+    expect(differingWords(fused, general)).toEqual([]);
+    expect(fused.snapshot()).toEqual(general.snapshot());
+    checkInvariants(fused);
+  });
+
+  it('negative control: a fused write that stores one word more is found', () => {
+    const fused = make('int32', 'float64', true);
+    const general = make('int32', 'float64', false);
+    for (let i = 0; i < 50; i++) for (const m of [fused, general]) m.set(i, i);
+    // Only the fused map's overwrites (park runs inside the write window of both paths).
+    let armed = false;
+    const words = new Int32Array(fused.handle.buffer);
+    setPark((point) => {
+      if (armed && point === 'set:overwrite') words[H_MAP_ID + 1]!++;
+    });
+    armed = true;
+    fused.set(7, 0.5);
+    armed = false;
+    general.set(7, 0.5);
+    expect(differingWords(fused, general)).toEqual([H_MAP_ID + 1]);
+  });
+
+  it('is taken only where it applies: number keys of one word, number values, no TTL, leases or sync none', () => {
+    const on = (o: Parameters<typeof SharedMap.create>[0]): number => SharedMap.create(o).fusedSet;
+    for (const [key, value] of KINDS) expect(on({ key, value })).not.toBe(0);
+    expect(on({ key: 'float64', value: 'float64' })).toBe(0);
+    expect(on({ key: 'bigint64', value: 'int32' })).toBe(0);
+    expect(on({ key: 'string:16', value: 'float64' })).toBe(0);
+    expect(on({ key: 'int32', value: 'bigint64' })).toBe(0);
+    expect(on({ key: 'int32', value: 'string:8' })).toBe(0);
+    expect(on({ key: 'int32', value: 'float64', ttl: true })).toBe(0);
+    expect(on({ key: 'int32', value: 'float64', leases: true })).toBe(0);
+    expect(on({ key: 'int32', value: 'float64', sync: 'none' })).toBe(0);
+  });
+
+  it.each(KINDS)('%s -> %s: bad keys and values get the general path errors, and change nothing', (key, value) => {
+    const m = make(key, value, true);
+    for (let i = 0; i < 40; i++) m.set(i, i);
+    const before = new Int32Array(m.handle.buffer).slice();
+    const badKeys: unknown[] = [1.5, NaN, '1', 1n, null, undefined, { valueOf: () => 1 }];
+    badKeys.push(key === 'int32' ? 2 ** 31 : -1);
+    for (const k of badKeys) expect(() => m.set(k as number, 1)).toThrow(ShmapTypeError);
+    const badValues: unknown[] = ['1', 1n, null, undefined, { valueOf: () => 1 }];
+    if (value !== 'float64') badValues.push(1.5, NaN);
+    for (const v of badValues) expect(() => m.set(3, v as number)).toThrow(ShmapTypeError);
+    if (value !== 'float64') {
+      const out = value === 'int32' ? [2 ** 31, -(2 ** 31) - 1] : [-1, 2 ** 32];
+      for (const v of out) expect(() => m.set(3, v)).toThrow(ValueTooLargeError);
+    }
+    expect(Array.from(new Int32Array(m.handle.buffer))).toEqual(Array.from(before));
+    expect(m.get(3)).toBe(3);
+  });
+});
