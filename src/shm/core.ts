@@ -260,7 +260,9 @@ export class MapCore {
     // What a miss costs is a Map lookup (~20-50 ns). A hit saves ~300 ns on
     // a string key (packing, probing, decoding): worth keeping from 1 hit in
     // 5 reads; ~30 ns on a number key: from 1 hit per miss.
-    this.readCache = cached ? readCache(keyType === TYPE_STRING ? 0.25 : 1, this.counters) : null;
+    this.readCache = cached
+      ? readCache(keyType === TYPE_STRING ? 0.25 : 1, this.counters, keyType === TYPE_INT32 || keyType === TYPE_UINT32)
+      : null;
     this.expiryOffI32 = i32[H_EXPIRY_OFF] >> 2;
     this.leaseOffI32 = i32[H_LEASE_OFF] >> 2;
     this.defaultTtlMs = v.f64[H_DEFAULT_TTL_F64_WORD >> 1];

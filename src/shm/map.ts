@@ -84,7 +84,8 @@
  * The read cache (read-cache.ts). A handle on a map with string or number
  * keys whose values are numbers, bigints or strings, in 'lock' mode
  * without TTL or leases, keeps what its validated gets read: key ->
- * (shard, the even seq both loads saw, the value), in a `Map` of its own. A later `get` of that
+ * (shard, the even seq both loads saw, the value), in a `Map` of its own
+ * (int32 and uint32 keys: an array, one place per key). A later `get` of that
  * key returns the cached value when one load of the shard's seq
  * still gives that seq, and otherwise reads the shard as above and
  * refreshes the entry. Why that is the answer a read would give now: every
@@ -95,9 +96,9 @@
  * to that shard began since the entry was read, and the shard's slots hold
  * what they held then. The load is an `Atomics.load`, except on x86-64,
  * where it is a plain load (CACHED_SEQ_PLAIN in read-cache.ts: the same
- * instruction there; and its index comes from the entry this get's own
- * `Map.get` call returned, so V8 cannot merge it with an earlier load or
- * hoist it out of a loop), so a write that happened before this `get` (in
+ * instruction there, and V8 neither merges it with an earlier load nor
+ * hoists it out of a loop: read-cache.ts says why, and where that is
+ * observed rather than promised), so a write that happened before this `get` (in
  * this thread, or in one this thread synchronized with) is seen, and a
  * loop of gets cannot keep an old load (map-read-cache.test.ts runs that
  * loop in a second thread).
@@ -346,7 +347,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     // that V8 inlines `get` into its caller; a read of the shard is getRead.
     const cache = this.readCache;
     if (cache !== null && cache.off === 0 && busy.length === 0) {
-      const cached = cache.entries.get(key);
+      const cached = cache.lookup(key);
       if (cached !== undefined && fresh(this.i32, cached)) {
         cache.hitGet(cached, key);
         return cached.value as V;
@@ -387,7 +388,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     // A key whose value the read cache holds (from a get): as in `get`.
     const cache = this.readCache;
     if (cache !== null && cache.off === 0) {
-      const cached = cache.entries.get(key);
+      const cached = cache.lookup(key);
       if (cached !== undefined && fresh(this.i32, cached)) {
         cache.hitHas(cached, key);
         return cached.value !== undefined;

@@ -11,7 +11,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedMap } from '../../src/index.js';
 import type { SharedMapOptions } from '../../src/index.js';
-import { MAX_ENTRIES, setTrustStale } from '../../src/shm/read-cache.js';
+import { CachedRead, DIRECT_SLOTS, MAX_ENTRIES, directSlot, setTrustStale } from '../../src/shm/read-cache.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import { controlWords, requireDist, spawn } from './support.js';
 import { until } from '../helpers/until.js';
@@ -166,6 +166,41 @@ describe('number keys', () => {
     expect(r.after).not.toEqual(r.want);
   });
 
+  /** Keys 1.. that share one slot of the direct-mapped cache (int32 and uint32 keys), `n` of them. */
+  function sameSlot(n: number): number[] {
+    const out: number[] = [];
+    const slot = directSlot(1);
+    for (let k = 1; out.length < n; k++) if (directSlot(k) === slot) out.push(k);
+    return out;
+  }
+
+  /** Reads keys sharing one slot in turn, each after the others took the slot; returns what each read gave. */
+  function alternate(map: SharedMap<number, number>, keys: number[]): Array<number | undefined> {
+    const got: Array<number | undefined> = [];
+    for (let pass = 0; pass < 3; pass++) for (const k of keys) got.push(map.get(k), map.get(k));
+    return got;
+  }
+
+  for (const key of ['int32', 'uint32'] as const)
+    it(`${key} keys: keys sharing a slot of the direct-mapped cache each read their own value`, () => {
+      const keys = sameSlot(3);
+      const map = SharedMap.create<number, number>({ key, value: 'int32', capacity: 16 });
+      keys.forEach((k) => map.set(k, -k));
+      expect(map.readCache!.direct).toHaveLength(DIRECT_SLOTS);
+      expect(alternate(map, keys)).toEqual([0, 1, 2].flatMap(() => keys.flatMap((k) => [-k, -k])));
+      expect(map.has(keys[1]!)).toBe(true);
+      expect(map.has(keys[2]! + DIRECT_SLOTS * 7919)).toBe(false);
+    });
+
+  it('negative control: a lookup that does not compare the key answers for the slot other key', () => {
+    const keys = sameSlot(2);
+    const map = SharedMap.create<number, number>({ key: 'int32', value: 'int32', capacity: 16 });
+    keys.forEach((k) => map.set(k, -k));
+    const cache = map.readCache!;
+    cache.lookup = (k: unknown): CachedRead | undefined => cache.direct![directSlot(k as number)];
+    expect(alternate(map, keys)).not.toEqual([0, 1, 2].flatMap(() => keys.flatMap((k) => [-k, -k])));
+  });
+
   it('a key of the wrong type is refused as before, cached or not', () => {
     const map = SharedMap.create<number, number>({ key: 'int32', value: 'int32' });
     map.set(1, 1);
@@ -208,7 +243,7 @@ describe('a caching reader sees every change made in its thread', () => {
     for (let i = 0; i < n; i++) map.set('k' + i, i);
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < n; i++) if (map.get('k' + i) !== i) expect(map.get('k' + i)).toBe(i);
-      expect(map.readCache!.entries.size).toBeLessThanOrEqual(MAX_ENTRIES);
+      expect(map.readCache!.size()).toBeLessThanOrEqual(MAX_ENTRIES);
     }
     map.set('k7', -7);
     expect(map.get('k7')).toBe(-7);
