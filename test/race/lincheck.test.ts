@@ -204,10 +204,18 @@ describe('lincheck command', () => {
 
   it('a small run passes and prints a summary', async () => {
     const r = await cli(['--scenarios', '20', '--runs', '5', '--seed', String(SEED)]);
-    expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/lincheck: 20 scenarios x up to 5 runs = 100 runs, 1,500 ops checked in/);
-    expect(r.stdout).toContain('result: PASS');
     expect(r.stderr).toContain(`seed ${SEED}`);
+    // On a loaded machine the threads may take turns through all 100 runs (seen in CI-like load:
+    // 8 of ~150 such runs on Node 20 overlapped nothing): then the verdict is INCONCLUSIVE, exit 3,
+    // as the next test requires. Never a violation.
+    if (/overlapped in time: 0 of 100/.test(r.stdout)) {
+      expect(r.code).toBe(3);
+      expect(r.stdout).toContain('result: INCONCLUSIVE');
+    } else {
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('result: PASS');
+    }
   });
 
   it('a run in which no ops of different threads overlapped is inconclusive (exit 3), not a pass', async () => {
