@@ -115,16 +115,16 @@
  * uint32 or float64 values, in 'lock' mode without TTL or leases, sets
  * through `setNumber`: the key and value checked inline (anything else goes
  * to the general path, which throws the error), the key's word hashed and
- * probed for without the codec's scratch (shard.ts `findWordForWrite`), and
- * the overwrite's window made by two small methods around the value's store
- * (window.ts `beginOverwrite` / `endOverwrite`), which V8 inlines. It makes
- * the same stores in the same order as the general path, whose parts V8
- * had stopped inlining (its inlining budget ran out), so the protocol above
- * is unchanged; map-fused-set.test.ts runs one op sequence through both and
+ * probed for without the codec's scratch (shard.ts `findWordForWrite`), the
+ * lock taken with the window's `lock`, and the overwrite's stores from the
+ * intent record to the unlock written out in `setNumber` itself. They are
+ * the general path's stores in the general path's order (window.ts, "The
+ * fused set"), whose method calls V8 had stopped inlining (its inlining
+ * budget ran out), so the protocol above is unchanged;
+ * map-fused-set.test.ts runs one op sequence through both paths and
  * compares the buffers word for word. An absent key is inserted by the
- * general path's code under the lock the fused path took. About a third
- * less time per overwrite (int32 -> float64, 1,024 keys; the README's
- * bench:core figures).
+ * general path's code under the lock the fused path took. The README's
+ * bench:core section has what it saves.
  *
  * Atomic operations (`putIfAbsent`, `compareAndSet`, `update`, `add`, `sweep`)
  * run under the shard lock. `update`'s function and `sweep`'s predicate run
@@ -263,21 +263,31 @@
 import {
   D_CAP,
   D_COUNT,
+  D_LAST_OP,
+  D_LAST_SEQ,
+  D_LAST_SLOT,
+  D_LAST_THREAD,
+  D_LOCK,
   D_REGION,
   D_SEQ,
   D_TOMBS,
+  D_UNDO_AT,
+  D_UNDO_KIND,
+  D_UNDO_WORD,
   H_COUNT,
+  H_ITERATING,
   H_KEY_N,
   H_KEY_TYPE,
   H_VALUE_N,
   H_VALUE_TYPE,
   UNDO_CLEAR,
   UNDO_REMOVALS,
+  UNDO_SLOT,
   descI32,
   shardOf,
 } from './layout.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
-import { park } from './window.js';
+import { LOCK_WAITERS, noteIterationWrite, park } from './window.js';
 import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
 import { ShmapTypeError, ValueTooLargeError } from './errors.js';
@@ -316,6 +326,23 @@ import type {
   SharedMapOptions,
   SharedMapStats,
 } from './types.js';
+
+// The window's words the fused set writes (setNumber), as module-local
+// constants: TurboFan folds a module's own constants into the code, where
+// each use of an imported one is a Cell load and its checks.
+const W_LOCK = D_LOCK;
+const W_LOCK_WAITERS = LOCK_WAITERS;
+const W_SEQ = D_SEQ;
+const W_UNDO_AT = D_UNDO_AT;
+const W_UNDO_WORD = D_UNDO_WORD;
+const W_UNDO_KIND = D_UNDO_KIND;
+const W_UNDO_SLOT = UNDO_SLOT;
+const W_ITERATING = H_ITERATING;
+const W_LAST_THREAD = D_LAST_THREAD;
+const W_LAST_OP = D_LAST_OP;
+const W_LAST_SLOT = D_LAST_SLOT;
+const W_LAST_SEQ = D_LAST_SEQ;
+const W_OP_SET = OP.set;
 
 export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iterable<[K, V]> {
   private constructor(sab: SharedArrayBuffer) {
@@ -460,8 +487,8 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
    * `set(key, value)` in one pass, for maps with a fused set (core.ts,
    * `fusedSet`: number keys of one word, number values, 'lock' mode, no TTL
    * or leases, x86-64): the key and value checked inline, the hash, the
-   * lock, a probe for the key's word, and the overwrite handed to the window
-   * in one call (window.ts, `overwriteNumber`); an absent key is inserted
+   * lock, a probe for the key's word, and the overwrite's stores written
+   * out (window.ts, "The fused set"); an absent key is inserted
    * by the general path's code under the lock already held. Returns false,
    * having changed nothing, for what the general path must look at: a key
    * or value it rejects with an error, a call from inside a callback.
@@ -482,13 +509,38 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       this.insertNumber(d, h, key, value);
       return true;
     }
+    // The overwrite's window, written out here (window.ts, "The fused set"):
+    // the stores of intend(UNDO_SLOT) with saveSlot's copy of the old value,
+    // begin, the value, end(op set) and unlock, in that order. The same
+    // stores made by two window methods, though V8 inlined both, measured
+    // 15-20% slower per set (int32 -> float64, 1,024 keys, one process
+    // alternating builds, Node 20 and 26).
+    const i32 = this.i32;
     const slots = this.views.i32;
-    const window = this.writeWindow;
-    const undo = this.undo0I32 + shardOf(this.shard0I32, d) * this.slotWords;
-    window.beginOverwrite(slots, d, at, undo, this.valueOffI32, this.overwrittenEndI32 - this.valueOffI32);
-    if (kind === FUSED_VALUE_FLOAT64) this.views.f64[(at + this.valueOffI32) >> 1] = value;
-    else slots[at + this.valueOffI32] = value;
-    window.endOverwrite(d, at);
+    const vo = this.valueOffI32;
+    const to = at + vo;
+    const s = shardOf(this.shard0I32, d);
+    const saved = this.undo0I32 + s * this.slotWords + vo;
+    slots[saved] = slots[to]!;
+    if (this.overwrittenEndI32 - vo === 2) slots[saved + 1] = slots[to + 1]!;
+    i32[d + W_UNDO_AT] = at;
+    i32[d + W_UNDO_WORD] = 0;
+    i32[d + W_UNDO_KIND] = W_UNDO_SLOT;
+    const seq = i32[d + W_SEQ]! + 1;
+    i32[d + W_SEQ] = seq;
+    if (i32[W_ITERATING] !== 0) noteIterationWrite(i32);
+    if (kind === FUSED_VALUE_FLOAT64) this.views.f64[to >> 1] = value;
+    else slots[to] = value;
+    if (park !== null) park('set:overwrite');
+    i32[d + W_LAST_THREAD] = this.thread;
+    i32[d + W_LAST_OP] = W_OP_SET;
+    i32[d + W_LAST_SLOT] = at + this.keyOffI32;
+    i32[d + W_LAST_SEQ] = seq + 1;
+    i32[d + W_UNDO_KIND] = 0;
+    i32[d + W_SEQ] = seq + 1;
+    this.ownWriteSeq[s]! += 2;
+    if ((i32[d + W_LOCK]! & W_LOCK_WAITERS) === 0) i32[d + W_LOCK] = 0;
+    else this.writeWindow.unlock(d);
     if (this.counters !== null) this.counters.count(M.C_SET_OVERWRITE, h);
     return true;
   }

@@ -39,10 +39,13 @@
  * seq's two adds, the exchange); an `Atomics` call costs ~15-25 ns here, a
  * plain store ~1 ns.
  *
- * The fused `set` (map.ts, `setNumber`) makes an overwrite's steps from
- * `intend` to `unlock` through two methods, `beginOverwrite` and
- * `endOverwrite`, with the same stores in the same order (x86-64 only; a
- * test compares the buffers both paths leave, word for word).
+ * The fused set. `set` on a map of one-word number keys and number values
+ * (map.ts, `setNumber`; x86-64 only) takes the lock with `lock`, then makes
+ * an overwrite's stores from `intend` to `unlock` itself, written out in
+ * map.ts: the stores these methods make, in the same order, with the plain
+ * seq stores and plain unlock of x86-64 ("Ordering"). A change to the
+ * protocol here must be made there too; map-fused-set.test.ts runs one op
+ * sequence through both paths and compares the buffers word for word.
  *
  * A write that changes nothing (a delete of an absent key, a failed
  * compareAndSet) takes the lock and never opens the window. Readers that
@@ -138,12 +141,11 @@ import {
   D_UNDO_WORD,
   H_ITERATING,
   H_ITER_WRITES,
-  UNDO_SLOT,
   shardOf,
 } from './layout.js';
 import { LOCK_SPINS, PLAIN_LOADS_ORDERED } from './sync.js';
 import { holderGone, LIVENESS_SLICE_MS } from './liveness.js';
-import { KIND_WRITES, OP, OP_NAMES, sharedNow } from './conflict-log.js';
+import { KIND_WRITES, OP_NAMES, sharedNow } from './conflict-log.js';
 import { LockTimeoutError, RecursiveUpdateError } from './errors.js';
 
 /**
@@ -176,9 +178,6 @@ export function setWaitSliceMs(ms: number | undefined): void {
   waitSliceMs = ms ?? WAIT_SLICE_MS;
 }
 
-/** `set`'s op code, as `end` notes it (a constant here: the fused overwrite's hot path loads no table). */
-const OP_SET = OP.set;
-
 /** D_LOCK bit set by a thread about to park on the word: the unlocker must notify. Thread ids stay below it. */
 export const LOCK_WAITERS = 1 << 30;
 
@@ -209,7 +208,7 @@ export function setSkipIterationWrites(on: boolean): void {
 }
 
 /** A write began while a `forEach` runs: H_ITER_WRITES += 1 (sequentially consistent; see "Iterations"). */
-function noteIterationWrite(i32: Int32Array): void {
+export function noteIterationWrite(i32: Int32Array): void {
   if (!skipIterationWrites) Atomics.add(i32, H_ITER_WRITES, 1);
 }
 
@@ -388,50 +387,6 @@ export class WriteWindow {
     i32[d + D_UNDO_AT] = at;
     i32[d + D_UNDO_WORD] = word;
     i32[d + D_UNDO_KIND] = kind;
-  }
-
-  /**
-   * An overwrite of a number value in two calls around the caller's store of
-   * the value: the fused `set` (map.ts, `setNumber`), on x86-64 only
-   * (PLAIN_STORES_ORDERED and PLAIN_UNLOCK). Between them they make the
-   * general path's stores in its order: `beginOverwrite` is `intend(UNDO_SLOT)`
-   * with the old value's `words` (1 or 2) first saved from slot `at` into the
-   * shard's undo slot `undoI32` (core.ts, `saveSlot`), then `begin`; the
-   * caller stores the value; `endOverwrite` is `end(op set)`, then `unlock`.
-   * Two small methods V8 inlines, instead of five calls: 15-30 ns less per
-   * set (int32 -> float64, 1,024 keys, Node 20 and 26), and the value never
-   * passes through a call (a float64 argument of a call that is not inlined
-   * is a new heap number). test/shm/map-fused-set.test.ts checks that both
-   * paths leave the buffer identical byte for byte. Precondition: `lock(d)`
-   * held, `at` the key's slot.
-   */
-  beginOverwrite(slots: Int32Array, d: number, at: number, undoI32: number, valueOffI32: number, words: number): void {
-    const i32 = this.i32;
-    const from = at + valueOffI32;
-    const saved = undoI32 + valueOffI32;
-    slots[saved] = slots[from]!;
-    if (words === 2) slots[saved + 1] = slots[from + 1]!;
-    i32[d + D_UNDO_AT] = at;
-    i32[d + D_UNDO_WORD] = 0;
-    i32[d + D_UNDO_KIND] = UNDO_SLOT;
-    i32[d + D_SEQ]++;
-    if (i32[H_ITERATING] !== 0) noteIterationWrite(i32);
-  }
-
-  /** See `beginOverwrite`. */
-  endOverwrite(d: number, at: number): void {
-    if (park !== null) park('set:overwrite');
-    const i32 = this.i32;
-    const seq = i32[d + D_SEQ]! + 1;
-    i32[d + D_LAST_THREAD] = this.thread;
-    i32[d + D_LAST_OP] = OP_SET;
-    i32[d + D_LAST_SLOT] = at + this.keyOffW;
-    i32[d + D_LAST_SEQ] = seq;
-    i32[d + D_UNDO_KIND] = 0;
-    i32[d + D_SEQ] = seq;
-    this.own[shardOf(this.shard0, d)]! += 2;
-    if ((i32[d + D_LOCK]! & LOCK_WAITERS) === 0) i32[d + D_LOCK] = 0;
-    else this.unlockWaking(d);
   }
 
   /** Frees the lock with the exchange, waking one parked waiter if the old value had LOCK_WAITERS. */

@@ -1,6 +1,6 @@
 /**
- * The fused `set` (map.ts `setNumber`, window.ts `beginOverwrite` /
- * `endOverwrite`) makes the general path's stores inline for int32 and
+ * The fused `set` (map.ts `setNumber`; window.ts, "The fused set") makes
+ * the general path's stores inline for int32 and
  * uint32 keys with int32, uint32 or float64 values. It must leave exactly
  * what the general path leaves: the same op sequence on a map with it and on
  * a map made with it turned off (`setFusedSet(false)`), same seed, gives
