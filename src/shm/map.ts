@@ -541,7 +541,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     this.ownWriteSeq[s]! += 2;
     if ((i32[d + W_LOCK]! & W_LOCK_WAITERS) === 0) i32[d + W_LOCK] = 0;
     else this.writeWindow.unlock(d);
-    if (this.counters !== null) this.counters.count(M.C_SET_OVERWRITE, h);
+    if (this.counters !== null) this.counters.countKey(M.C_SET_OVERWRITE, h, key);
     return true;
   }
 

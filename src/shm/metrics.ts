@@ -296,6 +296,19 @@ export class ThreadCounters {
     if (--this.left === 0) this.sample(h);
   }
 
+  /**
+   * `count` for an operation that did not prepare its key in the codec's
+   * scratch (the fused `set`, map.ts `setNumber`): a sample prepares `key`
+   * first, so the sketch gets this key and not the last one prepared.
+   */
+  countKey(code: number, h: number, key: unknown): void {
+    this.counts[code]!++;
+    if (--this.left === 0) {
+      this.keyCodec.prepare(key);
+      this.sample(h);
+    }
+  }
+
   /** `n` more of kind `code` (entries a sweep removed, ...); not sampled. */
   add(code: number, n: number): void {
     this.counts[code]! += n;
@@ -407,6 +420,14 @@ class OverflowCounters extends ThreadCounters {
   override count(code: number, h: number): void {
     this.add(code, 1);
     if (--this.left === 0) this.sample(h);
+  }
+
+  override countKey(code: number, h: number, key: unknown): void {
+    this.add(code, 1);
+    if (--this.left === 0) {
+      this.keyCodec.prepare(key);
+      this.sample(h);
+    }
   }
 
   override cacheCounts(): null {

@@ -145,3 +145,21 @@ describe('fused set', () => {
     expect(m.get(3)).toBe(3);
   });
 });
+
+describe('fused set with metrics', () => {
+  it('counts inserts and overwrites, and samples each under its own key (not the last key prepared)', () => {
+    const map = SharedMap.create<number, number>({
+      key: 'int32',
+      value: 'float64',
+      metrics: { sampleEvery: 1, hotKeys: 8 },
+    });
+    expect(map.fusedSet).not.toBe(0);
+    map.set(1, 0.5);
+    map.set(2, 0.5); // the last key prepared (an insert prepares its key) is 2
+    for (let i = 0; i < 100; i++) map.set(1, i);
+    for (let i = 0; i < 10; i++) map.set(3, i);
+    expect(map.metrics().sets).toEqual({ insert: 3, overwrite: 109 });
+    const hot = map.hotKeys(3);
+    expect(hot.map((h) => h.key)).toEqual([1, 3, 2]);
+  });
+});
