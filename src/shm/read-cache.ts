@@ -160,8 +160,14 @@ export function setTrustStale(on: boolean): void {
 export class ReadCache {
   /** Entries by key (string, float64 and bigint keys; not used with `direct`). */
   readonly entries = new Map<unknown, CachedRead>();
-  /** The direct-mapped cache (int32 and uint32 keys: `directSlot`), else null. */
-  readonly direct: Array<CachedRead | undefined> | null;
+  /**
+   * The direct-mapped cache (int32 and uint32 keys: `directSlot`), made at
+   * the first read it keeps (64 KiB of slots: a handle that never reads
+   * pays nothing); null before that, and for other keys.
+   */
+  direct: Array<CachedRead | undefined> | null = null;
+  /** Whether this cache is direct-mapped (int32 and uint32 keys). */
+  private readonly wordKeys: boolean;
   /**
    * On a map with `metrics`: the thread's counter block, where the cache
    * counts the gets and has it answers, per kind (metrics.ts C_*_CACHED).
@@ -201,7 +207,7 @@ export class ReadCache {
    * `sampler` the counters they belong to.
    */
   constructor(minHitsPerMiss: number, answers: Float64Array | null, sampler: ThreadCounters | null, wordKeys: boolean) {
-    this.direct = wordKeys ? new Array<CachedRead | undefined>(DIRECT_SLOTS).fill(undefined) : null;
+    this.wordKeys = wordKeys;
     this.enough = Math.ceil(MISS_WINDOW * minHitsPerMiss);
     this.answers = answers;
     this.sampler = sampler;
@@ -216,7 +222,7 @@ export class ReadCache {
    */
   lookup(key: unknown): CachedRead | undefined {
     const direct = this.direct;
-    if (direct === null) return this.entries.get(key);
+    if (direct === null) return this.wordKeys ? undefined : this.entries.get(key);
     if (typeof key !== 'number') return undefined;
     const entry = direct[directSlot(key)];
     return entry !== undefined && entry.key === key ? entry : undefined;
@@ -225,14 +231,17 @@ export class ReadCache {
   /** Entries held (for tests). */
   size(): number {
     return this.direct === null
-      ? this.entries.size
+      ? this.wordKeys
+        ? 0
+        : this.entries.size
       : this.direct.filter((e) => e !== undefined && e.key !== undefined).length;
   }
 
   /** Drops every entry (a direct-mapped cache keeps its entry objects, keyed by nothing, for reuse). */
   private clear(): void {
-    if (this.direct === null) this.entries.clear();
-    else for (const e of this.direct) if (e !== undefined) e.key = undefined;
+    if (this.direct === null) {
+      if (!this.wordKeys) this.entries.clear();
+    } else for (const e of this.direct) if (e !== undefined) e.key = undefined;
   }
 
   /**
@@ -285,7 +294,9 @@ export class ReadCache {
       entry.seq = seq;
       entry.value = value;
     } else if (value !== undefined) {
-      const direct = this.direct;
+      let direct = this.direct;
+      if (direct === null && this.wordKeys)
+        direct = this.direct = new Array<CachedRead | undefined>(DIRECT_SLOTS).fill(undefined);
       if (direct !== null) {
         const i = directSlot(key as number);
         const old = direct[i];

@@ -186,8 +186,11 @@ describe('number keys', () => {
       const keys = sameSlot(3);
       const map = SharedMap.create<number, number>({ key, value: 'int32', capacity: 16 });
       keys.forEach((k) => map.set(k, -k));
-      expect(map.readCache!.direct).toHaveLength(DIRECT_SLOTS);
+      expect(map.readCache!.direct).toBeNull(); // made at the first read it keeps
+      expect(map.get(keys[0]! + 1)).toBeUndefined(); // an absent key is not kept
+      expect(map.readCache!.direct).toBeNull();
       expect(alternate(map, keys)).toEqual([0, 1, 2].flatMap(() => keys.flatMap((k) => [-k, -k])));
+      expect(map.readCache!.direct).toHaveLength(DIRECT_SLOTS);
       expect(map.has(keys[1]!)).toBe(true);
       expect(map.has(keys[2]! + DIRECT_SLOTS * 7919)).toBe(false);
     });
@@ -197,7 +200,7 @@ describe('number keys', () => {
     const map = SharedMap.create<number, number>({ key: 'int32', value: 'int32', capacity: 16 });
     keys.forEach((k) => map.set(k, -k));
     const cache = map.readCache!;
-    cache.lookup = (k: unknown): CachedRead | undefined => cache.direct![directSlot(k as number)];
+    cache.lookup = (k: unknown): CachedRead | undefined => cache.direct?.[directSlot(k as number)];
     expect(alternate(map, keys)).not.toEqual([0, 1, 2].flatMap(() => keys.flatMap((k) => [-k, -k])));
   });
 
