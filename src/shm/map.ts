@@ -511,10 +511,12 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     }
     // The overwrite's window, written out here (window.ts, "The fused set"):
     // the stores of intend(UNDO_SLOT) with saveSlot's copy of the old value,
-    // begin, the value, end(op set) and unlock, in that order. The same
-    // stores made by two window methods, though V8 inlined both, measured
-    // 15-20% slower per set (int32 -> float64, 1,024 keys, one process
-    // alternating builds, Node 20 and 26).
+    // begin, the value, end(op set) and unlock, in that order. With the
+    // same stores made by two window methods (which V8 inlined), a set took
+    // 3.2-3.7x a Map.set; written out, 2.3-3.3x (int32 -> float64, 1,024
+    // keys, a side harness alternating with the build before and a Map,
+    // Node 20 and 26; bench:core's baseline table showed the two alike
+    // within its spread).
     const i32 = this.i32;
     const slots = this.views.i32;
     const vo = this.valueOffI32;
