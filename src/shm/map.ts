@@ -503,7 +503,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const w = key | 0;
     const h = hashWord(this.seed, w);
     const d = descI32(this.shard0I32, h & this.shardMask);
-    this.writeWindow.lock(d, OP.set);
+    this.writeWindow.lock(d, W_OP_SET);
     const at = this.table.findWordForWrite(d, h, w);
     if (at < 0) {
       this.insertNumber(d, h, key, value);

@@ -302,11 +302,8 @@ export class ThreadCounters {
    * first, so the sketch gets this key and not the last one prepared.
    */
   countKey(code: number, h: number, key: unknown): void {
-    this.counts[code]!++;
-    if (--this.left === 0) {
-      this.keyCodec.prepare(key);
-      this.sample(h);
-    }
+    if (this.left === 1) this.keyCodec.prepare(key);
+    this.count(code, h);
   }
 
   /** `n` more of kind `code` (entries a sweep removed, ...); not sampled. */
@@ -420,14 +417,6 @@ class OverflowCounters extends ThreadCounters {
   override count(code: number, h: number): void {
     this.add(code, 1);
     if (--this.left === 0) this.sample(h);
-  }
-
-  override countKey(code: number, h: number, key: unknown): void {
-    this.add(code, 1);
-    if (--this.left === 0) {
-      this.keyCodec.prepare(key);
-      this.sample(h);
-    }
   }
 
   override cacheCounts(): null {
