@@ -261,7 +261,12 @@ export class MapCore {
     // a string key (packing, probing, decoding): worth keeping from 1 hit in
     // 5 reads; ~30 ns on a number key: from 1 hit per miss.
     this.readCache = cached
-      ? readCache(keyType === TYPE_STRING ? 0.25 : 1, this.counters, keyType === TYPE_INT32 || keyType === TYPE_UINT32)
+      ? readCache(
+          keyType === TYPE_STRING ? 0.25 : 1,
+          this.counters,
+          keyType === TYPE_INT32 || keyType === TYPE_UINT32,
+          this.slotWords,
+        )
       : null;
     this.expiryOffI32 = i32[H_EXPIRY_OFF] >> 2;
     this.leaseOffI32 = i32[H_LEASE_OFF] >> 2;

@@ -25,6 +25,13 @@
  * (CACHED_SEQ_PLAIN below), so a write that happened before this `get` in
  * any thread's order is seen, and a loop of gets cannot have it hoisted.
  *
+ * A stale entry (its shard's seq moved) may still be the answer: where
+ * the entry keeps a copy of its slot's words (`revalidate`), one validated
+ * read that finds the slot unchanged and still in the shard's table
+ * answers it without the key's packing or the value's decoding. A write
+ * then costs the other keys of its shard a compare of their slots (about
+ * 20 words for string:32 keys and values) instead of a whole read.
+ *
  * Limits: only for maps whose gets take the plain path ('lock' mode, no TTL,
  * no leases: an entry that expires or is retired changes without a write),
  * and only for primitive values (number, bigint, string): a cached object
@@ -44,7 +51,8 @@ import {
   type ThreadCounters,
 } from './metrics.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
-import { D_SEQ } from './layout.js';
+import { D_CAP, D_REGION, D_SEQ } from './layout.js';
+import type { Views } from './views.js';
 
 /**
  * Whether a hit loads the shard's seq with a plain typed-array read instead
@@ -142,6 +150,32 @@ export class CachedRead {
     public seq: number,
     public value: unknown,
   ) {}
+  /** Word index of the slot the read that made this entry found the key in (-1: absent then, or a cache that does not revalidate). */
+  at = -1;
+  /** That slot's words as that read saw them (null until a cache that revalidates keeps them: `ReadCache.revalidate`). */
+  words: Int32Array | null = null;
+}
+
+/**
+ * Words of a slot up to which a stale entry keeps a copy of its slot and is
+ * revalidated against it (`ReadCache.revalidate`): string:64 keys with
+ * string:64 values fit (35 words). A copy costs its words per entry
+ * (MAX_ENTRIES of them: 640 KiB at the most), and a revalidation a compare
+ * of each.
+ */
+export const REVALIDATE_MAX_WORDS = 40;
+
+/**
+ * Test back door: when true, `revalidate` trusts a slot in the shard's
+ * table without comparing its words to the entry's copy (the negative
+ * control of the revalidation tests). Only read after the region check.
+ * @internal
+ */
+export let trustSlot = false;
+
+/** @internal Sets the test back door. */
+export function setTrustSlot(on: boolean): void {
+  trustSlot = on;
 }
 
 /**
@@ -197,6 +231,15 @@ export class ReadCache {
   private offGets = OFF_GETS;
   /** Hits per MISS_WINDOW misses the cache must give to stay on. */
   private readonly enough: number;
+  /**
+   * Words per slot when this cache revalidates stale entries (`revalidate`:
+   * a cache kept in a `Map`, slots of at most REVALIDATE_MAX_WORDS), else 0.
+   */
+  readonly revalidates: number;
+  /** The slot words the read under way saw (`copySlot`), kept by `note` once the read validated. */
+  private readonly seen: Int32Array;
+  /** Stale entries answered by `revalidate` (for tests and benchmarks). */
+  revalidated = 0;
 
   /**
    * @param minHitsPerMiss hits the cache must give per read that went to
@@ -206,8 +249,16 @@ export class ReadCache {
    * (`counters.cacheCounts()`), or null to count only its hits, for itself;
    * `sampler` the counters they belong to.
    */
-  constructor(minHitsPerMiss: number, answers: Float64Array | null, sampler: ThreadCounters | null, wordKeys: boolean) {
+  constructor(
+    minHitsPerMiss: number,
+    answers: Float64Array | null,
+    sampler: ThreadCounters | null,
+    wordKeys: boolean,
+    slotWords: number,
+  ) {
     this.wordKeys = wordKeys;
+    this.revalidates = !wordKeys && slotWords <= REVALIDATE_MAX_WORDS ? slotWords : 0;
+    this.seen = new Int32Array(this.revalidates);
     this.enough = Math.ceil(MISS_WINDOW * minHitsPerMiss);
     this.answers = answers;
     this.sampler = sampler;
@@ -235,6 +286,14 @@ export class ReadCache {
         ? 0
         : this.entries.size
       : this.direct.filter((e) => e !== undefined && e.key !== undefined).length;
+  }
+
+  /** Keeps `copySlot`'s copy as `entry`'s slot at word `at` (-1: none; the entry then is not revalidated). */
+  private keepSlot(entry: CachedRead, at: number): void {
+    entry.at = at;
+    if (at < 0) return;
+    if (entry.words === null) entry.words = new Int32Array(this.revalidates);
+    entry.words.set(this.seen);
   }
 
   /** Drops every entry (a direct-mapped cache keeps its entry objects, keyed by nothing, for reuse). */
@@ -285,14 +344,71 @@ export class ReadCache {
   }
 
   /**
-   * After a validated read of `key` (hash `h`) in shard `d` at the even
-   * `seq` that found `value` (undefined: absent): refreshes the key's entry
-   * (`entry`, from the lookup that missed) or adds one for a present key.
+   * Copies the words of the slot at word `at` (of `i32`, the whole buffer),
+   * for `note` to keep with the entry. Called by a read before it validates
+   * (the copy must lie inside the window its seq check covers: a copy made
+   * after the check could hold a later write's words next to the earlier
+   * value). Only when `revalidates`.
    */
-  note(key: unknown, h: number, d: number, seq: number, value: unknown, entry: CachedRead | undefined): void {
+  copySlot(i32: Int32Array, at: number): void {
+    const seen = this.seen;
+    for (let w = 0; w < seen.length; w++) seen[w] = i32[at + w]!;
+  }
+
+  /**
+   * Whether a stale `entry` (its shard's seq moved) is still the answer a
+   * read would give, checked without preparing the key: in one validated
+   * window (an even seq, loaded again after the compare and unchanged),
+   * the slot at `entry.at` is a slot of the shard's current table and holds
+   * word for word what the read that made the entry saw. Then it holds the
+   * same key (a table holds a key in one slot only) and the same value
+   * bytes, which decode to the value the entry holds; the entry takes the
+   * new seq. Else false (the caller reads the shard, which refreshes the
+   * entry).
+   */
+  revalidate(views: Views, entry: CachedRead): boolean {
+    const words = entry.words;
+    const at = entry.at;
+    if (words === null || at < 0) return false;
+    const d = entry.d;
+    let i32 = views.i32;
+    const seq = CACHED_SEQ_PLAIN ? i32[d + D_SEQ]! : Atomics.load(i32, d + D_SEQ);
+    if ((seq & 1) !== 0) return false;
+    const n = words.length;
+    const region = i32[d + D_REGION]! >> 2;
+    const end = region + i32[d + D_CAP]! * n;
+    if (at < region || at + n > end || (at - region) % n !== 0) return false;
+    if (at + n > i32.length) {
+      views.fit(at + n);
+      i32 = views.i32;
+    }
+    if (!trustSlot) for (let w = 0; w < n; w++) if (i32[at + w] !== words[w]) return false;
+    if (Atomics.load(i32, d + D_SEQ) !== seq) return false;
+    entry.seq = seq;
+    this.revalidated++;
+    return true;
+  }
+
+  /**
+   * After a validated read of `key` (hash `h`) in shard `d` at the even
+   * `seq` that found `value` (undefined: absent) in the slot at word `at`
+   * (-1: absent, or no `copySlot` made): refreshes the key's entry
+   * (`entry`, from the lookup that missed) or adds one for a present key,
+   * keeping the slot's copy when `revalidates`.
+   */
+  note(
+    key: unknown,
+    h: number,
+    d: number,
+    seq: number,
+    value: unknown,
+    entry: CachedRead | undefined,
+    at: number,
+  ): void {
     if (entry !== undefined) {
       entry.seq = seq;
       entry.value = value;
+      if (this.revalidates !== 0) this.keepSlot(entry, at);
     } else if (value !== undefined) {
       let direct = this.direct;
       if (direct === null && this.wordKeys)
@@ -310,7 +426,9 @@ export class ReadCache {
         }
       } else {
         if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-        this.entries.set(key, new CachedRead(key, h, d, seq, value));
+        const added = new CachedRead(key, h, d, seq, value);
+        if (this.revalidates !== 0) this.keepSlot(added, at);
+        this.entries.set(key, added);
       }
     }
     if (++this.misses === MISS_WINDOW) {
@@ -336,8 +454,9 @@ export function readCache(
   minHitsPerMiss: number,
   counters: ThreadCounters | null,
   wordKeys: boolean,
+  slotWords: number,
 ): ReadCache | null {
-  if (counters === null) return new ReadCache(minHitsPerMiss, null, null, wordKeys);
+  if (counters === null) return new ReadCache(minHitsPerMiss, null, null, wordKeys, slotWords);
   const answers = counters.cacheCounts();
-  return answers === null ? null : new ReadCache(minHitsPerMiss, answers, counters, wordKeys);
+  return answers === null ? null : new ReadCache(minHitsPerMiss, answers, counters, wordKeys, slotWords);
 }

@@ -11,7 +11,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedMap } from '../../src/index.js';
 import type { SharedMapOptions } from '../../src/index.js';
-import { CachedRead, DIRECT_SLOTS, MAX_ENTRIES, directSlot, setTrustStale } from '../../src/shm/read-cache.js';
+import {
+  CachedRead,
+  DIRECT_SLOTS,
+  MAX_ENTRIES,
+  REVALIDATE_MAX_WORDS,
+  directSlot,
+  setTrustSlot,
+  setTrustStale,
+} from '../../src/shm/read-cache.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import { controlWords, requireDist, spawn } from './support.js';
 import { until } from '../helpers/until.js';
@@ -19,7 +27,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 requireDist();
 
-afterEach(() => setTrustStale(false));
+afterEach(() => {
+  setTrustStale(false);
+  setTrustSlot(false);
+});
 
 type StrMap = SharedMap<string, string>;
 
@@ -255,6 +266,140 @@ describe('a caching reader sees every change made in its thread', () => {
 });
 
 /**
+ * A stale entry (its shard was written since) whose slot holds what the read
+ * that made it saw is answered after a compare of the slot's words, without
+ * preparing the key or decoding the value (read-cache.ts, `revalidate`).
+ * The changes above must still reach the reader; a write to another key of
+ * the shard must not cost it the whole read. Negative control: with the
+ * compare skipped (`setTrustSlot`), the reads of changed keys are wrong.
+ */
+describe('a stale entry is revalidated against its slot', () => {
+  /** Keys of one shard: with one shard, every write moves the seq every entry holds. */
+  function oneShard(): StrMap {
+    return makeMap({ shards: 1, capacity: 64 });
+  }
+
+  it('a write to one key leaves the others answered by a compare, and the written key read afresh', () => {
+    const map = oneShard();
+    const other = SharedMap.attach<string, string>(map.handle);
+    readAll(map);
+    other.set('key:3', 'new');
+    const before = map.readCache!.revalidated;
+    expect(readAll(map)).toEqual(KEYS.map((k) => (k === 'key:3' ? 'new' : 'v0')));
+    // Every other key was answered by the compare; key:3's slot changed.
+    expect(map.readCache!.revalidated - before).toBe(KEYS.length - 1);
+    other.set('key:3', 'new');
+    // The same value again: its slot holds the same words, so key:3 too.
+    expect(readAll(map)).toEqual(KEYS.map((k) => (k === 'key:3' ? 'new' : 'v0')));
+    expect(map.readCache!.revalidated - before).toBe(2 * KEYS.length - 1);
+  });
+
+  for (const c of CHANGES) {
+    it(`${c.name}: every key reads what it must, on one shard`, () => {
+      const map = oneShard();
+      const other = SharedMap.attach<string, string>(map.handle);
+      readAll(map);
+      c.change(other);
+      expect(KEYS.map((k) => map.has(k))).toEqual(KEYS.map((k) => c.expect(k) !== undefined));
+      expect(readAll(map)).toEqual(KEYS.map(c.expect));
+      checkInvariants(map);
+    });
+  }
+
+  it('a key deleted and another inserted into its slot, a shorter value over a longer one', () => {
+    const map = oneShard();
+    const other = SharedMap.attach<string, string>(map.handle);
+    map.set('long', 'a value of sixteen'.slice(0, 16));
+    readAll(map);
+    expect(map.get('long')).toBe('a value of sixte');
+    other.set('long', 'a v');
+    expect(map.get('long')).toBe('a v');
+    other.delete('key:4');
+    other.set('key:4x', 'v0'); // may take key:4's tombstone
+    expect(map.get('key:4')).toBeUndefined();
+    expect(map.get('key:4x')).toBe('v0');
+    other.delete('key:6');
+    other.set('key:6', 'v1');
+    expect(map.get('key:6')).toBe('v1');
+  });
+
+  it('random writes through another handle: every read matches a Map (seeded, 20,000 ops)', () => {
+    const { wrong, revalidated } = randomRun();
+    expect(wrong).toEqual([]);
+    expect(revalidated).toBeGreaterThan(1000);
+  });
+
+  it('negative control: without the compare, the changed keys read their old values', () => {
+    setTrustSlot(true);
+    for (const name of ['set', 'delete', 'update', 'compareAndSet', 'sweep']) {
+      const c = CHANGES.find((x) => x.name === name)!;
+      const map = oneShard();
+      readAll(map);
+      c.change(SharedMap.attach<string, string>(map.handle));
+      if (name === 'delete' || name === 'sweep')
+        expect(
+          KEYS.map((k) => map.has(k)),
+          name,
+        ).not.toEqual(KEYS.map((k) => c.expect(k) !== undefined));
+      expect(readAll(map), name).not.toEqual(KEYS.map(c.expect));
+    }
+    expect(randomRun().wrong.length).toBeGreaterThan(0);
+  });
+
+  it('keeps no slot copy for direct-mapped caches or slots past REVALIDATE_MAX_WORDS', () => {
+    const ints = SharedMap.create<number, number>({ key: 'int32', value: 'int32' });
+    expect(ints.readCache!.revalidates).toBe(0);
+    const wide = SharedMap.create<string, string>({ key: 'string:64', value: 'string:128' });
+    expect(wide.slotWords).toBeGreaterThan(REVALIDATE_MAX_WORDS);
+    expect(wide.readCache!.revalidates).toBe(0);
+    wide.set('a', 'b');
+    expect(wide.get('a')).toBe('b');
+    wide.set('a', 'c');
+    expect(wide.get('a')).toBe('c');
+    const small = SharedMap.create<string, string>({ key: 'string:64', value: 'string:64' });
+    expect(small.readCache!.revalidates).toBe(small.slotWords);
+  });
+});
+
+/**
+ * Seeded random sets (values of several lengths, the same value again
+ * included), deletes and clears through a second handle, and gets through
+ * the caching handle, on a one-shard map, each get checked against a `Map`.
+ */
+function randomRun(): { wrong: string[]; revalidated: number } {
+  const map = SharedMap.create<string, string>({ key: 'string:16', value: 'string:16', shards: 1, capacity: 64 });
+  const writer = SharedMap.attach<string, string>(map.handle);
+  const model = new Map<string, string>();
+  const keys = Array.from({ length: 24 }, (_, i) => 'k' + i);
+  const values = ['', 'a', 'bb', 'same', 'a longer value!', 'x'.repeat(16)];
+  let seed = 12345;
+  const next = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const wrong: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const r = next(100);
+    const k = keys[next(keys.length)]!;
+    if (r < 12) {
+      const v = values[next(values.length)]!;
+      writer.set(k, v);
+      model.set(k, v);
+    } else if (r < 16) {
+      writer.delete(k);
+      model.delete(k);
+    } else if (r === 16 && next(20) === 0) {
+      writer.clear();
+      model.clear();
+    } else {
+      const got = map.get(k);
+      if (got !== model.get(k) && wrong.length < 10) wrong.push(`op ${i}: ${k} read ${got}, expected ${model.get(k)}`);
+    }
+  }
+  return { wrong, revalidated: map.readCache!.revalidated };
+}
+
+/**
  * A writer thread changes the map in three phases while (phase 1) or after
  * (phases 2, 3) this thread reads with a full cache. Returns what went
  * wrong, each message starting with its phase.
@@ -360,6 +505,14 @@ async function loopSeesWrite(method: 'get' | 'has', stale: boolean): Promise<boo
   await run.worker.terminate();
   return seen;
 }
+
+describe('a revalidating reader sees another thread’s writes', () => {
+  it('negative control: without the slot compare (the seq check kept), the overwrites race past the reader', async () => {
+    setTrustSlot(true);
+    const { wrong } = await crossThread();
+    expect(wrong.some((w) => w.startsWith('phase 1:'))).toBe(true);
+  });
+});
 
 describe('a loop of cached gets in another thread sees a write', () => {
   for (const method of ['get', 'has'] as const) {
