@@ -14,6 +14,13 @@
  * Every function here runs under the allocator mutex (H_ALLOC_LOCK), which is
  * only ever taken while holding at most one shard lock, and never the other
  * way round, so the two cannot deadlock.
+ *
+ * A thread that dies holding the mutex (terminated mid-growth) would leave
+ * every later growth waiting for it, each waiter holding its own shard's
+ * lock. So a waiter waits in slices and, after each, looks whether the
+ * holder's kernel thread is gone (liveness.ts, as a shard lock's waiter
+ * does); if it is, it hands the holder to `onHolderGone`, the map's
+ * recovery, which frees the mutex first (`releaseDeadAllocator`).
  */
 import {
   FREE_NEXT,
@@ -25,12 +32,44 @@ import {
   REGION_ALIGN_BYTES,
   sizeClass,
 } from './layout.js';
-import { mutexLock, mutexUnlock } from './sync.js';
+import { LOCK_SPINS, mutexUnlock } from './sync.js';
+import { holderGone, LIVENESS_SLICE_MS } from './liveness.js';
+import { park } from './window.js';
 import type { Views } from './views.js';
 
 /** Words in the whole buffer now. */
 function sab(views: Views): number {
   return views.sab.byteLength >> 2;
+}
+
+/** What a waiter for the allocator's mutex calls with a holder whose thread is gone: the map's recovery of that thread. */
+export type OnHolderGone = (thread: number) => void;
+
+/**
+ * Takes the allocator's mutex for thread `owner`: a CAS, a short spin, then
+ * `Atomics.wait` in slices of LIVENESS_SLICE_MS, after each of which a
+ * holder found gone (`holderGone`) is handed to `onHolderGone` (undefined:
+ * waits for the holder however long).
+ */
+function lockAllocator(views: Views, owner: number, onHolderGone: OnHolderGone | undefined): void {
+  const i32 = views.i32;
+  const me = owner + 1;
+  if (Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me) === 0) return;
+  for (let i = 0; i < LOCK_SPINS; i++)
+    if (Atomics.load(i32, H_ALLOC_LOCK) === 0 && Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me) === 0) return;
+  Atomics.add(i32, H_ALLOC_WAITERS, 1);
+  try {
+    for (;;) {
+      const seen = Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me);
+      if (seen === 0) return;
+      // Sleeps only while the word still holds `seen`: an unlock between the
+      // CAS and the wait makes the wait return at once ("not-equal").
+      const woke = Atomics.wait(i32, H_ALLOC_LOCK, seen, LIVENESS_SLICE_MS);
+      if (woke === 'timed-out' && onHolderGone !== undefined && holderGone(i32, seen - 1)) onHolderGone(seen - 1);
+    }
+  } finally {
+    Atomics.sub(i32, H_ALLOC_WAITERS, 1);
+  }
 }
 
 /** Growth step of the buffer: at least this factor of its current length, to keep `grow` calls rare. */
@@ -42,11 +81,19 @@ const BUFFER_GROWTH = 1.5;
  * thread id (for the mutex). `noteI32` (when >= 0): a word that receives the
  * offset under the allocator's lock, right after the allocation commits, so
  * that a recoverer knows of the region even if the caller dies next.
+ * `onHolderGone`: see `lockAllocator`.
  */
-export function allocRegion(views: Views, bytes: number, owner: number, noteI32 = -1): number {
+export function allocRegion(
+  views: Views,
+  bytes: number,
+  owner: number,
+  noteI32 = -1,
+  onHolderGone?: OnHolderGone,
+): number {
   const sab = views.sab;
-  mutexLock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+  lockAllocator(views, owner, onHolderGone);
   try {
+    if (park !== null) park('alloc:held');
     views.fit(sab.byteLength >> 2);
     const i32 = views.i32;
     const cls = sizeClass(bytes);
@@ -88,9 +135,17 @@ export function allocRegion(views: Views, bytes: number, owner: number, noteI32 
  * write it again until it is handed out. `noteI32` (when >= 0): a word set to
  * 0 under the allocator's lock right after the free commits (the caller set
  * it to the region before: a recoverer frees the region only if it is not 0).
+ * `onHolderGone`: see `lockAllocator`.
  */
-export function freeRegion(views: Views, off: number, bytes: number, owner: number, noteI32 = -1): void {
-  mutexLock(views.i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner);
+export function freeRegion(
+  views: Views,
+  off: number,
+  bytes: number,
+  owner: number,
+  noteI32 = -1,
+  onHolderGone?: OnHolderGone,
+): void {
+  lockAllocator(views, owner, onHolderGone);
   try {
     views.fit(sab(views));
     const i32 = views.i32;

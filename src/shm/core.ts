@@ -219,6 +219,13 @@ export class MapCore {
   readonly overwrittenEndI32: number;
   /** @internal The lock and the odd-seq window (window.ts). */
   readonly writeWindow: WriteWindow;
+  /**
+   * @internal What a waiter for a lock (a shard's, the allocator's) does with
+   * a holder found gone (liveness.ts): recovers it as `watch` would on its
+   * 'exit' event, which frees the lock; a watcher that gets the event later
+   * finds nothing left.
+   */
+  readonly recoverGone = (thread: number): void => void recoverThread(this, thread);
   /** @internal This handle's operation counters (metrics.ts); null when the map has no `metrics`. */
   readonly counters: ThreadCounters | null;
   /** @internal The value read by the last `readSlot` (valid when it returned >= 0). */
@@ -286,9 +293,7 @@ export class MapCore {
       this.shard0I32,
       this.keyOffI32,
       (kind, d, op, seen, now) => this.conflict(kind, d, op, seen, now),
-      // A lock holder found gone (liveness.ts): recovered as `watch` would on its 'exit'
-      // event, which frees the lock; a watcher that gets the event later finds nothing left.
-      (thread) => void recoverThread(this, thread),
+      this.recoverGone,
     );
     this.threadEntryI32 = registerThread(i32, this.thread);
   }
@@ -493,7 +498,7 @@ export class MapCore {
     i32[d + D_UNDO_NEW_CAP] = newCap;
     i32[d + D_UNDO_OLD_REGION] = 0;
     this.writeWindow.intend(d, UNDO_GROW, -1, 0);
-    const region = allocRegion(this.views, bytes, this.thread, d + D_UNDO_NEW_REGION);
+    const region = allocRegion(this.views, bytes, this.thread, d + D_UNDO_NEW_REGION, this.recoverGone);
     if (region < 0) {
       i32[d + D_UNDO_KIND] = UNDO_NONE;
       this.writeWindow.unlock(d);
@@ -517,7 +522,14 @@ export class MapCore {
     i32[d + D_CAP] = newCap;
     i32[d + D_TOMBS] = 0;
     if (park !== null) park('grow:after-publish');
-    freeRegion(this.views, oldRegion, regionBytes(oldCap, this.slotWords * 4), this.thread, d + D_UNDO_OLD_REGION);
+    freeRegion(
+      this.views,
+      oldRegion,
+      regionBytes(oldCap, this.slotWords * 4),
+      this.thread,
+      d + D_UNDO_OLD_REGION,
+      this.recoverGone,
+    );
     this.table.findForWrite(d, h);
     const slot = this.table.insertAt;
     this.writeWindow.intend(d, UNDO_WORD, slot, this.views.i32[slot]!);

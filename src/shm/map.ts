@@ -215,6 +215,9 @@
  *   leaves the list (x86 memory is multi-copy atomic), which is why a
  *   vanished task's intent record may be trusted; on ARM64 that would need
  *   a barrier JavaScript has no way to issue, so there only a watch recovers.
+ *   The same holds for a thread waiting for the allocator's lock (a growth,
+ *   under its own shard's lock) whose holder died mid-growth (alloc.ts):
+ *   it recovers the holder, which frees the allocator first.
  * - MUST: without a watch (or off Linux x86-64), no thread waits forever: a
  *   wait for a shard lock (a writer, or a reader that fell back to the lock)
  *   longer than `lockTimeoutMs` (default 10 s) throws LockTimeoutError naming

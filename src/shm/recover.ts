@@ -248,7 +248,14 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
     const slotBytes = map.slotWords * 4;
     if (i32[d + D_REGION] !== newRegion) {
       if (newRegion !== 0 && free)
-        freeRegion(map.views, newRegion, regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes), map.thread);
+        freeRegion(
+          map.views,
+          newRegion,
+          regionBytes(i32[d + D_UNDO_NEW_CAP]!, slotBytes),
+          map.thread,
+          -1,
+          map.recoverGone,
+        );
       action = 'rolled back';
     } else {
       const oldRegion = i32[d + D_UNDO_OLD_REGION]!;
@@ -259,6 +266,7 @@ function repairShard(map: MapCore, d: number, s: number, deadThread: number, ver
           regionBytes(i32[d + D_UNDO_OLD_CAP]!, slotBytes),
           map.thread,
           d + D_UNDO_OLD_REGION,
+          map.recoverGone,
         );
       action = 'completed';
     }

@@ -6,11 +6,16 @@
  * thread table does not know. Negative controls: with the look switched off
  * the synchronous write waits out the lock timeout; a checker that calls
  * every holder dead is caught recovering a live one.
+ *
+ * The allocator's lock too: a thread terminated while it held it (inside a
+ * growth) is recovered by the next thread that waits for it, itself holding
+ * another shard's lock; negative control: without the look, that waiter
+ * stays stuck until someone calls `recover`.
  */
 import { describe, expect, it, afterEach } from 'vitest';
 import { SharedMap, checkInvariants, LockTimeoutError } from '../../src/index.js';
 import { livenessTestSwitch } from '../../src/shm/liveness.js';
-import { D_LOCK, H_SHARDS_OFF, shardI32 } from '../../src/shm/layout.js';
+import { D_LOCK, H_ALLOC_LOCK, H_ALLOC_WAITERS, H_SHARDS_OFF, shardI32 } from '../../src/shm/layout.js';
 import { controlWords, DEATH_WORDS, parkInOp, requireDist, spawn, thrown } from './support.js';
 import { until } from '../helpers/until.js';
 
@@ -146,6 +151,84 @@ describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('a lock 
       Atomics.store(i32, lock, 0);
     }
     expect(map.get(3)).toBe(32);
+    checkInvariants(map);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('the allocator lock’s holder gone', () => {
+  /**
+   * Two shards, little room: a worker sets keys until a shard grows, and is
+   * parked inside the growth holding the allocator's lock (and that shard's
+   * lock). Returns the map, the worker, that shard, and 300 keys of the other
+   * shard (enough to make it grow too).
+   */
+  async function parkedInAllocator() {
+    const map = SharedMap.create<number, number>({ shards: 2, capacity: 8, seed: 7, lockTimeoutMs: 60_000 });
+    const w = await parkInOp(map.handle, 'set', 'alloc:held', range(0, 400));
+    const i32 = new Int32Array(map.handle.buffer);
+    expect(Atomics.load(i32, H_ALLOC_LOCK)).toBe(w.threadId + 1);
+    const held = [0, 1].filter((s) => Atomics.load(i32, shardI32(i32[H_SHARDS_OFF]!, s) + D_LOCK) !== 0);
+    expect(held).toHaveLength(1);
+    const other = 1 - held[0]!;
+    const keys: number[] = [];
+    for (let k = 10_000; keys.length < 300; k++) if ((map.keyCodec.prepare(k) & map.shardMask) === other) keys.push(k);
+    const before = map.stats().capacity;
+    return { map, w, keys, before };
+  }
+
+  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+  /** A worker that sets `keys` (growing their shard), looking for gone holders unless `look` is false; resolves once it runs. */
+  async function grower(map: AnyMap, keys: number[], look: boolean) {
+    const words = controlWords();
+    const run = spawn<{ ok?: boolean; value?: number }>('map-death.mjs', {
+      map: map.handle,
+      words,
+      W,
+      op: 'wait-set',
+      keys,
+      value: 5,
+      selfRecover: look,
+    });
+    await until(() => Atomics.load(words, W.waiting) !== 0, 'the grower to start', 20_000);
+    return run;
+  }
+
+  // In a worker, not this thread: a regression would leave the waiter stuck
+  // for good, which the test's timeout can end only outside this thread.
+  it('a worker growing another shard recovers it by itself and grows', async () => {
+    const { map, w, keys, before } = await parkedInAllocator();
+    const done = Atomics.load(w.words, W.done);
+    await w.worker.terminate();
+    const g = await grower(map, keys, true);
+    expect(await g.result).toEqual({ ok: true, value: keys.length });
+    expect(map.stats().capacity).toBeGreaterThan(before);
+    const records = died(map);
+    expect(records).toHaveLength(1);
+    expect(records[0]!.other.thread).toBe(w.threadId);
+    expect(records[0]!.detector.thread).toBe(g.threadId);
+    // The dead worker's sets before the growth stay; the one growing was rolled back.
+    for (let k = 0; k < done; k++) expect(map.get(k)).toBe(k * 10 + 1);
+    expect(map.get(done)).toBeUndefined();
+    expect(map.size).toBe(done + keys.length);
+    checkInvariants(map);
+    expect(map.recover(w.threadId)).toMatchObject({ shards: [], allocator: false });
+  });
+
+  it('negative control — without the look, the same worker stays stuck until recover is called', async () => {
+    const { map, w, keys } = await parkedInAllocator();
+    await w.worker.terminate();
+    const g = await grower(map, keys, false);
+    let finished = false;
+    void g.result.then(() => (finished = true));
+    // It needs the allocator for its shard's growth; the holder is dead and nobody looks.
+    const i32 = new Int32Array(map.handle.buffer);
+    await until(() => Atomics.load(i32, H_ALLOC_WAITERS) === 1, 'the grower to wait for the allocator', 20_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(finished).toBe(false);
+    expect(map.recover(w.threadId).allocator).toBe(true);
+    expect(await g.result).toEqual({ ok: true, value: keys.length });
+    expect(died(map)[0]!.detector.thread).toBe(map.thread);
     checkInvariants(map);
   });
 });

@@ -17,8 +17,14 @@ if (d.op === 'wait-set') {
   const map = SharedMap.attach(d.map);
   signal(d.words, d.W.waiting, 1);
   try {
-    map.set(d.key, d.value);
-    parentPort.postMessage({ ok: true, value: map.get(d.key) });
+    // `keys`: sets each (a waiter that grows a shard), and answers with how many are there.
+    if (d.keys !== undefined) {
+      for (const k of d.keys) map.set(k, d.value);
+      parentPort.postMessage({ ok: true, value: d.keys.filter((k) => map.get(k) === d.value).length });
+    } else {
+      map.set(d.key, d.value);
+      parentPort.postMessage({ ok: true, value: map.get(d.key) });
+    }
   } catch (e) {
     parentPort.postMessage({ error: describeError(e) });
   }
