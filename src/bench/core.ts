@@ -37,6 +37,7 @@ import { SharedMap } from '../shm/map.js';
 import type { SharedMapOptions } from '../shm/types.js';
 import { Rng } from '../rng.js';
 import { metricsOverhead } from './metrics-overhead.js';
+import { casFloor } from './cas-floor.js';
 
 const ROUNDS = Number(process.env.SHMAP_BENCH_ROUNDS ?? 5);
 const OPS = Number(process.env.SHMAP_BENCH_OPS ?? 1 << 20);
@@ -517,6 +518,7 @@ async function main(): Promise<void> {
   );
   for (const line of memory) console.log(line);
   console.log(metricsOverhead(SIZES));
+  console.log(await casFloor());
   const baselineDir = process.env.SHMAP_BENCH_BASELINE;
   if (baselineDir !== undefined && baselineDir !== '') await baseline(baselineDir);
   console.log(`load average at the end: ${load()}`);
