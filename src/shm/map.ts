@@ -222,7 +222,9 @@
  *   wait for a shard lock (a writer, or a reader that fell back to the lock)
  *   longer than `lockTimeoutMs` (default 10 s) throws LockTimeoutError naming
  *   the shard, the holder and its op; `map.recover(threadId)` then repairs
- *   by hand.
+ *   by hand. Not the allocator's lock, held for microseconds and waited
+ *   for without a timeout: off Linux x86-64 a growth waiting for a thread
+ *   that died inside its own growth waits until a watch recovers it.
  * - Nothing can catch: the death of the whole process (the map is memory:
  *   gone with it, as a `Map` would be); a thread alive but stuck while
  *   holding a lock (a function passed to `update` that never returns: not
