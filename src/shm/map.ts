@@ -419,7 +419,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       const at = this.table.find(d, h);
       const raw = at >= 0 ? this.valueCodec.load(this.views, at + this.valueOffI32) : undefined;
       const keep = cache !== null && cache.off === 0;
-      if (keep && at >= 0 && cache.revalidates !== 0) cache.copySlot(this.views.i32, at);
+      if (keep && at >= 0 && cache.revalidates !== 0) cache.copySlot(this.views.i32, d, at);
       if (Atomics.load(i32, d + D_SEQ) === seq) {
         if (keep) cache.note(key, h, d, seq, raw, cached, at);
         if (this.counters !== null) this.counters.count(at < 0 ? M.C_GET_MISS : M.C_GET_HIT, h);

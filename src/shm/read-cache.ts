@@ -152,16 +152,21 @@ export class CachedRead {
   ) {}
   /** Word index of the slot the read that made this entry found the key in (-1: absent then, or a cache that does not revalidate). */
   at = -1;
-  /** That slot's words as that read saw them (null until a cache that revalidates keeps them: `ReadCache.revalidate`). */
-  words: Int32Array | null = null;
+  /**
+   * Where that slot's words, as that read saw them, start in the cache's
+   * `copies` (-1: none kept; `ReadCache.revalidate`), and the shard's region
+   * (word index) they were read in.
+   */
+  copyAt = -1;
+  region = -1;
 }
 
 /**
  * Words of a slot up to which a stale entry keeps a copy of its slot and is
  * revalidated against it (`ReadCache.revalidate`): string:64 keys with
- * string:64 values fit (35 words). A copy costs its words per entry
- * (MAX_ENTRIES of them: 640 KiB at the most), and a revalidation a compare
- * of each.
+ * string:64 values fit (35 words). The copies lie in one array per cache,
+ * made at the first copy kept (MAX_ENTRIES copies: 640 KiB at the most),
+ * and a revalidation compares each word.
  */
 export const REVALIDATE_MAX_WORDS = 40;
 
@@ -236,8 +241,16 @@ export class ReadCache {
    * a cache kept in a `Map`, slots of at most REVALIDATE_MAX_WORDS), else 0.
    */
   readonly revalidates: number;
-  /** The slot words the read under way saw (`copySlot`), kept by `note` once the read validated. */
+  /** The slot words the read under way saw (`copySlot`), kept by `note` once the read validated, and the region they lie in. */
   private readonly seen: Int32Array;
+  private seenRegion = -1;
+  /**
+   * The entries' slot copies, `revalidates` words each, at `copyAt`: an
+   * entry added to `entries` takes the place numbered by the entries before
+   * it (entries are only ever dropped all at once, and the numbering starts
+   * again). Null until the first copy is kept.
+   */
+  private copies: Int32Array | null = null;
   /** Stale entries answered by `revalidate` (for tests and benchmarks). */
   revalidated = 0;
 
@@ -292,8 +305,13 @@ export class ReadCache {
   private keepSlot(entry: CachedRead, at: number): void {
     entry.at = at;
     if (at < 0) return;
-    if (entry.words === null) entry.words = new Int32Array(this.revalidates);
-    entry.words.set(this.seen);
+    const n = this.revalidates;
+    const copies = this.copies ?? (this.copies = new Int32Array(MAX_ENTRIES * n));
+    // An entry not yet in `entries` is the next one: its place is their count.
+    if (entry.copyAt < 0) entry.copyAt = this.entries.size * n;
+    const seen = this.seen;
+    for (let w = 0, c = entry.copyAt; w < n; w++) copies[c + w] = seen[w]!;
+    entry.region = this.seenRegion;
   }
 
   /** Drops every entry (a direct-mapped cache keeps its entry objects, keyed by nothing, for reuse). */
@@ -344,13 +362,15 @@ export class ReadCache {
   }
 
   /**
-   * Copies the words of the slot at word `at` (of `i32`, the whole buffer),
-   * for `note` to keep with the entry. Called by a read before it validates
+   * Copies the words of the slot at word `at` (of `i32`, the whole buffer)
+   * of shard `d`, and notes the shard's region, for `note` to keep with the
+   * entry. Called by a read before it validates
    * (the copy must lie inside the window its seq check covers: a copy made
    * after the check could hold a later write's words next to the earlier
    * value). Only when `revalidates`.
    */
-  copySlot(i32: Int32Array, at: number): void {
+  copySlot(i32: Int32Array, d: number, at: number): void {
+    this.seenRegion = i32[d + D_REGION]! >> 2;
     const seen = this.seen;
     for (let w = 0; w < seen.length; w++) seen[w] = i32[at + w]!;
   }
@@ -359,30 +379,32 @@ export class ReadCache {
    * Whether a stale `entry` (its shard's seq moved) is still the answer a
    * read would give, checked without preparing the key: in one validated
    * window (an even seq, loaded again after the compare and unchanged),
-   * the slot at `entry.at` is a slot of the shard's current table and holds
-   * word for word what the read that made the entry saw. Then it holds the
+   * the slot at `entry.at` is a slot of the shard's current table (the
+   * region it was read in is still the shard's, so the slot lies on a slot
+   * boundary of it, and inside it) and holds word for word what the read
+   * that made the entry saw. Then it holds the
    * same key (a table holds a key in one slot only) and the same value
    * bytes, which decode to the value the entry holds; the entry takes the
    * new seq. Else false (the caller reads the shard, which refreshes the
    * entry).
    */
   revalidate(views: Views, entry: CachedRead): boolean {
-    const words = entry.words;
+    const copies = this.copies;
     const at = entry.at;
-    if (words === null || at < 0) return false;
+    const c = entry.copyAt;
+    if (copies === null || at < 0 || c < 0) return false;
     const d = entry.d;
     let i32 = views.i32;
     const seq = CACHED_SEQ_PLAIN ? i32[d + D_SEQ]! : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) !== 0) return false;
-    const n = words.length;
+    const n = this.revalidates;
     const region = i32[d + D_REGION]! >> 2;
-    const end = region + i32[d + D_CAP]! * n;
-    if (at < region || at + n > end || (at - region) % n !== 0) return false;
+    if (region !== entry.region || at + n > region + i32[d + D_CAP]! * n) return false;
     if (at + n > i32.length) {
       views.fit(at + n);
       i32 = views.i32;
     }
-    if (!trustSlot) for (let w = 0; w < n; w++) if (i32[at + w] !== words[w]) return false;
+    if (!trustSlot) for (let w = 0; w < n; w++) if (i32[at + w] !== copies[c + w]) return false;
     if (Atomics.load(i32, d + D_SEQ) !== seq) return false;
     entry.seq = seq;
     this.revalidated++;

@@ -251,6 +251,23 @@ describe('a caching reader sees every change made in its thread', () => {
     }
   });
 
+  it(`revalidates entries kept after it started afresh past ${MAX_ENTRIES} keys (slot copies numbered from 0 again)`, () => {
+    const n = MAX_ENTRIES + 300;
+    const map = SharedMap.create<string, number>({ key: 'string:16', value: 'int32', capacity: n });
+    const other = SharedMap.attach<string, number>(map.handle);
+    for (let i = 0; i < n; i++) map.set('k' + i, i);
+    // One pass: the cache starts over at MAX_ENTRIES, so the last 300 keys
+    // are kept in the places of the first 300 then.
+    for (let i = 0; i < n; i++) expect(map.get('k' + i)).toBe(i);
+    const tail = Array.from({ length: 300 }, (_, j) => MAX_ENTRIES + j);
+    const first = Array.from({ length: 300 }, (_, j) => j);
+    const before = map.readCache!.revalidated;
+    for (const i of [...tail, ...first].filter((i) => i % 7 === 0)) other.set('k' + i, -i - 1);
+    for (const i of tail) expect(map.get('k' + i)).toBe(i % 7 === 0 ? -i - 1 : i);
+    expect(map.readCache!.revalidated - before).toBeGreaterThan(150);
+    for (const i of first) expect(map.get('k' + i)).toBe(i % 7 === 0 ? -i - 1 : i);
+  });
+
   it(`stays right past ${MAX_ENTRIES} keys (it starts afresh when full)`, () => {
     const n = MAX_ENTRIES + 900;
     const map = SharedMap.create<string, number>({ key: 'string:16', value: 'int32', capacity: n });
