@@ -32,7 +32,7 @@ import {
   REGION_ALIGN_BYTES,
   sizeClass,
 } from './layout.js';
-import { LOCK_SPINS, mutexUnlock } from './sync.js';
+import { mutexLockLooking, mutexTryLock, mutexUnlock } from './sync.js';
 import { holderGone, LIVENESS_SLICE_MS } from './liveness.js';
 import { park } from './window.js';
 import type { Views } from './views.js';
@@ -46,30 +46,25 @@ function sab(views: Views): number {
 export type OnHolderGone = (thread: number) => void;
 
 /**
- * Takes the allocator's mutex for thread `owner`: a CAS, a short spin, then
- * `Atomics.wait` in slices of LIVENESS_SLICE_MS, after each of which a
- * holder found gone (`holderGone`) is handed to `onHolderGone` (undefined:
- * waits for the holder however long).
+ * Takes the allocator's mutex for thread `owner` (sync.ts, `mutexLock`);
+ * a parked waiter waits in slices of LIVENESS_SLICE_MS, after each of which
+ * a holder found gone (`holderGone`) is handed to `onHolderGone`
+ * (undefined: waits for the holder however long).
  */
 function lockAllocator(views: Views, owner: number, onHolderGone: OnHolderGone | undefined): void {
   const i32 = views.i32;
-  const me = owner + 1;
-  if (Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me) === 0) return;
-  for (let i = 0; i < LOCK_SPINS; i++)
-    if (Atomics.load(i32, H_ALLOC_LOCK) === 0 && Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me) === 0) return;
-  Atomics.add(i32, H_ALLOC_WAITERS, 1);
-  try {
-    for (;;) {
-      const seen = Atomics.compareExchange(i32, H_ALLOC_LOCK, 0, me);
-      if (seen === 0) return;
-      // Sleeps only while the word still holds `seen`: an unlock between the
-      // CAS and the wait makes the wait return at once ("not-equal").
-      const woke = Atomics.wait(i32, H_ALLOC_LOCK, seen, LIVENESS_SLICE_MS);
-      if (woke === 'timed-out' && onHolderGone !== undefined && holderGone(i32, seen - 1)) onHolderGone(seen - 1);
-    }
-  } finally {
-    Atomics.sub(i32, H_ALLOC_WAITERS, 1);
-  }
+  // Uncontended: the CAS alone (no closure made for the look).
+  if (mutexTryLock(i32, H_ALLOC_LOCK, owner)) return;
+  const look =
+    onHolderGone === undefined
+      ? undefined
+      : {
+          sliceMs: LIVENESS_SLICE_MS,
+          holder: (thread: number) => {
+            if (holderGone(i32, thread)) onHolderGone(thread);
+          },
+        };
+  mutexLockLooking(i32, H_ALLOC_LOCK, H_ALLOC_WAITERS, owner, look);
 }
 
 /** Growth step of the buffer: at least this factor of its current length, to keep `grow` calls rare. */

@@ -394,16 +394,14 @@ export class ReadCache {
     const c = entry.copyAt;
     if (copies === null || at < 0 || c < 0) return false;
     const d = entry.d;
-    let i32 = views.i32;
+    // Covers the slot: the views covered it when `copySlot` copied it from
+    // them, and they are only ever made longer.
+    const i32 = views.i32;
     const seq = CACHED_SEQ_PLAIN ? i32[d + D_SEQ]! : Atomics.load(i32, d + D_SEQ);
     if ((seq & 1) !== 0) return false;
     const n = this.revalidates;
     const region = i32[d + D_REGION]! >> 2;
     if (region !== entry.region || at + n > region + i32[d + D_CAP]! * n) return false;
-    if (at + n > i32.length) {
-      views.fit(at + n);
-      i32 = views.i32;
-    }
     if (!trustSlot) for (let w = 0; w < n; w++) if (i32[at + w] !== copies[c + w]) return false;
     if (Atomics.load(i32, d + D_SEQ) !== seq) return false;
     entry.seq = seq;

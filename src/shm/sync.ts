@@ -45,6 +45,22 @@ export const UNLOCKED = 0;
  * wait (the map counts those as lock waits).
  */
 export function mutexLock(words: Int32Array, lockI32: number, waitersI32: number, owner: number): boolean {
+  return mutexLockLooking(words, lockI32, waitersI32, owner, undefined);
+}
+
+/**
+ * @internal `mutexLock` whose parked waiter, when `look` is given, waits in
+ * slices of `sliceMs` and after each hands `look` the holder's owner id
+ * (the allocator looks whether the holder's thread is gone and recovers
+ * it, which frees the lock: alloc.ts). Without `look`, `mutexLock` itself.
+ */
+export function mutexLockLooking(
+  words: Int32Array,
+  lockI32: number,
+  waitersI32: number,
+  owner: number,
+  look: { sliceMs: number; holder: (owner: number) => void } | undefined,
+): boolean {
   const me = owner + 1;
   if (Atomics.compareExchange(words, lockI32, UNLOCKED, me) === UNLOCKED) return true;
   for (let i = 0; i < LOCK_SPINS; i++) {
@@ -56,14 +72,18 @@ export function mutexLock(words: Int32Array, lockI32: number, waitersI32: number
     }
   }
   Atomics.add(words, waitersI32, 1);
-  for (;;) {
-    const seen = Atomics.compareExchange(words, lockI32, UNLOCKED, me);
-    if (seen === UNLOCKED) break;
-    // Sleeps only while the word still holds `seen`: an unlock between the
-    // CAS and the wait makes the wait return at once ("not-equal").
-    Atomics.wait(words, lockI32, seen);
+  try {
+    for (;;) {
+      const seen = Atomics.compareExchange(words, lockI32, UNLOCKED, me);
+      if (seen === UNLOCKED) break;
+      // Sleeps only while the word still holds `seen`: an unlock between the
+      // CAS and the wait makes the wait return at once ("not-equal").
+      const woke = Atomics.wait(words, lockI32, seen, look?.sliceMs);
+      if (woke === 'timed-out' && look !== undefined) look.holder(seen - 1);
+    }
+  } finally {
+    Atomics.sub(words, waitersI32, 1);
   }
-  Atomics.sub(words, waitersI32, 1);
   return false;
 }
 
