@@ -26,6 +26,8 @@ import {
   D_LAST_SEQ,
   D_LAST_SLOT,
   D_LAST_THREAD,
+  D_HOLD_OP,
+  D_WRITING,
   D_READ_RETRIES,
   D_REGION,
   D_SEQ,
@@ -614,7 +616,15 @@ export class MapCore {
    */
   conflict(kind: number, d: number, op: number, seqSeen: number, seqNow: number, detKey?: string): void {
     const i32 = this.i32;
-    const lastSlot = i32[d + D_LAST_SLOT];
+    // 'none' mode: the thread that last entered a write's window, when that
+    // is not this one, is the write in progress (or the one that moved the
+    // seq); its key is not known yet. Else the last writer to finish.
+    const writing = i32[d + D_WRITING]! - 1;
+    if (this.syncNone && writing >= 0 && writing !== this.thread) {
+      this.record(kind, d, op, seqSeen, seqNow, detKey, writing, i32[d + D_HOLD_OP]!, '', seqNow);
+      return;
+    }
+    const lastSlot = i32[d + D_LAST_SLOT]!;
     let otherKey = '';
     if (lastSlot >= 0) {
       try {
@@ -623,6 +633,33 @@ export class MapCore {
         otherKey = '';
       }
     }
+    this.record(
+      kind,
+      d,
+      op,
+      seqSeen,
+      seqNow,
+      detKey,
+      i32[d + D_LAST_THREAD]!,
+      i32[d + D_LAST_OP]!,
+      otherKey,
+      i32[d + D_LAST_SEQ]!,
+    );
+  }
+
+  /** `conflict`'s record and throw, once it knows the other party. */
+  private record(
+    kind: number,
+    d: number,
+    op: number,
+    seqSeen: number,
+    seqNow: number,
+    detKey: string | undefined,
+    otherThread: number,
+    otherOp: number,
+    otherKey: string,
+    otherSeq: number,
+  ): void {
     appendConflict(this.views, {
       kind,
       shard: shardOf(this.shard0I32, d),
@@ -631,13 +668,13 @@ export class MapCore {
       detKey: detKey ?? this.keyCodec.preparedText(),
       seqSeen,
       seqNow,
-      otherThread: i32[d + D_LAST_THREAD],
-      otherOp: i32[d + D_LAST_OP],
+      otherThread,
+      otherOp,
       otherKey,
-      otherSeq: i32[d + D_LAST_SEQ],
+      otherSeq,
     });
     if (!this.throwOnConflict || kind === KIND_ITERATION) return;
-    const detail = ` (shard ${shardOf(this.shard0I32, d)}, thread ${this.thread} vs thread ${i32[d + D_LAST_THREAD]})`;
+    const detail = ` (shard ${shardOf(this.shard0I32, d)}, thread ${this.thread} vs thread ${otherThread})`;
     throw kind === KIND_WRITES ? new ConcurrentMapWriteError(detail) : new ConcurrentMapReadError(detail);
   }
 

@@ -158,8 +158,14 @@ export function shardOf(shard0I32: number, dI32: number): number {
  * Atomics.exchange(0) to release ('lock' mode only).
  */
 export const D_LOCK = 0;
-/** Unused since layout 5 (parked threads are a bit of D_LOCK); always 0. */
-export const D_WAITERS = 1;
+/**
+ * 'none' mode: the thread that last entered a write's window (threadId + 1;
+ * 0 = none yet), with its op in D_HOLD_OP; plain stores by the writer before
+ * its seq goes odd, read by a thread that detected a conflict, to name the
+ * write in progress. Always 0 in 'lock' mode (until layout 5 it counted
+ * parked threads, now a bit of D_LOCK).
+ */
+export const D_WRITING = 1;
 /**
  * Seq word: even = stable, odd = a write is in progress. +1 by the lock
  * holder on entering and on leaving each write (a plain store on x86-64,

@@ -189,7 +189,12 @@ export interface ConflictRecord {
     /** The shard's seq when it detected the conflict. */
     seqNow: number;
   };
-  /** The other party, read from the shard's last-writer fields. */
+  /**
+   * The other party: with `sync: 'none'`, the thread whose write was in
+   * progress (the last to enter a write to the shard, when that is not the
+   * detector; its key is '', not yet known, and `seq` is `detector.seqNow`);
+   * otherwise the shard's last writer to finish, and the seq it finished with.
+   */
   other: ConflictParty & { seq: number };
 }
 

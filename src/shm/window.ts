@@ -123,7 +123,11 @@
  * checking it was even; `unlock` makes it even again after checking nobody
  * else moved it meanwhile. Finding it otherwise is "concurrent map writes",
  * reported through the `onConflict` callback the map gives. `begin` does
- * nothing: the window is open from `lock` to `unlock`.
+ * nothing: the window is open from `lock` to `unlock`. Before making the
+ * seq odd, `lock` names itself and its op (D_WRITING, D_HOLD_OP), so the
+ * conflict record of a thread that finds the seq odd names the write in
+ * progress: the last writer to finish (D_LAST_*) is often the detector
+ * itself, when the other thread was preempted inside its window.
  */
 import {
   D_HOLD_OP,
@@ -139,6 +143,7 @@ import {
   D_SEQ,
   D_UNDO_AT,
   D_UNDO_WORD,
+  D_WRITING,
   H_ITERATING,
   H_ITER_WRITES,
   shardOf,
@@ -277,6 +282,10 @@ export class WriteWindow {
       const seq = Atomics.load(i32, d + D_SEQ);
       this.noneOp = op;
       if ((seq & 1) !== 0) this.onConflict(KIND_WRITES, d, op, seq & ~1, seq);
+      // Named before the seq goes odd, so a thread that finds it odd reads
+      // who is writing (D_WRITING), not only who wrote last.
+      i32[d + D_WRITING] = this.owner;
+      i32[d + D_HOLD_OP] = op;
       this.noneSeq = seq | 1;
       Atomics.store(i32, d + D_SEQ, this.noneSeq);
       return;
