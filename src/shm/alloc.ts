@@ -39,7 +39,7 @@ import type { Views } from './views.js';
 
 /** Words in the whole buffer now. */
 function sab(views: Views): number {
-  return views.sab.byteLength >> 2;
+  return views.byteLength() >> 2;
 }
 
 /** What a waiter for the allocator's mutex calls with a holder whose thread is gone: the map's recovery of that thread. */
@@ -85,11 +85,11 @@ export function allocRegion(
   noteI32 = -1,
   onHolderGone?: OnHolderGone,
 ): number {
-  const sab = views.sab;
   lockAllocator(views, owner, onHolderGone);
   try {
     if (park !== null) park('alloc:held');
-    views.fit(sab.byteLength >> 2);
+    const length = views.byteLength();
+    views.fit(length >> 2);
     const i32 = views.i32;
     const cls = sizeClass(bytes);
     // First fit in this size class, then the next one up (at most 2x waste).
@@ -109,13 +109,13 @@ export function allocRegion(
     }
     const top = i32[H_ALLOC_TOP]!;
     const end = top + bytes;
-    if (end > sab.byteLength) {
-      if (end > sab.maxByteLength) return -1;
+    if (end > length) {
+      if (end > views.maxByteLength) return -1;
       const want = Math.min(
-        sab.maxByteLength,
-        Math.max(end, Math.ceil((sab.byteLength * BUFFER_GROWTH) / REGION_ALIGN_BYTES) * REGION_ALIGN_BYTES),
+        views.maxByteLength,
+        Math.max(end, Math.ceil((length * BUFFER_GROWTH) / REGION_ALIGN_BYTES) * REGION_ALIGN_BYTES),
       );
-      sab.grow(want);
+      views.grow(want);
     }
     i32[H_ALLOC_TOP] = end;
     if (noteI32 >= 0) i32[noteI32] = top;

@@ -81,13 +81,14 @@ import {
   ShmapTypeError,
 } from './errors.js';
 import { checkTtl } from './options.js';
-import { WriteWindow, park } from './window.js';
+import { LOCK_WAITERS, WriteWindow, park } from './window.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
 import { threadCounters, type ThreadCounters } from './metrics.js';
 import { recoverThread } from './recover.js';
 import { registerThread } from './liveness.js';
 import { readCache, type ReadCache } from './read-cache.js';
 import type { SetOptions, SharedMapHandle } from './types.js';
+import { wasmSet, type WasmSet } from './wasm.js';
 
 /** Optimistic read attempts before a reader takes the lock instead. */
 const READ_SPINS = 64;
@@ -96,7 +97,7 @@ const READ_SPINS = 64;
  * Maps whose `update` function or `sweep` predicate is running in this
  * thread. A call into one of them from inside throws RecursiveUpdateError.
  */
-export const busy: SharedArrayBuffer[] = [];
+export const busy: object[] = [];
 
 /** What a handle tells its thread's open iterators (iterator.ts) before it publishes a new region for a shard. */
 export interface RehashListener {
@@ -147,6 +148,14 @@ function fusedSetFor(keyType: number, valueType: number, plainWrites: boolean): 
   return key < 0 || value < 0 ? 0 : key | value;
 }
 
+/** Whether maps made from here on take the fused set's overwrite in WebAssembly when they live in a memory (a test turns it off to compare). */
+let wasmSetOn = true;
+
+/** @internal Test back door: handles made after `setWasmSet(false)` (in this thread) take the JS fused set. */
+export function setWasmSet(on: boolean): void {
+  wasmSetOn = on;
+}
+
 /** Whether maps made from here on take their fused `set` (a test turns it off to compare both paths). */
 let fusedSetOn = true;
 
@@ -157,7 +166,13 @@ export function setFusedSet(on: boolean): void {
 
 export class MapCore {
   /** What another thread passes to `SharedMap.attach`. */
-  readonly handle: SharedMapHandle;
+  get handle(): SharedMapHandle {
+    const memory = this.views.memory;
+    // A memory's buffer object is made again when it grows: the handle
+    // carries the buffer of now, so that its words reach the whole map.
+    return memory === undefined ? this.sabHandle : { shmap: 1, buffer: this.views.buffer(), memory };
+  }
+  private readonly sabHandle: SharedMapHandle;
 
   /** @internal */ readonly views: Views;
   /** @internal A view over the header and shard descriptors only (regions: `views.i32`, after `views.fit`). */ readonly i32: Int32Array;
@@ -197,6 +212,11 @@ export class MapCore {
    * leases, on x86-64 (where the window's stores may be plain).
    */
   readonly fusedSet: number;
+  /**
+   * @internal The fused set's overwrite in WebAssembly (wasm.ts), for a map
+   * with a fused set that lives in a WebAssembly.Memory; else null.
+   */
+  readonly wasmSet: WasmSet | null;
   /** @internal The map's hash seed (H_SEED). */
   readonly seed: number;
   /**
@@ -235,9 +255,9 @@ export class MapCore {
   /** @internal */ lastRaw: unknown = undefined;
 
   /** @internal */
-  constructor(sab: SharedArrayBuffer) {
-    this.handle = { shmap: 1, buffer: sab };
-    const v = new Views(sab);
+  constructor(handle: SharedMapHandle) {
+    this.sabHandle = { shmap: 1, buffer: handle.buffer };
+    const v = new Views(handle.buffer, handle.memory);
     this.views = v;
     const i32 = v.i32;
     this.i32 = i32;
@@ -298,6 +318,21 @@ export class MapCore {
       this.recoverGone,
     );
     this.threadEntryI32 = registerThread(i32, this.thread);
+    this.wasmSet =
+      this.fusedSet !== 0 && v.memory !== undefined && wasmSetOn
+        ? wasmSet(v.memory, {
+            shard0: this.shard0I32 << 2,
+            undo0: this.undo0I32 << 2,
+            slotBytes: this.slotWords << 2,
+            keyOff: this.keyOffI32 << 2,
+            valueOff: this.valueOffI32 << 2,
+            savedWords: this.overwrittenEndI32 - this.valueOffI32,
+            float64Value: (this.fusedSet & FUSED_VALUE_MASK) === FUSED_VALUE_FLOAT64,
+            waitersBit: LOCK_WAITERS,
+            owner: this.thread + 1,
+            thread: this.thread,
+          })
+        : null;
   }
 
   /**
@@ -432,7 +467,7 @@ export class MapCore {
   }
 
   /** @internal */ checkNotBusy(): void {
-    if (busy.includes(this.views.sab)) throw new RecursiveUpdateError();
+    if (busy.includes(this.views.identity)) throw new RecursiveUpdateError();
   }
 
   /** @internal */ checkValue(value: unknown): void {
@@ -505,7 +540,7 @@ export class MapCore {
       i32[d + D_UNDO_KIND] = UNDO_NONE;
       this.writeWindow.unlock(d);
       throw new MapFullError(
-        `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.sab.maxByteLength} bytes)`,
+        `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.maxByteLength} bytes)`,
       );
     }
     if (park !== null) park('grow:before-copy');

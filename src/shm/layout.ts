@@ -123,6 +123,13 @@ export const H_ITER_WRITES = 77;
  */
 export const H_THREADS_OFF = 69;
 export const H_THREADS_CAP = 70;
+/**
+ * The most bytes the map's buffer may grow to, for a map that lives in a
+ * shared `WebAssembly.Memory` (its maximum, which JS cannot read back); 0
+ * for a map in a growable SharedArrayBuffer (its `maxByteLength` says).
+ * Written by `create`.
+ */
+export const H_MAX_BYTES = 71;
 
 /** Type codes stored in H_KEY_TYPE / H_VALUE_TYPE. */
 export const TYPE_INT32 = 1;

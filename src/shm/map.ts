@@ -301,7 +301,8 @@ import {
   shardOf,
 } from './layout.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
-import { LOCK_WAITERS, noteIterationWrite, park } from './window.js';
+import { LOCK_WAITERS, noteIterationWrite, park, skipIterationWrites } from './window.js';
+import { WASM_ABSENT, WASM_WAKE } from './wasm.js';
 import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
 import { ShmapTypeError, ValueTooLargeError } from './errors.js';
@@ -359,8 +360,8 @@ const W_LAST_SEQ = D_LAST_SEQ;
 const W_OP_SET = OP.set;
 
 export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iterable<[K, V]> {
-  private constructor(sab: SharedArrayBuffer) {
-    super(sab);
+  private constructor(handle: SharedMapHandle) {
+    super(handle);
   }
 
   /** Makes a new map in a new buffer. */
@@ -472,7 +473,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
   /** `JSON.stringify(map)`: the same summary as an object (the entries are not serialized; use `snapshot()`). */
   toJSON(): { type: 'SharedMap'; key: string; value: string; size: number; shards: number; bytes: number } {
     const { key, value } = this.types;
-    return { type: 'SharedMap', key, value, size: this.size, shards: this.shards, bytes: this.i32.buffer.byteLength };
+    return { type: 'SharedMap', key, value, size: this.size, shards: this.shards, bytes: this.views.byteLength() };
   }
 
   // -------------------------------------------------------------------------
@@ -525,6 +526,25 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     const w = key | 0;
     const h = hashWord(this.seed, w);
     const d = descI32(this.shard0I32, h & this.shardMask);
+    const wasm = this.wasmSet;
+    if (wasm !== null && park === null && !skipIterationWrites) {
+      // The overwrite below, in WebAssembly (wasm.ts), from the lock's CAS
+      // to the unlock; the test doors above are JS only.
+      const r = wasm(d << 2, h, w, value);
+      if (r >= 0 || r === WASM_WAKE) {
+        this.ownWriteSeq[shardOf(this.shard0I32, d)]! += 2;
+        if (r === WASM_WAKE) this.writeWindow.unlock(d);
+        if (this.counters !== null) this.counters.countKey(M.C_SET_OVERWRITE, h, key);
+        return true;
+      }
+      if (r === WASM_ABSENT) {
+        // The lock is held (its op noted), nothing else written.
+        this.table.findWordForWrite(d, h, w);
+        this.insertNumber(d, h, key, value);
+        return true;
+      }
+      // WASM_BUSY: the lock is taken; take it the JS way (spin, park, time out).
+    }
     this.writeWindow.lock(d, W_OP_SET);
     const at = this.table.findWordForWrite(d, h, w);
     if (at < 0) {
@@ -695,7 +715,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
     try {
       const old =
         live >= 0 ? (this.valueCodec.finish(this.valueCodec.load(this.views, at + this.valueOffI32)) as V) : undefined;
-      busy.push(this.views.sab);
+      busy.push(this.views.identity);
       try {
         next = fn(old);
       } finally {
@@ -786,7 +806,7 @@ export class SharedMap<K = unknown, V = unknown> extends MapCore implements Iter
       const d = descI32(this.shard0I32, s);
       this.writeWindow.lock(d, OP.sweep);
       let writing = false;
-      busy.push(this.views.sab);
+      busy.push(this.views.identity);
       try {
         const region = this.table.regionI32(d);
         const cap = i32[d + D_CAP];

@@ -17,6 +17,11 @@ import {
   FLAG_TTL,
   HEADER_BYTES,
   H_ALLOC_TOP,
+  H_MAX_BYTES,
+  HEADER_WORDS,
+  TYPE_FLOAT64,
+  TYPE_INT32,
+  TYPE_UINT32,
   H_DEFAULT_TTL_F64_WORD,
   H_EXPIRY_OFF,
   H_FLAGS,
@@ -68,6 +73,9 @@ import {
 import { describe, parseType, typeName } from './codec.js';
 import { MIN_SHARD_SLOTS, slotsFor, slotsForCapacity } from './shard.js';
 import { InvalidHandleError, InvalidOptionError } from './errors.js';
+import { PLAIN_LOADS_ORDERED } from './sync.js';
+import { WASM_PAGE_BYTES } from './views.js';
+import { wasmApi, type WasmMemory } from './wasm-api.js';
 import { checkMetricsOption, metricsProblem } from './metrics.js';
 import type { SharedMapHandle, SharedMapOptions } from './types.js';
 
@@ -172,7 +180,7 @@ function checkPositiveInt(v: unknown, option: string, max = Number.MAX_SAFE_INTE
  * shard given its first region. Throws InvalidOptionError naming the option
  * at fault before allocating anything.
  */
-export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
+export function createBuffer(options: SharedMapOptions): SharedMapHandle {
   if (options === null || typeof options !== 'object')
     throw new InvalidOptionError(`options must be an object, got ${describe(options)}`);
   checkKnownKeys(options, CREATE_OPTIONS, '');
@@ -269,9 +277,19 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
       `options.capacity ${capacity} needs ${initialBytes} bytes, over the 2 GiB a map can use`,
     );
   }
+  // A map the fused set takes lives in a shared WebAssembly.Memory, so that
+  // its overwrite runs in WebAssembly (wasm.ts); every other map in a
+  // growable SharedArrayBuffer.
+  const memory =
+    sync === 'lock' && !ttl && !leases && fusedKinds(key.code, value.code)
+      ? newMemory(initialBytes, maxBytes)
+      : undefined;
   let sab: SharedArrayBuffer;
   try {
-    sab = new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
+    sab =
+      memory !== undefined
+        ? (memory.buffer as SharedArrayBuffer)
+        : new SharedArrayBuffer(initialBytes, { maxByteLength: maxBytes });
   } catch (err) {
     // A RangeError: the process could not reserve the address space (e.g. under `ulimit -v`).
     throw new InvalidOptionError(
@@ -322,16 +340,64 @@ export function createBuffer(options: SharedMapOptions): SharedArrayBuffer {
     i32[H_HOT_ENTRIES] = metrics.hotEntries;
   }
   i32[H_ALLOC_TOP] = initialBytes;
-  return sab;
+  if (memory !== undefined) i32[H_MAX_BYTES] = maxBytes;
+  return memory !== undefined ? { shmap: 1, buffer: sab, memory } : { shmap: 1, buffer: sab };
+}
+
+/** Whether the fused set (map.ts, `setNumber`) can take maps of these key and value types: one-word integer keys, number values. */
+function fusedKinds(key: number, value: number): boolean {
+  return (
+    PLAIN_LOADS_ORDERED &&
+    (key === TYPE_INT32 || key === TYPE_UINT32) &&
+    (value === TYPE_INT32 || value === TYPE_UINT32 || value === TYPE_FLOAT64)
+  );
+}
+
+/**
+ * A shared WebAssembly.Memory of at least `initialBytes`, growable to
+ * `maxBytes` (whole 64 KiB pages), or undefined where there is none to
+ * have (no WebAssembly, no shared memories, the address space refused):
+ * the map then lives in a growable SharedArrayBuffer, with the JS set.
+ */
+function newMemory(initialBytes: number, maxBytes: number): WasmMemory | undefined {
+  if (!memoriesOn || wasmApi === undefined) return undefined;
+  try {
+    return new wasmApi.Memory({
+      initial: Math.ceil(initialBytes / WASM_PAGE_BYTES),
+      maximum: Math.ceil(maxBytes / WASM_PAGE_BYTES),
+      shared: true,
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether maps made from here on may live in a WebAssembly.Memory (a test turns it off). */
+let memoriesOn = true;
+
+/** @internal Test back door: with false, maps made after it (in this thread) live in a SharedArrayBuffer. */
+export function setMemories(on: boolean): void {
+  memoriesOn = on;
 }
 
 /** The buffer of a map handle from another thread, checked: a shmap buffer of this layout version. Throws InvalidHandleError. */
-export function handleBuffer(handle: SharedMapHandle): SharedArrayBuffer {
-  const sab = (handle as { buffer?: unknown } | null | undefined)?.buffer;
-  if (handle === null || typeof handle !== 'object' || !(sab instanceof SharedArrayBuffer)) {
+export function handleBuffer(handle: SharedMapHandle): SharedMapHandle {
+  const given = (handle as { buffer?: unknown } | null | undefined)?.buffer;
+  const memory = (handle as { memory?: unknown } | null | undefined)?.memory;
+  if (handle === null || typeof handle !== 'object' || !(given instanceof SharedArrayBuffer)) {
     throw new InvalidHandleError(
       `SharedMap.attach needs a handle ({ shmap: 1, buffer: SharedArrayBuffer }) from map.handle, got ${describe(handle)}`,
     );
+  }
+  let sab: SharedArrayBuffer = given;
+  if (memory !== undefined) {
+    // The map lives in this memory; `buffer` was its buffer when the handle
+    // was made, and the memory may have grown since.
+    if (wasmApi === undefined || !(memory instanceof wasmApi.Memory) || !(memory.buffer instanceof SharedArrayBuffer))
+      throw new InvalidHandleError(
+        `SharedMap.attach: the handle's memory must be the shared WebAssembly.Memory from map.handle, got ${describe(memory)}`,
+      );
+    sab = memory.buffer;
   }
   if (sab.byteLength < HEADER_BYTES)
     throw new InvalidHandleError(
@@ -355,7 +421,12 @@ export function handleBuffer(handle: SharedMapHandle): SharedArrayBuffer {
   }
   if (problem !== undefined)
     throw new InvalidHandleError(`SharedMap.attach: the buffer is not a valid map: ${problem}`);
-  return sab;
+  if (memory !== undefined) {
+    if (new Int32Array(sab, 0, HEADER_WORDS)[H_MAX_BYTES]! <= 0)
+      throw new InvalidHandleError('SharedMap.attach: the map in this memory has no maximum length (H_MAX_BYTES)');
+    return { shmap: 1, buffer: sab, memory };
+  }
+  return { shmap: 1, buffer: sab };
 }
 
 /**

@@ -59,8 +59,8 @@ export function mapStats(map: MapCore): SharedMapStats {
     capacity,
     count,
     tombstones,
-    bytes: map.views.sab.byteLength,
-    maxBytes: map.views.sab.maxByteLength,
+    bytes: map.views.byteLength(),
+    maxBytes: map.views.maxByteLength,
     probeLengthMean: count === 0 ? 0 : probeSum / count,
     probeLengthMax: probeMax,
     probeLengthBuckets: PROBE_BUCKETS.map((le, b) => ({

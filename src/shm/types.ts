@@ -4,6 +4,7 @@
  * This module has no runtime code; it is the contract the rest of the project
  * (stress runner, benchmarks, checkers) is written against.
  */
+import type { WasmMemory } from './wasm-api.js';
 
 /** Fixed-width key types. `string:N` / `bytes:N`: N is the maximum UTF-8 / byte length. */
 export type KeyType = 'int32' | 'uint32' | 'float64' | 'bigint64' | `string:${number}` | `bytes:${number}`;
@@ -141,7 +142,14 @@ export type RetireResult = 'removed' | 'deferred' | 'absent';
 /** What `SharedMap.attach` takes. Structured-clonable: a plain object holding the buffer. */
 export interface SharedMapHandle {
   readonly shmap: 1;
+  /** The map's buffer (for a map in a WebAssembly.Memory, the memory's buffer when the handle was made). */
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The shared WebAssembly.Memory the map lives in, for a map of one-word
+   * integer keys and number values (its overwrite runs in WebAssembly);
+   * absent otherwise. Pass the handle whole.
+   */
+  readonly memory?: WasmMemory;
 }
 
 export type ConflictKind =

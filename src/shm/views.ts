@@ -10,6 +10,8 @@
  * map's hot path would be 10x slower.
  */
 import { Buffer } from 'node:buffer';
+import { H_MAX_BYTES } from './layout.js';
+import type { WasmMemory } from './wasm-api.js';
 
 export class Views {
   i32!: Int32Array;
@@ -17,14 +19,46 @@ export class Views {
   i64!: BigInt64Array;
   u8!: Uint8Array;
   private buf!: Buffer;
-  constructor(readonly sab: SharedArrayBuffer) {
+  /** The buffer the views are over: the map's, or, for a map in a WebAssembly.Memory, the memory's buffer when they were made. */
+  sab: SharedArrayBuffer;
+  /** The most bytes the buffer may grow to. */
+  readonly maxByteLength: number;
+  /** What identifies the map in this thread: the memory, else the buffer (a memory's buffer object changes when it grows). */
+  readonly identity: object;
+  constructor(
+    sab: SharedArrayBuffer,
+    /** The shared WebAssembly.Memory the map lives in, if it does (map.ts, "WebAssembly"). */
+    readonly memory?: WasmMemory,
+  ) {
+    this.sab = sab;
+    this.identity = memory ?? sab;
+    this.maxByteLength =
+      memory === undefined ? sab.maxByteLength : new Int32Array(sab, 0, H_MAX_BYTES + 1)[H_MAX_BYTES]!;
     this.refresh();
+  }
+  /** The map's buffer as it is now: for a map in a memory, the memory's buffer (another thread may have grown it). */
+  buffer(): SharedArrayBuffer {
+    return this.memory === undefined ? this.sab : (this.memory.buffer as SharedArrayBuffer);
+  }
+  /** The buffer's length now (another thread may have grown it). */
+  byteLength(): number {
+    return this.memory === undefined ? this.sab.byteLength : this.memory.buffer.byteLength;
+  }
+  /** Grows the buffer to at least `bytes` (a memory grows by whole 64 KiB pages). Precondition: `bytes <= maxByteLength`. */
+  grow(bytes: number): void {
+    if (this.memory === undefined) {
+      this.sab.grow(bytes);
+      return;
+    }
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / WASM_PAGE_BYTES));
   }
   /** Makes sure word index `endW` (exclusive) is inside the views; re-makes them after the buffer grew. */
   fit(endW: number): void {
     if (endW > this.i32.length) this.refresh();
   }
   private refresh(): void {
+    if (this.memory !== undefined) this.sab = this.memory.buffer as SharedArrayBuffer;
     const bytes = this.sab.byteLength;
     this.i32 = new Int32Array(this.sab, 0, bytes >> 2);
     this.f64 = new Float64Array(this.sab, 0, bytes >> 3);
@@ -38,3 +72,6 @@ export class Views {
     return this.buf;
   }
 }
+
+/** A WebAssembly page. */
+export const WASM_PAGE_BYTES = 65536;

@@ -1,19 +1,24 @@
 /**
  * The fused `set` (map.ts `setNumber`; window.ts, "The fused set") makes
  * the general path's stores inline for int32 and
- * uint32 keys with int32, uint32 or float64 values. It must leave exactly
- * what the general path leaves: the same op sequence on a map with it and on
- * a map made with it turned off (`setFusedSet(false)`), same seed, gives
- * buffers equal word for word (but the random map id), including the undo
- * slots, the intent records and the last-writer notes. And bad input takes
- * the general path's errors, with nothing changed.
+ * uint32 keys with int32, uint32 or float64 values, and its overwrite runs
+ * in WebAssembly (wasm.ts) when the map lives in a WebAssembly.Memory. Each
+ * must leave exactly what the general path leaves: the same op sequence on
+ * a map with the WebAssembly overwrite, one with the JS fused set
+ * (`setWasmSet(false)`) and one with the general path (`setFusedSet(false)`),
+ * same seed, gives buffers equal word for word (but the random map id),
+ * including the undo slots, the intent records and the last-writer notes.
+ * And bad input takes the general path's errors, with nothing changed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedMap, ShmapTypeError, ValueTooLargeError } from '../../src/index.js';
-import { setFusedSet } from '../../src/shm/core.js';
+import { setFusedSet, setWasmSet } from '../../src/shm/core.js';
+import { compile, type WasmSet } from '../../src/shm/wasm.js';
+import { wasmApi } from '../../src/shm/wasm-api.js';
 import { H_MAP_ID } from '../../src/shm/layout.js';
 import { setPark } from '../../src/shm/window.js';
 import { Rng } from '../../src/rng.js';
+import { threadId } from 'node:worker_threads';
 import { checkInvariants } from '../../src/shm/debug.js';
 
 type Kind = 'int32' | 'uint32' | 'float64';
@@ -28,14 +33,32 @@ const KINDS: Array<[Kind, Kind]> = [
   ['uint32', 'float64'],
 ];
 
-/** A map of these types with the fused set on or off (small: the ops below grow it). */
-function make(key: Kind, value: Kind, fused: boolean): AnyMap {
-  setFusedSet(fused);
+/** Which set a map takes: the WebAssembly overwrite, the JS fused set, the general path. */
+type Path = 'wasm' | 'js' | 'general';
+
+/** A map of these types taking this path (small: the ops below grow it). */
+function make(key: Kind, value: Kind, path: Path | boolean): AnyMap {
+  if (path === true) path = 'wasm';
+  if (path === false) path = 'general';
+  setFusedSet(path !== 'general');
+  setWasmSet(path === 'wasm');
   try {
     return SharedMap.create<number, number>({ key, value, capacity: 16, seed: 0x5eed });
   } finally {
     setFusedSet(true);
+    setWasmSet(true);
   }
+}
+
+/** Counts the calls of a map's WebAssembly set (the test must know the path ran). */
+function countWasmCalls(m: AnyMap): { calls: number } {
+  const n = { calls: 0 };
+  const inner = m.wasmSet!;
+  (m as unknown as { wasmSet: WasmSet }).wasmSet = (d, h, w, v) => {
+    n.calls++;
+    return inner(d, h, w, v);
+  };
+  return n;
 }
 
 /** Words of the two maps' buffers that differ, the map id aside (it is random per map). */
@@ -86,15 +109,62 @@ afterEach(() => {
 
 describe('fused set', () => {
   it.each(KINDS)('%s -> %s: leaves the buffer the general path leaves, word for word', (key, value) => {
-    const fused = make(key, value, true);
-    const general = make(key, value, false);
-    expect(fused.fusedSet).not.toBe(0);
+    const wasm = make(key, value, 'wasm');
+    const js = make(key, value, 'js');
+    const general = make(key, value, 'general');
+    expect(wasm.wasmSet).not.toBeNull();
+    expect(js.wasmSet).toBeNull();
+    expect(js.fusedSet).not.toBe(0);
     expect(general.fusedSet).toBe(0);
-    run([fused, general], key, value, 11, 4000);
-    expect(fused.size).toBeGreaterThan(100);
-    expect(differingWords(fused, general)).toEqual([]);
-    expect(fused.snapshot()).toEqual(general.snapshot());
-    checkInvariants(fused);
+    const wasmCalls = countWasmCalls(wasm);
+    run([wasm, js, general], key, value, 11, 4000);
+    expect(wasm.size).toBeGreaterThan(100);
+    expect(wasmCalls.calls).toBeGreaterThan(1000);
+    expect(differingWords(js, general)).toEqual([]);
+    expect(differingWords(wasm, general)).toEqual([]);
+    expect(wasm.snapshot()).toEqual(general.snapshot());
+    checkInvariants(wasm);
+    checkInvariants(js);
+  });
+
+  it('in a memory that grows many times, overwrites through WebAssembly reach every region', () => {
+    const wasm = make('uint32', 'float64', 'wasm');
+    const general = make('uint32', 'float64', 'general');
+    const first = wasm.stats().bytes;
+    for (let k = 0; k < 30_000; k++) for (const m of [wasm, general]) m.set((k * 2654435761) >>> 0, k);
+    const calls = countWasmCalls(wasm);
+    for (let k = 0; k < 30_000; k++) for (const m of [wasm, general]) m.set((k * 2654435761) >>> 0, -k / 3);
+    expect(calls.calls).toBe(30_000);
+    expect(wasm.stats().bytes).toBeGreaterThan(8 * first);
+    expect(differingWords(wasm, general)).toEqual([]);
+    expect(wasm.get((29_999 * 2654435761) >>> 0)).toBe(-29_999 / 3);
+    checkInvariants(wasm);
+  });
+
+  it('negative control: a WebAssembly set that notes the wrong last writer is found', () => {
+    const wasm = make('int32', 'float64', 'wasm');
+    const general = make('int32', 'float64', 'general');
+    for (let i = 0; i < 50; i++) for (const m of [wasm, general]) m.set(i, i);
+    // The map's own module but for the thread it notes (D_LAST_THREAD).
+    const core = wasm as unknown as { wasmSet: WasmSet; shard0I32: number; undo0I32: number; slotWords: number };
+    const bytes = compile({
+      shard0: core.shard0I32 << 2,
+      undo0: core.undo0I32 << 2,
+      slotBytes: core.slotWords << 2,
+      keyOff: wasm.keyOffI32 << 2,
+      valueOff: wasm.valueOffI32 << 2,
+      savedWords: 2,
+      float64Value: true,
+      waitersBit: 1 << 30,
+      owner: threadId + 1,
+      thread: threadId + 7,
+    });
+    const instance = new wasmApi!.Instance(new wasmApi!.Module(bytes), { m: { m: wasm.handle.memory } });
+    core.wasmSet = instance.exports.set as WasmSet;
+    for (const m of [wasm, general]) m.set(7, 0.5);
+    const diff = differingWords(wasm, general);
+    expect(diff.length).toBe(1);
+    expect(new Int32Array(wasm.handle.buffer)[diff[0]!]).toBe(threadId + 7);
   });
 
   it('negative control: a fused write that stores one word more is found', () => {
