@@ -10,7 +10,9 @@
  *
  * # Glossary
  *
- * - **handle**: `{ shmap: 1, buffer }`, what `attach` takes in another thread.
+ * - **handle**: `{ shmap: 1, buffer, memory? }`, what `attach` takes in another
+ *   thread; `memory` is the shared WebAssembly.Memory a map of one-word
+ *   integer keys and number values lives in ("WebAssembly" below).
  *   Each `SharedMap` object is one thread's handle on the shared buffer; all
  *   state lives in the buffer, the object holds only views and scratch space.
  * - **shard**: one of a power-of-two number of independent tables. A key's
@@ -134,6 +136,17 @@
  * compares the buffers word for word. An absent key is inserted by the
  * general path's code under the lock the fused path took. The README's
  * bench:core section has what it saves.
+ *
+ * WebAssembly. Such a map is created in a shared WebAssembly.Memory (its
+ * `buffer` is the map's SharedArrayBuffer; the handle carries the memory),
+ * and `setNumber` hands the overwrite to one WebAssembly function
+ * (wasm.ts): the lock's CAS as `i32.atomic.rmw.cmpxchg` (the instruction;
+ * `Atomics.compareExchange` is a call of twice its cost), the probe, the
+ * same stores in the same order, the plain unlock. It returns to JS for an
+ * insert (the lock held), a lock it found taken (JS waits for it: spin,
+ * park, LockTimeoutError) and a waiter to wake (JS's exchange and notify).
+ * Test doors (`park`, `skipIterationWrites`) send sets down the JS path.
+ * The same word-for-word test runs all three paths.
  *
  * Atomic operations (`putIfAbsent`, `compareAndSet`, `update`, `add`, `sweep`)
  * run under the shard lock. `update`'s function and `sweep`'s predicate run

@@ -44,8 +44,11 @@
  * an overwrite's stores from `intend` to `unlock` itself, written out in
  * map.ts: the stores these methods make, in the same order, with the plain
  * seq stores and plain unlock of x86-64 ("Ordering"). A change to the
- * protocol here must be made there too; map-fused-set.test.ts runs one op
- * sequence through both paths and compares the buffers word for word.
+ * protocol here must be made there too, and in wasm.ts, which makes the
+ * same stores in WebAssembly for a map that lives in a WebAssembly.Memory
+ * (its plain stores are ordered as typed-array stores are, below);
+ * map-fused-set.test.ts runs one op sequence through the three paths and
+ * compares the buffers word for word.
  *
  * A write that changes nothing (a delete of an absent key, a failed
  * compareAndSet) takes the lock and never opens the window. Readers that
