@@ -115,7 +115,7 @@ export function allocRegion(
         views.maxByteLength,
         Math.max(end, Math.ceil((length * BUFFER_GROWTH) / REGION_ALIGN_BYTES) * REGION_ALIGN_BYTES),
       );
-      views.grow(want);
+      if (!views.grow(want) && !views.grow(end)) return -1;
     }
     i32[H_ALLOC_TOP] = end;
     if (noteI32 >= 0) i32[noteI32] = top;

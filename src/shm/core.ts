@@ -539,8 +539,11 @@ export class MapCore {
     if (region < 0) {
       i32[d + D_UNDO_KIND] = UNDO_NONE;
       this.writeWindow.unlock(d);
+      const short = this.views.byteLength() + bytes <= this.views.maxByteLength;
       throw new MapFullError(
-        `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.maxByteLength} bytes)`,
+        short
+          ? `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots: its WebAssembly.Memory could not grow to ${this.views.byteLength() + bytes} bytes (the process reserved less address space than the map's maxByteLength, ${this.views.maxByteLength} bytes; set options.maxCapacity to what the map will hold)`
+          : `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.maxByteLength} bytes)`,
       );
     }
     if (park !== null) park('grow:before-copy');

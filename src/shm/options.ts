@@ -4,6 +4,7 @@
  * pass), sizes the buffer, and writes the header and the shard descriptors.
  * `attach` checks a handle here too, before anything reads the buffer.
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import {
   D_CAP,
@@ -360,7 +361,7 @@ function fusedKinds(key: number, value: number): boolean {
  * the map then lives in a growable SharedArrayBuffer, with the JS set.
  */
 function newMemory(initialBytes: number, maxBytes: number): WasmMemory | undefined {
-  if (!memoriesOn || wasmApi === undefined) return undefined;
+  if (!memoriesOn || wasmApi === undefined || addressSpaceLimited()) return undefined;
   try {
     return new wasmApi.Memory({
       initial: Math.ceil(initialBytes / WASM_PAGE_BYTES),
@@ -371,6 +372,30 @@ function newMemory(initialBytes: number, maxBytes: number): WasmMemory | undefin
     return undefined;
   }
 }
+
+/**
+ * Whether the process runs under an address-space limit (`ulimit -v`;
+ * /proc/self/limits, Linux). There a memory's reservation may not be what
+ * was asked: V8 reserves a shared memory's maximum up front and, when that
+ * fails, silently reserves less (Node 26: under a 4 GB limit a second 2 GiB
+ * memory was made and could not grow past its first page), so the map
+ * would fail later, in a growth, instead of at `create`. A growable
+ * SharedArrayBuffer's reservation fails at `create`, with the error that
+ * says to set maxCapacity. Read once per thread.
+ */
+function addressSpaceLimited(): boolean {
+  if (limited === undefined) {
+    limited = false;
+    try {
+      const line = /^Max address space\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+      limited = line !== null && line[1] !== 'unlimited';
+    } catch {
+      // No /proc (not Linux): no limit known.
+    }
+  }
+  return limited;
+}
+let limited: boolean | undefined;
 
 /** Whether maps made from here on may live in a WebAssembly.Memory (a test turns it off). */
 let memoriesOn = true;

@@ -44,14 +44,26 @@ export class Views {
   byteLength(): number {
     return this.memory === undefined ? this.sab.byteLength : this.memory.buffer.byteLength;
   }
-  /** Grows the buffer to at least `bytes` (a memory grows by whole 64 KiB pages). Precondition: `bytes <= maxByteLength`. */
-  grow(bytes: number): void {
+  /**
+   * Grows the buffer to at least `bytes` (a memory grows by whole 64 KiB
+   * pages). Precondition: `bytes <= maxByteLength`. Returns false, having
+   * changed nothing, when a memory cannot grow (its reservation came out
+   * smaller than its maximum: options.ts, `addressSpaceLimited`).
+   */
+  grow(bytes: number): boolean {
     if (this.memory === undefined) {
       this.sab.grow(bytes);
-      return;
+      return true;
     }
     const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / WASM_PAGE_BYTES));
+    if (bytes <= have) return true;
+    try {
+      this.memory.grow(Math.ceil((bytes - have) / WASM_PAGE_BYTES));
+      return true;
+    } catch (e) {
+      if (e instanceof RangeError) return false;
+      throw e;
+    }
   }
   /** Makes sure word index `endW` (exclusive) is inside the views; re-makes them after the buffer grew. */
   fit(endW: number): void {

@@ -7,10 +7,12 @@
  * the map's is refused with nothing changed.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidHandleError, SharedMap } from '../../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { InvalidHandleError, MapFullError, SharedMap } from '../../src/index.js';
 import { checkInvariants } from '../../src/shm/debug.js';
 import { wasmApi } from '../../src/shm/wasm-api.js';
 import { requireDist, spawn } from './support.js';
+import { distPath } from '../helpers/paths.js';
 
 requireDist();
 
@@ -56,6 +58,67 @@ describe('a map in a WebAssembly.Memory', () => {
       expect(map.handle.buffer.byteLength).toBe(r.bytes);
       expect(SharedMap.attach<number, number>(map.handle).get(n - 1)).toBe(n - 0.5);
       checkInvariants(map);
+    },
+  );
+
+  it.runIf(x64)('a memory that cannot grow is MapFullError saying so, and the map is unchanged', () => {
+    const map = SharedMap.create<number, number>({ capacity: 16, shards: 1 });
+    for (let k = 0; k < 12; k++) map.set(k, k);
+    const memory = map.handle.memory!;
+    // What a reservation V8 made smaller than asked does (options.ts, addressSpaceLimited).
+    Object.defineProperty(memory, 'grow', {
+      value: () => {
+        throw new RangeError('WebAssembly.Memory.grow(): Unable to grow instance memory');
+      },
+    });
+    const before = map.snapshot();
+    let error: unknown;
+    for (let k = 12; k < 100_000 && error === undefined; k++) {
+      try {
+        map.set(k, k);
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toBeInstanceOf(MapFullError);
+    expect((error as Error).message).toMatch(
+      /its WebAssembly.Memory could not grow to \d+ bytes .*set options\.maxCapacity/,
+    );
+    const after = map.snapshot();
+    expect(after.length).toBeGreaterThanOrEqual(before.length);
+    for (const [k, v] of after) expect(v).toBe(k); // what went in before the error, whole
+    map.set(3, -3); // overwrites still work
+    expect(map.get(3)).toBe(-3);
+    checkInvariants(map);
+  });
+
+  it.runIf(x64 && process.platform === 'linux')(
+    'under an address-space limit, maps live in a SharedArrayBuffer (whose reservation fails at create)',
+    () => {
+      const script = `
+      import { SharedMap } from ${JSON.stringify(distPath('index.js'))};
+      const m = SharedMap.create({});
+      m.set(1, 2);
+      console.log(JSON.stringify([m.handle.memory === undefined, m.get(1)]));`;
+      const run = (limit: boolean) =>
+        spawnSync(
+          'sh',
+          [
+            '-c',
+            (limit ? 'ulimit -v 4000000 && ' : '') + 'exec "$0" --input-type=module -e "$1"',
+            process.execPath,
+            script,
+          ],
+          {
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+      const limited = run(true);
+      expect(limited.stderr).toBe('');
+      expect(JSON.parse(limited.stdout)).toEqual([true, 2]);
+      const free = run(false);
+      expect(JSON.parse(free.stdout)).toEqual([false, 2]); // the control: without the limit, a memory
     },
   );
 
