@@ -38,7 +38,7 @@ import { park } from './window.js';
 import type { Views } from './views.js';
 
 /** Words in the whole buffer now. */
-function sab(views: Views): number {
+function bufferWords(views: Views): number {
   return views.byteLength() >> 2;
 }
 
@@ -142,7 +142,7 @@ export function freeRegion(
 ): void {
   lockAllocator(views, owner, onHolderGone);
   try {
-    views.fit(sab(views));
+    views.fit(bufferWords(views));
     const i32 = views.i32;
     const at = off >> 2;
     const head = H_FREE_HEADS + sizeClass(bytes);
@@ -172,7 +172,7 @@ export function releaseDeadAllocator(views: Views, deadThread: number): boolean 
 
 /** Bytes on the free lists (for stats). Reads without the lock: a snapshot. */
 export function freeBytes(views: Views): number {
-  views.fit(sab(views));
+  views.fit(bufferWords(views));
   const i32 = views.i32;
   let total = 0;
   for (let c = 0; c < 32; c++) {

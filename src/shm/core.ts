@@ -55,7 +55,6 @@ import {
   H_VALUE_TYPE,
   LEASE_COUNT_MASK,
   TYPE_BYTES,
-  TYPE_FLOAT64,
   TYPE_INT32,
   TYPE_JSON,
   TYPE_STRING,
@@ -80,7 +79,7 @@ import {
   RecursiveUpdateError,
   ShmapTypeError,
 } from './errors.js';
-import { checkTtl } from './options.js';
+import { checkTtl, fusedSetFor, FUSED_VALUE_FLOAT64, FUSED_VALUE_MASK } from './options.js';
 import { LOCK_WAITERS, WriteWindow, park } from './window.js';
 import { PLAIN_LOADS_ORDERED } from './sync.js';
 import { threadCounters, type ThreadCounters } from './metrics.js';
@@ -119,33 +118,6 @@ function threadLocal(mapId: number, shards: number): { own: Int32Array; iterator
     threadState.set(mapId, st);
   }
   return st;
-}
-
-/**
- * `MapCore.fusedSet`: which fused `set` a map takes (map.ts, `setNumber`).
- * 0: none. Else FUSED_KEY_UINT32 says how the key is checked (int32 or
- * uint32; both are stored as one word with the int32's bits), and the bits
- * under FUSED_VALUE_MASK the value's type.
- */
-export const FUSED_KEY_UINT32 = 1;
-export const FUSED_VALUE_MASK = 6;
-export const FUSED_VALUE_INT32 = 2;
-export const FUSED_VALUE_UINT32 = 4;
-export const FUSED_VALUE_FLOAT64 = 6;
-
-/** The fused `set` for a map of these types and features (see FUSED_*), or 0. */
-function fusedSetFor(keyType: number, valueType: number, plainWrites: boolean): number {
-  if (!plainWrites) return 0;
-  const key = keyType === TYPE_INT32 ? 0 : keyType === TYPE_UINT32 ? FUSED_KEY_UINT32 : -1;
-  const value =
-    valueType === TYPE_INT32
-      ? FUSED_VALUE_INT32
-      : valueType === TYPE_UINT32
-        ? FUSED_VALUE_UINT32
-        : valueType === TYPE_FLOAT64
-          ? FUSED_VALUE_FLOAT64
-          : -1;
-  return key < 0 || value < 0 ? 0 : key | value;
 }
 
 /** Whether maps made from here on take the fused set's overwrite in WebAssembly when they live in a memory (a test turns it off to compare). */
@@ -539,11 +511,14 @@ export class MapCore {
     if (region < 0) {
       i32[d + D_UNDO_KIND] = UNDO_NONE;
       this.writeWindow.unlock(d);
-      const short = this.views.byteLength() + bytes <= this.views.maxByteLength;
+      // Within maxByteLength, yet not allocated: a memory that could not grow (views.ts, `grow`).
+      const want = this.views.byteLength() + bytes;
+      const max = this.views.maxByteLength;
       throw new MapFullError(
-        short
-          ? `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots: its WebAssembly.Memory could not grow to ${this.views.byteLength() + bytes} bytes (the process reserved less address space than the map's maxByteLength, ${this.views.maxByteLength} bytes; set options.maxCapacity to what the map will hold)`
-          : `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots within the buffer's maxByteLength (${this.views.maxByteLength} bytes)`,
+        `map is full: shard ${shardOf(this.shard0I32, d)} cannot grow to ${newCap} slots` +
+          (want <= max
+            ? `: its WebAssembly.Memory could not grow to ${want} bytes (the process reserved less address space than the map's maxByteLength, ${max} bytes; set options.maxCapacity to what the map will hold)`
+            : ` within the buffer's maxByteLength (${max} bytes)`),
       );
     }
     if (park !== null) park('grow:before-copy');

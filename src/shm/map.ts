@@ -319,17 +319,18 @@ import { WASM_ABSENT, WASM_WAKE } from './wasm.js';
 import { describe, typeName } from './codec.js';
 import { readConflicts, sharedNow, OP } from './conflict-log.js';
 import { ShmapTypeError, ValueTooLargeError } from './errors.js';
+import { MapCore, busy } from './core.js';
+import { hashWord } from './hash.js';
 import {
+  checkSetOptions,
+  createBuffer,
   FUSED_KEY_UINT32,
   FUSED_VALUE_FLOAT64,
   FUSED_VALUE_INT32,
   FUSED_VALUE_MASK,
   FUSED_VALUE_UINT32,
-  MapCore,
-  busy,
-} from './core.js';
-import { hashWord } from './hash.js';
-import { checkSetOptions, createBuffer, handleBuffer } from './options.js';
+  handleBuffer,
+} from './options.js';
 import { acquire, leaseCount, release, retire, sweepExpired } from './leases.js';
 import { mapStats } from './stats.js';
 import * as M from './metrics.js';

@@ -282,7 +282,7 @@ export function createBuffer(options: SharedMapOptions): SharedMapHandle {
   // its overwrite runs in WebAssembly (wasm.ts); every other map in a
   // growable SharedArrayBuffer.
   const memory =
-    sync === 'lock' && !ttl && !leases && fusedKinds(key.code, value.code)
+    fusedSetFor(key.code, value.code, sync === 'lock' && !ttl && !leases && PLAIN_LOADS_ORDERED) !== 0
       ? newMemory(initialBytes, maxBytes)
       : undefined;
   let sab: SharedArrayBuffer;
@@ -345,13 +345,31 @@ export function createBuffer(options: SharedMapOptions): SharedMapHandle {
   return memory !== undefined ? { shmap: 1, buffer: sab, memory } : { shmap: 1, buffer: sab };
 }
 
-/** Whether the fused set (map.ts, `setNumber`) can take maps of these key and value types: one-word integer keys, number values. */
-function fusedKinds(key: number, value: number): boolean {
-  return (
-    PLAIN_LOADS_ORDERED &&
-    (key === TYPE_INT32 || key === TYPE_UINT32) &&
-    (value === TYPE_INT32 || value === TYPE_UINT32 || value === TYPE_FLOAT64)
-  );
+/**
+ * `MapCore.fusedSet`: which fused `set` a map takes (map.ts, `setNumber`).
+ * 0: none. Else FUSED_KEY_UINT32 says how the key is checked (int32 or
+ * uint32; both are stored as one word with the int32's bits), and the bits
+ * under FUSED_VALUE_MASK the value's type.
+ */
+export const FUSED_KEY_UINT32 = 1;
+export const FUSED_VALUE_MASK = 6;
+export const FUSED_VALUE_INT32 = 2;
+export const FUSED_VALUE_UINT32 = 4;
+export const FUSED_VALUE_FLOAT64 = 6;
+
+/** The fused `set` for a map of these types and features (see FUSED_*), or 0. */
+export function fusedSetFor(keyType: number, valueType: number, plainWrites: boolean): number {
+  if (!plainWrites) return 0;
+  const key = keyType === TYPE_INT32 ? 0 : keyType === TYPE_UINT32 ? FUSED_KEY_UINT32 : -1;
+  const value =
+    valueType === TYPE_INT32
+      ? FUSED_VALUE_INT32
+      : valueType === TYPE_UINT32
+        ? FUSED_VALUE_UINT32
+        : valueType === TYPE_FLOAT64
+          ? FUSED_VALUE_FLOAT64
+          : -1;
+  return key < 0 || value < 0 ? 0 : key | value;
 }
 
 /**
